@@ -1,0 +1,41 @@
+"""Grouped-query causal attention over the cached prefix plus the new tokens, in standard ops.
+
+K/V layout is sequence-major [1, T, kv_heads, D]: the runtime passes a prefix view of its
+preallocated cache as ``past`` without copying, and writes the layer's new K/V after it.
+The mask is by index: new token i (0-based within the step) sees cache rows 0 .. P+i, P = past length.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .builder import GraphBuilder
+
+
+def attention(g: GraphBuilder, q: str, k_all: str, v_all: str, num_kv_heads: int, group: int, head_dim: int,
+              seq_ref: str) -> str:
+    """q [1, S, H_q, D], k_all/v_all [1, T, KVH, D] -> [1, S, H_q*D]; seq_ref is any [1, S, ...] tensor."""
+    qg = g.op("Reshape", [q, g.i64([1, 0, num_kv_heads, group, head_dim])])  # [1, S, KVH, G, D]
+    qh = g.op("Transpose", [qg], perm=[0, 2, 3, 1, 4])  # [1, KVH, G, S, D]
+    qh = g.op("Mul", [qh, g.act_const(1.0 / np.sqrt(head_dim))])
+    kt = g.op("Unsqueeze", [g.op("Transpose", [k_all], perm=[0, 2, 3, 1]), g.i64([2])])  # [1, KVH, 1, D, T]
+    scores = g.op("MatMul", [qh, kt])  # [1, KVH, G, S, T]
+    if g.act_dtype != "float32":
+        scores = g.cast(scores, "float32")  # softmax in fp32 for fp16 graphs
+
+    # Causal mask by index: allowed[i, j] = j <= i + (T - S).
+    s_len = g.op("Gather", [g.op("Shape", [seq_ref]), g.i64(1)], axis=0)  # scalar S
+    t_len = g.op("Gather", [g.op("Shape", [k_all]), g.i64(1)], axis=0)  # scalar T
+    past = g.op("Sub", [t_len, s_len])
+    rows = g.op("Unsqueeze", [g.op("Add", [g.op("Range", [g.i64(0), s_len, g.i64(1)]), past]), g.i64([1])])  # [S, 1]
+    cols = g.op("Unsqueeze", [g.op("Range", [g.i64(0), t_len, g.i64(1)]), g.i64([0])])  # [1, T]
+    allowed = g.op("LessOrEqual", [cols, rows])  # [S, T]
+    scores = g.op("Where", [allowed, scores, g.const(-np.inf, np.float32)])
+    probs = g.op("Softmax", [scores], axis=-1)
+    if g.act_dtype != "float32":
+        probs = g.cast(probs, g.act_dtype)
+
+    vh = g.op("Unsqueeze", [g.op("Transpose", [v_all], perm=[0, 2, 1, 3]), g.i64([2])])  # [1, KVH, 1, T, D]
+    out = g.op("MatMul", [probs, vh])  # [1, KVH, G, S, D]
+    out = g.op("Transpose", [out], perm=[0, 3, 1, 2, 4])  # [1, S, KVH, G, D]
+    return g.op("Reshape", [out, g.i64([1, 0, num_kv_heads * group * head_dim])])  # [1, S, H_q*D]

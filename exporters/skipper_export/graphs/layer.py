@@ -1,0 +1,66 @@
+"""One decoder layer as one graph: norm -> fused QKV -> RoPE -> attention -> o_proj -> residual ->
+norm -> fused gate/up -> SwiGLU -> down -> residual. Reads top to bottom like the math."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+from ..load.checkpoint import Checkpoint
+from .attention import attention
+from .builder import GraphBuilder
+from .contract import layer_io
+from .linear import concat_rows, linear
+from .norm import add_rms_norm, rms_norm
+from .precision import weight_repr
+from .rope import apply_rope, rope_tables
+
+
+def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str) -> onnx.ModelProto:
+    c = ckpt.config
+    p = f"model.layers.{index}."
+    g = GraphBuilder(f"layer_{index}", act)
+    ins, outs = layer_io(c.hidden_size, c.num_kv_heads, c.head_dim, act)
+    for t in ins:
+        g.add_input(t.name, t.dtype, t.shape)
+    q_dim, kv_dim = c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim
+
+    def w(name: str) -> np.ndarray:
+        return ckpt.weight(p + name).dense()
+
+    def mat(name: str) -> object:
+        return weight_repr(ckpt.weight(p + name), mode, "layer")
+
+    # Attention block.
+    x = rms_norm(g, "hidden", w("input_layernorm.weight"), c.rms_norm_eps, p + "input_layernorm.weight", flavour)  # [1, S, H]
+    qkv_w = concat_rows([mat("self_attn.q_proj.weight"), mat("self_attn.k_proj.weight"), mat("self_attn.v_proj.weight")])
+    qkv_b = None
+    if c.attention_bias:
+        qkv_b = np.concatenate([w("self_attn.q_proj.bias"), w("self_attn.k_proj.bias"), w("self_attn.v_proj.bias")])
+    qkv = linear(g, x, qkv_w, p + "self_attn.qkv_proj", flavour, qkv_b)  # [1, S, q_dim + 2*kv_dim]
+    q, k, v = g.op("Split", [qkv, g.i64([q_dim, kv_dim, kv_dim])], n_out=3, axis=-1)
+    q = g.op("Reshape", [q, g.i64([1, 0, c.num_heads, c.head_dim])])  # [1, S, H_q, D]
+    k = g.op("Reshape", [k, g.i64([1, 0, c.num_kv_heads, c.head_dim])])  # [1, S, KVH, D]
+    v = g.op("Reshape", [v, g.i64([1, 0, c.num_kv_heads, c.head_dim])])  # [1, S, KVH, D]
+    inv_freq, mscale = c.rope_inv_freq()
+    cos, sin = rope_tables(g, "position_ids", inv_freq, mscale)
+    q = apply_rope(g, q, cos, sin, c.head_dim)
+    k = apply_rope(g, k, cos, sin, c.head_dim)
+    k_all = g.op("Concat", ["past_key", k], axis=1)  # [1, P+S, KVH, D]
+    v_all = g.op("Concat", ["past_value", v], axis=1)
+    attn = attention(g, q, k_all, v_all, c.num_kv_heads, c.num_heads // c.num_kv_heads, c.head_dim, "hidden")
+    o = linear(g, attn, mat("self_attn.o_proj.weight"), p + "self_attn.o_proj", flavour)  # [1, S, H]
+
+    # MLP block.
+    x2, h2 = add_rms_norm(g, o, "hidden", w("post_attention_layernorm.weight"), c.rms_norm_eps,
+                          p + "post_attention_layernorm.weight", flavour)
+    gate_up = linear(g, x2, concat_rows([mat("mlp.gate_proj.weight"), mat("mlp.up_proj.weight")]), p + "mlp.gate_up_proj", flavour)
+    gate, up = g.op("Split", [gate_up, g.i64([c.intermediate_size, c.intermediate_size])], n_out=2, axis=-1)
+    act_v = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up])  # SiLU(gate) * up, [1, S, I]
+    down = linear(g, act_v, mat("mlp.down_proj.weight"), p + "mlp.down_proj", flavour)
+    out = g.op("Add", [h2, down])
+
+    g.add_output(out, outs[0].name, act, outs[0].shape)
+    g.add_output(k, outs[1].name, act, outs[1].shape)
+    g.add_output(v, outs[2].name, act, outs[2].shape)
+    return g.model()
