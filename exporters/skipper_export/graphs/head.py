@@ -14,13 +14,13 @@ from .norm import rms_norm
 from .precision import weight_repr
 
 
-def build_head(ckpt: Checkpoint, mode: str, flavour: str, act: str) -> onnx.ModelProto:
+def build_head(ckpt: Checkpoint, mode: str, flavour: str, act: str, accuracy: int = 0) -> onnx.ModelProto:
     c = ckpt.config
     g = GraphBuilder("head", act)
     ins, outs = head_io(c.hidden_size, c.vocab_size, act)
     g.add_input(ins[0].name, ins[0].dtype, ins[0].shape)
     x = rms_norm(g, "hidden", ckpt.weight("model.norm.weight").dense(), c.rms_norm_eps, "model.norm.weight", flavour)
-    logits = linear(g, x, weight_repr(ckpt.lm_head(), mode, "vocab"), "lm_head", flavour)
+    logits = linear(g, x, weight_repr(ckpt.lm_head(), mode, "vocab"), "lm_head", flavour, accuracy=accuracy)
     if act != "float32":
         logits = g.cast(logits, "float32")
     g.add_output(logits, outs[0].name, "float32", outs[0].shape)

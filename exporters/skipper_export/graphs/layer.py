@@ -16,7 +16,7 @@ from .precision import weight_repr
 from .rope import apply_rope, rope_tables
 
 
-def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str) -> onnx.ModelProto:
+def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str, accuracy: int = 0) -> onnx.ModelProto:
     c = ckpt.config
     p = f"model.layers.{index}."
     g = GraphBuilder(f"layer_{index}", act)
@@ -37,7 +37,7 @@ def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str)
     qkv_b = None
     if c.attention_bias:
         qkv_b = np.concatenate([w("self_attn.q_proj.bias"), w("self_attn.k_proj.bias"), w("self_attn.v_proj.bias")])
-    qkv = linear(g, x, qkv_w, p + "self_attn.qkv_proj", flavour, qkv_b)  # [1, S, q_dim + 2*kv_dim]
+    qkv = linear(g, x, qkv_w, p + "self_attn.qkv_proj", flavour, qkv_b, accuracy)  # [1, S, q_dim + 2*kv_dim]
     q, k, v = g.op("Split", [qkv, g.i64([q_dim, kv_dim, kv_dim])], n_out=3, axis=-1)
     q = g.op("Reshape", [q, g.i64([1, 0, c.num_heads, c.head_dim])])  # [1, S, H_q, D]
     k = g.op("Reshape", [k, g.i64([1, 0, c.num_kv_heads, c.head_dim])])  # [1, S, KVH, D]
@@ -49,15 +49,16 @@ def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str)
     k_all = g.op("Concat", ["past_key", k], axis=1)  # [1, P+S, KVH, D]
     v_all = g.op("Concat", ["past_value", v], axis=1)
     attn = attention(g, q, k_all, v_all, c.num_kv_heads, c.num_heads // c.num_kv_heads, c.head_dim, "hidden")
-    o = linear(g, attn, mat("self_attn.o_proj.weight"), p + "self_attn.o_proj", flavour)  # [1, S, H]
+    o = linear(g, attn, mat("self_attn.o_proj.weight"), p + "self_attn.o_proj", flavour, accuracy=accuracy)  # [1, S, H]
 
     # MLP block.
     x2, h2 = add_rms_norm(g, o, "hidden", w("post_attention_layernorm.weight"), c.rms_norm_eps,
                           p + "post_attention_layernorm.weight", flavour)
-    gate_up = linear(g, x2, concat_rows([mat("mlp.gate_proj.weight"), mat("mlp.up_proj.weight")]), p + "mlp.gate_up_proj", flavour)
+    gate_up = linear(g, x2, concat_rows([mat("mlp.gate_proj.weight"), mat("mlp.up_proj.weight")]), p + "mlp.gate_up_proj", flavour,
+                     accuracy=accuracy)
     gate, up = g.op("Split", [gate_up, g.i64([c.intermediate_size, c.intermediate_size])], n_out=2, axis=-1)
     act_v = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up])  # SiLU(gate) * up, [1, S, I]
-    down = linear(g, act_v, mat("mlp.down_proj.weight"), p + "mlp.down_proj", flavour)
+    down = linear(g, act_v, mat("mlp.down_proj.weight"), p + "mlp.down_proj", flavour, accuracy=accuracy)
     out = g.op("Add", [h2, down])
 
     g.add_output(out, outs[0].name, act, outs[0].shape)

@@ -1,0 +1,76 @@
+"""``python -m skipper_export <command>``: export, reference, tiny."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .errors import ExportError
+
+
+def _export_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="checkpoint -> bundle of per-layer ONNX graphs",
+                       description="Export a Llama-family checkpoint (GGUF file, Hugging Face folder or a known "
+                                   "model name such as smollm2-135m) to a Skipper bundle.")
+    p.add_argument("--source", required=True, help="smollm2-135m | path/to/model.gguf | path/to/hf-folder")
+    p.add_argument("--out", required=True, type=Path, help="bundle directory to create")
+    p.add_argument("--weights", default="auto", choices=["auto", "fp32", "fp16", "int8", "int4"],
+                   help="weight precision (auto: keep the source's, e.g. int4 for Q4 GGUF files)")
+    p.add_argument("--flavour", default="ort", choices=["ort", "standard"],
+                   help="ort: ONNX Runtime contrib ops (CPU default); standard: standard ONNX ops only (TensorRT)")
+    p.add_argument("--activations", default="auto", choices=["auto", "float32", "float16"],
+                   help="activation/KV dtype (auto: float16 for standard+fp16, else float32)")
+    p.add_argument("--ort-accuracy", default="int8", choices=["fp32", "int8"],
+                   help="ort flavour, int4/int8 weights: compute of the quantized matmuls (int8: activations "
+                        "quantized per block inside MatMulNBits, as llama.cpp does; fp32: exact float compute)")
+    p.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def _run_export(a: argparse.Namespace) -> int:
+    from .export import ExportOptions, export
+
+    t0 = time.perf_counter()
+    m = export(ExportOptions(source=a.source, out=a.out, weights=a.weights, flavour=a.flavour,
+                             activations=a.activations, ort_accuracy=a.ort_accuracy, force=a.force, progress=not a.no_progress))
+    size = sum(f.stat().st_size for f in a.out.rglob("*") if f.is_file())
+    summary = {"out": str(a.out), "model": m["model"]["name"], "weights": m["weights"]["mode"], "flavour": m["flavour"],
+               "layers": m["model"]["num_layers"], "bytes": size, "seconds": round(time.perf_counter() - t0, 1)}
+    if a.json:
+        print(json.dumps(summary))
+    else:
+        print(f"wrote {a.out}: {summary['model']}, {summary['weights']}/{summary['flavour']}, "
+              f"{summary['layers']} layer graphs, {size / 1e6:.1f} MB in {summary['seconds']} s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("reference", "tiny"):
+        # Sub-tools with their own argument parsers.
+        import runpy
+
+        sys.argv = [f"skipper_export.{argv[0]}", *argv[1:]]
+        runpy.run_module(f"skipper_export.{argv[0]}", run_name="__main__")
+        return 0
+    parser = argparse.ArgumentParser(prog="skipper export" if argv[:1] == ["export"] else "python -m skipper_export",
+                                     description="Skipper exporter")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{export,reference,tiny}")
+    _export_parser(sub)
+    a = parser.parse_args(argv)
+    try:
+        return _run_export(a)
+    except ExportError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

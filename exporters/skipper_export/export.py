@@ -1,0 +1,164 @@
+"""The export pipeline: load -> build graphs -> write bundle (calibration comes later)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from . import __version__
+from .bundle.manifest import FORMAT_NAME, FORMAT_VERSION, dump, graph_entry, model_section, tokenizer_section
+from .bundle.writer import BundleWriter
+from .errors import ExportError
+from .graphs.builder import MS_DOMAIN, STANDARD_OPSET
+from .graphs.contract import embed_io, head_io, layer_io
+from .graphs.embed import build_embed
+from .graphs.head import build_head
+from .graphs.layer import build_layer
+from .graphs.precision import WEIGHT_MODES, describe, weight_repr
+from .load.blocks import BlockQuant
+from .load.checkpoint import Checkpoint
+from .load.source import open_checkpoint
+
+FLAVOURS = ("ort", "standard")
+ACCURACY_LEVELS = {"fp32": 0, "int8": 4}  # MatMulNBits accuracy_level
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    source: str
+    out: Path
+    weights: str = "auto"  # auto | fp32 | fp16 | int8 | int4
+    flavour: str = "ort"
+    activations: str = "auto"  # auto | float32 | float16 (float16 only for the standard flavour)
+    ort_accuracy: str = "int8"  # MatMulNBits compute for int4/int8 weights: fp32 | int8 (ort flavour only)
+    force: bool = False
+    progress: bool = True
+
+
+def resolve_weights(ckpt: Checkpoint, requested: str) -> str:
+    """``auto`` keeps the source's precision: 4-bit layers -> int4, 8-bit -> int8, floats -> fp32."""
+    if requested != "auto":
+        if requested not in WEIGHT_MODES:
+            raise ExportError("--weights", f"unknown precision '{requested}' (choose auto, {', '.join(WEIGHT_MODES)})")
+        return requested
+    bits = ckpt.weight("model.layers.0.mlp.up_proj.weight").source_bits
+    return {4: "int4", 8: "int8"}.get(bits, "fp32")
+
+
+def resolve_activations(flavour: str, mode: str, requested: str) -> str:
+    if requested == "auto":
+        return "float16" if (flavour == "standard" and mode == "fp16") else "float32"
+    if requested not in ("float32", "float16"):
+        raise ExportError("--activations", f"unknown type '{requested}' (choose auto, float32, float16)")
+    if requested == "float16" and flavour == "ort":
+        raise ExportError("--activations", "float16 activations need --flavour standard (the ort flavour targets the CPU)")
+    return requested
+
+
+def export(opts: ExportOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the whole export; returns the manifest. Raises ExportError on bad input."""
+    if opts.flavour not in FLAVOURS:
+        raise ExportError("--flavour", f"unknown flavour '{opts.flavour}' (choose {', '.join(FLAVOURS)})")
+    ckpt = open_checkpoint(opts.source)
+    mode = resolve_weights(ckpt, opts.weights)
+    act = resolve_activations(opts.flavour, mode, opts.activations)
+    c = ckpt.config
+    if c.hidden_size % 32 and mode in ("int4", "int8"):
+        raise ExportError(ckpt.source, f"hidden_size {c.hidden_size} is not a multiple of 32: int4/int8 blocks need it")
+    writer = BundleWriter(opts.out, opts.force)
+    try:
+        manifest = _write(ckpt, mode, act, opts, writer)
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return manifest
+
+
+def _progress(total: int, enabled: bool, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="graph", disable=not enabled, leave=False)
+
+
+def _write(ckpt: Checkpoint, mode: str, act: str, opts: ExportOptions, w: BundleWriter) -> dict[str, Any]:
+    c = ckpt.config
+    flavour = opts.flavour
+    if opts.ort_accuracy not in ACCURACY_LEVELS:
+        raise ExportError("--ort-accuracy", f"unknown value '{opts.ort_accuracy}' (choose fp32, int8)")
+    acc = ACCURACY_LEVELS[opts.ort_accuracy] if flavour == "ort" else 0
+    graphs: dict[str, Any] = {}
+    with _progress(c.num_layers + 2, opts.progress, f"export {mode}/{flavour}") as bar:
+        w.write("embed.onnx", build_embed(ckpt, mode, act).SerializeToString())
+        graphs["embed"] = graph_entry("embed.onnx", *embed_io(c.hidden_size, act))
+        bar.update()
+        layers = []
+        width = len(str(c.num_layers - 1))
+        for i in range(c.num_layers):
+            rel = f"layers/layer_{i:0{width}d}.onnx"
+            w.write(rel, build_layer(ckpt, i, mode, flavour, act, acc).SerializeToString())
+            layers.append(graph_entry(rel, *layer_io(c.hidden_size, c.num_kv_heads, c.head_dim, act), index=i))
+            bar.update()
+        w.write("head.onnx", build_head(ckpt, mode, flavour, act, acc).SerializeToString())
+        graphs["head"] = graph_entry("head.onnx", *head_io(c.hidden_size, c.vocab_size, act))
+        graphs["layers"] = layers
+        bar.update()
+    for name, data in ckpt.tokenizer.files.items():
+        w.write(name, data)
+
+    manifest: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "producer": f"skipper_export {__version__}",
+        "source": _source_section(ckpt),
+        "model": model_section(ckpt),
+        "weights": _weights_section(ckpt, mode, act, acc),
+        "flavour": flavour,
+        "opsets": {"ai.onnx": STANDARD_OPSET, **({MS_DOMAIN: 1} if flavour == "ort" else {})},
+        # ONNX Runtime 1.32's extended-level fusion of blocked 4-bit DequantizeLinear + MatMul into
+        # MatMulNBits gives wrong results (docs/exporter.md): run standard bundles at "basic".
+        "onnxruntime": {"graph_optimization_level": "all" if flavour == "ort" else "basic"},
+        "kv_cache": {
+            "layout": "sequence_major",
+            "shape": [1, "max_seq", c.num_kv_heads, c.head_dim],
+            "dtype": act,
+            "keys_rotated": True,
+        },
+        "tokenizer": tokenizer_section(ckpt),
+        "chat_template": ckpt.chat_template,
+        "graphs": graphs,
+        "files": dict(sorted(w.sha256.items())),
+    }
+    w.write("manifest.yaml", dump(manifest))
+    return manifest
+
+
+def _source_section(ckpt: Checkpoint) -> dict[str, Any]:
+    p = Path(ckpt.source)
+    sec: dict[str, Any] = {"format": ckpt.source_format, "name": p.name}
+    if p.is_file():
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        sec["sha256"] = h.hexdigest()
+    return sec
+
+
+def _weights_section(ckpt: Checkpoint, mode: str, act: str, acc: int) -> dict[str, Any]:
+    """Per-role precision and whether quantized values are the source's own integers."""
+    emb = weight_repr(ckpt.weight("model.embed_tokens.weight"), mode, "vocab")
+    head = emb if ckpt.config.tie_word_embeddings else weight_repr(ckpt.lm_head(), mode, "vocab")
+    layer = weight_repr(ckpt.weight("model.layers.0.mlp.up_proj.weight"), mode, "layer")
+    reprs = {"embedding": emb, "layers": layer, "lm_head": head}
+    exact = all(r.exact for r in reprs.values() if isinstance(r, BlockQuant))
+    return {
+        "mode": mode,
+        "activations": act,
+        "precision": {k: describe(r) for k, r in reprs.items()},
+        "block_size": 32 if any(isinstance(r, BlockQuant) for r in reprs.values()) else None,
+        "exact_from_source": exact,
+        "matmul_accuracy": "int8" if acc == 4 and mode in ("int4", "int8") else "fp32",
+    }

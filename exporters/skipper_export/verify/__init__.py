@@ -1,0 +1,1 @@
+"""Running exported bundles with ONNX Runtime from Python: the exporter checks its own output."""

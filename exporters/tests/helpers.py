@@ -1,0 +1,36 @@
+"""Shared test helpers: export a source into a bundle and compare it with the numpy reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from skipper_export.export import ExportOptions, export
+
+# Parity tolerance for fp32 graphs against the float64 reference (elementwise, allclose-style).
+ATOL, RTOL = 1e-4, 1e-3
+
+
+def export_bundle(source: Path | str, out: Path, **kw: object) -> Path:
+    export(ExportOptions(source=str(source), out=out, progress=False, force=True, **kw))  # type: ignore[arg-type]
+    return out
+
+
+def tolerance_ratio(got: np.ndarray, want: np.ndarray, atol: float = ATOL, rtol: float = RTOL) -> float:
+    """max |got - want| / (atol + rtol*|want|): <= 1 means within tolerance everywhere."""
+    return float((np.abs(got.astype(np.float64) - want) / (atol + rtol * np.abs(want))).max())
+
+
+def edge_case_texts() -> list[str]:
+    return [
+        "",
+        "Hello, world!",
+        "  leading and   multiple   spaces\t\ttabs\n\nnewlines\n",
+        "café naïve résumé Ångström",
+        "日本語のテキストと中文文本",
+        "emoji: 🚀🔥👍🏽 and ZWJ 👩‍👩‍👧",
+        "numbers 1234567890 3.14159 -42",
+        "code: def f(x):\n    return x ** 2  # comment",
+        "<|im_start|>user\nHi there<|im_end|>\n",
+    ]

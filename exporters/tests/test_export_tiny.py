@@ -1,0 +1,209 @@
+"""Export tiny random models (HF folders and GGUF files of every supported tensor type) and check
+the graphs against the independent numpy reference, the tokenizer against the source's, the KV
+contract (rollback), determinism and the bundle's manifest."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from helpers import edge_case_texts, export_bundle, tolerance_ratio
+from skipper_export.reference.model import RefKVCache, ReferenceModel
+from skipper_export.tiny import make_tiny
+from skipper_export.verify.bundle_session import BundleSession
+
+PROMPT = [5, 17, 42, 99, 3, 250, 7, 11, 64, 128, 200, 31]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tiny-models")
+
+
+def _check_fp32_parity(source: Path, bundle: Path, n_greedy: int = 16) -> None:
+    ref = ReferenceModel.load(source)
+    sess = BundleSession(bundle, max_seq=128)
+    want = ref.forward(PROMPT)
+    logits, hidden = sess.forward(PROMPT, hidden_states=True)
+    assert len(hidden) == len(want.hidden)
+    for layer, (h, r) in enumerate(zip(hidden, want.hidden)):
+        assert tolerance_ratio(h, r) <= 1.0, f"hidden state after layer {layer - 1} off"
+    assert tolerance_ratio(logits, want.logits) <= 1.0
+    assert (logits.argmax(-1) == want.logits.argmax(-1)).all()
+    assert sess.greedy(PROMPT, n_greedy) == ref.greedy(PROMPT, n_greedy)
+
+
+@pytest.mark.parametrize("tok", ["spm", "bpe"])
+@pytest.mark.parametrize("flavour", ["ort", "standard"])
+def test_hf_fp32_matches_reference(models: Path, tmp_path: Path, tok: str, flavour: str) -> None:
+    src = make_tiny(models / f"hf-{tok}", "hf", tok, layers=3, tie_word_embeddings=(tok == "spm"))
+    bundle = export_bundle(src, tmp_path / "b", weights="fp32", flavour=flavour)
+    _check_fp32_parity(src, bundle)
+
+
+def test_qwen2_style_bias_matches_reference(models: Path, tmp_path: Path) -> None:
+    src = make_tiny(models / "hf-qwen2", "hf", "bpe", attention_bias=True, tie_word_embeddings=False)
+    bundle = export_bundle(src, tmp_path / "b", weights="fp32")
+    m = yaml.safe_load((bundle / "manifest.yaml").read_text())
+    assert m["model"]["architecture"] == "qwen2" and m["model"]["attention_bias"] is True
+    _check_fp32_parity(src, bundle)
+
+
+@pytest.mark.parametrize("ttype", ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K", "MIXED"])
+def test_gguf_every_tensor_type_fp32_export(models: Path, tmp_path: Path, ttype: str) -> None:
+    src = make_tiny(models / f"gguf-{ttype}", "gguf", "spm" if ttype in ("F16", "Q4_0", "Q4_K") else "bpe", ttype)
+    bundle = export_bundle(src, tmp_path / "b", weights="fp32")
+    _check_fp32_parity(src, bundle)
+
+
+@pytest.mark.parametrize("ttype", ["Q4_0", "Q4_1", "Q4_K", "Q8_0", "MIXED"])
+@pytest.mark.parametrize("flavour", ["ort", "standard"])
+def test_quantized_sources_export_their_own_integers(models: Path, tmp_path: Path, ttype: str, flavour: str) -> None:
+    """int4 of a Q4 source (int8 of Q8_0) holds exactly the dequantized source values, so with fp32
+    compute it matches the fp32 reference as tightly as an fp32 export does."""
+    src = make_tiny(models / f"gguf-{ttype}", "gguf", "bpe", ttype)
+    mode = "int8" if ttype == "Q8_0" else "int4"
+    bundle = export_bundle(src, tmp_path / "b", weights=mode, flavour=flavour, ort_accuracy="fp32")
+    m = yaml.safe_load((bundle / "manifest.yaml").read_text())
+    assert m["weights"]["exact_from_source"] is True
+    _check_fp32_parity(src, bundle)
+
+
+@pytest.mark.parametrize("mode,flavour,acc", [
+    ("int4", "ort", "int8"), ("int4", "standard", "fp32"), ("int8", "ort", "int8"), ("int8", "standard", "fp32"),
+    ("fp16", "ort", "fp32"), ("fp16", "standard", "fp32"),
+])
+def test_requantized_exports_stay_close(models: Path, tmp_path: Path, mode: str, flavour: str, acc: str) -> None:
+    """Float sources quantized by the exporter: top-1 agreement with the fp32 reference."""
+    src = make_tiny(models / "hf-bpe", "hf", "bpe", layers=3, tie_word_embeddings=False)
+    bundle = export_bundle(src, tmp_path / "b", weights=mode, flavour=flavour, ort_accuracy=acc)
+    ref = ReferenceModel.load(src)
+    tokens = list(np.random.default_rng(1).integers(3, 500, 200))
+    want = ref.teacher_forced_argmax(tokens)
+    got = BundleSession(bundle, max_seq=256).teacher_forced_argmax(tokens, chunk=64)
+    agreement = (got == want).mean()
+    floor = {"fp16": 0.97, "int8": 0.9, "int4": 0.6}[mode]  # random tiny models have near-flat logits
+    assert agreement >= floor, f"{mode}/{flavour}: top-1 agreement {agreement:.3f}"
+    m = yaml.safe_load((bundle / "manifest.yaml").read_text())
+    if mode == "fp16" and flavour == "standard":
+        assert m["weights"]["activations"] == "float16" and m["kv_cache"]["dtype"] == "float16"
+
+
+def test_standard_matches_ort_flavour(models: Path, tmp_path: Path) -> None:
+    src = make_tiny(models / "gguf-MIXED", "gguf", "bpe", "MIXED")
+    a = BundleSession(export_bundle(src, tmp_path / "ort", weights="fp32", flavour="ort"), max_seq=64)
+    b = BundleSession(export_bundle(src, tmp_path / "std", weights="fp32", flavour="standard"), max_seq=64)
+    la, ha = a.forward(PROMPT, hidden_states=True)
+    lb, hb = b.forward(PROMPT, hidden_states=True)
+    for x, y in zip(ha, hb):
+        assert tolerance_ratio(x, y.astype(np.float64)) <= 1.0
+    assert tolerance_ratio(la, lb.astype(np.float64)) <= 1.0
+
+
+def test_rollback_at_every_position_matches_fresh_decoding(models: Path, tmp_path: Path) -> None:
+    """Truncating the cache (O(1)) and decoding other tokens gives the same logits and KV rows as a
+    cache that never saw the rejected tokens."""
+    src = make_tiny(models / "gguf-Q4_1", "gguf", "bpe", "Q4_1")
+    bundle = export_bundle(src, tmp_path / "b", weights="int4")
+    sess = BundleSession(bundle, max_seq=64)
+    fresh = BundleSession(bundle, max_seq=64)
+    prefix, drafted, actual = PROMPT[:6], [301, 302, 303, 304], [401, 402, 403, 404]
+    for keep in range(len(drafted) + 1):
+        sess.truncate(0)
+        sess.forward(prefix)
+        sess.forward(drafted)  # a batched "verification" of 4 drafts
+        sess.truncate(len(prefix) + keep)  # reject after `keep` of them
+        got, _ = sess.forward(actual)
+        fresh.truncate(0)
+        fresh.forward(prefix + drafted[:keep])
+        want, _ = fresh.forward(actual)
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+        n = sess.length
+        assert n == fresh.length
+        for i in range(sess.num_layers):
+            np.testing.assert_allclose(sess.keys[i][:, :n], fresh.keys[i][:, :n], atol=1e-5, rtol=1e-5)
+            np.testing.assert_allclose(sess.values[i][:, :n], fresh.values[i][:, :n], atol=1e-5, rtol=1e-5)
+
+
+def test_incremental_equals_one_batch(models: Path, tmp_path: Path) -> None:
+    src = make_tiny(models / "hf-spm", "hf", "spm", layers=3, tie_word_embeddings=True)
+    sess = BundleSession(export_bundle(src, tmp_path / "b", weights="fp32"), max_seq=64)
+    full, _ = sess.forward(PROMPT)
+    sess.truncate(0)
+    steps = [sess.forward([t])[0][0] for t in PROMPT]
+    np.testing.assert_allclose(np.stack(steps), full, atol=1e-4, rtol=1e-4)
+
+
+def test_head_accepts_any_layer_hidden_state(models: Path, tmp_path: Path) -> None:
+    src = make_tiny(models / "hf-bpe", "hf", "bpe", layers=3, tie_word_embeddings=False)
+    sess = BundleSession(export_bundle(src, tmp_path / "b", weights="fp32"), max_seq=64)
+    ref = ReferenceModel.load(src)
+    _, hidden = sess.forward(PROMPT, hidden_states=True)
+    want = ref.forward(PROMPT).hidden[2]  # after layer 1
+    w = ref.w
+    normed = want / np.sqrt((want**2).mean(-1, keepdims=True) + ref.cfg.rms_eps) * w["model.norm.weight"]
+    assert tolerance_ratio(sess.layer_hidden_to_logits(hidden[2]), normed @ w["lm_head.weight"].T) <= 1.0
+
+
+def _encode_spm(model: bytes, text: str) -> list[int]:
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor()
+    sp.LoadFromSerializedProto(model)
+    return list(sp.EncodeAsIds(text))
+
+
+def _encode_json(tokenizer_json: str | bytes, text: str) -> list[int]:
+    from tokenizers import Tokenizer
+
+    t = Tokenizer.from_str(tokenizer_json.decode() if isinstance(tokenizer_json, bytes) else tokenizer_json)
+    return t.encode(text, add_special_tokens=False).ids
+
+
+@pytest.mark.parametrize("tok", ["spm", "bpe"])
+def test_tokenizer_rebuilt_from_gguf_matches_the_original(models: Path, tmp_path: Path, tok: str) -> None:
+    src = make_tiny(models / f"gguf-{tok}-F32", "gguf", tok, "F32")
+    original = (src.parent / ("tokenizer.model" if tok == "spm" else "tokenizer.json")).read_bytes()
+    bundle = export_bundle(src, tmp_path / "b", weights="fp32")
+    rebuilt = (bundle / ("tokenizer.model" if tok == "spm" else "tokenizer.json")).read_bytes()
+    enc = _encode_spm if tok == "spm" else _encode_json
+    for text in edge_case_texts():
+        assert enc(rebuilt, text) == enc(original, text), repr(text)
+    m = yaml.safe_load((bundle / "manifest.yaml").read_text())
+    assert m["tokenizer"]["kind"] == tok
+    assert "<|im_start|>" in m["tokenizer"]["special_tokens"] or tok == "spm"
+    assert m["chat_template"] and "im_start" in m["chat_template"]
+
+
+def test_export_is_deterministic(models: Path, tmp_path: Path) -> None:
+    src = make_tiny(models / "gguf-MIXED", "gguf", "bpe", "MIXED")
+    a = export_bundle(src, tmp_path / "a", weights="int4")
+    b = export_bundle(src, tmp_path / "b", weights="int4")
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files_a == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    for rel in files_a:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
+def test_manifest_lists_every_file_with_its_sha256(models: Path, tmp_path: Path) -> None:
+    src = make_tiny(models / "hf-spm", "hf", "spm", layers=3, tie_word_embeddings=True)
+    bundle = export_bundle(src, tmp_path / "b", weights="int8", flavour="standard")
+    m = yaml.safe_load((bundle / "manifest.yaml").read_text())
+    on_disk = {str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_file()} - {"manifest.yaml"}
+    assert set(m["files"]) == on_disk
+    for rel, digest in m["files"].items():
+        assert hashlib.sha256((bundle / rel).read_bytes()).hexdigest() == digest
+    assert [g["index"] for g in m["graphs"]["layers"]] == [0, 1, 2]
+    assert m["graphs"]["layers"][0]["inputs"][2] == {"name": "past_key", "dtype": "float32", "shape": [1, "past", 2, 16]}
+    assert m["opsets"] == {"ai.onnx": 21}
+    import onnx
+
+    for g in [m["graphs"]["embed"], m["graphs"]["head"], *m["graphs"]["layers"]]:
+        model = onnx.load(str(bundle / g["file"]))
+        assert {o.domain for o in model.opset_import} == {""}, "standard flavour uses only standard ONNX ops"
+        assert [i.name for i in model.graph.input] == [t["name"] for t in g["inputs"]]
+        assert [o.name for o in model.graph.output] == [t["name"] for t in g["outputs"]]
