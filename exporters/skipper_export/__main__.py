@@ -23,9 +23,10 @@ def _export_parser(sub: argparse._SubParsersAction) -> None:
                    help="ort: ONNX Runtime contrib ops (CPU default); standard: standard ONNX ops only (TensorRT)")
     p.add_argument("--activations", default="auto", choices=["auto", "float32", "float16"],
                    help="activation/KV dtype (auto: float16 for standard+fp16, else float32)")
-    p.add_argument("--ort-accuracy", default="int8", choices=["fp32", "int8"],
-                   help="ort flavour, int4/int8 weights: compute of the quantized matmuls (int8: activations "
-                        "quantized per block inside MatMulNBits, as llama.cpp does; fp32: exact float compute)")
+    p.add_argument("--ort-accuracy", default="fp32", choices=["fp32", "int8"],
+                   help="ort flavour, int4/int8 weights: compute of the quantized matmuls (fp32: float compute "
+                        "on the exact weights; int8: activations quantized per block inside MatMulNBits, as "
+                        "llama.cpp does: ~3x faster, measured 96.8%% top-1 agreement on SmolLM2)")
     p.add_argument("--force", action="store_true", help="replace a non-empty --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")

@@ -32,7 +32,7 @@ class ExportOptions:
     weights: str = "auto"  # auto | fp32 | fp16 | int8 | int4
     flavour: str = "ort"
     activations: str = "auto"  # auto | float32 | float16 (float16 only for the standard flavour)
-    ort_accuracy: str = "int8"  # MatMulNBits compute for int4/int8 weights: fp32 | int8 (ort flavour only)
+    ort_accuracy: str = "fp32"  # MatMulNBits compute for int4/int8 weights: fp32 | int8 (ort flavour only)
     force: bool = False
     progress: bool = True
 
