@@ -1,4 +1,4 @@
-"""``python -m skipper_export <command>``: export, reference, tiny."""
+"""``python -m skipper_export <command>``: export, generate, reference, tiny."""
 
 from __future__ import annotations
 
@@ -51,6 +51,10 @@ def _run_export(a: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "generate":
+        from .verify.generate import main as generate_main
+
+        return generate_main(argv[1:])
     if argv and argv[0] in ("reference", "tiny"):
         # Sub-tools with their own argument parsers.
         import runpy
@@ -60,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser = argparse.ArgumentParser(prog="skipper export" if argv[:1] == ["export"] else "python -m skipper_export",
                                      description="Skipper exporter")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{export,reference,tiny}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{export,generate,reference,tiny}")
     _export_parser(sub)
     a = parser.parse_args(argv)
     try:
