@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv = [f"skipper_export.{argv[0]}", *argv[1:]]
         runpy.run_module(f"skipper_export.{argv[0]}", run_name="__main__")
         return 0
-    parser = argparse.ArgumentParser(prog="skipper export" if argv[:1] == ["export"] else "python -m skipper_export",
+    parser = argparse.ArgumentParser(prog="skipper" if argv[:1] == ["export"] else "python -m skipper_export",
                                      description="Skipper exporter")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{export,generate,reference,tiny}")
     _export_parser(sub)

@@ -16,9 +16,9 @@ from .graphs.contract import embed_io, head_io, layer_io
 from .graphs.embed import build_embed
 from .graphs.head import build_head
 from .graphs.layer import build_layer
-from .graphs.precision import WEIGHT_MODES, describe, weight_repr
-from .load.blocks import BlockQuant
+from .graphs.precision import WEIGHT_MODES, plan
 from .load.checkpoint import Checkpoint
+from .load.weight import Weight
 from .load.source import open_checkpoint
 
 FLAVOURS = ("ort", "standard")
@@ -65,8 +65,11 @@ def export(opts: ExportOptions, log: Callable[[str], None] = print) -> dict[str,
     mode = resolve_weights(ckpt, opts.weights)
     act = resolve_activations(opts.flavour, mode, opts.activations)
     c = ckpt.config
-    if c.hidden_size % 32 and mode in ("int4", "int8"):
-        raise ExportError(ckpt.source, f"hidden_size {c.hidden_size} is not a multiple of 32: int4/int8 blocks need it")
+    if mode in ("int4", "int8"):
+        for key, k in (("hidden_size", c.hidden_size), ("intermediate_size", c.intermediate_size),
+                       ("num_heads*head_dim", c.num_heads * c.head_dim)):
+            if k % 32:
+                raise ExportError(ckpt.source, f"{key} {k} is not a multiple of 32: --weights {mode} needs 32-wide blocks")
     writer = BundleWriter(opts.out, opts.force)
     try:
         manifest = _write(ckpt, mode, act, opts, writer)
@@ -117,9 +120,10 @@ def _write(ckpt: Checkpoint, mode: str, act: str, opts: ExportOptions, w: Bundle
         "weights": _weights_section(ckpt, mode, act, acc),
         "flavour": flavour,
         "opsets": {"ai.onnx": STANDARD_OPSET, **({MS_DOMAIN: 1} if flavour == "ort" else {})},
-        # ONNX Runtime 1.32's extended-level fusion of blocked 4-bit DequantizeLinear + MatMul into
-        # MatMulNBits gives wrong results (docs/exporter.md): run standard bundles at "basic".
-        "onnxruntime": {"graph_optimization_level": "all" if flavour == "ort" else "basic"},
+        # ONNX Runtime fuses blocked DequantizeLinear + MatMul into MatMulNBits with int8 activation
+        # quantization by default (session.qdq_matmulnbits_accuracy_level = 4): lossy, so keep it
+        # at fp32 compute when a standard bundle runs on ONNX Runtime.
+        "onnxruntime": {"session_config": {"session.qdq_matmulnbits_accuracy_level": "0"}},
         "kv_cache": {
             "layout": "sequence_major",
             "shape": [1, "max_seq", c.num_kv_heads, c.head_dim],
@@ -148,17 +152,21 @@ def _source_section(ckpt: Checkpoint) -> dict[str, Any]:
 
 
 def _weights_section(ckpt: Checkpoint, mode: str, act: str, acc: int) -> dict[str, Any]:
-    """Per-role precision and whether quantized values are the source's own integers."""
-    emb = weight_repr(ckpt.weight("model.embed_tokens.weight"), mode, "vocab")
-    head = emb if ckpt.config.tie_word_embeddings else weight_repr(ckpt.lm_head(), mode, "vocab")
-    layer = weight_repr(ckpt.weight("model.layers.0.mlp.up_proj.weight"), mode, "layer")
-    reprs = {"embedding": emb, "layers": layer, "lm_head": head}
-    exact = all(r.exact for r in reprs.values() if isinstance(r, BlockQuant))
+    """Per-role precision and whether every stored value equals the source's dequantized value."""
+    roles: dict[str, list[Weight]] = {
+        "embedding": [ckpt.weight("model.embed_tokens.weight")],
+        "layers": [w for n, w in sorted(ckpt.weights.items()) if n.startswith("model.layers.") and len(w.shape) == 2],
+        "lm_head": [ckpt.lm_head()],
+    }
+    plans = {role: [plan(w, mode, "layer" if role == "layers" else "vocab") for w in ws] for role, ws in roles.items()}
+    exact = all(ok for ps in plans.values() for _, ok in ps)
+    if act == "float16" and mode in ("int4", "int8"):
+        exact = False  # scales/offsets are stored in float16
     return {
         "mode": mode,
         "activations": act,
-        "precision": {k: describe(r) for k, r in reprs.items()},
-        "block_size": 32 if any(isinstance(r, BlockQuant) for r in reprs.values()) else None,
+        "precision": {role: "+".join(sorted({p for p, _ in ps})) for role, ps in plans.items()},
+        "block_size": 32 if mode in ("int4", "int8") else None,
         "exact_from_source": exact,
         "matmul_accuracy": "int8" if acc == 4 and mode in ("int4", "int8") else "fp32",
     }

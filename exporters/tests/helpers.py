@@ -34,3 +34,33 @@ def edge_case_texts() -> list[str]:
         "code: def f(x):\n    return x ** 2  # comment",
         "<|im_start|>user\nHi there<|im_end|>\n",
     ]
+
+
+def rewrite_gguf(src: Path, dst: Path, types: dict[str, str]) -> Path:
+    """Copy a GGUF file, re-encoding the named tensors (GGUF names) as other GGML types."""
+    import gguf
+
+    from skipper_export.tiny.ggml_quant import quantize
+
+    reader = gguf.GGUFReader(src)
+    arch = reader.fields["general.architecture"].contents()
+    w = gguf.GGUFWriter(str(dst), arch)
+    for key, fld in reader.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture":
+            continue
+        if fld.types[0] == gguf.GGUFValueType.ARRAY:
+            w.add_key_value(key, fld.contents(), fld.types[0], sub_type=fld.types[-1])
+        else:
+            w.add_key_value(key, fld.contents(), fld.types[0])
+    for t in reader.tensors:
+        if t.name in types:
+            arr = gguf.quants.dequantize(t.data, t.tensor_type).reshape([int(d) for d in reversed(t.shape)])
+            qt = gguf.GGMLQuantizationType[types[t.name]]
+            w.add_tensor(t.name, quantize(arr.astype(np.float32), qt), raw_dtype=qt)
+        else:
+            w.add_tensor(t.name, np.asarray(t.data), raw_dtype=t.tensor_type)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return dst

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from helpers import edge_case_texts, export_bundle, tolerance_ratio
+from helpers import edge_case_texts, export_bundle, rewrite_gguf, tolerance_ratio
 from skipper_export.reference.model import RefKVCache, ReferenceModel
 from skipper_export.tiny import make_tiny
 from skipper_export.verify.bundle_session import BundleSession
@@ -207,3 +207,20 @@ def test_manifest_lists_every_file_with_its_sha256(models: Path, tmp_path: Path)
         assert {o.domain for o in model.opset_import} == {""}, "standard flavour uses only standard ONNX ops"
         assert [i.name for i in model.graph.input] == [t["name"] for t in g["inputs"]]
         assert [o.name for o in model.graph.output] == [t["name"] for t in g["outputs"]]
+
+
+@pytest.mark.parametrize("mode,precision", [("int4", "int4"), ("int8", "int4+int8")])
+def test_mixed_q4_k_m_style_file(models: Path, tmp_path: Path, mode: str, precision: str) -> None:
+    """Q4_K layers with Q6_K attn_v/ffn_down (llama.cpp's Q4_K_M recipe): every precision exports,
+    the manifest says what was stored and that it is not all exact."""
+    src = make_tiny(models / "gguf-Q4_K", "gguf", "bpe", "Q4_K")
+    mixed = rewrite_gguf(src, tmp_path / "q4_k_m.gguf",
+                         {f"blk.{i}.{n}.weight": "Q6_K" for i in range(2) for n in ("attn_v", "ffn_down")})
+    bundle = export_bundle(mixed, tmp_path / "b", weights=mode)
+    m = yaml.safe_load((bundle / "manifest.yaml").read_text())
+    assert m["weights"]["precision"]["layers"] == precision
+    assert m["weights"]["exact_from_source"] is False
+    ref = ReferenceModel.load(mixed)
+    tokens = list(np.random.default_rng(2).integers(3, 500, 96))
+    agreement = (BundleSession(bundle, max_seq=128).teacher_forced_argmax(tokens) == ref.teacher_forced_argmax(tokens)).mean()
+    assert agreement >= (0.9 if mode == "int8" else 0.6)

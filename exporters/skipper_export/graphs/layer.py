@@ -10,7 +10,7 @@ from ..load.checkpoint import Checkpoint
 from .attention import attention
 from .builder import GraphBuilder
 from .contract import layer_io
-from .linear import concat_rows, linear
+from .linear import fused_linear, linear
 from .norm import add_rms_norm, rms_norm
 from .precision import weight_repr
 from .rope import apply_rope, rope_tables
@@ -33,11 +33,11 @@ def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str,
 
     # Attention block.
     x = rms_norm(g, "hidden", w("input_layernorm.weight"), c.rms_norm_eps, p + "input_layernorm.weight", flavour)  # [1, S, H]
-    qkv_w = concat_rows([mat("self_attn.q_proj.weight"), mat("self_attn.k_proj.weight"), mat("self_attn.v_proj.weight")])
+    qkv_w = [mat("self_attn.q_proj.weight"), mat("self_attn.k_proj.weight"), mat("self_attn.v_proj.weight")]
     qkv_b = None
     if c.attention_bias:
         qkv_b = np.concatenate([w("self_attn.q_proj.bias"), w("self_attn.k_proj.bias"), w("self_attn.v_proj.bias")])
-    qkv = linear(g, x, qkv_w, p + "self_attn.qkv_proj", flavour, qkv_b, accuracy)  # [1, S, q_dim + 2*kv_dim]
+    qkv = fused_linear(g, x, qkv_w, p + "self_attn.qkv_proj", flavour, qkv_b, accuracy)  # [1, S, q_dim + 2*kv_dim]
     q, k, v = g.op("Split", [qkv, g.i64([q_dim, kv_dim, kv_dim])], n_out=3, axis=-1)
     q = g.op("Reshape", [q, g.i64([1, 0, c.num_heads, c.head_dim])])  # [1, S, H_q, D]
     k = g.op("Reshape", [k, g.i64([1, 0, c.num_kv_heads, c.head_dim])])  # [1, S, KVH, D]
@@ -54,8 +54,8 @@ def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str,
     # MLP block.
     x2, h2 = add_rms_norm(g, o, "hidden", w("post_attention_layernorm.weight"), c.rms_norm_eps,
                           p + "post_attention_layernorm.weight", flavour)
-    gate_up = linear(g, x2, concat_rows([mat("mlp.gate_proj.weight"), mat("mlp.up_proj.weight")]), p + "mlp.gate_up_proj", flavour,
-                     accuracy=accuracy)
+    gate_up = fused_linear(g, x2, [mat("mlp.gate_proj.weight"), mat("mlp.up_proj.weight")], p + "mlp.gate_up_proj",
+                           flavour, accuracy=accuracy)
     gate, up = g.op("Split", [gate_up, g.i64([c.intermediate_size, c.intermediate_size])], n_out=2, axis=-1)
     act_v = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up])  # SiLU(gate) * up, [1, S, I]
     down = linear(g, act_v, mat("mlp.down_proj.weight"), p + "mlp.down_proj", flavour, accuracy=accuracy)

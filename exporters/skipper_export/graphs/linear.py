@@ -104,9 +104,7 @@ def _standard_blocks(g: GraphBuilder, x: str, w: BlockQuant, name: str) -> str:
         wt = g.op("DequantizeLinear", [q, scale_t], axis=0, block_size=BLOCK)
         return g.op("MatMul", [x, wt])
     if w.offset is None:
-        # Symmetric blocks as signed INT4 (q - 8) without a zero point. (A UINT4 zero point of 8
-        # would say the same, but ONNX Runtime 1.32's DequantizeLinear+MatMul -> MatMulNBits
-        # fusion mishandles 4-bit zero points: measured 0.7 max error on a 64x48 matmul.)
+        # Symmetric blocks as signed INT4 (q - 8): no zero-point tensor to store.
         signed = (w.q.astype(np.int16) - 8).astype(np.int8)
         q = g.add_raw_initializer(name + ".qweight", TensorProto.INT4, (k, n), pack_nibbles_flat(np.ascontiguousarray(signed.T) & 0x0F))
         wt = g.op("DequantizeLinear", [q, scale_t], axis=0, block_size=BLOCK)
@@ -136,3 +134,17 @@ def concat_rows(parts: list[Repr]) -> Repr:
     offset = None if bqs[0].offset is None else np.concatenate([p.offset for p in bqs], axis=0)  # type: ignore[misc]
     return BlockQuant(bits.pop(), np.concatenate([p.q for p in bqs]), np.concatenate([p.scale for p in bqs]),
                       offset, all(p.exact for p in bqs))
+
+
+def fused_linear(g: GraphBuilder, x: str, parts: list[Repr], name: str, flavour: str, bias: np.ndarray | None = None,
+                 accuracy: int = 0) -> str:
+    """One matmul over row-stacked weights (fused QKV, gate/up); when the parts' representations
+    differ (e.g. Q4_K and Q6_K in one layer of a Q4_K_M file) one matmul each, concatenated."""
+    try:
+        return linear(g, x, concat_rows(parts), name, flavour, bias, accuracy)
+    except ValueError:
+        ys = [linear(g, x, p, f"{name}.{i}", flavour, accuracy=accuracy) for i, p in enumerate(parts)]
+        y = g.op("Concat", ys, axis=-1)
+        if bias is not None:
+            y = g.op("Add", [y, g.add_initializer(name + ".bias", bias.astype(NP_DTYPES[g.act_dtype]))])
+        return y

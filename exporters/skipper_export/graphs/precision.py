@@ -31,7 +31,17 @@ def weight_repr(w: Weight, mode: str, role: str) -> np.ndarray | BlockQuant:
     return w.blocks(4)
 
 
-def describe(r: np.ndarray | BlockQuant) -> str:
-    if isinstance(r, BlockQuant):
-        return f"int{r.bits}"
-    return "fp16" if r.dtype == np.float16 else "fp32"
+def plan(w: Weight, mode: str, role: str) -> tuple[str, bool]:
+    """(stored precision, exact) that ``weight_repr`` will give, decided from the source type alone.
+
+    exact: every stored value equals the source's dequantized value (fp32 always; fp16 only from
+    16-bit float sources; blocks only when they are the source's own integers)."""
+    from ..load.blocks import EXACT_DECODERS
+
+    if mode == "fp32":
+        return "fp32", True
+    if mode == "fp16":
+        return "fp16", w.source_type in ("F16",)
+    bits = 4 if w.source_bits == 4 else (8 if (mode == "int8" or role == "vocab") else 4)
+    exact = w.source_type in EXACT_DECODERS and (4 if w.source_type != "Q8_0" else 8) == bits
+    return f"int{bits}", exact

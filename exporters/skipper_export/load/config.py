@@ -93,5 +93,8 @@ class ModelConfig:
         ramp = np.clip((np.arange(d // 2, dtype=np.float64) - lo) / (hi - lo), 0, 1)
         extrapolation = 1 - ramp
         out = inv / rs.factor * (1 - extrapolation) + inv * extrapolation
-        mscale = rs.attention_factor if rs.attention_factor is not None else 0.1 * math.log(rs.factor) + 1.0
+        if rs.attention_factor is not None:
+            mscale = rs.attention_factor
+        else:
+            mscale = 0.1 * math.log(rs.factor) + 1.0 if rs.factor > 1 else 1.0
         return out, float(mscale)

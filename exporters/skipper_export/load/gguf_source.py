@@ -136,7 +136,14 @@ def _config(meta: _Metadata, arch: str, reader: Any, where: str) -> ModelConfig:
     factor = meta.float(f"{arch}.rope.scaling.factor", 1.0)
     if kind not in ("none", "linear", "yarn"):
         raise ExportError(where, f"unsupported {arch}.rope.scaling.type '{kind}' (supported: none, linear, yarn)")
-    scaling = RopeScaling(kind=kind, factor=factor, original_max_position=meta.int(f"{arch}.rope.scaling.original_context_length", 0))
+    original = meta.int(f"{arch}.rope.scaling.original_context_length", 0)
+    if kind == "yarn" and original <= 0:
+        raise ExportError(where, f"yarn rope scaling needs {arch}.rope.scaling.original_context_length")
+    attn_factor = meta.get(f"{arch}.rope.scaling.attn_factor")
+    scaling = RopeScaling(kind=kind, factor=factor, original_max_position=original,
+                          beta_fast=meta.float(f"{arch}.rope.scaling.yarn_beta_fast", 32.0),
+                          beta_slow=meta.float(f"{arch}.rope.scaling.yarn_beta_slow", 1.0),
+                          attention_factor=None if attn_factor is None else float(attn_factor))
     if arch == "llama" and any(t.name == "rope_freqs.weight" for t in reader.tensors):
         raise ExportError(where, "tensor 'rope_freqs.weight' (llama3 rope scaling baked by llama.cpp) is not supported yet")
     cfg = ModelConfig(

@@ -195,7 +195,14 @@ def tokenizer_from_hf(folder: Path) -> TokenizerSpec:
     eos = special_id("eos_token")
     gen_eos = _generation_eos(folder)
     eos_ids = tuple(sorted({*(gen_eos or ()), *(() if eos is None else (eos,))}))
-    add_bos = bool(tcfg.get("add_bos_token", kind == "spm"))
+    if "add_bos_token" in tcfg:
+        add_bos = bool(tcfg["add_bos_token"])
+    elif kind == "bpe":
+        # tokenizer.json may add BOS through its post-processor (Llama 3 does): ask it.
+        bos = special_id("bos_token")
+        add_bos = bos is not None and tok.encode("a", add_special_tokens=True).ids[:1] == [bos]
+    else:
+        add_bos = True
     return TokenizerSpec(kind=kind, files=files, bos_id=special_id("bos_token"), eos_ids=eos_ids,
                          pad_id=special_id("pad_token"), unk_id=special_id("unk_token"), add_bos=add_bos,
                          special_tokens={k: int(v) for k, v in specials.items() if v is not None})

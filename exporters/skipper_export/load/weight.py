@@ -59,12 +59,12 @@ class Weight:
 
     @property
     def source_bits(self) -> int:
-        """Bits per weight of the source encoding (32 for floats)."""
+        """Bits per weight of the source encoding: 4, 8 (Q8_0 and Q6_K), 16 or 32."""
         if self.source_type in FOUR_BIT_SOURCES:
             return 4
         if self.source_type in FLOAT_SOURCES:
-            return 16 if self.source_type != "F32" else 32
-        return 8 if self.source_type in {"Q8_0", "Q6_K", "Q5_0", "Q5_1", "Q5_K", "Q8_K"} else 8
+            return 32 if self.source_type == "F32" else 16
+        return 8
 
     def _exact(self) -> BlockQuant:
         n, k = self.shape

@@ -27,6 +27,8 @@ def load_manifest(bundle: Path, verify: bool = True) -> dict[str, Any]:
         raise ExportError(str(path), f"cannot read manifest: {e}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != "skipper-bundle":
         raise ExportError(str(path), "not a Skipper bundle manifest")
+    if manifest.get("format_version") != 1:
+        raise ExportError(str(path), f"format_version {manifest.get('format_version')!r} is not supported (this reader knows 1)")
     if verify:
         root = bundle.resolve()
         for rel, digest in manifest["files"].items():
@@ -55,10 +57,8 @@ class BundleSession:
         opts.inter_op_num_threads = 1
         # 32 sessions each own a pool: spinning workers of idle sessions would steal the cores.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        level = self.manifest.get("onnxruntime", {}).get("graph_optimization_level", "all")
-        opts.graph_optimization_level = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-                                         "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-                                         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[level]
+        for key, value in (self.manifest.get("onnxruntime") or {}).get("session_config", {}).items():
+            opts.add_session_config_entry(str(key), str(value))
 
         def load(rel: str) -> Any:
             return ort.InferenceSession(str(self.bundle / rel), opts, providers=["CPUExecutionProvider"])
