@@ -140,7 +140,7 @@ def _write(ckpt: Checkpoint, mode: str, act: str, opts: ExportOptions, w: Bundle
 
 
 def _source_section(ckpt: Checkpoint) -> dict[str, Any]:
-    p = Path(ckpt.source)
+    p = Path(ckpt.source).resolve()
     sec: dict[str, Any] = {"format": ckpt.source_format, "name": p.name}
     if p.is_file():
         h = hashlib.sha256()

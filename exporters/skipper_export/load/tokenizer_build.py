@@ -56,7 +56,7 @@ def tokenizer_from_gguf(meta: dict[str, Any], where: str) -> TokenizerSpec:
             raise ExportError(where, "byte-level BPE tokenizer without tokenizer.ggml.merges")
         pre = meta.get("tokenizer.ggml.pre") or "default"
         data = _byte_level_bpe_json(tokens, types, merges, pre, where)
-        add_bos = bool(meta.get("tokenizer.ggml.add_bos_token", False))
+        add_bos = bool(meta.get("tokenizer.ggml.add_bos_token", False)) and common["bos_id"] is not None
         return TokenizerSpec(kind="bpe", files={"tokenizer.json": data}, add_bos=add_bos, **common)
     if model == "llama":
         scores = meta.get("tokenizer.ggml.scores")
@@ -64,7 +64,7 @@ def tokenizer_from_gguf(meta: dict[str, Any], where: str) -> TokenizerSpec:
             raise ExportError(where, "SentencePiece tokenizer needs tokenizer.ggml.scores, one per token")
         add_prefix = bool(meta.get("tokenizer.ggml.add_space_prefix", True))
         data = _sentencepiece_model(tokens, scores, types, add_prefix, common["unk_id"], common["bos_id"], eos_ids, where)
-        add_bos = bool(meta.get("tokenizer.ggml.add_bos_token", True))
+        add_bos = bool(meta.get("tokenizer.ggml.add_bos_token", True)) and common["bos_id"] is not None
         return TokenizerSpec(kind="spm", files={"tokenizer.model": data}, add_bos=add_bos, **common)
     raise ExportError(where, f"unsupported tokenizer.ggml.model '{model}' (supported: gpt2, llama)")
 
@@ -203,6 +203,7 @@ def tokenizer_from_hf(folder: Path) -> TokenizerSpec:
         add_bos = bos is not None and tok.encode("a", add_special_tokens=True).ids[:1] == [bos]
     else:
         add_bos = True
+    add_bos = add_bos and special_id("bos_token") is not None
     return TokenizerSpec(kind=kind, files=files, bos_id=special_id("bos_token"), eos_ids=eos_ids,
                          pad_id=special_id("pad_token"), unk_id=special_id("unk_token"), add_bos=add_bos,
                          special_tokens={k: int(v) for k, v in specials.items() if v is not None})
