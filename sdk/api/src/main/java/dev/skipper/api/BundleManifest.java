@@ -1,0 +1,551 @@
+package dev.skipper.api;
+
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * The manifest of a Skipper bundle (format {@value #FORMAT}, version {@value #FORMAT_VERSION}): what
+ * the runtime needs to know to load and run an exported model.
+ *
+ * <p>A bundle is a directory with {@code manifest.yaml} at its root, written by the Python
+ * exporter ({@code skipper_export}). Read one with {@link BundleManifestReader#read(Path, boolean)},
+ * which validates every field; the records here hold already-validated values.
+ *
+ * @param directory the bundle's directory (its real path, symbolic links resolved)
+ * @param format always {@value #FORMAT}
+ * @param formatVersion always {@value #FORMAT_VERSION}
+ * @param producer the tool that wrote the bundle, such as {@code skipper_export 0.1.0}
+ * @param source the checkpoint the bundle was exported from
+ * @param model the model's architecture and dimensions
+ * @param weights how the weights are stored
+ * @param flavour which ONNX operator set the graphs use
+ * @param opsets ONNX operator set versions by domain ({@code ai.onnx}, {@code com.microsoft}, ...)
+ * @param onnxruntime how ONNX Runtime should run the graphs
+ * @param kvCache layout of the key/value cache the layer graphs read and write
+ * @param tokenizer the tokenizer file and its special token ids
+ * @param chatTemplate the Jinja chat template, or {@code null} when the model has none
+ * @param graphs the ONNX graphs: embedding, one per decoder layer, head
+ * @param files SHA-256 (lowercase hex) of every file of the bundle except {@code manifest.yaml},
+ *     by path relative to the bundle directory ({@code /}-separated), in manifest order
+ */
+public record BundleManifest(
+        Path directory,
+        String format,
+        int formatVersion,
+        String producer,
+        SourceSpec source,
+        ModelDims model,
+        WeightsSpec weights,
+        Flavour flavour,
+        Map<String, Integer> opsets,
+        OrtSpec onnxruntime,
+        KvCacheSpec kvCache,
+        TokenizerSpec tokenizer,
+        String chatTemplate,
+        GraphsSpec graphs,
+        Map<String, String> files) {
+
+    /** The value of the manifest's {@code format} key. */
+    public static final String FORMAT = "skipper-bundle";
+
+    /** The only format version this SDK reads. */
+    public static final int FORMAT_VERSION = 1;
+
+    /** The manifest's file name at the bundle root. */
+    public static final String MANIFEST_FILE = "manifest.yaml";
+
+    // Checks non-null components and makes the collections unmodifiable.
+    public BundleManifest {
+        Objects.requireNonNull(directory, "directory");
+        Objects.requireNonNull(format, "format");
+        Objects.requireNonNull(producer, "producer");
+        Objects.requireNonNull(source, "source");
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(weights, "weights");
+        Objects.requireNonNull(flavour, "flavour");
+        opsets = orderedCopy(opsets, "opsets");
+        Objects.requireNonNull(onnxruntime, "onnxruntime");
+        Objects.requireNonNull(kvCache, "kvCache");
+        Objects.requireNonNull(tokenizer, "tokenizer");
+        Objects.requireNonNull(graphs, "graphs");
+        files = orderedCopy(files, "files");
+    }
+
+    /**
+     * The chat template, when the model has one.
+     *
+     * @return the Jinja template, or empty
+     */
+    public Optional<String> chatTemplateIfAny() {
+        return Optional.ofNullable(chatTemplate);
+    }
+
+    /**
+     * Resolves a path listed in the manifest ({@link #files()}, a graph's or the tokenizer's
+     * file) against the bundle directory.
+     *
+     * @param relativePath a {@code /}-separated path relative to the bundle directory
+     * @return the file's path
+     */
+    public Path resolve(String relativePath) {
+        return directory.resolve(relativePath);
+    }
+
+    static <K, V> Map<K, V> orderedCopy(Map<K, V> map, String what) {
+        Objects.requireNonNull(map, what);
+        Map<K, V> copy = new LinkedHashMap<>();
+        map.forEach((k, v) -> copy.put(Objects.requireNonNull(k, what), Objects.requireNonNull(v, what)));
+        return Collections.unmodifiableMap(copy);
+    }
+
+    /** Which ONNX operators the graphs may use. */
+    public enum Flavour {
+        /** ONNX Runtime contrib operators ({@code com.microsoft} domain) allowed: CPU default. */
+        ORT,
+        /** Standard ONNX operators only (for TensorRT and other engines). */
+        STANDARD;
+
+        /**
+         * The manifest spelling.
+         *
+         * @return {@code ort} or {@code standard}
+         */
+        public String yamlName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /** Storage precision of a weight matrix (or of all matrices, for {@link WeightsSpec#mode()}). */
+    public enum Precision {
+        /** 32-bit floats. */
+        FP32,
+        /** 16-bit floats. */
+        FP16,
+        /** 8-bit integers in blocks of {@link WeightsSpec#blockSize()} with a scale each. */
+        INT8,
+        /** 4-bit integers in blocks of {@link WeightsSpec#blockSize()} with a scale each. */
+        INT4;
+
+        /**
+         * Whether this precision stores integers in blocks.
+         *
+         * @return true for {@link #INT8} and {@link #INT4}
+         */
+        public boolean isQuantized() {
+            return this == INT8 || this == INT4;
+        }
+
+        /**
+         * The manifest spelling.
+         *
+         * @return {@code fp32}, {@code fp16}, {@code int8} or {@code int4}
+         */
+        public String yamlName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /** Element type of a tensor. */
+    public enum DType {
+        /** 32-bit float. */
+        FLOAT32,
+        /** 16-bit float (IEEE half). */
+        FLOAT16,
+        /** bfloat16. */
+        BFLOAT16,
+        /** 64-bit signed integer. */
+        INT64,
+        /** 32-bit signed integer. */
+        INT32;
+
+        /**
+         * The manifest spelling.
+         *
+         * @return for example {@code float32}
+         */
+        public String yamlName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /**
+     * Settings for ONNX Runtime sessions over the bundle's graphs.
+     *
+     * @param sessionConfig session configuration entries to set on every session (ONNX Runtime's
+     *     {@code SessionOptions.addConfigEntry}), such as
+     *     {@code session.qdq_matmulnbits_accuracy_level = 0}; empty when the manifest has none
+     */
+    public record OrtSpec(Map<String, String> sessionConfig) {
+        // Makes the map unmodifiable, keeping its order.
+        public OrtSpec {
+            sessionConfig = orderedCopy(sessionConfig, "sessionConfig");
+        }
+
+        /** No session configuration entries. */
+        public static final OrtSpec NONE = new OrtSpec(Map.of());
+    }
+
+    /**
+     * The checkpoint a bundle was exported from.
+     *
+     * @param format the checkpoint's format, such as {@code gguf} or {@code hf}
+     * @param name its file or folder name
+     * @param sha256 SHA-256 of the source file (lowercase hex), or {@code null} when the source
+     *     was a folder
+     */
+    public record SourceSpec(String format, String name, String sha256) {
+        // Checks non-null components.
+        public SourceSpec {
+            Objects.requireNonNull(format, "format");
+            Objects.requireNonNull(name, "name");
+        }
+    }
+
+    /**
+     * Architecture and dimensions of the model.
+     *
+     * @param name the model's name
+     * @param architecture the architecture family, such as {@code llama}
+     * @param numLayers number of decoder layers (one layer graph each)
+     * @param hiddenSize width of the residual stream
+     * @param intermediateSize width of the MLP
+     * @param numHeads attention (query) heads
+     * @param numKvHeads key/value heads (grouped-query attention); divides {@code numHeads}
+     * @param headDim width of one attention head
+     * @param vocabSize rows of the embedding table and columns of the logits
+     * @param maxPosition longest context the model was trained for
+     * @param rmsNormEps epsilon of the RMS norms
+     * @param rope rotary position embedding parameters
+     * @param tieWordEmbeddings whether the LM head reuses the embedding table
+     * @param attentionBias whether the q/k/v projections have biases
+     */
+    public record ModelDims(
+            String name,
+            String architecture,
+            int numLayers,
+            int hiddenSize,
+            int intermediateSize,
+            int numHeads,
+            int numKvHeads,
+            int headDim,
+            int vocabSize,
+            int maxPosition,
+            double rmsNormEps,
+            RopeSpec rope,
+            boolean tieWordEmbeddings,
+            boolean attentionBias) {
+        // Checks non-null components.
+        public ModelDims {
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(architecture, "architecture");
+            Objects.requireNonNull(rope, "rope");
+        }
+    }
+
+    /** Rotary position embedding scaling kinds (as Hugging Face names them). */
+    public enum RopeScaling {
+        /** No scaling. */
+        NONE,
+        /** Positions divided by {@code factor}. */
+        LINEAR,
+        /** Llama 3 frequency-dependent scaling. */
+        LLAMA3,
+        /** YaRN (static). */
+        YARN;
+
+        /**
+         * The manifest spelling.
+         *
+         * @return for example {@code llama3}
+         */
+        public String yamlName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /**
+     * Rotary position embedding parameters. The scaling parameters are {@code null} where the
+     * scaling kind does not use them.
+     *
+     * @param theta base frequency
+     * @param scaling the scaling kind
+     * @param factor context extension factor (linear, llama3, yarn)
+     * @param originalMaxPosition context length before extension (linear, llama3, yarn; may be 0
+     *     for linear)
+     * @param lowFreqFactor llama3 low-frequency factor
+     * @param highFreqFactor llama3 high-frequency factor
+     * @param betaFast yarn fast boundary
+     * @param betaSlow yarn slow boundary
+     * @param attentionFactor yarn cos/sin multiplier; {@code null} also when yarn uses its default
+     */
+    public record RopeSpec(
+            double theta,
+            RopeScaling scaling,
+            Double factor,
+            Integer originalMaxPosition,
+            Double lowFreqFactor,
+            Double highFreqFactor,
+            Double betaFast,
+            Double betaSlow,
+            Double attentionFactor) {
+        // Checks non-null components.
+        public RopeSpec {
+            Objects.requireNonNull(scaling, "scaling");
+        }
+    }
+
+    /**
+     * The precisions each kind of weight matrix is stored in. A set has more than one element when
+     * matrices of that kind differ, such as decoder layers in {@code int4+int8} exported from a
+     * GGUF file that mixes 4-bit and 6-bit types.
+     *
+     * @param embedding the embedding table's precision(s)
+     * @param layers the decoder layers' matrices' precision(s)
+     * @param lmHead the LM head's precision(s)
+     */
+    public record RolePrecision(Set<Precision> embedding, Set<Precision> layers, Set<Precision> lmHead) {
+        // Checks that each set is non-empty and makes it unmodifiable.
+        public RolePrecision {
+            embedding = nonEmpty(embedding, "embedding");
+            layers = nonEmpty(layers, "layers");
+            lmHead = nonEmpty(lmHead, "lmHead");
+        }
+
+        /**
+         * Whether any matrix is stored in blocks of integers.
+         *
+         * @return true when some role uses {@link Precision#INT8} or {@link Precision#INT4}
+         */
+        public boolean anyQuantized() {
+            return Stream.of(embedding, layers, lmHead).flatMap(Set::stream).anyMatch(Precision::isQuantized);
+        }
+
+        private static Set<Precision> nonEmpty(Set<Precision> set, String what) {
+            if (set.isEmpty()) {
+                throw new IllegalArgumentException(what + " must name at least one precision");
+            }
+            return Collections.unmodifiableSet(EnumSet.copyOf(set));
+        }
+    }
+
+    /**
+     * How the weights are stored and computed.
+     *
+     * @param mode the requested weight precision
+     * @param activations element type of activations and of the KV cache
+     * @param precision the precision each kind of matrix got
+     * @param blockSize block size of the quantized matrices, or {@code null} when none is
+     *     quantized
+     * @param exactFromSource whether quantized values are the source checkpoint's own integers
+     * @param matmulAccuracy compute of the quantized matmuls in the ort flavour: {@code int8}
+     *     (activations quantized per block) or {@code fp32}; {@code fp32} when the manifest omits it
+     */
+    public record WeightsSpec(
+            Precision mode,
+            DType activations,
+            RolePrecision precision,
+            Integer blockSize,
+            boolean exactFromSource,
+            String matmulAccuracy) {
+        // Checks non-null components.
+        public WeightsSpec {
+            Objects.requireNonNull(mode, "mode");
+            Objects.requireNonNull(activations, "activations");
+            Objects.requireNonNull(precision, "precision");
+            Objects.requireNonNull(matmulAccuracy, "matmulAccuracy");
+        }
+    }
+
+    /**
+     * One dimension of a tensor shape: a fixed size or a symbolic name such as {@code seq} (new
+     * tokens in this call), {@code past} (tokens already cached) or {@code max_seq}.
+     *
+     * @param size the fixed size, or -1 when symbolic
+     * @param symbol the symbolic name, or {@code null} when fixed
+     */
+    public record Dim(long size, String symbol) {
+        // Checks that exactly one of size and symbol is set.
+        public Dim {
+            if ((symbol == null) == (size < 0)) {
+                throw new IllegalArgumentException("a Dim is either a size >= 0 or a symbol");
+            }
+        }
+
+        /**
+         * A fixed-size dimension.
+         *
+         * @param size the size, at least 0
+         * @return the dimension
+         */
+        public static Dim of(long size) {
+            return new Dim(size, null);
+        }
+
+        /**
+         * A symbolic dimension.
+         *
+         * @param symbol the name, such as {@code seq}
+         * @return the dimension
+         */
+        public static Dim of(String symbol) {
+            return new Dim(-1, Objects.requireNonNull(symbol, "symbol"));
+        }
+
+        /**
+         * Whether the dimension is symbolic.
+         *
+         * @return true when it has a name instead of a size
+         */
+        public boolean isSymbolic() {
+            return symbol != null;
+        }
+
+        @Override
+        public String toString() {
+            return symbol != null ? symbol : Long.toString(size);
+        }
+    }
+
+    /**
+     * A graph input or output.
+     *
+     * @param name the ONNX value name
+     * @param dtype its element type
+     * @param shape its dimensions, fixed or symbolic
+     */
+    public record TensorSpec(String name, DType dtype, List<Dim> shape) {
+        // Checks non-null components and copies the shape.
+        public TensorSpec {
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(dtype, "dtype");
+            shape = List.copyOf(shape);
+        }
+    }
+
+    /**
+     * One ONNX graph of the bundle.
+     *
+     * @param file path of the {@code .onnx} file, relative to the bundle directory
+     * @param inputs the graph's inputs, in order
+     * @param outputs the graph's outputs, in order
+     */
+    public record GraphSpec(String file, List<TensorSpec> inputs, List<TensorSpec> outputs) {
+        // Checks non-null components and copies the lists.
+        public GraphSpec {
+            Objects.requireNonNull(file, "file");
+            inputs = List.copyOf(inputs);
+            outputs = List.copyOf(outputs);
+        }
+
+        /**
+         * Finds an input by name.
+         *
+         * @param name the ONNX value name
+         * @return the input, or empty
+         */
+        public Optional<TensorSpec> input(String name) {
+            return inputs.stream().filter(t -> t.name().equals(name)).findFirst();
+        }
+
+        /**
+         * Finds an output by name.
+         *
+         * @param name the ONNX value name
+         * @return the output, or empty
+         */
+        public Optional<TensorSpec> output(String name) {
+            return outputs.stream().filter(t -> t.name().equals(name)).findFirst();
+        }
+    }
+
+    /**
+     * All graphs of the bundle. {@code layers.get(i)} is decoder layer {@code i}.
+     *
+     * @param embed token ids to hidden states
+     * @param layers one graph per decoder layer, in order
+     * @param head hidden states to logits (includes the final norm)
+     */
+    public record GraphsSpec(GraphSpec embed, List<GraphSpec> layers, GraphSpec head) {
+        // Checks non-null components and copies the list.
+        public GraphsSpec {
+            Objects.requireNonNull(embed, "embed");
+            layers = List.copyOf(layers);
+            Objects.requireNonNull(head, "head");
+        }
+    }
+
+    /**
+     * The key/value cache the layer graphs read ({@code past_key}, {@code past_value}) and
+     * extend ({@code key}, {@code value}).
+     *
+     * @param layout always {@code sequence_major}: {@code [1, seq, kv_heads, head_dim]}
+     * @param shape the cache's shape per layer: {@code [1, max_seq, num_kv_heads, head_dim]}
+     * @param dtype element type (same as {@link WeightsSpec#activations()})
+     * @param keysRotated whether cached keys already have rotary embedding applied
+     */
+    public record KvCacheSpec(String layout, List<Dim> shape, DType dtype, boolean keysRotated) {
+        // Checks non-null components and copies the shape.
+        public KvCacheSpec {
+            Objects.requireNonNull(layout, "layout");
+            shape = List.copyOf(shape);
+            Objects.requireNonNull(dtype, "dtype");
+        }
+    }
+
+    /**
+     * The tokenizer.
+     *
+     * @param kind {@link Kind#BPE} ({@code tokenizer.json}) or {@link Kind#SPM}
+     *     ({@code tokenizer.model})
+     * @param file the tokenizer file, relative to the bundle directory
+     * @param bosId beginning-of-sequence token, or {@code null}
+     * @param eosIds tokens that end generation (may be empty)
+     * @param padId padding token, or {@code null}
+     * @param unkId unknown token, or {@code null}
+     * @param addBos whether encoding prepends {@code bosId}
+     * @param specialTokens special tokens' text to id, in manifest order
+     */
+    public record TokenizerSpec(
+            Kind kind,
+            String file,
+            Integer bosId,
+            List<Integer> eosIds,
+            Integer padId,
+            Integer unkId,
+            boolean addBos,
+            Map<String, Integer> specialTokens) {
+        // Checks non-null components and copies the collections.
+        public TokenizerSpec {
+            Objects.requireNonNull(kind, "kind");
+            Objects.requireNonNull(file, "file");
+            eosIds = List.copyOf(eosIds);
+            specialTokens = orderedCopy(specialTokens, "specialTokens");
+        }
+
+        /** Tokenizer kinds. */
+        public enum Kind {
+            /** Byte-level BPE, Hugging Face {@code tokenizer.json}. */
+            BPE,
+            /** SentencePiece model. */
+            SPM;
+
+            /**
+             * The manifest spelling.
+             *
+             * @return {@code bpe} or {@code spm}
+             */
+            public String yamlName() {
+                return name().toLowerCase(Locale.ROOT);
+            }
+        }
+    }
+}

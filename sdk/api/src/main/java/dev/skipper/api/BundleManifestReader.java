@@ -1,0 +1,926 @@
+package dev.skipper.api;
+
+import dev.skipper.api.BundleManifest.Dim;
+import dev.skipper.api.BundleManifest.DType;
+import dev.skipper.api.BundleManifest.Flavour;
+import dev.skipper.api.BundleManifest.GraphSpec;
+import dev.skipper.api.BundleManifest.GraphsSpec;
+import dev.skipper.api.BundleManifest.KvCacheSpec;
+import dev.skipper.api.BundleManifest.ModelDims;
+import dev.skipper.api.BundleManifest.OrtSpec;
+import dev.skipper.api.BundleManifest.Precision;
+import dev.skipper.api.BundleManifest.RolePrecision;
+import dev.skipper.api.BundleManifest.RopeScaling;
+import dev.skipper.api.BundleManifest.RopeSpec;
+import dev.skipper.api.BundleManifest.SourceSpec;
+import dev.skipper.api.BundleManifest.TensorSpec;
+import dev.skipper.api.BundleManifest.TokenizerSpec;
+import dev.skipper.api.BundleManifest.WeightsSpec;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.Reader;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.regex.Pattern;
+import org.yaml.snakeyaml.DumperOptions;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.nodes.MappingNode;
+import org.yaml.snakeyaml.nodes.Node;
+import org.yaml.snakeyaml.nodes.NodeTuple;
+import org.yaml.snakeyaml.nodes.ScalarNode;
+import org.yaml.snakeyaml.nodes.SequenceNode;
+import org.yaml.snakeyaml.nodes.Tag;
+import org.yaml.snakeyaml.representer.Representer;
+import org.yaml.snakeyaml.resolver.Resolver;
+
+/**
+ * Reads and validates a bundle's {@code manifest.yaml}.
+ *
+ * <p>The YAML is parsed with SnakeYAML's safe constructor (standard YAML types only, no
+ * arbitrary classes), duplicate keys rejected, at most {@value #MAX_ALIASES} aliases to
+ * collections, nesting at most {@value #MAX_NESTING} deep and at most {@value #MAX_CODE_POINTS}
+ * code points. Then every key the format defines is checked: presence, type, range, consistency
+ * between sections (layer count, KV cache shape, token ids, each graph's inputs and outputs against
+ * the format's contract in {@code docs/bundle-format.md}), and every file the manifest names must be
+ * a regular file inside the bundle directory (relative path, no {@code ..}, no symbolic link leading
+ * out). Any problem raises a {@link BundleFormatException} whose one-line message names the
+ * manifest, the line and the key.
+ *
+ * <p>Keys the reader does not know, at the top level or inside any section, are ignored: within a
+ * {@code format_version} newer exporters may add keys, and anything that changes meaning bumps
+ * {@code format_version} instead ({@code docs/bundle-format.md}, "Versioning"). That is why
+ * {@code format_version} is checked right after {@code format}: a version other than
+ * {@value BundleManifest#FORMAT_VERSION} is rejected before any other key is read. The maps whose
+ * keys are data rather than names the format defines ({@code opsets},
+ * {@code onnxruntime.session_config}, {@code tokenizer.special_tokens}, {@code files}) are not
+ * sections in this sense: every entry of those is checked.
+ *
+ * <p>This class is stateless and thread-safe.
+ */
+public final class BundleManifestReader {
+
+    /** Most code points a manifest may have (4 MiB). */
+    public static final int MAX_CODE_POINTS = 4 * 1024 * 1024;
+
+    /** Most aliases to collections a manifest may use (guards against "billion laughs"). */
+    public static final int MAX_ALIASES = 10;
+
+    /** Deepest nesting of collections a manifest may have. */
+    public static final int MAX_NESTING = 20;
+
+    /** Most bytes a manifest file may have (4 bytes per code point at most in UTF-8). */
+    public static final long MAX_MANIFEST_BYTES = 4L * MAX_CODE_POINTS;
+
+    private static final int HASH_BUFFER_BYTES = 1 << 20;
+
+    private static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+    private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
+    private static final Pattern WINDOWS_DRIVE = Pattern.compile("^[A-Za-z]:.*");
+
+    private BundleManifestReader() {
+    }
+
+    /**
+     * Reads and validates the manifest of a bundle.
+     *
+     * @param bundleDir the bundle directory (the folder holding {@code manifest.yaml})
+     * @param verifyHashes also compute the SHA-256 of every file listed under {@code files} and
+     *     compare it with the manifest (reads the whole bundle: about a second per 500 MB)
+     * @return the validated manifest
+     * @throws BundleFormatException when the directory is not a valid bundle; the message says
+     *     where and what
+     * @throws IOException when a file cannot be read
+     */
+    public static BundleManifest read(Path bundleDir, boolean verifyHashes)
+            throws BundleFormatException, IOException {
+        Objects.requireNonNull(bundleDir, "bundleDir");
+        if (!Files.isDirectory(bundleDir)) {
+            throw new BundleFormatException(bundleDir, 0, null,
+                    Files.exists(bundleDir) ? "not a directory" : "no such directory");
+        }
+        Path manifest = bundleDir.resolve(BundleManifest.MANIFEST_FILE);
+        if (!Files.isRegularFile(manifest)) {
+            throw new BundleFormatException(manifest, 0, null,
+                    "not found: " + bundleDir + " is not a Skipper bundle");
+        }
+        long bytes = Files.size(manifest);
+        if (bytes > MAX_MANIFEST_BYTES) {
+            throw new BundleFormatException(manifest, 0, null, "too large: " + bytes + " bytes (at most "
+                    + MAX_MANIFEST_BYTES + ")");
+        }
+        ManifestConstructor constructor = new ManifestConstructor(loaderOptions());
+        Node root = compose(manifest, constructor);
+        return new Parser(manifest, bundleDir.toRealPath(), constructor).parse(root, verifyHashes);
+    }
+
+    private static LoaderOptions loaderOptions() {
+        LoaderOptions options = new LoaderOptions();
+        options.setAllowDuplicateKeys(false);
+        options.setMaxAliasesForCollections(MAX_ALIASES);
+        options.setNestingDepthLimit(MAX_NESTING);
+        options.setCodePointLimit(MAX_CODE_POINTS);
+        options.setAllowRecursiveKeys(false);
+        options.setMergeOnCompose(false);
+        options.setProcessComments(false);
+        options.setWrappedToRootException(true);
+        return options;
+    }
+
+    /** Parses the YAML to a node tree and constructs it once with the safe constructor. */
+    private static Node compose(Path manifest, ManifestConstructor constructor)
+            throws BundleFormatException, IOException {
+        DumperOptions dumperOptions = new DumperOptions();
+        Yaml yaml = new Yaml(constructor, new Representer(dumperOptions), dumperOptions,
+                constructor.options(), new Resolver());
+        try (InputStream in = Files.newInputStream(manifest);
+                Reader reader = new InputStreamReader(in, StandardCharsets.UTF_8.newDecoder()
+                        .onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT))) {
+            Node root = yaml.compose(reader);
+            if (root == null) {
+                throw new BundleFormatException(manifest, 0, null, "empty manifest");
+            }
+            // Builds the plain Java objects once: SnakeYAML's own checks (duplicate keys, unknown
+            // tags, recursive keys) run here. The parser then walks the node tree for line numbers.
+            constructor.constructAll(root);
+            return root;
+        } catch (MarkedYAMLException e) {
+            Mark mark = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
+            int line = mark == null ? 0 : mark.getLine() + 1;
+            String problem = e.getProblem() != null ? e.getProblem() : e.getMessage();
+            if (e.getContext() != null && problem != null && problem.startsWith("found duplicate key")) {
+                problem = problem + " (each key may appear once)";
+            }
+            throw new BundleFormatException(manifest, line, null, "invalid YAML: " + oneLine(problem), e);
+        } catch (YAMLException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof CharacterCodingException) {
+                throw new BundleFormatException(manifest, 0, null, "not valid UTF-8", e);
+            }
+            if (cause instanceof IOException io) {
+                throw io;
+            }
+            throw new BundleFormatException(manifest, 0, null, "invalid YAML: " + oneLine(e.getMessage()), e);
+        } catch (CharacterCodingException e) {
+            throw new BundleFormatException(manifest, 0, null, "not valid UTF-8", e);
+        }
+    }
+
+    private static String oneLine(String s) {
+        if (s == null) {
+            return "unknown YAML error";
+        }
+        return s.strip().replaceAll("\\s*\\R\\s*", " ");
+    }
+
+    /** SnakeYAML's safe constructor, with the two protected entry points the reader needs. */
+    private static final class ManifestConstructor extends SafeConstructor {
+        private final LoaderOptions options;
+
+        ManifestConstructor(LoaderOptions options) {
+            super(options);
+            this.options = options;
+        }
+
+        LoaderOptions options() {
+            return options;
+        }
+
+        void constructAll(Node root) {
+            constructDocument(root);
+        }
+
+        Object scalar(ScalarNode node) {
+            return constructObject(node);
+        }
+    }
+
+    /** Walks the node tree of one manifest; every check that fails throws. */
+    private static final class Parser {
+        private final Path manifest;
+        private final Path root;
+        private final ManifestConstructor constructor;
+
+        Parser(Path manifest, Path root, ManifestConstructor constructor) {
+            this.manifest = manifest;
+            this.root = root;
+            this.constructor = constructor;
+        }
+
+        BundleManifest parse(Node rootNode, boolean verifyHashes) throws BundleFormatException, IOException {
+            Section top = section(rootNode, "");
+            String format = string(top.required("format"), "format");
+            if (!BundleManifest.FORMAT.equals(format)) {
+                throw fail(top.required("format"), "format",
+                        "must be '" + BundleManifest.FORMAT + "', got '" + clip(format) + "': not a Skipper bundle");
+            }
+            Node versionNode = top.required("format_version");
+            Object version = scalar(versionNode, "format_version", "an integer");
+            if (!(version instanceof Integer v)) {
+                throw fail(versionNode, "format_version", "must be an integer, got " + describe(versionNode));
+            }
+            if (v != BundleManifest.FORMAT_VERSION) {
+                throw fail(versionNode, "format_version", "is " + v + ", but this SDK reads only version "
+                        + BundleManifest.FORMAT_VERSION + (v > BundleManifest.FORMAT_VERSION
+                                ? " (upgrade the SDK or re-export with a matching exporter)"
+                                : " (re-export the bundle)"));
+            }
+
+            String producer = nonEmptyString(top.required("producer"), "producer");
+            SourceSpec source = source(section(top.required("source"), "source"));
+            ModelDims model = model(section(top.required("model"), "model"));
+            WeightsSpec weights = weights(section(top.required("weights"), "weights"));
+            Flavour flavour = choice(top.required("flavour"), "flavour", Flavour.values(), Flavour::yamlName);
+            Map<String, Integer> opsets = opsets(section(top.required("opsets"), "opsets"), flavour);
+            Node ortNode = top.optional("onnxruntime");
+            OrtSpec ort = ortNode == null || isNull(ortNode) ? OrtSpec.NONE : ort(section(ortNode, "onnxruntime"));
+            KvCacheSpec kvCache = kvCache(section(top.required("kv_cache"), "kv_cache"), model, weights);
+            Section filesSection = section(top.required("files"), "files");
+            Map<String, Path> listed = files(filesSection);
+            TokenizerSpec tokenizer = tokenizer(section(top.required("tokenizer"), "tokenizer"), model, listed);
+            Node templateNode = top.required("chat_template");
+            String chatTemplate = isNull(templateNode) ? null : string(templateNode, "chat_template");
+            GraphsSpec graphs = graphs(section(top.required("graphs"), "graphs"), model, weights, listed);
+
+            Map<String, String> files = new LinkedHashMap<>();
+            for (Map.Entry<String, NodeTuple> e : filesSection.entries.entrySet()) {
+                files.put(e.getKey(), (String) scalar(e.getValue().getValueNode(), null, null));
+            }
+            if (verifyHashes) {
+                verify(filesSection, files, listed);
+            }
+            return new BundleManifest(root, format, v, producer, source, model, weights, flavour, opsets,
+                    ort, kvCache, tokenizer, chatTemplate, graphs, files);
+        }
+
+        // ---- sections -----------------------------------------------------------------------
+
+        private SourceSpec source(Section s) throws BundleFormatException {
+            String format = nonEmptyString(s.required("format"), s.child("format"));
+            String name = nonEmptyString(s.required("name"), s.child("name"));
+            Node shaNode = s.optional("sha256");
+            String sha = shaNode == null || isNull(shaNode) ? null : sha256(shaNode, s.child("sha256"));
+            return new SourceSpec(format, name, sha);
+        }
+
+        private ModelDims model(Section s) throws BundleFormatException {
+            String name = string(s.required("name"), s.child("name"));
+            String architecture = nonEmptyString(s.required("architecture"), s.child("architecture"));
+            int numLayers = positiveInt(s, "num_layers");
+            int hidden = positiveInt(s, "hidden_size");
+            int intermediate = positiveInt(s, "intermediate_size");
+            int heads = positiveInt(s, "num_heads");
+            int kvHeads = positiveInt(s, "num_kv_heads");
+            if (heads % kvHeads != 0) {
+                throw fail(s.required("num_kv_heads"), s.child("num_kv_heads"),
+                        "(" + kvHeads + ") must divide model.num_heads (" + heads + ")");
+            }
+            int headDim = positiveInt(s, "head_dim");
+            int vocab = positiveInt(s, "vocab_size");
+            int maxPosition = positiveInt(s, "max_position");
+            double eps = positiveNumber(s.required("rms_norm_eps"), s.child("rms_norm_eps"));
+            RopeSpec rope = rope(section(s.required("rope"), s.child("rope")));
+            boolean tie = bool(s.required("tie_word_embeddings"), s.child("tie_word_embeddings"));
+            boolean bias = bool(s.required("attention_bias"), s.child("attention_bias"));
+            return new ModelDims(name, architecture, numLayers, hidden, intermediate, heads, kvHeads, headDim,
+                    vocab, maxPosition, eps, rope, tie, bias);
+        }
+
+        private RopeSpec rope(Section s) throws BundleFormatException {
+            double theta = positiveNumber(s.required("theta"), s.child("theta"));
+            RopeScaling scaling = choice(s.required("scaling"), s.child("scaling"), RopeScaling.values(),
+                    RopeScaling::yamlName);
+            Double factor = null;
+            Integer originalMax = null;
+            if (scaling != RopeScaling.NONE) {
+                factor = positiveNumber(s.required("factor"), s.child("factor"));
+                originalMax = nonNegativeInt(s.required("original_max_position"), s.child("original_max_position"));
+            }
+            Double low = null;
+            Double high = null;
+            if (scaling == RopeScaling.LLAMA3) {
+                low = positiveNumber(s.required("low_freq_factor"), s.child("low_freq_factor"));
+                high = positiveNumber(s.required("high_freq_factor"), s.child("high_freq_factor"));
+            }
+            Double betaFast = null;
+            Double betaSlow = null;
+            Double attention = null;
+            if (scaling == RopeScaling.YARN) {
+                betaFast = positiveNumber(s.required("beta_fast"), s.child("beta_fast"));
+                betaSlow = positiveNumber(s.required("beta_slow"), s.child("beta_slow"));
+                Node a = s.optional("attention_factor");
+                attention = a == null || isNull(a) ? null : positiveNumber(a, s.child("attention_factor"));
+            }
+            return new RopeSpec(theta, scaling, factor, originalMax, low, high, betaFast, betaSlow, attention);
+        }
+
+        private WeightsSpec weights(Section s) throws BundleFormatException {
+            Precision mode = choice(s.required("mode"), s.child("mode"), Precision.values(), Precision::yamlName);
+            DType activations = choice(s.required("activations"), s.child("activations"),
+                    new DType[] {DType.FLOAT32, DType.FLOAT16}, DType::yamlName);
+            Section p = section(s.required("precision"), s.child("precision"));
+            RolePrecision precision = new RolePrecision(precisions(p, "embedding"), precisions(p, "layers"),
+                    precisions(p, "lm_head"));
+            boolean quantized = precision.anyQuantized();
+            Node blockNode = s.required("block_size");
+            Integer blockSize = null;
+            if (quantized) {
+                Object b = scalar(blockNode, s.child("block_size"), "a positive integer");
+                if (!(b instanceof Integer i) || i <= 0) {
+                    throw fail(blockNode, s.child("block_size"),
+                            "must be a positive integer when a matrix is quantized (int8/int4), got " + describe(blockNode));
+                }
+                blockSize = i;
+            } else if (!isNull(blockNode)) {
+                throw fail(blockNode, s.child("block_size"),
+                        "must be null when no matrix is quantized, got " + describe(blockNode));
+            }
+            boolean exact = bool(s.required("exact_from_source"), s.child("exact_from_source"));
+            Node accNode = s.optional("matmul_accuracy");
+            String accuracy = "fp32";
+            if (accNode != null) {
+                accuracy = choice(accNode, s.child("matmul_accuracy"), new String[] {"fp32", "int8"}, x -> x);
+            }
+            return new WeightsSpec(mode, activations, precision, blockSize, exact, accuracy);
+        }
+
+        /** A role's precision: one name ({@code int4}) or several joined by '+' ({@code int4+int8}). */
+        private Set<Precision> precisions(Section s, String key) throws BundleFormatException {
+            Node node = s.required(key);
+            String text = string(node, s.child(key));
+            Set<Precision> set = EnumSet.noneOf(Precision.class);
+            for (String part : text.split("\\+", -1)) {
+                Precision found = null;
+                for (Precision p : Precision.values()) {
+                    if (p.yamlName().equals(part.strip())) {
+                        found = p;
+                    }
+                }
+                if (found == null || !set.add(found)) {
+                    throw fail(node, s.child(key), "must be fp32, fp16, int8 or int4, or several of them joined by '+' "
+                            + "(such as int4+int8), got " + describe(node));
+                }
+            }
+            return set;
+        }
+
+        private Map<String, Integer> opsets(Section s, Flavour flavour) throws BundleFormatException {
+            Map<String, Integer> opsets = new LinkedHashMap<>();
+            for (Map.Entry<String, NodeTuple> e : s.entries.entrySet()) {
+                String domain = e.getKey();
+                if (domain.isEmpty()) {
+                    throw fail(e.getValue().getKeyNode(), s.path, "has an empty domain name");
+                }
+                Node value = e.getValue().getValueNode();
+                opsets.put(domain, positiveInt(value, s.child(domain)));
+            }
+            s.required("ai.onnx");
+            if (flavour == Flavour.ORT && !opsets.containsKey("com.microsoft")) {
+                throw fail(s.node, s.child("com.microsoft"),
+                        "is missing: the ort flavour uses ONNX Runtime contrib operators");
+            }
+            if (flavour == Flavour.STANDARD && opsets.containsKey("com.microsoft")) {
+                throw fail(s.entries.get("com.microsoft").getKeyNode(), s.child("com.microsoft"),
+                        "must be absent for the standard flavour (standard ONNX operators only)");
+            }
+            return opsets;
+        }
+
+        private OrtSpec ort(Section s) throws BundleFormatException {
+            Node configNode = s.optional("session_config");
+            if (configNode == null || isNull(configNode)) {
+                return OrtSpec.NONE;
+            }
+            Section config = section(configNode, s.child("session_config"));
+            Map<String, String> entries = new LinkedHashMap<>();
+            for (Map.Entry<String, NodeTuple> e : config.entries.entrySet()) {
+                if (e.getKey().isBlank()) {
+                    throw fail(e.getValue().getKeyNode(), config.path, "has an empty key");
+                }
+                Node value = e.getValue().getValueNode();
+                Object v = scalar(value, config.child(e.getKey()), "a string");
+                if (!(v instanceof String || v instanceof Integer)) {
+                    throw fail(value, config.child(e.getKey()), "must be a string, got " + describe(value));
+                }
+                entries.put(e.getKey(), v.toString());
+            }
+            return new OrtSpec(entries);
+        }
+
+        private KvCacheSpec kvCache(Section s, ModelDims model, WeightsSpec weights) throws BundleFormatException {
+            String layout = choice(s.required("layout"), s.child("layout"), new String[] {"sequence_major"}, x -> x);
+            Node shapeNode = s.required("shape");
+            List<Dim> shape = dims(shapeNode, s.child("shape"));
+            List<Object> expected = List.of(1L, "max_seq", (long) model.numKvHeads(), (long) model.headDim());
+            String want = "[1, max_seq, " + model.numKvHeads() + ", " + model.headDim() + "]";
+            if (shape.size() != 4) {
+                throw fail(shapeNode, s.child("shape"), "must be " + want
+                        + " ([1, max_seq, model.num_kv_heads, model.head_dim]), got " + shape);
+            }
+            for (int i = 0; i < 4; i++) {
+                Dim d = shape.get(i);
+                Object e = expected.get(i);
+                boolean ok = e instanceof String ? d.isSymbolic() : !d.isSymbolic() && d.size() == (Long) e;
+                if (!ok) {
+                    throw fail(shapeNode, s.child("shape"), "must be " + want
+                            + " ([1, max_seq, model.num_kv_heads, model.head_dim]), got " + shape);
+                }
+            }
+            Node dtypeNode = s.required("dtype");
+            DType dtype = choice(dtypeNode, s.child("dtype"), new DType[] {DType.FLOAT32, DType.FLOAT16}, DType::yamlName);
+            if (dtype != weights.activations()) {
+                throw fail(dtypeNode, s.child("dtype"), "(" + dtype.yamlName() + ") must equal weights.activations ("
+                        + weights.activations().yamlName() + ")");
+            }
+            boolean rotated = bool(s.required("keys_rotated"), s.child("keys_rotated"));
+            return new KvCacheSpec(layout, shape, dtype, rotated);
+        }
+
+        private TokenizerSpec tokenizer(Section s, ModelDims model, Map<String, Path> listed)
+                throws BundleFormatException {
+            TokenizerSpec.Kind kind = choice(s.required("kind"), s.child("kind"), TokenizerSpec.Kind.values(),
+                    TokenizerSpec.Kind::yamlName);
+            String file = listedFile(s.required("file"), s.child("file"), listed);
+            Integer bos = optionalTokenId(s.required("bos_id"), s.child("bos_id"), model);
+            Node eosNode = s.required("eos_ids");
+            SequenceNode eosList = list(eosNode, s.child("eos_ids"));
+            List<Integer> eos = new ArrayList<>();
+            for (int i = 0; i < eosList.getValue().size(); i++) {
+                eos.add(tokenId(eosList.getValue().get(i), s.child("eos_ids") + "[" + i + "]", model));
+            }
+            Integer pad = optionalTokenId(s.required("pad_id"), s.child("pad_id"), model);
+            Integer unk = optionalTokenId(s.required("unk_id"), s.child("unk_id"), model);
+            Node addBosNode = s.required("add_bos");
+            boolean addBos = bool(addBosNode, s.child("add_bos"));
+            if (addBos && bos == null) {
+                throw fail(addBosNode, s.child("add_bos"), "is true but tokenizer.bos_id is null");
+            }
+            Section special = section(s.required("special_tokens"), s.child("special_tokens"));
+            Map<String, Integer> specialTokens = new LinkedHashMap<>();
+            for (Map.Entry<String, NodeTuple> e : special.entries.entrySet()) {
+                if (e.getKey().isEmpty()) {
+                    throw fail(e.getValue().getKeyNode(), special.path, "has an empty token text");
+                }
+                specialTokens.put(e.getKey(), tokenId(e.getValue().getValueNode(), special.child(e.getKey()), model));
+            }
+            return new TokenizerSpec(kind, file, bos, eos, pad, unk, addBos, specialTokens);
+        }
+
+        private GraphsSpec graphs(Section s, ModelDims model, WeightsSpec weights, Map<String, Path> listed)
+                throws BundleFormatException {
+            Contract contract = new Contract(model, weights.activations());
+            Map<String, String> usedBy = new HashMap<>();
+            GraphSpec embed = graph(section(s.required("embed"), s.child("embed")), listed, usedBy,
+                    contract.embedInputs, contract.embedOutputs);
+            Node layersNode = s.required("layers");
+            SequenceNode layersList = list(layersNode, s.child("layers"));
+            int count = layersList.getValue().size();
+            if (count != model.numLayers()) {
+                throw fail(layersNode, s.child("layers"), "has " + count + " entries but model.num_layers is "
+                        + model.numLayers());
+            }
+            List<GraphSpec> layers = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                Section layer = section(layersList.getValue().get(i), s.child("layers") + "[" + i + "]");
+                Node indexNode = layer.required("index");
+                Object index = scalar(indexNode, layer.child("index"), "an integer");
+                if (!(index instanceof Integer idx) || idx != i) {
+                    throw fail(indexNode, layer.child("index"), "must be " + i
+                            + " (layers are listed in order 0.." + (count - 1) + "), got " + describe(indexNode));
+                }
+                layers.add(graph(layer, listed, usedBy, contract.layerInputs, contract.layerOutputs));
+            }
+            GraphSpec head = graph(section(s.required("head"), s.child("head")), listed, usedBy,
+                    contract.headInputs, contract.headOutputs);
+            return new GraphsSpec(embed, layers, head);
+        }
+
+        private GraphSpec graph(Section s, Map<String, Path> listed, Map<String, String> usedBy,
+                List<TensorSpec> wantInputs, List<TensorSpec> wantOutputs) throws BundleFormatException {
+            Node fileNode = s.required("file");
+            String file = listedFile(fileNode, s.child("file"), listed);
+            String previous = usedBy.putIfAbsent(file, s.child("file"));
+            if (previous != null) {
+                throw fail(fileNode, s.child("file"), "'" + clip(file) + "' is also the file of " + previous);
+            }
+            List<TensorSpec> inputs = tensors(s.required("inputs"), s.child("inputs"));
+            List<TensorSpec> outputs = tensors(s.required("outputs"), s.child("outputs"));
+            checkContract(s.required("inputs"), s.child("inputs"), inputs, wantInputs);
+            checkContract(s.required("outputs"), s.child("outputs"), outputs, wantOutputs);
+            return new GraphSpec(file, inputs, outputs);
+        }
+
+        /** Names, dtypes and shapes of a graph's inputs or outputs must be exactly the format's contract. */
+        private void checkContract(Node listNode, String path, List<TensorSpec> actual, List<TensorSpec> expected)
+                throws BundleFormatException {
+            List<Node> items = ((SequenceNode) listNode).getValue();
+            List<String> expectedNames = expected.stream().map(TensorSpec::name).toList();
+            for (int i = 0; i < actual.size(); i++) {
+                TensorSpec a = actual.get(i);
+                TensorSpec want = expected.stream().filter(t -> t.name().equals(a.name())).findFirst().orElse(null);
+                if (want == null) {
+                    throw fail(items.get(i), path + "[" + i + "]", "'" + clip(a.name()) + "' is not in the contract of "
+                            + "format version " + BundleManifest.FORMAT_VERSION + " (expected " + String.join(", ", expectedNames) + ")");
+                }
+                if (a.dtype() != want.dtype() || !a.shape().equals(want.shape())) {
+                    throw fail(items.get(i), path + "[" + i + "]", "'" + a.name() + "' must be " + show(want)
+                            + ", got " + show(a));
+                }
+            }
+            for (TensorSpec want : expected) {
+                if (actual.stream().noneMatch(t -> t.name().equals(want.name()))) {
+                    throw fail(listNode, path, "has no '" + want.name() + "' (expected " + show(want) + ")");
+                }
+            }
+        }
+
+        private static String show(TensorSpec t) {
+            return t.dtype().yamlName() + " " + t.shape();
+        }
+
+        /** The graphs' inputs and outputs as docs/bundle-format.md ("The graphs") defines them. */
+        private static final class Contract {
+            final List<TensorSpec> embedInputs;
+            final List<TensorSpec> embedOutputs;
+            final List<TensorSpec> layerInputs;
+            final List<TensorSpec> layerOutputs;
+            final List<TensorSpec> headInputs;
+            final List<TensorSpec> headOutputs;
+
+            Contract(ModelDims m, DType act) {
+                Dim one = Dim.of(1);
+                Dim seq = Dim.of("seq");
+                Dim past = Dim.of("past");
+                List<Dim> hidden = List.of(one, seq, Dim.of(m.hiddenSize()));
+                List<Dim> ids = List.of(one, seq);
+                List<Dim> newKv = List.of(one, seq, Dim.of(m.numKvHeads()), Dim.of(m.headDim()));
+                List<Dim> pastKv = List.of(one, past, Dim.of(m.numKvHeads()), Dim.of(m.headDim()));
+                embedInputs = List.of(new TensorSpec("input_ids", DType.INT64, ids));
+                embedOutputs = List.of(new TensorSpec("hidden", act, hidden));
+                layerInputs = List.of(new TensorSpec("hidden", act, hidden),
+                        new TensorSpec("position_ids", DType.INT64, ids),
+                        new TensorSpec("past_key", act, pastKv),
+                        new TensorSpec("past_value", act, pastKv));
+                layerOutputs = List.of(new TensorSpec("hidden_out", act, hidden),
+                        new TensorSpec("key", act, newKv),
+                        new TensorSpec("value", act, newKv));
+                headInputs = List.of(new TensorSpec("hidden", act, hidden));
+                headOutputs = List.of(new TensorSpec("logits", DType.FLOAT32,
+                        List.of(one, seq, Dim.of(m.vocabSize()))));
+            }
+        }
+
+        private List<TensorSpec> tensors(Node node, String path) throws BundleFormatException {
+            SequenceNode seq = list(node, path);
+            if (seq.getValue().isEmpty()) {
+                throw fail(node, path, "must list at least one tensor");
+            }
+            List<TensorSpec> tensors = new ArrayList<>();
+            Set<String> names = new LinkedHashSet<>();
+            for (int i = 0; i < seq.getValue().size(); i++) {
+                Section t = section(seq.getValue().get(i), path + "[" + i + "]");
+                Node nameNode = t.required("name");
+                String name = nonEmptyString(nameNode, t.child("name"));
+                if (!names.add(name)) {
+                    throw fail(nameNode, t.child("name"), "'" + clip(name) + "' is listed twice in " + path);
+                }
+                DType dtype = choice(t.required("dtype"), t.child("dtype"), DType.values(), DType::yamlName);
+                List<Dim> shape = dims(t.required("shape"), t.child("shape"));
+                tensors.add(new TensorSpec(name, dtype, shape));
+            }
+            return tensors;
+        }
+
+        /** Checks every {@code files} entry: path syntax, hash syntax, and that it is a file inside the bundle. */
+        private Map<String, Path> files(Section s) throws BundleFormatException, IOException {
+            Map<String, Path> resolved = new LinkedHashMap<>();
+            for (Map.Entry<String, NodeTuple> e : s.entries.entrySet()) {
+                String rel = e.getKey();
+                Node keyNode = e.getValue().getKeyNode();
+                String key = s.child(rel);
+                checkRelativePath(keyNode, key, rel);
+                if (rel.equals(BundleManifest.MANIFEST_FILE)) {
+                    throw fail(keyNode, key, "must not be listed (the manifest cannot hold its own hash)");
+                }
+                sha256(e.getValue().getValueNode(), key);
+                resolved.put(rel, confined(keyNode, key, rel));
+            }
+            return resolved;
+        }
+
+        private Path confined(Node at, String key, String rel) throws BundleFormatException, IOException {
+            Path real;
+            try {
+                real = root.resolve(rel).toRealPath();
+            } catch (NoSuchFileException e) {
+                throw fail(at, key, "is listed but " + root.resolve(rel) + " does not exist");
+            }
+            if (!real.startsWith(root)) {
+                throw fail(at, key, "resolves to " + real + ", outside the bundle " + root + " (symbolic link?)");
+            }
+            if (!Files.isRegularFile(real)) {
+                throw fail(at, key, "is not a regular file");
+            }
+            return real;
+        }
+
+        private void verify(Section s, Map<String, String> files, Map<String, Path> listed)
+                throws BundleFormatException, IOException {
+            byte[] buffer = new byte[HASH_BUFFER_BYTES];
+            for (Map.Entry<String, String> e : files.entrySet()) {
+                MessageDigest digest = sha256Digest();
+                try (InputStream in = Files.newInputStream(listed.get(e.getKey()))) {
+                    int n;
+                    while ((n = in.read(buffer)) > 0) {
+                        digest.update(buffer, 0, n);
+                    }
+                }
+                String actual = HexFormat.of().formatHex(digest.digest());
+                if (!actual.equals(e.getValue())) {
+                    Node at = s.entries.get(e.getKey()).getKeyNode();
+                    throw fail(at, s.child(e.getKey()), "sha256 mismatch: the manifest says " + e.getValue()
+                            + ", the file has " + actual + " (file changed or corrupted; re-export the bundle)");
+                }
+            }
+        }
+
+        private static MessageDigest sha256Digest() {
+            try {
+                return MessageDigest.getInstance("SHA-256");
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException("every Java platform has SHA-256", e);
+            }
+        }
+
+        // ---- values -------------------------------------------------------------------------
+
+        private String listedFile(Node node, String key, Map<String, Path> listed) throws BundleFormatException {
+            String file = nonEmptyString(node, key);
+            checkRelativePath(node, key, file);
+            if (!listed.containsKey(file)) {
+                throw fail(node, key, "'" + clip(file) + "' is not listed in files");
+            }
+            return file;
+        }
+
+        private void checkRelativePath(Node at, String key, String rel) throws BundleFormatException {
+            String why = null;
+            if (rel.isEmpty()) {
+                why = "empty";
+            } else if (rel.startsWith("/") || WINDOWS_DRIVE.matcher(rel).matches()) {
+                why = "absolute";
+            } else if (rel.indexOf('\\') >= 0 || rel.indexOf('\0') >= 0) {
+                why = "use '/' between folders, no backslash or NUL";
+            } else {
+                for (String segment : rel.split("/", -1)) {
+                    if (segment.equals("..")) {
+                        why = "'..' leads out of the bundle";
+                        break;
+                    }
+                    if (segment.isEmpty() || segment.equals(".")) {
+                        why = "empty or '.' segment";
+                        break;
+                    }
+                }
+            }
+            if (why == null && Path.of(rel).isAbsolute()) {
+                why = "absolute";
+            }
+            if (why != null) {
+                throw fail(at, key, "must be a relative path inside the bundle, got '" + clip(rel) + "' (" + why + ")");
+            }
+        }
+
+        private String sha256(Node node, String key) throws BundleFormatException {
+            Object v = scalar(node, key, "a SHA-256 (64 lowercase hex digits)");
+            if (!(v instanceof String s) || !SHA256_HEX.matcher(s).matches()) {
+                throw fail(node, key, "must be a SHA-256 (64 lowercase hex digits), got " + describe(node));
+            }
+            return s;
+        }
+
+        private List<Dim> dims(Node node, String key) throws BundleFormatException {
+            SequenceNode seq = list(node, key);
+            List<Dim> dims = new ArrayList<>();
+            for (int i = 0; i < seq.getValue().size(); i++) {
+                Node d = seq.getValue().get(i);
+                String dk = key + "[" + i + "]";
+                Object v = scalar(d, dk, "a positive integer or a dimension name");
+                if (v instanceof Integer n && n > 0) {
+                    dims.add(Dim.of(n));
+                } else if (v instanceof String name && IDENTIFIER.matcher(name).matches()) {
+                    dims.add(Dim.of(name));
+                } else {
+                    throw fail(d, dk, "must be a positive integer or a dimension name such as seq, got " + describe(d));
+                }
+            }
+            return dims;
+        }
+
+        private Integer optionalTokenId(Node node, String key, ModelDims model) throws BundleFormatException {
+            return isNull(node) ? null : tokenId(node, key, model);
+        }
+
+        private int tokenId(Node node, String key, ModelDims model) throws BundleFormatException {
+            Object v = scalar(node, key, "a token id");
+            if (!(v instanceof Integer id) || id < 0 || id >= model.vocabSize()) {
+                throw fail(node, key, "must be a token id in [0, " + model.vocabSize()
+                        + ") (model.vocab_size), got " + describe(node));
+            }
+            return id;
+        }
+
+        private int positiveInt(Section s, String key) throws BundleFormatException {
+            return positiveInt(s.required(key), s.child(key));
+        }
+
+        private int positiveInt(Node node, String key) throws BundleFormatException {
+            Object v = scalar(node, key, "a positive integer");
+            if (!(v instanceof Integer i) || i <= 0) {
+                throw fail(node, key, "must be a positive integer, got " + describe(node));
+            }
+            return i;
+        }
+
+        private int nonNegativeInt(Node node, String key) throws BundleFormatException {
+            Object v = scalar(node, key, "an integer >= 0");
+            if (!(v instanceof Integer i) || i < 0) {
+                throw fail(node, key, "must be an integer >= 0, got " + describe(node));
+            }
+            return i;
+        }
+
+        private double positiveNumber(Node node, String key) throws BundleFormatException {
+            Object v = scalar(node, key, "a positive number");
+            double d = v instanceof Integer || v instanceof Long || v instanceof Double ? ((Number) v).doubleValue()
+                    : Double.NaN;
+            if (!(d > 0) || Double.isInfinite(d)) {
+                throw fail(node, key, "must be a positive number, got " + describe(node));
+            }
+            return d;
+        }
+
+        private boolean bool(Node node, String key) throws BundleFormatException {
+            Object v = scalar(node, key, "true or false");
+            if (!(v instanceof Boolean b)) {
+                throw fail(node, key, "must be true or false, got " + describe(node));
+            }
+            return b;
+        }
+
+        private String string(Node node, String key) throws BundleFormatException {
+            Object v = scalar(node, key, "a string");
+            if (!(v instanceof String s)) {
+                throw fail(node, key, "must be a string, got " + describe(node));
+            }
+            return s;
+        }
+
+        private String nonEmptyString(Node node, String key) throws BundleFormatException {
+            String s = string(node, key);
+            if (s.isBlank()) {
+                throw fail(node, key, "must not be empty");
+            }
+            return s;
+        }
+
+        private <E> E choice(Node node, String key, E[] options, java.util.function.Function<E, String> spelling)
+                throws BundleFormatException {
+            List<String> names = new ArrayList<>();
+            for (E o : options) {
+                names.add(spelling.apply(o));
+            }
+            String what = "one of " + String.join(", ", names);
+            Object v = scalar(node, key, what);
+            if (v instanceof String s) {
+                for (E o : options) {
+                    if (spelling.apply(o).equals(s)) {
+                        return o;
+                    }
+                }
+            }
+            throw fail(node, key, "must be " + (names.size() == 1 ? "'" + names.get(0) + "'" : what)
+                    + ", got " + describe(node));
+        }
+
+        private SequenceNode list(Node node, String key) throws BundleFormatException {
+            if (!(node instanceof SequenceNode seq)) {
+                throw fail(node, key, "must be a list, got " + describe(node));
+            }
+            return seq;
+        }
+
+        /** The plain Java value of a scalar node (Integer, Long, BigInteger, Double, Boolean, String or null). */
+        private Object scalar(Node node, String key, String expected) throws BundleFormatException {
+            if (!(node instanceof ScalarNode scalar)) {
+                throw fail(node, key, "must be " + expected + ", got " + describe(node));
+            }
+            try {
+                return constructor.scalar(scalar);
+            } catch (YAMLException e) {
+                throw fail(node, key, "has an invalid value " + describe(node) + ": " + oneLine(e.getMessage()));
+            }
+        }
+
+        private static boolean isNull(Node node) {
+            return node instanceof ScalarNode && Tag.NULL.equals(node.getTag());
+        }
+
+        private static String describe(Node node) {
+            if (node instanceof MappingNode) {
+                return "a mapping";
+            }
+            if (node instanceof SequenceNode) {
+                return "a list";
+            }
+            if (isNull(node)) {
+                return "null";
+            }
+            String text = clip(((ScalarNode) node).getValue());
+            return Tag.STR.equals(node.getTag()) ? "'" + text + "'" : text;
+        }
+
+        private static String clip(String s) {
+            String one = s.replace("\n", "\\n").replace("\r", "\\r");
+            return one.length() <= 80 ? one : one.substring(0, 77) + "...";
+        }
+
+        private Section section(Node node, String path) throws BundleFormatException {
+            if (!(node instanceof MappingNode mapping)) {
+                throw fail(node, path.isEmpty() ? null : path,
+                        (path.isEmpty() ? "the top level must be a mapping of keys" : "must be a mapping")
+                                + ", got " + describe(node));
+            }
+            return new Section(path, mapping);
+        }
+
+        private BundleFormatException fail(Node at, String key, String problem) {
+            int line = at == null || at.getStartMark() == null ? 0 : at.getStartMark().getLine() + 1;
+            return new BundleFormatException(manifest, line, key, problem);
+        }
+
+        /** A YAML mapping at a key path, its keys as strings. */
+        private final class Section {
+            final String path;
+            final MappingNode node;
+            final Map<String, NodeTuple> entries = new LinkedHashMap<>();
+
+            Section(String path, MappingNode node) throws BundleFormatException {
+                this.path = path;
+                this.node = node;
+                for (NodeTuple t : node.getValue()) {
+                    Node k = t.getKeyNode();
+                    if (!(k instanceof ScalarNode ks)) {
+                        throw fail(k, path.isEmpty() ? null : path, "keys must be plain strings, got a key that is " + describe(k));
+                    }
+                    if (entries.putIfAbsent(ks.getValue(), t) != null) {
+                        throw fail(k, child(ks.getValue()), "appears twice (each key may appear once)");
+                    }
+                }
+            }
+
+            String child(String key) {
+                String k = IDENTIFIER.matcher(key).matches() ? key : "[" + clip(key) + "]";
+                if (path.isEmpty()) {
+                    return k;
+                }
+                return k.startsWith("[") ? path + k : path + "." + k;
+            }
+
+            Node required(String key) throws BundleFormatException {
+                NodeTuple t = entries.get(key);
+                if (t == null) {
+                    throw fail(node, child(key), "is missing");
+                }
+                return t.getValueNode();
+            }
+
+            Node optional(String key) {
+                NodeTuple t = entries.get(key);
+                return t == null ? null : t.getValueNode();
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+package dev.skipper.api;
+
+/**
+ * Base class of the checked exceptions thrown by the Skipper SDK.
+ *
+ * <p>The message is meant for people: one line that says what is wrong and where.
+ */
+public class SkipperException extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    /**
+     * Creates an exception with a one-line message.
+     *
+     * @param message what went wrong, for people
+     */
+    public SkipperException(String message) {
+        super(message);
+    }
+
+    /**
+     * Creates an exception with a one-line message and the exception that caused it.
+     *
+     * @param message what went wrong, for people
+     * @param cause the underlying exception, or {@code null}
+     */
+    public SkipperException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}
