@@ -1,0 +1,20 @@
+package dev.skipper.api.spi;
+
+/**
+ * Backend settings from the deployment file or the API.
+ *
+ * @param intraOpThreads threads per operator (0 = backend default)
+ * @param allowSpinning let idle worker threads spin (faster, burns CPU; off on shared devices)
+ * @param verifyHashes check every bundle file's sha256 before loading
+ */
+public record BackendOptions(int intraOpThreads, boolean allowSpinning, boolean verifyHashes) {
+    /** Validates. */
+    public BackendOptions {
+        if (intraOpThreads < 0) {
+            throw new IllegalArgumentException("threads must be >= 0 (0 = default), got " + intraOpThreads);
+        }
+    }
+
+    /** Defaults: backend's thread count, no spinning, hashes verified. */
+    public static final BackendOptions DEFAULTS = new BackendOptions(0, false, true);
+}

@@ -1,0 +1,69 @@
+package dev.skipper.api.spi;
+
+import dev.skipper.api.BundleManifest;
+import dev.skipper.api.SkipperException;
+
+/**
+ * The per-graph primitives a backend runs for one loaded bundle. The decode loop and speculative
+ * decoding in {@code sdk/core} are written against this interface only.
+ *
+ * <p>Thread safety: one runner is shared by every session of an engine and must accept concurrent
+ * calls on different {@link KvCache}/{@link HiddenStates} pairs.
+ */
+public interface ModelRunner extends AutoCloseable {
+    /** @return the bundle's manifest */
+    BundleManifest manifest();
+
+    /**
+     * @param maxSeq capacity in tokens (&lt;= the model's max_position)
+     * @return a new, empty cache
+     * @throws SkipperException if it cannot be allocated
+     */
+    KvCache newKvCache(int maxSeq) throws SkipperException;
+
+    /**
+     * @param maxTokens rows (the most tokens one call will process)
+     * @return a new buffer
+     * @throws SkipperException if it cannot be allocated
+     */
+    HiddenStates newHiddenStates(int maxTokens) throws SkipperException;
+
+    /**
+     * Embeds {@code count} tokens into rows {@code [0, count)} of {@code out}.
+     *
+     * @param tokens token ids
+     * @param offset first index in {@code tokens}
+     * @param count tokens, 1 .. out.maxTokens()
+     * @param out destination
+     * @throws SkipperException on a runtime failure
+     */
+    void embed(int[] tokens, int offset, int count, HiddenStates out) throws SkipperException;
+
+    /**
+     * Runs decoder layer {@code layer} in place over rows {@code [0, count)} of {@code hidden}: the
+     * tokens sit at positions {@code cache.length(layer) ..}; their K/V are appended to the cache and
+     * that layer's length grows by {@code count}.
+     *
+     * @param layer layer index
+     * @param hidden rows to transform
+     * @param count rows
+     * @param cache the sequence's cache
+     * @throws SkipperException on a runtime failure or when the cache is full
+     */
+    void layer(int layer, HiddenStates hidden, int count, KvCache cache) throws SkipperException;
+
+    /**
+     * Final norm + LM head over rows {@code [row, row + count)}, from any layer's hidden state.
+     *
+     * @param hidden source rows
+     * @param row first row
+     * @param count rows
+     * @param logits destination {@code [count][vocab]}, length &gt;= count * vocab
+     * @throws SkipperException on a runtime failure
+     */
+    void head(HiddenStates hidden, int row, int count, float[] logits) throws SkipperException;
+
+    /** Closes every native object of the runner; idempotent. */
+    @Override
+    void close();
+}
