@@ -55,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         from .verify.generate import main as generate_main
 
         return generate_main(argv[1:])
+    if argv and argv[0] == "goldens":
+        from .verify.goldens import main as goldens_main
+
+        return goldens_main(argv[1:])
     if argv and argv[0] in ("reference", "tiny"):
         # Sub-tools with their own argument parsers.
         import runpy
@@ -64,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser = argparse.ArgumentParser(prog="skipper" if argv[:1] == ["export"] else "python -m skipper_export",
                                      description="Skipper exporter")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{export,generate,reference,tiny}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{export,generate,goldens,reference,tiny}")
     _export_parser(sub)
     a = parser.parse_args(argv)
     try:

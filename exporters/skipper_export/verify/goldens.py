@@ -1,0 +1,102 @@
+"""Test data for the Java runtime: bundles plus what the independent numpy reference says about them.
+
+``python -m skipper_export goldens --out build/test-data [--real]`` writes, per case,
+``<case>/bundle/`` and ``<case>/goldens.json``:
+
+  prompts:        [{"text", "ids", "greedy": [64 reference greedy tokens]}]
+  teacher_forced: {"ids": [...], "argmax": [...]}  reference argmax of the next token at every position
+  tokenizer:      [{"text", "ids"}] edge-case texts encoded by the exporter's tokenizer (specials parsed)
+  eos_ids, vocab_size
+
+Greedy and argmax come from the float64 reference (reference/), never from the bundle, so the Java
+runtime is checked against an independent implementation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ExportError
+from ..export import ExportOptions, export
+from ..reference.model import ReferenceModel
+from ..tiny import make_tiny
+from ..tiny.corpus import real_text
+from .bundle_session import load_manifest
+from .tokenizer import BundleTokenizer
+
+EDGE_CASES = [
+    "",
+    "Hello, world!",
+    "  leading and   multiple   spaces\t\ttabs\n\nnewlines\n",
+    "café naïve résumé Ångström",
+    "日本語のテキストと中文文本",
+    "emoji: 🚀🔥👍🏽 and ZWJ 👩‍👩‍👧",
+    "numbers 1234567890 3.14159 -42",
+    "code: def f(x):\n    return x ** 2  # comment",
+    "<|im_start|>user\nHi there<|im_end|>\n",
+]
+PROMPTS = [
+    "What is the capital of France? Answer in one sentence.",
+    "Write a Python function that returns the n-th Fibonacci number.",
+    "List five fruits that are red.",
+    "Summarise in one sentence: " + real_text(700)[200:700],
+    "Explain why the sky is blue to a ten-year-old.",
+]
+
+
+def _chat(text: str) -> str:
+    return f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
+
+
+def write_case(out: Path, source: Path | str, ref_path: Path, n_greedy: int, n_tf: int, **export_kw: Any) -> None:
+    bundle = out / "bundle"
+    export(ExportOptions(source=str(source), out=bundle, force=True, progress=False, **export_kw))
+    manifest = load_manifest(bundle, verify=False)
+    tok = BundleTokenizer(bundle, manifest)
+    ref = ReferenceModel.load(ref_path)
+    prompts = []
+    for p in PROMPTS:
+        ids = tok.encode(_chat(p))
+        prompts.append({"text": _chat(p), "ids": ids, "greedy": ref.greedy(ids, n_greedy)})
+    tf_ids = tok.encode(real_text(20_000)[3_000:])[:n_tf]
+    goldens = {
+        "vocab_size": manifest["model"]["vocab_size"],
+        "eos_ids": manifest["tokenizer"]["eos_ids"],
+        "prompts": prompts,
+        "teacher_forced": {"ids": tf_ids, "argmax": [int(x) for x in ref.teacher_forced_argmax(tf_ids)]},
+        "tokenizer": [{"text": t, "ids": tok.encode(t)} for t in EDGE_CASES],
+    }
+    (out / "goldens.json").write_text(json.dumps(goldens, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m skipper_export goldens",
+                                description="Bundles and reference outputs for the Java runtime's parity tests.")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--real", action="store_true", help="also the real SmolLM2-135M (fp32 and int4, minutes)")
+    a = p.parse_args(argv)
+    try:
+        models = a.out / "models"
+        bpe = make_tiny(models / "hf-bpe", "hf", "bpe", layers=3, tie_word_embeddings=False)
+        spm = make_tiny(models / "gguf-spm-q4_1", "gguf", "spm", "Q4_1")
+        write_case(a.out / "tiny-bpe-fp32", bpe, bpe, 24, 128, weights="fp32")
+        write_case(a.out / "tiny-spm-int4", spm, spm, 24, 128, weights="int4")
+        write_case(a.out / "tiny-bpe-fp32-standard", bpe, bpe, 24, 128, weights="fp32", flavour="standard")
+        if a.real:
+            from ..load.source import resolve_source
+
+            gguf = resolve_source("smollm2-135m")
+            write_case(a.out / "smollm2-fp32", gguf, gguf, 64, 512, weights="fp32")
+            write_case(a.out / "smollm2-int4", gguf, gguf, 64, 512, weights="int4")
+        return 0
+    except ExportError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
