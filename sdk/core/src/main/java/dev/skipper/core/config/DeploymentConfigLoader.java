@@ -1,0 +1,274 @@
+package dev.skipper.core.config;
+
+import dev.skipper.api.SamplingOptions;
+import dev.skipper.core.config.NodeReader.Section;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.DoublePredicate;
+import org.yaml.snakeyaml.nodes.Node;
+import org.yaml.snakeyaml.nodes.ScalarNode;
+import org.yaml.snakeyaml.nodes.SequenceNode;
+
+/**
+ * Reads deployment files ({@code configs/*.yaml}; schema in {@code docs/configuration.md}).
+ *
+ * <p>The YAML is composed into a node tree under size, alias and nesting limits and never turned
+ * into objects by SnakeYAML ({@link YamlComposer}); the tree is then walked against the schema
+ * below: unknown keys, duplicate keys, wrong types, out-of-range values and missing required keys
+ * all fail with a {@link ConfigException} whose one-line message is {@code FILE:LINE: key.path:
+ * problem}. An empty value ({@code key:} or {@code key: ~}) means the key's default.
+ *
+ * <p>{@code bundle} is resolved against the folder of the YAML file unless it is absolute. Nothing
+ * is checked on disk here (the bundle may be exported later); the session checks it when it opens.
+ *
+ * <p>Stateless and thread-safe.
+ */
+public final class DeploymentConfigLoader {
+    /** Largest file accepted, in bytes (4 per code point at most in UTF-8). */
+    public static final long MAX_FILE_BYTES = 4L * YamlComposer.MAX_CODE_POINTS;
+
+    private static final List<String> TOP_KEYS = List.of("bundle", "backend", "threads", "allow_spinning",
+            "context_length", "generation", "speculation");
+    private static final List<String> GENERATION_KEYS = List.of("max_new_tokens", "stop", "sampling");
+    private static final List<String> SAMPLING_KEYS = List.of("greedy", "temperature", "top_k", "top_p", "min_p",
+            "repetition_penalty", "seed");
+    private static final List<String> SPECULATION_KEYS = List.of("mode", "exit_layer", "skip_layers",
+            "max_draft_tokens", "confidence_threshold", "ngram_size");
+
+    private DeploymentConfigLoader() {
+    }
+
+    /**
+     * Reads and validates a deployment file.
+     *
+     * @param yaml the file
+     * @return the deployment; its {@link DeploymentConfig#source()} is {@code yaml} made absolute
+     * @throws ConfigException when the file is missing, too large, not UTF-8, not valid YAML or
+     *     breaks the schema
+     * @throws IOException when the file cannot be read
+     */
+    public static DeploymentConfig load(Path yaml) throws ConfigException, IOException {
+        Objects.requireNonNull(yaml, "yaml");
+        if (Files.isDirectory(yaml)) {
+            throw new ConfigException(yaml, 0, null, "is a directory, not a deployment file", null);
+        }
+        long size;
+        try {
+            size = Files.size(yaml);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(yaml, 0, null, "no such file", e);
+        }
+        if (size > MAX_FILE_BYTES) {
+            throw new ConfigException(yaml, 0, null, "too large: " + size + " bytes (at most " + MAX_FILE_BYTES + ")", null);
+        }
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(Files.readAllBytes(yaml)))
+                    .toString();
+        } catch (CharacterCodingException e) {
+            throw new ConfigException(yaml, 0, null, "not valid UTF-8", e);
+        }
+        return parse(text, yaml);
+    }
+
+    /**
+     * Validates deployment YAML given as text, as if read from {@code source} (for tests, and for
+     * files that come from elsewhere, such as Android assets).
+     *
+     * @param text the YAML
+     * @param source the path it stands for: named in messages, and a relative {@code bundle} is
+     *     resolved against its folder
+     * @return the deployment
+     * @throws ConfigException when the text is invalid
+     */
+    public static DeploymentConfig parse(String text, Path source) throws ConfigException {
+        Objects.requireNonNull(text, "text");
+        Objects.requireNonNull(source, "source");
+        if (text.startsWith("\uFEFF")) {
+            text = text.substring(1); // a UTF-8 byte order mark some editors write
+        }
+        int codePoints = text.codePointCount(0, text.length());
+        if (codePoints > YamlComposer.MAX_CODE_POINTS) {
+            throw new ConfigException(source, 0, null, "too large: " + codePoints + " code points (at most "
+                    + YamlComposer.MAX_CODE_POINTS + ")", null);
+        }
+        Node root = YamlComposer.compose(text, source);
+        if (root == null) {
+            throw new ConfigException(source, 0, null, "the file is empty (it needs at least a bundle: key)", null);
+        }
+        return new Walk(new NodeReader(source), source.toAbsolutePath().normalize()).deployment(root);
+    }
+
+    /** One walk of the schema over a node tree. */
+    private static final class Walk {
+        private final NodeReader r;
+        private final Path source;
+
+        Walk(NodeReader r, Path source) {
+            this.r = r;
+            this.source = source;
+        }
+
+        DeploymentConfig deployment(Node root) throws ConfigException {
+            Section top = r.section(root, TOP_KEYS);
+            Path bundle = bundle(top.required("bundle"));
+            List<BackendChoice> backends = backends(top.optional("backend"));
+            int threads = intOr(top, "threads", 0, DeploymentConfig.MAX_THREADS, 0);
+            Node spin = top.optional("allow_spinning");
+            boolean allowSpinning = spin != null && r.bool(spin, "allow_spinning");
+            int context = intOr(top, "context_length", 0, DeploymentConfig.MAX_CONTEXT_LENGTH, 0);
+            Section gen = top.optionalSection("generation", GENERATION_KEYS);
+            GenerationDefaults generation = gen == null ? GenerationDefaults.DEFAULTS : generation(gen);
+            Section spec = top.optionalSection("speculation", SPECULATION_KEYS);
+            SpeculationConfig speculation = spec == null ? SpeculationConfig.OFF : speculation(spec);
+            try {
+                return new DeploymentConfig(bundle, backends, threads, allowSpinning, context, generation,
+                        speculation, source);
+            } catch (IllegalArgumentException e) { // every rule is checked above; this is a backstop
+                throw r.fail(root, null, e.getMessage());
+            }
+        }
+
+        private Path bundle(Node node) throws ConfigException {
+            String text = r.string(node, "bundle");
+            if (text.isBlank()) {
+                throw r.fail(node, "bundle", "must not be empty");
+            }
+            if (text.startsWith("~")) {
+                throw r.fail(node, "bundle", "'~' is not expanded; write an absolute path or one relative to this file");
+            }
+            Path path;
+            try {
+                path = Path.of(text);
+            } catch (InvalidPathException e) {
+                throw r.fail(node, "bundle", "is not a valid path: " + e.getReason());
+            }
+            // Relative to the YAML file, not the working directory: the file then works from anywhere.
+            return path.isAbsolute() ? path.normalize() : source.getParent().resolve(path).normalize();
+        }
+
+        /** One backend or a list of them (fallback order). */
+        private List<BackendChoice> backends(Node node) throws ConfigException {
+            if (node == null) {
+                return DeploymentConfig.DEFAULT_BACKENDS;
+            }
+            List<BackendChoice> out = new ArrayList<>();
+            if (node instanceof SequenceNode) {
+                List<Node> items = r.list(node, "backend");
+                for (int i = 0; i < items.size(); i++) {
+                    out.add(r.choice(items.get(i), NodeReader.element("backend", i), BackendChoice.values(),
+                            BackendChoice::yamlName));
+                }
+            } else {
+                out.add(r.choice(node, "backend", BackendChoice.values(), BackendChoice::yamlName));
+            }
+            String problem = DeploymentConfig.backendsProblem(out);
+            if (problem != null) {
+                throw r.fail(node, "backend", problem);
+            }
+            return List.copyOf(out);
+        }
+
+        private GenerationDefaults generation(Section s) throws ConfigException {
+            int maxNew = intOr(s, "max_new_tokens", 1, GenerationDefaults.MAX_NEW_TOKENS_LIMIT,
+                    GenerationDefaults.DEFAULT_MAX_NEW_TOKENS);
+            List<String> stop = stop(s.optional("stop"), s.child("stop"));
+            Section sampling = s.optionalSection("sampling", SAMPLING_KEYS);
+            SamplingOptions options = sampling == null ? SamplingOptions.GREEDY : sampling(sampling);
+            return new GenerationDefaults(maxNew, options, stop);
+        }
+
+        /** One stop string or a list of them. */
+        private List<String> stop(Node node, String path) throws ConfigException {
+            if (node == null) {
+                return List.of();
+            }
+            List<Node> items = node instanceof ScalarNode ? List.of(node) : r.list(node, path);
+            List<String> out = new ArrayList<>();
+            for (int i = 0; i < items.size(); i++) {
+                String at = node == items.get(i) ? path : NodeReader.element(path, i);
+                String s = r.string(items.get(i), at);
+                if (s.isEmpty()) {
+                    throw r.fail(items.get(i), at, "must not be empty");
+                }
+                out.add(s);
+            }
+            return out;
+        }
+
+        private SamplingOptions sampling(Section s) throws ConfigException {
+            // greedy is required so that "temperature: 0.7" alone cannot silently decode greedily.
+            boolean greedy = r.bool(s.required("greedy"), s.child("greedy"));
+            SamplingOptions d = SamplingOptions.GREEDY;
+            double temperature = numberOr(s, "temperature", v -> v > 0 && v < Double.POSITIVE_INFINITY, "> 0",
+                    d.temperature());
+            int topK = intOr(s, "top_k", 0, Integer.MAX_VALUE, d.topK());
+            double topP = numberOr(s, "top_p", v -> v > 0 && v <= 1, "in (0, 1]", d.topP());
+            double minP = numberOr(s, "min_p", v -> v >= 0 && v < 1, "in [0, 1)", d.minP());
+            double penalty = numberOr(s, "repetition_penalty", v -> v >= 1 && v < Double.POSITIVE_INFINITY, ">= 1",
+                    d.repetitionPenalty());
+            Node seedNode = s.optional("seed");
+            long seed = seedNode == null ? d.seed() : r.integer(seedNode, s.child("seed"), Long.MIN_VALUE, Long.MAX_VALUE);
+            return new SamplingOptions(greedy, temperature, topK, topP, minP, penalty, seed);
+        }
+
+        private SpeculationConfig speculation(Section s) throws ConfigException {
+            // mode is required so that tuning keys alone cannot look like speculation is on.
+            SpeculationConfig.Mode mode = r.choice(s.required("mode"), s.child("mode"),
+                    SpeculationConfig.Mode.values(), SpeculationConfig.Mode::yamlName);
+            Node exitNode = s.optional("exit_layer");
+            Integer exitLayer = exitNode == null ? null
+                    : (int) r.integer(exitNode, s.child("exit_layer"), 1, SpeculationConfig.MAX_LAYER);
+            List<Integer> skip = skipLayers(s.optional("skip_layers"), s.child("skip_layers"));
+            int maxDraft = intOr(s, "max_draft_tokens", 1, SpeculationConfig.MAX_DRAFT_TOKENS_LIMIT,
+                    SpeculationConfig.DEFAULT_MAX_DRAFT_TOKENS);
+            double threshold = numberOr(s, "confidence_threshold", v -> v >= 0 && v <= 1, "in [0, 1]",
+                    SpeculationConfig.DEFAULT_CONFIDENCE_THRESHOLD);
+            int ngram = intOr(s, "ngram_size", 1, SpeculationConfig.MAX_NGRAM_SIZE, SpeculationConfig.DEFAULT_NGRAM_SIZE);
+            return new SpeculationConfig(mode, exitLayer, maxDraft, threshold, skip, ngram);
+        }
+
+        private List<Integer> skipLayers(Node node, String path) throws ConfigException {
+            if (node == null) {
+                return null;
+            }
+            List<Node> items = r.list(node, path);
+            if (items.isEmpty()) {
+                throw r.fail(node, path, "must not be empty (leave it out to let the session choose)");
+            }
+            List<Integer> out = new ArrayList<>();
+            for (int i = 0; i < items.size(); i++) {
+                int layer = (int) r.integer(items.get(i), NodeReader.element(path, i), 0, SpeculationConfig.MAX_LAYER - 1);
+                if (out.contains(layer)) {
+                    throw r.fail(items.get(i), NodeReader.element(path, i), "layer " + layer + " is listed twice");
+                }
+                out.add(layer);
+            }
+            return out;
+        }
+
+        private int intOr(Section s, String key, int min, int max, int dflt) throws ConfigException {
+            Node node = s.optional(key);
+            return node == null ? dflt : (int) r.integer(node, s.child(key), min, max);
+        }
+
+        private double numberOr(Section s, String key, DoublePredicate ok, String range,
+                                double dflt) throws ConfigException {
+            Node node = s.optional(key);
+            return node == null ? dflt : r.number(node, s.child(key), ok, range);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+package dev.skipper.core.config;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * Speculative (draft-and-verify) decoding settings. Parsed and validated with the deployment;
+ * values that depend on the model (an exit layer below its layer count, skipped layers that exist)
+ * are checked when a session opens the bundle.
+ *
+ * @param mode how drafts are made (default {@link Mode#OFF})
+ * @param exitLayer for {@link Mode#EARLY_EXIT}: drafts run layers {@code 0 .. exitLayer-1} then the
+ *     head; at least 1, or {@code null} to let the session choose (default)
+ * @param maxDraftTokens most tokens drafted per round, 1 to {@value #MAX_DRAFT_TOKENS_LIMIT}
+ *     (default {@value #DEFAULT_MAX_DRAFT_TOKENS})
+ * @param confidenceThreshold drafting stops early when the draft's top probability falls below this,
+ *     in [0, 1]; 0 never stops early (default {@value #DEFAULT_CONFIDENCE_THRESHOLD})
+ * @param skipLayers for {@link Mode#LAYER_SKIP}: layer indices (from 0) the draft skips, distinct,
+ *     ascending, non-empty; or {@code null} to let the session choose (default)
+ * @param ngramSize for {@link Mode#NGRAM}: length of the n-gram looked up in the prompt and the
+ *     text so far, 1 to {@value #MAX_NGRAM_SIZE} (default {@value #DEFAULT_NGRAM_SIZE})
+ */
+public record SpeculationConfig(Mode mode, Integer exitLayer, int maxDraftTokens, double confidenceThreshold,
+                                List<Integer> skipLayers, int ngramSize) {
+
+    /** Default of {@link #maxDraftTokens()}. */
+    public static final int DEFAULT_MAX_DRAFT_TOKENS = 4;
+    /** Largest {@link #maxDraftTokens()}. */
+    public static final int MAX_DRAFT_TOKENS_LIMIT = 64;
+    /** Default of {@link #confidenceThreshold()} (Draft &amp; Verify / SWIFT use 0.8 for greedy drafts). */
+    public static final double DEFAULT_CONFIDENCE_THRESHOLD = 0.8;
+    /** Default of {@link #ngramSize()}. */
+    public static final int DEFAULT_NGRAM_SIZE = 3;
+    /** Largest {@link #ngramSize()}. */
+    public static final int MAX_NGRAM_SIZE = 16;
+    /** Largest layer index or exit layer accepted before the model is known (a guard against typos). */
+    public static final int MAX_LAYER = 4096;
+
+    /** Speculation off, every other value at its default. */
+    public static final SpeculationConfig OFF = new SpeculationConfig(Mode.OFF, null, DEFAULT_MAX_DRAFT_TOKENS,
+            DEFAULT_CONFIDENCE_THRESHOLD, null, DEFAULT_NGRAM_SIZE);
+
+    /** Validates; sorts and copies {@code skipLayers}. */
+    public SpeculationConfig {
+        Objects.requireNonNull(mode, "mode");
+        if (exitLayer != null && (exitLayer < 1 || exitLayer > MAX_LAYER)) {
+            throw new IllegalArgumentException("exit_layer must be in [1, " + MAX_LAYER + "], got " + exitLayer);
+        }
+        if (maxDraftTokens < 1 || maxDraftTokens > MAX_DRAFT_TOKENS_LIMIT) {
+            throw new IllegalArgumentException("max_draft_tokens must be in [1, " + MAX_DRAFT_TOKENS_LIMIT
+                    + "], got " + maxDraftTokens);
+        }
+        if (!(confidenceThreshold >= 0 && confidenceThreshold <= 1)) {
+            throw new IllegalArgumentException("confidence_threshold must be in [0, 1], got " + confidenceThreshold);
+        }
+        if (skipLayers != null) {
+            List<Integer> sorted = new ArrayList<>(skipLayers);
+            Collections.sort(sorted);
+            if (sorted.isEmpty()) {
+                throw new IllegalArgumentException("skip_layers must not be empty (leave it out to let the session choose)");
+            }
+            for (int i = 0; i < sorted.size(); i++) {
+                int layer = sorted.get(i);
+                if (layer < 0 || layer >= MAX_LAYER) {
+                    throw new IllegalArgumentException("skip_layers entries must be in [0, " + (MAX_LAYER - 1)
+                            + "], got " + layer);
+                }
+                if (i > 0 && sorted.get(i - 1) == layer) {
+                    throw new IllegalArgumentException("skip_layers lists layer " + layer + " twice");
+                }
+            }
+            skipLayers = List.copyOf(sorted);
+        }
+        if (ngramSize < 1 || ngramSize > MAX_NGRAM_SIZE) {
+            throw new IllegalArgumentException("ngram_size must be in [1, " + MAX_NGRAM_SIZE + "], got " + ngramSize);
+        }
+    }
+
+    /**
+     * The same settings with another mode.
+     *
+     * @param newMode the mode
+     * @return the copy
+     */
+    public SpeculationConfig withMode(Mode newMode) {
+        return new SpeculationConfig(newMode, exitLayer, maxDraftTokens, confidenceThreshold, skipLayers, ngramSize);
+    }
+
+    /** How drafts are made. */
+    public enum Mode {
+        /** No speculation: plain autoregressive decoding. */
+        OFF,
+        /** The session picks a mode from what the bundle offers (its calibration), or none. */
+        AUTO,
+        /** Draft with the first {@code exit_layer} layers and the shared head; verify with the rest. */
+        EARLY_EXIT,
+        /** Draft with every layer except {@code skip_layers}; verify with all layers. */
+        LAYER_SKIP,
+        /** Draft by looking up the last n-gram in the prompt and the generated text (prompt lookup). */
+        NGRAM;
+
+        /**
+         * The spelling in deployment files.
+         *
+         * @return {@code off}, {@code auto}, {@code early_exit}, {@code layer_skip} or {@code ngram}
+         */
+        public String yamlName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+}

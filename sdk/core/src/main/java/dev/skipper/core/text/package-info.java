@@ -1,0 +1,2 @@
+/** Text handling around generation: stop strings. */
+package dev.skipper.core.text;

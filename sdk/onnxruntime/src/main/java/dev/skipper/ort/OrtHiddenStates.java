@@ -1,0 +1,284 @@
+package dev.skipper.ort;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxTensorLike;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import dev.skipper.api.SkipperException;
+import dev.skipper.api.spi.HiddenStates;
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * One sequence's working buffers for the ONNX Runtime backend: the hidden states, the int64 inputs
+ * of the graphs and the logits staging area, all direct native-order memory that ONNX Runtime reads
+ * and writes in place.
+ *
+ * <p>The hidden state lives in two buffers used in turn: a layer reads the current one and its
+ * {@code hidden_out} is pinned to the other, then they swap. (Pinning an output to the memory of
+ * an input of the same run is unsafe: the graph may write before it has read everything.)
+ *
+ * <p>Tensors over rows {@code [0, count)} are created on first use and kept per {@code count}, so a
+ * decode step with a repeated shape creates none of them again. Not thread-safe: one sequence, one
+ * thread at a time. {@link #close()} frees those tensors; the buffers' direct memory is returned
+ * when the garbage collector reclaims them.
+ */
+public final class OrtHiddenStates implements HiddenStates {
+    private final OrtEnvironment env;
+    private final OrtModelRunner owner;
+    private final int maxTokens;
+    private final int hiddenSize;
+    private final int vocab;
+    private final boolean fp16;
+    private final int rowBytes; // bytes of one hidden row: hidden*sizeof(dtype)
+
+    private final ByteBuffer[] hidden;   // [2][maxTokens][hidden] float32 or float16, ping-pong
+    private final LongBuffer inputIds;   // [maxTokens] embed input
+    private final LongBuffer positionIds; // [maxTokens] layer input: P .. P+count-1
+    private final FloatBuffer logits;    // [maxTokens][vocab] head output, float32 in every bundle
+    private int current;                 // index into hidden[] of the buffer holding the latest rows
+
+    private final OnnxTensor[][] hiddenTensors; // [2][maxTokens+1] [1, count, hidden] over rows [0, count) of hidden[i]
+    private final OnnxTensor[] idsTensors;      // [maxTokens+1] [1, count] over inputIds[0, count)
+    private final OnnxTensor[] positionTensors; // [maxTokens+1] [1, count] over positionIds[0, count)
+    private final OnnxTensor[] logitsTensors;   // [maxTokens+1] [1, count, vocab] over logits[0, count*vocab)
+
+    /** Reused input map of a run (this object is used by one thread at a time). */
+    final Map<String, OnnxTensorLike> inputs = new HashMap<>(8);
+    /** Reused pinned-output map of a run. */
+    final Map<String, OnnxValue> outputs = new HashMap<>(8);
+
+    private boolean closed;
+
+    /**
+     * Allocates every buffer.
+     *
+     * @param env environment for the tensors
+     * @param owner the runner that made it
+     * @param maxTokens rows, at least 1
+     * @param hiddenSize hidden width
+     * @param vocab vocabulary size (logits width)
+     * @param fp16 float16 hidden states (else float32)
+     * @throws SkipperException if the memory cannot be allocated
+     */
+    OrtHiddenStates(OrtEnvironment env, OrtModelRunner owner, int maxTokens, int hiddenSize, int vocab, boolean fp16)
+            throws SkipperException {
+        if (maxTokens < 1) {
+            throw new SkipperException("hidden states need at least 1 row, got " + maxTokens);
+        }
+        this.env = env;
+        this.owner = owner;
+        this.maxTokens = maxTokens;
+        this.hiddenSize = hiddenSize;
+        this.vocab = vocab;
+        this.fp16 = fp16;
+        this.rowBytes = hiddenSize * (fp16 ? 2 : 4);
+        String what = "hidden states of " + maxTokens + " rows";
+        long hiddenBytes = (long) maxTokens * rowBytes;
+        this.hidden = new ByteBuffer[] {Tensors.allocate(hiddenBytes, what), Tensors.allocate(hiddenBytes, what)};
+        this.inputIds = Tensors.allocate((long) maxTokens * Long.BYTES, what).asLongBuffer();
+        this.positionIds = Tensors.allocate((long) maxTokens * Long.BYTES, what).asLongBuffer();
+        this.logits = Tensors.allocate((long) maxTokens * vocab * Float.BYTES, "logits of " + maxTokens + " rows")
+                .asFloatBuffer();
+        this.hiddenTensors = new OnnxTensor[2][maxTokens + 1];
+        this.idsTensors = new OnnxTensor[maxTokens + 1];
+        this.positionTensors = new OnnxTensor[maxTokens + 1];
+        this.logitsTensors = new OnnxTensor[maxTokens + 1];
+    }
+
+    @Override
+    public int maxTokens() {
+        return maxTokens;
+    }
+
+    @Override
+    public float[] read(int row, int count) {
+        ensureOpen();
+        checkRows(row, count);
+        ByteBuffer buffer = hidden[current];
+        float[] out = new float[count * hiddenSize];
+        int base = row * rowBytes;
+        for (int i = 0; i < out.length; i++) {
+            out[i] = fp16 ? Half.toFloat(buffer.getShort(base + i * 2)) : buffer.getFloat(base + i * 4);
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (OnnxTensor[] perBuffer : hiddenTensors) {
+            closeAll(perBuffer);
+        }
+        closeAll(idsTensors);
+        closeAll(positionTensors);
+        closeAll(logitsTensors);
+        inputs.clear();
+        outputs.clear();
+    }
+
+    // ---- used by OrtModelRunner -------------------------------------------------------------
+
+    /** @return the runner that created this object */
+    OrtModelRunner owner() {
+        return owner;
+    }
+
+    /** @throws IllegalStateException after close */
+    void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("hidden states are closed");
+        }
+    }
+
+    /**
+     * Rows {@code [0, count)} of the current hidden buffer, {@code [1, count, hidden]}.
+     *
+     * @param count rows
+     * @return a cached tensor (do not close)
+     * @throws OrtException if ONNX Runtime rejects it
+     */
+    OnnxTensor currentHidden(int count) throws OrtException {
+        return hiddenTensor(current, count);
+    }
+
+    /**
+     * Rows {@code [0, count)} of the other hidden buffer, the pinned output of a layer.
+     *
+     * @param count rows
+     * @return a cached tensor (do not close)
+     * @throws OrtException if ONNX Runtime rejects it
+     */
+    OnnxTensor otherHidden(int count) throws OrtException {
+        return hiddenTensor(1 - current, count);
+    }
+
+    /** Makes the other hidden buffer current (after a layer wrote it). */
+    void swap() {
+        current = 1 - current;
+    }
+
+    /**
+     * Rows {@code [row, row+count)} of the current hidden buffer, not cached.
+     *
+     * @param row first row
+     * @param count rows
+     * @return a new tensor; the caller closes it
+     * @throws OrtException if ONNX Runtime rejects it
+     */
+    OnnxTensor currentHiddenAt(int row, int count) throws OrtException {
+        return Tensors.activations(env, hidden[current], row * rowBytes, count * rowBytes, fp16, 1, count, hiddenSize);
+    }
+
+    /**
+     * Writes token ids into the embed input.
+     *
+     * @param tokens ids
+     * @param offset first index in {@code tokens}
+     * @param count ids
+     * @return the cached {@code [1, count]} tensor over them (do not close)
+     * @throws OrtException if ONNX Runtime rejects it
+     */
+    OnnxTensor inputIds(int[] tokens, int offset, int count) throws OrtException {
+        for (int i = 0; i < count; i++) {
+            inputIds.put(i, tokens[offset + i]);
+        }
+        OnnxTensor t = idsTensors[count];
+        if (t == null) {
+            t = Tensors.longs(env, inputIds, 0, count, 1, count);
+            idsTensors[count] = t;
+        }
+        return t;
+    }
+
+    /**
+     * Writes {@code start .. start+count-1} into the position input.
+     *
+     * @param start first position
+     * @param count positions
+     * @return the cached {@code [1, count]} tensor over them (do not close)
+     * @throws OrtException if ONNX Runtime rejects it
+     */
+    OnnxTensor positions(int start, int count) throws OrtException {
+        for (int i = 0; i < count; i++) {
+            positionIds.put(i, start + i);
+        }
+        OnnxTensor t = positionTensors[count];
+        if (t == null) {
+            t = Tensors.longs(env, positionIds, 0, count, 1, count);
+            positionTensors[count] = t;
+        }
+        return t;
+    }
+
+    /**
+     * The head's pinned output over rows {@code [0, count)} of the logits buffer.
+     *
+     * @param count rows
+     * @return the cached {@code [1, count, vocab]} tensor (do not close)
+     * @throws OrtException if ONNX Runtime rejects it
+     */
+    OnnxTensor logits(int count) throws OrtException {
+        OnnxTensor t = logitsTensors[count];
+        if (t == null) {
+            t = Tensors.floats(env, logits, 0, count * vocab, 1, count, vocab);
+            logitsTensors[count] = t;
+        }
+        return t;
+    }
+
+    /**
+     * Copies the first {@code count} rows of logits out.
+     *
+     * @param dst destination, length &gt;= count * vocab
+     * @param count rows
+     */
+    void copyLogits(float[] dst, int count) {
+        logits.get(0, dst, 0, count * vocab);
+    }
+
+    /** @return hidden width */
+    int hiddenSize() {
+        return hiddenSize;
+    }
+
+    /** @return whether the hidden states are float16 */
+    boolean isFp16() {
+        return fp16;
+    }
+
+    /**
+     * @param row first row
+     * @param count rows, at least 1
+     * @throws IndexOutOfBoundsException if the rows do not fit
+     */
+    void checkRows(int row, int count) {
+        if (row < 0 || count < 1 || row > maxTokens - count) {
+            throw new IndexOutOfBoundsException("rows [" + row + ", " + row + "+" + count + ") of hidden states with "
+                    + maxTokens + " rows");
+        }
+    }
+
+    private OnnxTensor hiddenTensor(int which, int count) throws OrtException {
+        OnnxTensor t = hiddenTensors[which][count];
+        if (t == null) {
+            t = Tensors.activations(env, hidden[which], 0, count * rowBytes, fp16, 1, count, hiddenSize);
+            hiddenTensors[which][count] = t;
+        }
+        return t;
+    }
+
+    private static void closeAll(OnnxTensor[] tensors) {
+        for (int i = 0; i < tensors.length; i++) {
+            Tensors.closeQuietly(tensors[i]);
+            tensors[i] = null;
+        }
+    }
+}

@@ -1,0 +1,358 @@
+package dev.skipper.ort;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.skipper.api.BundleManifest;
+import dev.skipper.api.SkipperException;
+import dev.skipper.api.spi.HiddenStates;
+import dev.skipper.api.spi.KvCache;
+import dev.skipper.api.spi.ModelRunner;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * Runs a bundle's graphs with ONNX Runtime on the CPU: one {@link OrtSession} for the embedding,
+ * one per decoder layer and one for the head, all sharing the process-wide thread pool (see
+ * {@link SharedEnvironment}).
+ *
+ * <p>Zero copy: every input is a tensor over a direct buffer of an {@link OrtHiddenStates} or
+ * {@link OrtKvCache} ({@code past_key}/{@code past_value} are the cache's valid prefix), and every
+ * output is <em>pinned</em> ({@code OrtSession.run(inputs, pinnedOutputs)}): ONNX Runtime writes
+ * {@code hidden_out} into the second hidden buffer, {@code key}/{@code value} into the cache at
+ * rows {@code P .. P+count-1}, and {@code logits} into the logits staging buffer. The only copy of
+ * a step is the logits into the caller's {@code float[]}.
+ *
+ * <p>Thread safety: sessions accept concurrent {@code run()} calls and all per-sequence state is in
+ * the cache and hidden-state objects, so different threads may run different sequences at once.
+ * {@link #close()} waits for calls in progress; any call after it throws
+ * {@link IllegalStateException}.
+ */
+public final class OrtModelRunner implements ModelRunner {
+    /** Set {@code -Dskipper.ort.timing=true} to sum the time spent inside {@code OrtSession.run}. */
+    static final boolean TIMING = Boolean.getBoolean("skipper.ort.timing");
+    /** Nanoseconds spent in {@code OrtSession.run} by all runners, when {@link #TIMING} is on. */
+    static final LongAdder RUN_NANOS = new LongAdder();
+
+    private static final String INPUT_IDS = "input_ids";
+    private static final String HIDDEN = "hidden";
+    private static final String POSITION_IDS = "position_ids";
+    private static final String PAST_KEY = "past_key";
+    private static final String PAST_VALUE = "past_value";
+    private static final String HIDDEN_OUT = "hidden_out";
+    private static final String KEY = "key";
+    private static final String VALUE = "value";
+    private static final String LOGITS = "logits";
+
+    private final BundleManifest manifest;
+    private final OrtEnvironment env;
+    private final OrtSession embed;    // input_ids [1, S] -> hidden [1, S, H]
+    private final OrtSession[] layers; // [layers] hidden, position_ids, past_key, past_value -> hidden_out, key, value
+    private final OrtSession head;     // hidden [1, S, H] -> logits [1, S, V] float32
+    private final int numLayers;
+    private final int hiddenSize;
+    private final int vocab;
+    private final int kvHeads;
+    private final int headDim;
+    private final int maxPosition;
+    private final boolean fp16;
+
+    /** Read: a call in progress; write: close. */
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private volatile boolean closed;
+
+    private OrtModelRunner(BundleManifest manifest, OrtEnvironment env, OrtSession embed, OrtSession[] layers,
+                           OrtSession head) {
+        this.manifest = manifest;
+        this.env = env;
+        this.embed = embed;
+        this.layers = layers;
+        this.head = head;
+        BundleManifest.ModelDims m = manifest.model();
+        this.numLayers = m.numLayers();
+        this.hiddenSize = m.hiddenSize();
+        this.vocab = m.vocabSize();
+        this.kvHeads = m.numKvHeads();
+        this.headDim = m.headDim();
+        this.maxPosition = m.maxPosition();
+        this.fp16 = manifest.weights().activations() == BundleManifest.DType.FLOAT16;
+    }
+
+    /**
+     * Creates the sessions of a bundle.
+     *
+     * @param bundleDir the bundle directory (for messages; graphs are resolved in {@code manifest.directory()})
+     * @param manifest its validated manifest
+     * @param shared the environment and thread settings
+     * @return the runner
+     * @throws SkipperException if a graph cannot be loaded or does not have the expected I/O
+     */
+    static OrtModelRunner open(Path bundleDir, BundleManifest manifest, SharedEnvironment shared)
+            throws SkipperException {
+        BundleManifest.DType activations = manifest.weights().activations();
+        if (activations != BundleManifest.DType.FLOAT32 && activations != BundleManifest.DType.FLOAT16) {
+            throw new SkipperException("the cpu backend runs float32 or float16 activations, not "
+                    + activations.yamlName());
+        }
+        BundleManifest.GraphsSpec graphs = manifest.graphs();
+        List<OrtSession> opened = new ArrayList<>();
+        try (OrtSession.SessionOptions options = shared.sessionOptions(manifest.onnxruntime().sessionConfig())) {
+            OrtSession embed = load(shared.env(), manifest, graphs.embed().file(), options, opened,
+                    Set.of(INPUT_IDS), Set.of(HIDDEN));
+            OrtSession[] layers = new OrtSession[graphs.layers().size()];
+            for (int l = 0; l < layers.length; l++) {
+                layers[l] = load(shared.env(), manifest, graphs.layers().get(l).file(), options, opened,
+                        Set.of(HIDDEN, POSITION_IDS, PAST_KEY, PAST_VALUE), Set.of(HIDDEN_OUT, KEY, VALUE));
+            }
+            OrtSession head = load(shared.env(), manifest, graphs.head().file(), options, opened,
+                    Set.of(HIDDEN), Set.of(LOGITS));
+            return new OrtModelRunner(manifest, shared.env(), embed, layers, head);
+        } catch (OrtException e) {
+            closeAll(opened);
+            throw new SkipperException("cannot set up ONNX Runtime sessions for " + bundleDir + ": " + e.getMessage(), e);
+        } catch (SkipperException | RuntimeException e) {
+            closeAll(opened);
+            throw e;
+        }
+    }
+
+    /** Loads one graph by file path (resolved in the manifest's validated directory) and checks its I/O names. */
+    private static OrtSession load(OrtEnvironment env, BundleManifest manifest, String file,
+                                   OrtSession.SessionOptions options, List<OrtSession> opened, Set<String> inputs,
+                                   Set<String> outputs) throws SkipperException {
+        Path path = manifest.resolve(file);
+        OrtSession session;
+        try {
+            session = env.createSession(path.toString(), options);
+        } catch (OrtException e) {
+            throw new SkipperException("ONNX Runtime cannot load " + path + ": " + oneLine(e.getMessage()), e);
+        }
+        opened.add(session);
+        if (!session.getInputNames().equals(inputs) || !session.getOutputNames().equals(outputs)) {
+            throw new SkipperException(path + " has inputs " + session.getInputNames() + " and outputs "
+                    + session.getOutputNames() + ", expected " + inputs + " and " + outputs);
+        }
+        return session;
+    }
+
+    @Override
+    public BundleManifest manifest() {
+        return manifest;
+    }
+
+    @Override
+    public KvCache newKvCache(int maxSeq) throws SkipperException {
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            return new OrtKvCache(env, this, numLayers, maxSeq, maxPosition, kvHeads, headDim, fp16);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public HiddenStates newHiddenStates(int maxTokens) throws SkipperException {
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            return new OrtHiddenStates(env, this, maxTokens, hiddenSize, vocab, fp16);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void embed(int[] tokens, int offset, int count, HiddenStates out) throws SkipperException {
+        OrtHiddenStates hs = hidden(out);
+        if (offset < 0 || count < 1 || offset > tokens.length - count) {
+            throw new IndexOutOfBoundsException("tokens [" + offset + ", " + offset + "+" + count + ") of "
+                    + tokens.length);
+        }
+        hs.checkRows(0, count);
+        for (int i = offset; i < offset + count; i++) {
+            if (tokens[i] < 0 || tokens[i] >= vocab) {
+                throw new IllegalArgumentException("token id " + tokens[i] + " is outside the vocabulary [0, "
+                        + vocab + ")");
+            }
+        }
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            hs.inputs.clear();
+            hs.outputs.clear();
+            hs.inputs.put(INPUT_IDS, hs.inputIds(tokens, offset, count));
+            hs.outputs.put(HIDDEN, hs.currentHidden(count));
+            run(embed, hs, -1);
+        } catch (OrtException e) {
+            throw new SkipperException("embed: cannot create tensors: " + oneLine(e.getMessage()), e);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void layer(int layer, HiddenStates hidden, int count, KvCache cache) throws SkipperException {
+        OrtHiddenStates hs = hidden(hidden);
+        OrtKvCache kv = cache(cache);
+        if (layer < 0 || layer >= numLayers) {
+            throw new IndexOutOfBoundsException("layer " + layer + " of " + numLayers);
+        }
+        hs.checkRows(0, count);
+        int past = kv.length(layer);
+        if (count > kv.maxSeq() - past) {
+            throw new SkipperException("layer " + layer + ": " + past + " cached + " + count
+                    + " new tokens exceed the KV cache of " + kv.maxSeq());
+        }
+        OnnxTensor pastKey = null;
+        OnnxTensor pastValue = null;
+        OnnxTensor newKey = null;
+        OnnxTensor newValue = null;
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            pastKey = kv.rows(layer, false, 0, past);
+            pastValue = kv.rows(layer, true, 0, past);
+            newKey = kv.rows(layer, false, past, count);
+            newValue = kv.rows(layer, true, past, count);
+            hs.inputs.clear();
+            hs.outputs.clear();
+            hs.inputs.put(HIDDEN, hs.currentHidden(count));
+            hs.inputs.put(POSITION_IDS, hs.positions(past, count));
+            hs.inputs.put(PAST_KEY, pastKey);
+            hs.inputs.put(PAST_VALUE, pastValue);
+            hs.outputs.put(HIDDEN_OUT, hs.otherHidden(count));
+            hs.outputs.put(KEY, newKey);
+            hs.outputs.put(VALUE, newValue);
+            run(layers[layer], hs, layer);
+            kv.advance(layer, count);
+            hs.swap();
+        } catch (OrtException e) {
+            throw new SkipperException("layer " + layer + ": cannot create tensors: " + oneLine(e.getMessage()), e);
+        } finally {
+            lock.readLock().unlock();
+            Tensors.closeQuietly(pastKey);
+            Tensors.closeQuietly(pastValue);
+            Tensors.closeQuietly(newKey);
+            Tensors.closeQuietly(newValue);
+        }
+    }
+
+    @Override
+    public void head(HiddenStates hidden, int row, int count, float[] logits) throws SkipperException {
+        OrtHiddenStates hs = hidden(hidden);
+        hs.checkRows(row, count);
+        if (logits.length < (long) count * vocab) {
+            throw new IllegalArgumentException("logits need " + ((long) count * vocab) + " floats, got " + logits.length);
+        }
+        OnnxTensor rows = null;
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            rows = row == 0 ? null : hs.currentHiddenAt(row, count);
+            hs.inputs.clear();
+            hs.outputs.clear();
+            hs.inputs.put(HIDDEN, rows == null ? hs.currentHidden(count) : rows);
+            hs.outputs.put(LOGITS, hs.logits(count));
+            run(head, hs, numLayers);
+            hs.copyLogits(logits, count);
+        } catch (OrtException e) {
+            throw new SkipperException("head: cannot create tensors: " + oneLine(e.getMessage()), e);
+        } finally {
+            lock.readLock().unlock();
+            Tensors.closeQuietly(rows);
+        }
+    }
+
+    /**
+     * Closes every session; waits for calls in progress. Idempotent. The shared environment stays
+     * (it is process-wide).
+     */
+    @Override
+    public void close() {
+        lock.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            List<OrtSession> all = new ArrayList<>(numLayers + 2);
+            all.add(embed);
+            all.addAll(List.of(layers));
+            all.add(head);
+            closeAll(all);
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * Runs one graph on the inputs and pinned outputs staged in {@code hs}.
+     *
+     * @param graph -1 for embed, a layer index, or numLayers for the head (for the error message,
+     *     built only on failure so that a step allocates no strings)
+     */
+    private void run(OrtSession session, OrtHiddenStates hs, int graph) throws SkipperException {
+        long start = TIMING ? System.nanoTime() : 0L;
+        try {
+            // Every output is pinned: the results are already in our buffers. Closing the Result
+            // releases nothing of ours (pinned outputs are not owned by it).
+            session.run(hs.inputs, hs.outputs).close();
+        } catch (OrtException e) {
+            String what = graph < 0 ? "embed" : graph == numLayers ? "head" : "layer " + graph;
+            throw new SkipperException(what + ": ONNX Runtime failed: " + oneLine(e.getMessage()), e);
+        } finally {
+            hs.inputs.clear();
+            hs.outputs.clear();
+            if (TIMING) {
+                RUN_NANOS.add(System.nanoTime() - start);
+            }
+        }
+    }
+
+    private OrtHiddenStates hidden(HiddenStates hidden) {
+        if (!(hidden instanceof OrtHiddenStates hs) || hs.owner() != this) {
+            throw new IllegalArgumentException("hidden states were not created by this runner");
+        }
+        hs.ensureOpen();
+        return hs;
+    }
+
+    private OrtKvCache cache(KvCache cache) {
+        if (!(cache instanceof OrtKvCache kv) || kv.owner() != this) {
+            throw new IllegalArgumentException("KV cache was not created by this runner");
+        }
+        kv.ensureOpen();
+        return kv;
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("model runner is closed");
+        }
+    }
+
+    private static void closeAll(List<OrtSession> sessions) {
+        for (OrtSession s : sessions) {
+            try {
+                s.close();
+            } catch (OrtException e) {
+                // Nothing to do at close time: the native session is gone either way.
+            }
+        }
+    }
+
+    private static String oneLine(String message) {
+        return message == null ? "" : message.replace('\n', ' ').replace('\r', ' ');
+    }
+
+    /** @return whether {@link #close()} was called */
+    boolean isClosed() {
+        return closed;
+    }
+}

@@ -1,0 +1,145 @@
+package dev.skipper.ort;
+
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
+import ai.onnxruntime.OrtSession;
+import dev.skipper.api.SkipperException;
+import dev.skipper.api.spi.BackendOptions;
+import java.util.Map;
+
+/**
+ * The process-wide ONNX Runtime environment and the thread settings every session gets.
+ *
+ * <p>A bundle has one session per graph (embed, every layer, head): about 32 sessions for a
+ * 30-layer model. Each session with its own intra-op pool would own a set of worker threads, and
+ * spinning workers of the idle sessions steal the cores of the running one. So the environment is
+ * created with one <em>global</em> intra-op pool and every session is created with
+ * {@code disablePerSessionThreads()}: all sessions of all runners share that one pool.
+ *
+ * <p>Limitation: {@link OrtEnvironment} is a JVM-wide singleton whose thread pool is fixed when it
+ * is created, and {@code OrtEnvironment.close()} does nothing in ONNX Runtime 1.29. Consequences:
+ *
+ * <ul>
+ *   <li>The first runner opened fixes the pool's thread count and spinning for the life of the
+ *       process; later runners with other {@link BackendOptions} threads/spinning keep the first
+ *       settings (a warning is logged).
+ *   <li>If other code in the JVM created the environment first (any {@code
+ *       OrtEnvironment.getEnvironment()} call), ONNX Runtime refuses a global pool; sessions then
+ *       fall back to their own pools of {@code intraOpThreads} threads each, with spinning set per
+ *       session from {@link BackendOptions#allowSpinning()} (slower with many layer sessions). A
+ *       warning says so.
+ * </ul>
+ */
+final class SharedEnvironment {
+    private static final System.Logger LOG = System.getLogger(SharedEnvironment.class.getName());
+
+    /** Logging id of the environment this backend creates. */
+    static final String NAME = "skipper";
+
+    /** Per-session pool size when the global pool is unavailable and the options say 0. */
+    private static final int FALLBACK_SESSION_THREADS = 2;
+
+    private static OrtEnvironment environment;
+    private static boolean globalPool;
+    private static BackendOptions firstOptions;
+
+    private final OrtEnvironment env;
+    private final boolean usesGlobalPool;
+    private final BackendOptions options;
+
+    private SharedEnvironment(OrtEnvironment env, boolean usesGlobalPool, BackendOptions options) {
+        this.env = env;
+        this.usesGlobalPool = usesGlobalPool;
+        this.options = options;
+    }
+
+    /**
+     * Returns the shared environment, creating it with a global thread pool on first use.
+     *
+     * @param options thread count and spinning (honoured by the first call only)
+     * @return the environment and how its sessions must be configured
+     * @throws SkipperException if ONNX Runtime cannot create an environment
+     */
+    static synchronized SharedEnvironment acquire(BackendOptions options) throws SkipperException {
+        if (environment == null) {
+            create(options);
+        } else if (globalPool
+                && (firstOptions.intraOpThreads() != options.intraOpThreads()
+                        || firstOptions.allowSpinning() != options.allowSpinning())) {
+            LOG.log(System.Logger.Level.WARNING,
+                    "ONNX Runtime's global thread pool was created with threads={0}, spinning={1}; "
+                            + "it cannot change, so threads={2}, spinning={3} are ignored",
+                    firstOptions.intraOpThreads(), firstOptions.allowSpinning(),
+                    options.intraOpThreads(), options.allowSpinning());
+        }
+        return new SharedEnvironment(environment, globalPool, globalPool ? firstOptions : options);
+    }
+
+    private static void create(BackendOptions options) throws SkipperException {
+        try (OrtEnvironment.ThreadingOptions threading = new OrtEnvironment.ThreadingOptions()) {
+            if (options.intraOpThreads() > 0) {
+                threading.setGlobalIntraOpNumThreads(options.intraOpThreads());
+            }
+            threading.setGlobalInterOpNumThreads(1);
+            threading.setGlobalSpinControl(options.allowSpinning());
+            environment = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING, NAME, threading);
+            globalPool = true;
+            firstOptions = options;
+        } catch (OrtException e) {
+            throw new SkipperException("cannot set up ONNX Runtime's global thread pool: " + e.getMessage(), e);
+        } catch (IllegalStateException e) {
+            if (e.getCause() != null) {
+                throw new SkipperException("cannot create the ONNX Runtime environment: " + e.getCause().getMessage(), e);
+            }
+            // Someone else created the singleton without a global pool: it cannot be replaced.
+            environment = OrtEnvironment.getEnvironment();
+            globalPool = false;
+            firstOptions = options;
+            LOG.log(System.Logger.Level.WARNING,
+                    "the ONNX Runtime environment already existed without a global thread pool; "
+                            + "each session gets its own pool (slower with one session per layer)");
+        }
+    }
+
+    /** @return the environment, for sessions and tensors */
+    OrtEnvironment env() {
+        return env;
+    }
+
+    /** @return whether sessions share the global pool */
+    boolean usesGlobalPool() {
+        return usesGlobalPool;
+    }
+
+    /**
+     * Session options for one graph: optimization level ALL, the bundle's config entries, and the
+     * thread settings.
+     *
+     * @param configEntries {@code onnxruntime.session_config} of the manifest
+     * @return new options; the caller closes them
+     * @throws OrtException if ONNX Runtime rejects a setting
+     */
+    OrtSession.SessionOptions sessionOptions(Map<String, String> configEntries) throws OrtException {
+        OrtSession.SessionOptions so = new OrtSession.SessionOptions();
+        try {
+            so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            so.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
+            if (usesGlobalPool) {
+                so.disablePerSessionThreads();
+            } else {
+                int threads = options.intraOpThreads() > 0 ? options.intraOpThreads() : FALLBACK_SESSION_THREADS;
+                so.setIntraOpNumThreads(threads);
+                so.setInterOpNumThreads(1);
+                so.addConfigEntry("session.intra_op.allow_spinning", options.allowSpinning() ? "1" : "0");
+            }
+            for (Map.Entry<String, String> e : configEntries.entrySet()) {
+                so.addConfigEntry(e.getKey(), e.getValue());
+            }
+            return so;
+        } catch (OrtException | RuntimeException e) {
+            so.close();
+            throw e;
+        }
+    }
+}

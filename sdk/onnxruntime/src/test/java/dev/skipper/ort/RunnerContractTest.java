@@ -1,0 +1,286 @@
+package dev.skipper.ort;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.skipper.api.SkipperException;
+import dev.skipper.api.spi.BackendProvider;
+import dev.skipper.api.spi.HiddenStates;
+import dev.skipper.api.spi.KvCache;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ServiceLoader;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** The KV-cache contract, early exit, limits and the life cycle of runners, caches and buffers. */
+class RunnerContractTest {
+    /** Logits and KV rows of equal computations must agree to this (absolute) tolerance. */
+    private static final float TOLERANCE = 1e-4f;
+    private static final String TINY = "tiny-bpe-fp32";
+
+    static Stream<String> cases() {
+        return TestCases.GOLDEN_CASES.stream();
+    }
+
+    @ParameterizedTest
+    @MethodSource("cases")
+    void rollbackGivesWhatACacheThatNeverSawTheTokensGives(String name) throws Exception {
+        OrtModelRunner r = TestCases.runner(name);
+        TestCases.Goldens g = TestCases.goldens(name);
+        int vocab = g.vocabSize();
+        int[] prompt = g.prompts().get(0).ids();
+        int[] drafted = {3, 7, vocab - 1, 11};
+        int[] next = {g.prompts().get(0).greedy()[0], 5, vocab / 2};
+        int p = prompt.length;
+        int maxSeq = p + drafted.length + next.length;
+        int layers = r.manifest().model().numLayers();
+        float worstLogit = 0;
+        float worstKv = 0;
+        for (int k = 0; k <= drafted.length; k++) {
+            int keep = drafted.length - k;
+            try (KvCache rolled = r.newKvCache(maxSeq); KvCache fresh = r.newKvCache(maxSeq);
+                 HiddenStates hs = r.newHiddenStates(p)) {
+                TestCases.forward(r, hs, rolled, prompt, 0, p, false);
+                TestCases.forward(r, hs, rolled, drafted, 0, drafted.length, true);
+                rolled.truncate(p + keep);
+                for (int l = 0; l < layers; l++) {
+                    assertEquals(p + keep, rolled.length(l));
+                }
+                float[] a = TestCases.forward(r, hs, rolled, next, 0, next.length, true);
+
+                TestCases.forward(r, hs, fresh, prompt, 0, p, false);
+                if (keep > 0) {
+                    TestCases.forward(r, hs, fresh, drafted, 0, keep, true);
+                }
+                float[] b = TestCases.forward(r, hs, fresh, next, 0, next.length, true);
+
+                worstLogit = Math.max(worstLogit, maxAbsDiff(a, b));
+                assertTrue(maxAbsDiff(a, b) <= tolerance(a), name + " k=" + k + ": logits differ by " + maxAbsDiff(a, b));
+                int n = p + keep + next.length;
+                for (int l = 0; l < layers; l++) {
+                    assertEquals(n, rolled.length(l));
+                    assertEquals(n, fresh.length(l));
+                    OrtKvCache x = (OrtKvCache) rolled;
+                    OrtKvCache y = (OrtKvCache) fresh;
+                    for (boolean value : new boolean[] {false, true}) {
+                        float[] rx = x.read(l, value, 0, n);
+                        float[] ry = y.read(l, value, 0, n);
+                        worstKv = Math.max(worstKv, maxAbsDiff(rx, ry));
+                        assertTrue(maxAbsDiff(rx, ry) <= tolerance(rx),
+                                name + " k=" + k + " layer " + l + (value ? " values" : " keys") + " differ by "
+                                        + maxAbsDiff(rx, ry));
+                    }
+                }
+            }
+        }
+        System.out.printf("%s: rollback worst |logit diff| %.3g, worst |kv diff| %.3g%n", name, worstLogit, worstKv);
+    }
+
+    @ParameterizedTest
+    @MethodSource("cases")
+    void headRunsOnTheHiddenStateAfterLayerOne(String name) throws Exception {
+        OrtModelRunner r = TestCases.runner(name);
+        int[] prompt = TestCases.goldens(name).prompts().get(0).ids();
+        int n = prompt.length;
+        int vocab = r.manifest().model().vocabSize();
+        try (KvCache kv = r.newKvCache(n); HiddenStates hs = r.newHiddenStates(n)) {
+            r.embed(prompt, 0, n, hs);
+            r.layer(0, hs, n, kv);
+            r.layer(1, hs, n, kv);
+            float[] all = new float[n * vocab];
+            r.head(hs, 0, n, all);
+            for (float x : all) {
+                assertTrue(Float.isFinite(x), name + ": non-finite early-exit logit");
+            }
+            float[] last = new float[vocab];
+            r.head(hs, n - 1, 1, last);
+            float[] lastOfAll = java.util.Arrays.copyOfRange(all, (n - 1) * vocab, n * vocab);
+            assertTrue(maxAbsDiff(last, lastOfAll) <= tolerance(last), "head of one row at an offset");
+            assertEquals(n, kv.length(1));
+            if (r.manifest().model().numLayers() > 2) {
+                assertEquals(0, kv.length(2), "layers that did not run keep their length");
+            }
+        }
+    }
+
+    @Test
+    void emptyPastWorksAndNewRowsLandInTheCacheAtTheirOffset() throws Exception {
+        OrtModelRunner r = TestCases.runner(TINY);
+        int width = r.manifest().model().numKvHeads() * r.manifest().model().headDim();
+        int[] tokens = {5, 6, 7, 8};
+        try (KvCache c = r.newKvCache(8); HiddenStates hs = r.newHiddenStates(4)) {
+            OrtKvCache kv = (OrtKvCache) c;
+            r.embed(tokens, 0, 3, hs);
+            float[] embedded = hs.read(0, 3);
+            r.layer(0, hs, 3, kv); // past is [1, 0, kvh, hd]
+            assertEquals(3, kv.length(0));
+            assertNotEquals(0, sumAbs(hs.read(0, 3)), "hidden_out written");
+            assertNotEquals(sumAbs(embedded), sumAbs(hs.read(0, 3)), "layer changed the hidden state");
+            float[] rows = kv.read(0, false, 0, 4);
+            for (int row = 0; row < 3; row++) {
+                assertNotEquals(0, sumAbs(java.util.Arrays.copyOfRange(rows, row * width, (row + 1) * width)));
+            }
+            assertEquals(0, sumAbs(java.util.Arrays.copyOfRange(rows, 3 * width, 4 * width)), "row 3 untouched");
+            float[] before = kv.read(0, true, 0, 3);
+            r.embed(tokens, 3, 1, hs);
+            r.layer(0, hs, 1, kv); // written at row 3
+            assertEquals(4, kv.length(0));
+            assertNotEquals(0, sumAbs(kv.read(0, true, 3, 1)));
+            assertEquals(0, maxAbsDiff(before, kv.read(0, true, 0, 3)), "earlier rows unchanged");
+            assertEquals(0, kv.length(1));
+        }
+    }
+
+    @Test
+    void maxSeqAboveMaxPositionIsRefusedNamingBothNumbers() throws Exception {
+        OrtModelRunner r = TestCases.runner(TINY);
+        int maxPosition = r.manifest().model().maxPosition();
+        SkipperException e = assertThrows(SkipperException.class, () -> r.newKvCache(maxPosition + 1));
+        assertTrue(e.getMessage().contains(Integer.toString(maxPosition + 1)), e.getMessage());
+        assertTrue(e.getMessage().contains(Integer.toString(maxPosition)), e.getMessage());
+        assertThrows(SkipperException.class, () -> r.newKvCache(0));
+        SkipperException huge = assertThrows(SkipperException.class, () -> r.newHiddenStates(Integer.MAX_VALUE / 2));
+        assertTrue(!huge.getMessage().contains("\n"), huge.getMessage());
+    }
+
+    @Test
+    void aFullCacheIsAnErrorAndChangesNothing() throws Exception {
+        OrtModelRunner r = TestCases.runner(TINY);
+        try (KvCache kv = r.newKvCache(4); HiddenStates hs = r.newHiddenStates(4)) {
+            TestCases.forward(r, hs, kv, new int[] {1, 2, 3}, 0, 3, false);
+            r.embed(new int[] {4, 5}, 0, 2, hs);
+            SkipperException e = assertThrows(SkipperException.class, () -> r.layer(0, hs, 2, kv));
+            assertTrue(e.getMessage().contains("4"), e.getMessage());
+            assertEquals(3, kv.length(0));
+            kv.truncate(2);
+            r.layer(0, hs, 2, kv);
+            assertEquals(4, kv.length(0));
+            assertEquals(2, kv.length(1));
+        }
+    }
+
+    @Test
+    void closingTwiceIsFineAndUseAfterCloseThrows() throws Exception {
+        Path bundle = TestCases.caseDir(TINY).resolve("bundle");
+        OrtModelRunner r = TestCases.open(bundle);
+        OrtModelRunner other = TestCases.open(bundle);
+        KvCache kv = r.newKvCache(8);
+        HiddenStates hs = r.newHiddenStates(2);
+        float[] logits = TestCases.forward(r, hs, kv, new int[] {1, 2}, 0, 2, false);
+        assertTrue(Float.isFinite(logits[0]));
+        try (KvCache foreign = other.newKvCache(8)) {
+            r.embed(new int[] {1}, 0, 1, hs);
+            assertThrows(IllegalArgumentException.class, () -> r.layer(0, hs, 1, foreign));
+        }
+        other.close();
+
+        kv.close();
+        kv.close();
+        assertThrows(IllegalStateException.class, () -> kv.length(0));
+        assertThrows(IllegalStateException.class, () -> kv.truncate(0));
+        assertThrows(IllegalStateException.class, () -> r.layer(0, hs, 1, kv));
+
+        hs.close();
+        hs.close();
+        assertThrows(IllegalStateException.class, () -> hs.read(0, 1));
+        assertThrows(IllegalStateException.class, () -> r.embed(new int[] {1}, 0, 1, hs));
+
+        HiddenStates live = r.newHiddenStates(1);
+        r.close();
+        r.close();
+        assertThrows(IllegalStateException.class, () -> r.newKvCache(8));
+        assertThrows(IllegalStateException.class, () -> r.newHiddenStates(1));
+        assertThrows(IllegalStateException.class, () -> r.embed(new int[] {1}, 0, 1, live));
+        assertThrows(IllegalStateException.class, () -> r.head(live, 0, 1, new float[r.manifest().model().vocabSize()]));
+        live.close();
+    }
+
+    @Test
+    void theServiceLoaderFindsTheCpuBackend() {
+        BackendProvider cpu = ServiceLoader.load(BackendProvider.class).stream()
+                .map(ServiceLoader.Provider::get)
+                .filter(p -> p.name().equals("cpu"))
+                .findFirst()
+                .orElseThrow();
+        assertEquals(OrtBackendProvider.class, cpu.getClass());
+        assertNull(cpu.unavailableReason());
+    }
+
+    /**
+     * A float16 bundle of the tiny model ({@code tiny-bpe-fp16-standard}, not written by {@code
+     * goldens}: export it with {@code --flavour standard --weights fp16}) against its float32 twin.
+     */
+    @Test
+    void float16BundleTracksTheFloat32One() throws Exception {
+        Path root = TestCases.root();
+        Path fp16Bundle = root.resolve("tiny-bpe-fp16-standard/bundle");
+        Assumptions.assumeTrue(Files.isDirectory(fp16Bundle), "optional case tiny-bpe-fp16-standard is absent");
+        OrtModelRunner fp32 = TestCases.runner(TINY);
+        TestCases.Goldens g = TestCases.goldens(TINY);
+        int vocab = g.vocabSize();
+        int[] ids = java.util.Arrays.copyOf(g.teacherIds(), 64);
+        try (OrtModelRunner half = TestCases.open(fp16Bundle)) {
+            assertTrue(half.manifest().weights().activations() == dev.skipper.api.BundleManifest.DType.FLOAT16);
+            float[] a;
+            float[] b;
+            try (KvCache kv = fp32.newKvCache(ids.length); HiddenStates hs = fp32.newHiddenStates(ids.length)) {
+                a = TestCases.forward(fp32, hs, kv, ids, 0, ids.length, true);
+            }
+            try (KvCache kv = half.newKvCache(ids.length); HiddenStates hs = half.newHiddenStates(ids.length)) {
+                b = TestCases.forward(half, hs, kv, ids, 0, 32, true);
+                float[] rest = TestCases.forward(half, hs, kv, ids, 32, 32, true);
+                b = concat(b, rest);
+                assertTrue(Float.isFinite(hs.read(0, 1)[0]));
+                assertNotEquals(0, sumAbs(((OrtKvCache) kv).read(0, false, 40, 1)));
+            }
+            int agree = 0;
+            for (int i = 0; i < ids.length; i++) {
+                if (TestCases.argmax(a, i * vocab, (i + 1) * vocab) == TestCases.argmax(b, i * vocab, (i + 1) * vocab)) {
+                    agree++;
+                }
+            }
+            System.out.printf("fp16 vs fp32: max |logit diff| %.3g, argmax agreement %d/%d%n", maxAbsDiff(a, b), agree,
+                    ids.length);
+            assertTrue(agree >= ids.length * 0.95, "fp16 argmax agreement " + agree + "/" + ids.length);
+            assertTrue(maxAbsDiff(a, b) < 0.5f, "fp16 logits differ by " + maxAbsDiff(a, b));
+        }
+    }
+
+    private static float[] concat(float[] a, float[] b) {
+        float[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+
+    private static float tolerance(float[] reference) {
+        float scale = 1;
+        for (float x : reference) {
+            scale = Math.max(scale, Math.abs(x));
+        }
+        return TOLERANCE * scale;
+    }
+
+    private static float maxAbsDiff(float[] a, float[] b) {
+        assertEquals(a.length, b.length);
+        float worst = 0;
+        for (int i = 0; i < a.length; i++) {
+            worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        }
+        return worst;
+    }
+
+    private static double sumAbs(float[] a) {
+        double s = 0;
+        for (float x : a) {
+            s += Math.abs(x);
+        }
+        return s;
+    }
+}
