@@ -1,0 +1,60 @@
+package dev.skipper.api;
+
+import java.util.List;
+
+/**
+ * One conversation: its own KV cache, used by one thread at a time. Multi-turn chat reuses the
+ * cache of earlier turns. Close it to free its buffers.
+ */
+public interface Session extends AutoCloseable {
+    /**
+     * Generates a continuation of raw text (no chat template), after whatever the session holds.
+     *
+     * @param prompt text appended to the session
+     * @param options generation options
+     * @param listener receives streamed text, or {@code null}
+     * @return the result
+     * @throws ContextOverflowException if the prompt does not fit the context
+     * @throws SkipperException on a runtime failure
+     */
+    GenerationResult generate(String prompt, GenerationOptions options, TokenListener listener) throws SkipperException;
+
+    /**
+     * Adds chat turns (rendered with the bundle's chat template) and generates the assistant's
+     * reply, which becomes part of the conversation.
+     *
+     * @param messages new turns since the last call (the first call may start with a system turn)
+     * @param options generation options
+     * @param listener receives streamed text, or {@code null}
+     * @return the reply
+     * @throws ContextOverflowException if the conversation does not fit the context
+     * @throws SkipperException on a runtime failure
+     */
+    GenerationResult chat(List<ChatMessage> messages, GenerationOptions options, TokenListener listener) throws SkipperException;
+
+    /**
+     * Teacher-forced scoring of a text: for every position the argmax and the log-probability of
+     * the actual next token. Does not change the conversation.
+     *
+     * @param text the text
+     * @return per-position figures
+     * @throws SkipperException on a runtime failure or a text longer than the context
+     */
+    ScoreResult score(String text) throws SkipperException;
+
+    /** Asks the running generation to stop; it ends within one decode step with {@link FinishReason#CANCELLED}. Thread-safe. */
+    void cancel();
+
+    /** Forgets the conversation (the cache length goes to 0). */
+    void reset();
+
+    /** @return tokens in the session's cache */
+    int length();
+
+    /** @return the context length */
+    int contextLength();
+
+    /** Frees the session's buffers; idempotent. */
+    @Override
+    void close();
+}
