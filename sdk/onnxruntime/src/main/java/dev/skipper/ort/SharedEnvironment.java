@@ -68,7 +68,7 @@ final class SharedEnvironment {
                 && (firstOptions.intraOpThreads() != options.intraOpThreads()
                         || firstOptions.allowSpinning() != options.allowSpinning())) {
             LOG.log(System.Logger.Level.WARNING,
-                    "ONNX Runtime's global thread pool was created with threads={0}, spinning={1}; "
+                    "ONNX Runtime''s global thread pool was created with threads={0}, spinning={1}; "
                             + "it cannot change, so threads={2}, spinning={3} are ignored",
                     firstOptions.intraOpThreads(), firstOptions.allowSpinning(),
                     options.intraOpThreads(), options.allowSpinning());

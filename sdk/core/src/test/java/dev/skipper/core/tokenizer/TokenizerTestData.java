@@ -22,8 +22,9 @@ import org.junit.jupiter.api.Assumptions;
  * {@code DIR/<case>/goldens.json}, written by {@code python -m skipper_export goldens}).
  *
  * <p>Missing data skips the test, unless {@code -Dskipper.requireTestData=true}: then it fails.
+ * The engine tests of {@code dev.skipper.core} locate their cases with {@link #caseDir}.
  */
-final class TokenizerTestData {
+public final class TokenizerTestData {
     /** The cases whose tokenizers the tests check; smollm2-fp32 exists after {@code goldens --real}. */
     static final List<String> CASES = List.of("tiny-bpe-fp32", "tiny-spm-int4", "smollm2-fp32");
 
@@ -50,7 +51,7 @@ final class TokenizerTestData {
      *
      * @return it
      */
-    static Path root() {
+    public static Path root() {
         String dir = System.getProperty("skipper.testData");
         if (dir == null || dir.isBlank()) {
             missing("-Dskipper.testData is not set");
@@ -68,7 +69,7 @@ final class TokenizerTestData {
      * @param name the case
      * @return its directory
      */
-    static Path caseDir(String name) {
+    public static Path caseDir(String name) {
         Path dir = root().resolve(name);
         if (!Files.isDirectory(dir.resolve("bundle")) || !Files.isRegularFile(dir.resolve("goldens.json"))) {
             missing("test case " + dir + " is missing (generate it with: python -m skipper_export goldens"
@@ -135,7 +136,7 @@ final class TokenizerTestData {
         return out;
     }
 
-    static int[] ints(JsonArray array) {
+    public static int[] ints(JsonArray array) {
         int[] out = new int[array.size()];
         for (int i = 0; i < out.length; i++) {
             out[i] = array.get(i).getAsInt();

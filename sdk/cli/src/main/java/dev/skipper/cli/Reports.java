@@ -1,0 +1,85 @@
+package dev.skipper.cli;
+
+import dev.skipper.api.FinishReason;
+import dev.skipper.api.GenerationResult;
+import dev.skipper.api.GenerationStats;
+import dev.skipper.api.ScoreResult;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/** How results are shown: the stats line and the JSON objects (schemas in docs/cli.md). */
+final class Reports {
+    private Reports() {}
+
+    /**
+     * @param reason a finish reason
+     * @return its name in lower case ({@code eos}, {@code stop_string}, {@code max_tokens}, ...)
+     */
+    static String finishReason(FinishReason reason) {
+        return reason.name().toLowerCase(Locale.ROOT);
+    }
+
+    /**
+     * The one-line summary printed on stderr after a generation.
+     *
+     * @param r the result
+     * @param backend the engine's backend
+     * @return for example {@code [12 prompt + 64 generated tokens, TTFT 85.3 ms, prefill 140.2 tok/s,
+     *     decode 35.1 tok/s, max_tokens, cpu]}
+     */
+    static String statsLine(GenerationResult r, String backend) {
+        GenerationStats s = r.stats();
+        return String.format(Locale.ROOT,
+                "[%d prompt + %d generated tokens, TTFT %.1f ms, prefill %.1f tok/s, decode %.1f tok/s, %s, %s]",
+                s.promptTokens(), s.generatedTokens(), s.ttftMillis(), s.prefillTokensPerSecond(),
+                s.decodeTokensPerSecond(), finishReason(r.finishReason()), backend);
+    }
+
+    /**
+     * The stats as a JSON object.
+     *
+     * @param s the stats
+     * @return keys prompt_tokens, generated_tokens, ttft_ms, prefill_tokens_per_s, decode_tokens_per_s
+     */
+    static Map<String, Object> stats(GenerationStats s) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("prompt_tokens", s.promptTokens());
+        m.put("generated_tokens", s.generatedTokens());
+        m.put("ttft_ms", s.ttftMillis());
+        m.put("prefill_tokens_per_s", s.prefillTokensPerSecond());
+        m.put("decode_tokens_per_s", s.decodeTokensPerSecond());
+        return m;
+    }
+
+    /**
+     * {@code run --json}'s object.
+     *
+     * @param r the result
+     * @return keys text, prompt_tokens, tokens, finish_reason, stats
+     */
+    static Map<String, Object> run(GenerationResult r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("text", r.text());
+        m.put("prompt_tokens", r.stats().promptTokens());
+        m.put("tokens", r.tokenIds());
+        m.put("finish_reason", finishReason(r.finishReason()));
+        m.put("stats", stats(r.stats()));
+        return m;
+    }
+
+    /**
+     * {@code score --json}'s object.
+     *
+     * @param r the scores
+     * @return keys tokens, argmax, logprobs, perplexity
+     */
+    static Map<String, Object> score(ScoreResult r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("tokens", r.tokens());
+        m.put("argmax", r.argmax());
+        m.put("logprobs", r.logprobs());
+        m.put("perplexity", r.perplexity());
+        return m;
+    }
+}

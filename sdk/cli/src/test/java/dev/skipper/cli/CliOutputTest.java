@@ -1,0 +1,211 @@
+package dev.skipper.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.skipper.api.ChatMessage;
+import dev.skipper.api.ContextOverflowException;
+import dev.skipper.api.SkipperException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** What the commands print, against a fake engine. */
+class CliOutputTest {
+    private final FakeEngine fake = new FakeEngine();
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void runStreamsTextAndPrintsStatsOnStderr() {
+        Cli.Result r = Cli.run(fake, "run", "--bundle", "b", "--prompt", "Capital of France?");
+        assertEquals(0, r.status(), r::toString);
+        assertEquals("Paris é\n", r.out());
+        assertTrue(r.err().startsWith("[18 prompt + 8 generated tokens, TTFT 12.5 ms, prefill 100.0 tok/s"), r::toString);
+        assertTrue(r.err().contains("max_tokens, fake]"), r::toString);
+        assertEquals(List.of("generate:Capital of France?"), fake.calls);
+        assertTrue(fake.closed);
+    }
+
+    @Test
+    void runEndsTheLineWhenTheTextDoesNot() {
+        fake.reply = "no newline";
+        Cli.Result r = Cli.run(fake, "run", "--bundle", "b", "--prompt", "x");
+        assertEquals("no newline\n", r.out());
+    }
+
+    @Test
+    void runJsonShape() {
+        Cli.Result r = Cli.run(fake, "run", "--bundle", "b", "--prompt", "abc", "--json");
+        assertEquals(0, r.status(), r::toString);
+        assertEquals(1, r.out().lines().count(), "one line of JSON");
+        JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
+        assertEquals(Set.of("text", "prompt_tokens", "tokens", "finish_reason", "stats"), o.keySet());
+        assertEquals("Paris é\n", o.get("text").getAsString());
+        assertEquals(3, o.get("prompt_tokens").getAsInt());
+        assertEquals(8, o.getAsJsonArray("tokens").size());
+        assertEquals((int) 'P', o.getAsJsonArray("tokens").get(0).getAsInt());
+        assertEquals("max_tokens", o.get("finish_reason").getAsString());
+        JsonObject s = o.getAsJsonObject("stats");
+        assertEquals(Set.of("prompt_tokens", "generated_tokens", "ttft_ms", "prefill_tokens_per_s",
+                "decode_tokens_per_s"), s.keySet());
+        assertEquals(8, s.get("generated_tokens").getAsInt());
+        assertEquals(12.5, s.get("ttft_ms").getAsDouble());
+        assertTrue(s.get("decode_tokens_per_s").isJsonNull(), "NaN is written as null");
+        assertTrue(r.out().chars().allMatch(c -> c < 128), "non-ASCII is escaped");
+    }
+
+    @Test
+    void runChatWrapsThePromptAsOneUserTurn() {
+        Cli.Result r = Cli.run(fake, "run", "--bundle", "b", "--prompt", "hi", "--chat", "--system", "be brief");
+        assertEquals(0, r.status(), r::toString);
+        assertEquals(List.of(List.of(ChatMessage.system("be brief"), ChatMessage.user("hi"))), fake.chats);
+    }
+
+    @Test
+    void runReadsThePromptFromStdin() {
+        Cli.Result r = Cli.withInput(fake, "line one\nline two\n", "run", "--bundle", "b", "--prompt", "-");
+        assertEquals(0, r.status(), r::toString);
+        assertEquals(List.of("generate:line one\nline two"), fake.calls);
+    }
+
+    @Test
+    void engineFailuresAreOneErrorLine() {
+        fake.failOpen = new SkipperException("b: no manifest.yaml\n(export a bundle first)");
+        Cli.Result r = Cli.run(fake, "run", "--bundle", "b", "--prompt", "x");
+        assertEquals(2, r.status(), r::toString);
+        assertEquals("error: b: no manifest.yaml (export a bundle first)\n", r.err());
+        assertEquals("", r.out());
+    }
+
+    @Test
+    void contextOverflowIsAnErrorLine() {
+        fake.failGenerate = new ContextOverflowException(600, 512);
+        Cli.Result r = Cli.run(fake, "run", "--bundle", "b", "--prompt", "x", "--json");
+        assertEquals(2, r.status(), r::toString);
+        assertEquals("error: prompt needs 600 tokens but the context holds 512\n", r.err());
+        assertEquals("", r.out());
+        assertTrue(fake.closed);
+    }
+
+    @Test
+    void chatRepl() {
+        Cli.Result r = Cli.withInput(fake, "hello\n\n/help\n/bogus\n/reset\nagain\n/exit\nnever sent\n",
+                "chat", "--bundle", "b", "--system", "sys");
+        assertEquals(0, r.status(), r::toString);
+        assertEquals(List.of("chat:hello", "reset", "chat:again"), fake.calls);
+        // the system turn starts the conversation, and again after /reset
+        assertEquals(List.of(ChatMessage.system("sys"), ChatMessage.user("hello")), fake.chats.get(0));
+        assertEquals(List.of(ChatMessage.system("sys"), ChatMessage.user("again")), fake.chats.get(1));
+        assertTrue(r.out().contains("> Paris é\n"), r::toString);
+        assertTrue(r.err().contains("(conversation cleared)"), r::toString);
+        assertTrue(r.err().contains("unknown command /bogus"), r::toString);
+    }
+
+    @Test
+    void chatMultiTurnSendsOnlyTheNewTurnAndStopsAtEndOfInput() {
+        Cli.Result r = Cli.withInput(fake, "one\ntwo\n", "chat", "--bundle", "b", "--stats");
+        assertEquals(0, r.status(), r::toString);
+        assertEquals(List.of(List.of(ChatMessage.user("one")), List.of(ChatMessage.user("two"))), fake.chats);
+        assertEquals(2, r.err().lines().filter(l -> l.startsWith("[")).count(), r::toString);
+    }
+
+    @Test
+    void chatKeepsGoingAfterAContextOverflow() {
+        fake.failGenerate = new ContextOverflowException(600, 512);
+        Cli.Result r = Cli.withInput(fake, "one\n/exit\n", "chat", "--bundle", "b");
+        assertEquals(0, r.status(), r::toString);
+        assertTrue(r.err().contains("error: prompt needs 600 tokens but the context holds 512 (/reset"), r::toString);
+    }
+
+    @Test
+    void scorePlainAndJson() throws IOException {
+        Path text = tmp.resolve("t.txt");
+        Files.writeString(text, "some text");
+        Cli.Result plain = Cli.run(fake, "score", "--bundle", "b", "--text-file", text.toString());
+        assertEquals(0, plain.status(), plain::toString);
+        assertEquals("tokens: 3\nperplexity: 2.7183\n", plain.out());
+
+        Cli.Result r = Cli.run(fake, "score", "--bundle", "b", "--text-file", text.toString(), "--json");
+        assertEquals(0, r.status(), r::toString);
+        JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
+        assertEquals(Set.of("tokens", "argmax", "logprobs", "perplexity"), o.keySet());
+        assertEquals(3, o.getAsJsonArray("tokens").size());
+        assertEquals(2, o.getAsJsonArray("argmax").size());
+        assertEquals(-1.5, o.getAsJsonArray("logprobs").get(1).getAsDouble());
+        assertEquals(Math.E, o.get("perplexity").getAsDouble(), 1e-12);
+        assertEquals(List.of("score:some text", "score:some text"), fake.calls);
+    }
+
+    @Test
+    void scoreMissingFile() {
+        Cli.Result r = Cli.run(fake, "score", "--bundle", "b", "--text-file", tmp.resolve("none.txt").toString());
+        assertEquals(2, r.status(), r::toString);
+        assertEquals("error: no such file: " + tmp.resolve("none.txt") + "\n", r.err());
+    }
+
+    @Test
+    void scoreRejectsInvalidUtf8() throws IOException {
+        Path text = tmp.resolve("latin1.txt");
+        Files.write(text, new byte[] {'c', 'a', 'f', (byte) 0xE9});
+        Cli.Result r = Cli.run(fake, "score", "--bundle", "b", "--text-file", text.toString());
+        assertEquals(2, r.status(), r::toString);
+        assertTrue(r.err().contains("not valid UTF-8"), r::toString);
+    }
+
+    @Test
+    void benchWritesJson() throws IOException {
+        Path prompts = tmp.resolve("prompts.txt");
+        Files.writeString(prompts, "first\n\nsecond\n");
+        Path out = tmp.resolve("out/bench.json");
+        Cli.Result r = Cli.run(fake, "bench", "--bundle", "b", "--prompts", prompts.toString(), "--max-tokens", "8",
+                "--warmup", "1", "--json", out.toString());
+        assertEquals(0, r.status(), r::toString);
+        // warm-up on the first prompt, then both prompts, each in a fresh conversation
+        assertEquals(List.of("reset", "generate:first", "reset", "generate:first", "reset", "generate:second"),
+                fake.calls);
+        assertTrue(fake.options.stream().allMatch(o -> o.sampling().greedy() && o.maxNewTokens() == 8));
+        assertTrue(r.out().contains("ar mean over 2 prompts"), r::toString);
+        JsonObject o = JsonParser.parseString(Files.readString(out)).getAsJsonObject();
+        assertEquals(Set.of("bundle", "backend", "threads", "max_tokens", "chat", "warmup", "modes"), o.keySet());
+        assertEquals("fake", o.get("backend").getAsString());
+        JsonObject ar = o.getAsJsonObject("modes").getAsJsonObject("ar");
+        JsonArray rows = ar.getAsJsonArray("prompts");
+        assertEquals(2, rows.size());
+        assertEquals(Set.of("index", "prompt", "prompt_tokens", "generated_tokens", "ttft_ms", "prefill_tokens_per_s",
+                "decode_tokens_per_s", "finish_reason", "tokens"), rows.get(0).getAsJsonObject().keySet());
+        assertEquals("second", rows.get(1).getAsJsonObject().get("prompt").getAsString());
+        JsonObject mean = ar.getAsJsonObject("mean");
+        assertEquals(12.5, mean.get("ttft_ms").getAsDouble());
+        assertTrue(mean.get("decode_tokens_per_s").isJsonNull());
+    }
+
+    @Test
+    void jsonWriter() {
+        Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("s", "q\"b\\n\n\t\u0001é😀");
+        m.put("i", 3);
+        m.put("d", 1.5);
+        m.put("whole", 2.0);
+        m.put("nan", Double.NaN);
+        m.put("ints", new int[] {1, -2});
+        m.put("doubles", new double[] {0.25, Double.POSITIVE_INFINITY});
+        m.put("list", List.of(true, Map.of()));
+        m.put("none", null);
+        String compact = Json.compact(m);
+        assertEquals("{\"s\":\"q\\\"b\\\\n\\n\\t\\u0001\\u00e9\\ud83d\\ude00\",\"i\":3,\"d\":1.5,\"whole\":2.0,"
+                + "\"nan\":null,\"ints\":[1,-2],\"doubles\":[0.25,null],\"list\":[true,{}],\"none\":null}", compact);
+        JsonObject parsed = JsonParser.parseString(Json.pretty(m)).getAsJsonObject();
+        assertEquals("q\"b\\n\n\t\u0001é😀", parsed.get("s").getAsString());
+        assertEquals(JsonParser.parseString(compact), parsed);
+    }
+}

@@ -1,0 +1,194 @@
+package dev.skipper.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The CLI on a real tiny bundle through the real engine ({@code -Dskipper.testData=DIR}, case
+ * {@code tiny-bpe-fp32/bundle}). Missing data skips these tests, unless
+ * {@code -Dskipper.requireTestData=true}: then they fail.
+ */
+class RealBundleTest {
+    private static final String CASE = "tiny-bpe-fp32";
+    private static String bundle;
+
+    @TempDir
+    Path tmp;
+
+    /** Runs before each test, so that missing data reports every test as skipped. */
+    @BeforeEach
+    void findBundle() {
+        String dir = System.getProperty("skipper.testData");
+        Path b = dir == null || dir.isBlank() ? null : Path.of(dir, CASE, "bundle");
+        if (b == null || !Files.isRegularFile(b.resolve("manifest.yaml"))) {
+            String why = b == null ? "-Dskipper.testData is not set"
+                    : "test case " + b + " is missing (generate it with skipper_export goldens)";
+            if (Boolean.getBoolean("skipper.requireTestData")) {
+                fail(why + " and -Dskipper.requireTestData=true");
+            }
+            Assumptions.abort(why);
+        }
+        bundle = b.toString();
+    }
+
+    private static Cli.Result cli(String... args) {
+        return Cli.run(EngineOpener.SKIPPER, args);
+    }
+
+    private static JsonObject runJson(String... extra) {
+        String[] base = {"run", "--bundle", bundle, "--prompt", "hello world", "--max-tokens", "8", "--json"};
+        String[] args = new String[base.length + extra.length];
+        System.arraycopy(base, 0, args, 0, base.length);
+        System.arraycopy(extra, 0, args, base.length, extra.length);
+        Cli.Result r = cli(args);
+        assertEquals(0, r.status(), r::toString);
+        assertEquals(1, r.out().lines().count(), r::toString);
+        assertTrue(r.err().startsWith("["), r::toString);
+        return JsonParser.parseString(r.out()).getAsJsonObject();
+    }
+
+    private static int[] ints(JsonArray a) {
+        int[] v = new int[a.size()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = a.get(i).getAsInt();
+        }
+        return v;
+    }
+
+    @Test
+    void runJsonKeys() {
+        JsonObject o = runJson();
+        assertEquals(Set.of("text", "prompt_tokens", "tokens", "finish_reason", "stats"), o.keySet());
+        JsonObject s = o.getAsJsonObject("stats");
+        assertEquals(Set.of("prompt_tokens", "generated_tokens", "ttft_ms", "prefill_tokens_per_s",
+                "decode_tokens_per_s"), s.keySet());
+        assertTrue(o.get("text").isJsonPrimitive());
+        assertTrue(o.get("prompt_tokens").getAsInt() > 0);
+        assertEquals(o.get("prompt_tokens").getAsInt(), s.get("prompt_tokens").getAsInt());
+        int generated = s.get("generated_tokens").getAsInt();
+        assertTrue(generated >= 1 && generated <= 8, o::toString);
+        assertEquals(generated, o.getAsJsonArray("tokens").size());
+        assertTrue(Set.of("eos", "max_tokens").contains(o.get("finish_reason").getAsString()), o::toString);
+        assertTrue(s.get("ttft_ms").getAsDouble() > 0);
+        for (JsonElement e : o.getAsJsonArray("tokens")) {
+            int id = e.getAsInt();
+            assertTrue(id >= 0 && id < 512, "token id in the vocabulary: " + id);
+        }
+    }
+
+    @Test
+    void greedyIsReproducibleAndStreamsTheSameText() {
+        JsonObject a = runJson();
+        JsonObject b = runJson("--greedy");
+        assertArrayEquals(ints(a.getAsJsonArray("tokens")), ints(b.getAsJsonArray("tokens")));
+        Cli.Result streamed = cli("run", "--bundle", bundle, "--prompt", "hello world", "--max-tokens", "8");
+        assertEquals(0, streamed.status(), streamed::toString);
+        String text = a.get("text").getAsString();
+        assertEquals(text.endsWith("\n") || text.isEmpty() ? text : text + "\n", streamed.out());
+    }
+
+    @Test
+    void seededSamplingIsReproducible() {
+        JsonObject a = runJson("--temperature", "1.5", "--top-k", "50", "--seed", "11");
+        JsonObject b = runJson("--temperature", "1.5", "--top-k", "50", "--seed", "11");
+        assertArrayEquals(ints(a.getAsJsonArray("tokens")), ints(b.getAsJsonArray("tokens")));
+    }
+
+    @Test
+    void runChat() {
+        JsonObject plain = runJson();
+        JsonObject chat = runJson("--chat", "--system", "be brief");
+        // the chat template wraps the prompt in role markers: more prompt tokens
+        assertTrue(chat.get("prompt_tokens").getAsInt() > plain.get("prompt_tokens").getAsInt(), chat::toString);
+    }
+
+    @Test
+    void scoreJson() throws IOException {
+        Path text = tmp.resolve("t.txt");
+        Files.writeString(text, "The quick brown fox jumps over the lazy dog.");
+        Cli.Result r = cli("score", "--bundle", bundle, "--text-file", text.toString(), "--json");
+        assertEquals(0, r.status(), r::toString);
+        JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
+        assertEquals(Set.of("tokens", "argmax", "logprobs", "perplexity"), o.keySet());
+        int n = o.getAsJsonArray("tokens").size();
+        assertTrue(n > 2);
+        assertEquals(n - 1, o.getAsJsonArray("argmax").size());
+        JsonArray logprobs = o.getAsJsonArray("logprobs");
+        assertEquals(n - 1, logprobs.size());
+        double sum = 0;
+        for (JsonElement e : logprobs) {
+            assertTrue(e.getAsDouble() <= 0, "a log-probability");
+            sum += e.getAsDouble();
+        }
+        assertEquals(Math.exp(-sum / logprobs.size()), o.get("perplexity").getAsDouble(),
+                1e-9 * o.get("perplexity").getAsDouble());
+
+        Cli.Result plain = cli("score", "--bundle", bundle, "--text-file", text.toString());
+        assertEquals(0, plain.status(), plain::toString);
+        assertTrue(plain.out().startsWith("tokens: " + n + "\nperplexity: "), plain::toString);
+    }
+
+    @Test
+    void chatRepl() {
+        Cli.Result r = Cli.withInput(EngineOpener.SKIPPER, "hello\nand again\n/reset\nhi\n/exit\n",
+                "chat", "--bundle", bundle, "--max-tokens", "4", "--stats");
+        assertEquals(0, r.status(), r::toString);
+        assertEquals(3, r.err().lines().filter(l -> l.startsWith("[")).count(), r::toString);
+        assertTrue(r.err().contains("(conversation cleared)"), r::toString);
+        // a prompt before each of the five input lines
+        assertEquals(6, r.out().split(ChatCommand.PROMPT, -1).length, "five prompts: " + r);
+    }
+
+    @Test
+    void benchJson() throws IOException {
+        Path prompts = tmp.resolve("prompts.txt");
+        Files.writeString(prompts, "hello world\nthe cat\n");
+        Path out = tmp.resolve("bench.json");
+        Cli.Result r = cli("bench", "--bundle", bundle, "--prompts", prompts.toString(), "--max-tokens", "8",
+                "--json", out.toString());
+        assertEquals(0, r.status(), r::toString);
+        JsonObject o = JsonParser.parseString(Files.readString(out)).getAsJsonObject();
+        assertEquals("cpu", o.get("backend").getAsString());
+        JsonObject ar = o.getAsJsonObject("modes").getAsJsonObject("ar");
+        assertEquals(2, ar.getAsJsonArray("prompts").size());
+        assertTrue(ar.getAsJsonObject("mean").get("ttft_ms").getAsDouble() > 0);
+        // bench decodes greedily: the same tokens as run
+        JsonObject run = runJson();
+        assertArrayEquals(ints(run.getAsJsonArray("tokens")),
+                ints(ar.getAsJsonArray("prompts").get(0).getAsJsonObject().getAsJsonArray("tokens")));
+    }
+
+    @Test
+    void engineErrorsAreOneLine() {
+        Cli.Result tooLong = cli("run", "--bundle", bundle, "--prompt", "x", "--context-length", "100000");
+        assertEquals(2, tooLong.status(), tooLong::toString);
+        assertTrue(tooLong.err().startsWith("error: "), tooLong::toString);
+        assertEquals(1, tooLong.err().lines().count(), tooLong::toString);
+
+        Cli.Result overflow = cli("run", "--bundle", bundle, "--prompt", "word ".repeat(200), "--context-length", "16");
+        assertEquals(2, overflow.status(), overflow::toString);
+        assertTrue(overflow.err().startsWith("error: prompt needs "), overflow::toString);
+        assertFalse(overflow.err().strip().contains("\n"), overflow::toString);
+
+        Cli.Result missing = cli("run", "--bundle", tmp.resolve("nothing").toString(), "--prompt", "x");
+        assertEquals(2, missing.status(), missing::toString);
+        assertTrue(missing.err().startsWith("error: "), missing::toString);
+        assertEquals(1, missing.err().lines().count(), missing::toString);
+    }
+}

@@ -1,0 +1,224 @@
+package dev.skipper.core;
+
+import dev.skipper.api.ContextOverflowException;
+import dev.skipper.api.FinishReason;
+import dev.skipper.api.GenerationOptions;
+import dev.skipper.api.GenerationResult;
+import dev.skipper.api.GenerationStats;
+import dev.skipper.api.SamplingOptions;
+import dev.skipper.api.SkipperException;
+import dev.skipper.api.TokenListener;
+import dev.skipper.core.sampling.Sampler;
+import dev.skipper.core.text.StopStringMatcher;
+import dev.skipper.core.tokenizer.StreamingDetokenizer;
+import java.util.Arrays;
+
+/**
+ * Autoregressive generation for one session: prompt in, tokens out, one request at a time.
+ *
+ * <p>{@link #run} reads top to bottom:
+ * <ol>
+ *   <li>context check: the whole sequence (cached conversation + new prompt) must fit, or a
+ *       {@link ContextOverflowException} names both numbers and nothing changes;
+ *   <li>prefix reuse: tokens the request shares with the session's sequence stay cached;
+ *   <li>prefill: the rest runs in chunks, the head only on the last row;
+ *   <li>decode: sample, end-of-sequence check, text through the streaming detokenizer and the
+ *       stop-string matcher, listener, limits, cancellation, then feed the token.
+ * </ol>
+ *
+ * <p>The last sampled token is not fed at the end of a request: it stays known-but-not-run in the
+ * {@link Sequence}, and the next request runs it first, so the conversation continues exactly.
+ *
+ * <p>Per token, the loop allocates nothing of its own: the sequence, sampler, logits and output
+ * array are preallocated; only the text pieces (strings) are new. Not thread-safe, except
+ * {@link #cancel()}.
+ */
+final class DecodeLoop {
+    private static final System.Logger LOG = System.getLogger(DecodeLoop.class.getName());
+
+    private final Sequence seq;
+    private final Sampler sampler;
+    private final StreamingDetokenizer detokenizer;
+    /** The bundle's end-of-sequence ids. */
+    private final int[] eosIds;
+
+    /** Set by {@link #cancel()} from any thread; cleared when a request starts. */
+    private volatile boolean cancelled;
+
+    /**
+     * @param seq the session's sequence
+     * @param sampler the session's sampler (model vocabulary)
+     * @param detokenizer the session's streaming detokenizer (flushed at the end of every request)
+     * @param eosIds end-of-sequence token ids
+     */
+    DecodeLoop(Sequence seq, Sampler sampler, StreamingDetokenizer detokenizer, int[] eosIds) {
+        this.seq = seq;
+        this.sampler = sampler;
+        this.detokenizer = detokenizer;
+        this.eosIds = eosIds.clone();
+    }
+
+    /** Asks the running request to stop at its next check (before each prefill chunk and each step). */
+    void cancel() {
+        cancelled = true;
+    }
+
+    /**
+     * Generates after {@code target}, the full token sequence the session should hold.
+     *
+     * @param startNanos {@link System#nanoTime()} when the caller's request began (for the TTFT)
+     * @param target the whole sequence: what the session should hold before the first new token
+     * @param options generation options
+     * @param listener streamed text, or {@code null}
+     * @return the result
+     * @throws ContextOverflowException if {@code target} does not fit the context (session unchanged)
+     * @throws SkipperException on a backend failure
+     */
+    GenerationResult run(long startNanos, int[] target, GenerationOptions options, TokenListener listener)
+            throws SkipperException {
+        cancelled = false;
+        if (target.length == 0) {
+            throw new IllegalArgumentException("the prompt encodes to no tokens and the session is empty");
+        }
+
+        // 1. Context check: everything must fit; nothing is truncated and the session is unchanged.
+        if (target.length > seq.contextLength()) {
+            throw new ContextOverflowException(target.length, seq.contextLength());
+        }
+
+        // 2. Keep the cached prefix the target shares with the session; append the rest.
+        int keep = seq.commonPrefix(target);
+        if (keep < seq.cached()) {
+            LOG.log(System.Logger.Level.DEBUG, "the prompt differs from the cached sequence after {0} of {1} "
+                    + "tokens; re-running from there", keep, seq.cached());
+        }
+        seq.rewind(keep);
+        seq.append(target, keep, target.length);
+
+        // 3. Prefill: every token not cached yet, in chunks; logits of the last one.
+        long prefillStart = System.nanoTime();
+        int promptTokens = seq.ensureSomethingToRun();
+        boolean prefilled;
+        try {
+            prefilled = seq.run(this::isCancelled);
+        } catch (SkipperException | RuntimeException e) {
+            seq.rewind(keep);
+            throw e;
+        }
+        if (!prefilled) {
+            seq.rewind(keep); // as before the request (minus what did not match it)
+            return new GenerationResult("", new int[0], FinishReason.CANCELLED,
+                    new GenerationStats(promptTokens, 0, 0, 0, 0));
+        }
+        long prefillEnd = System.nanoTime();
+
+        // 4. Decode.
+        SamplingOptions sampling = options.sampling();
+        sampler.begin(sampling.seed());
+        StopStringMatcher stops = new StopStringMatcher(options.stopStrings());
+        int[] out = new int[Math.min(options.maxNewTokens(), seq.contextLength() + 1 - seq.length())]; // [generated]
+        StringBuilder text = new StringBuilder();
+        int n = 0;
+        long firstNanos = 0;
+        long lastNanos = 0;
+        FinishReason reason;
+        boolean flushed = false;
+        try {
+            while (true) {
+                if (cancelled) {
+                    reason = FinishReason.CANCELLED;
+                    break;
+                }
+                int token = sample(sampling);
+                seq.append(token); // known, not run: the next step (or request) feeds it
+                out[n++] = token;
+                lastNanos = System.nanoTime();
+                if (n == 1) {
+                    firstNanos = lastNanos;
+                }
+                if (options.stopAtEos() && isEos(token)) {
+                    reason = FinishReason.EOS;
+                    break;
+                }
+                emit(stops.feed(detokenizer.push(token)), token, text, listener);
+                if (stops.stopped()) {
+                    reason = FinishReason.STOP_STRING;
+                    break;
+                }
+                if (n == options.maxNewTokens()) {
+                    reason = FinishReason.MAX_TOKENS;
+                    break;
+                }
+                if (seq.cached() == seq.contextLength()) { // no room to feed the token
+                    reason = FinishReason.CONTEXT_FULL;
+                    break;
+                }
+                if (cancelled) {
+                    reason = FinishReason.CANCELLED;
+                    break;
+                }
+                seq.run(null); // embed 1 row, every layer, head
+            }
+
+            // Text held back (an incomplete character, a possible stop-string start) ends the stream.
+            String rest = detokenizer.flush();
+            flushed = true;
+            if (!stops.stopped() && n > 0) {
+                String tail = stops.feed(rest);
+                if (stops.stopped()) {
+                    if (reason != FinishReason.EOS) {
+                        reason = FinishReason.STOP_STRING;
+                    }
+                } else {
+                    tail += stops.flush();
+                }
+                if (!tail.isEmpty()) {
+                    emit(tail, out[n - 1], text, listener);
+                }
+            }
+        } finally {
+            if (!flushed) {
+                detokenizer.flush(); // an exception ended the stream: start the next one clean
+            }
+        }
+
+        double ttftMillis = n > 0 ? (firstNanos - startNanos) / 1e6 : 0;
+        double prefillRate = promptTokens / seconds(prefillEnd - prefillStart);
+        double decodeRate = n > 1 ? (n - 1) / seconds(lastNanos - firstNanos) : 0;
+        return new GenerationResult(text.toString(), Arrays.copyOf(out, n), reason,
+                new GenerationStats(promptTokens, n, ttftMillis, prefillRate, decodeRate));
+    }
+
+    /** The next token from the current logits; bad logits become a {@link SkipperException}. */
+    private int sample(SamplingOptions sampling) throws SkipperException {
+        try {
+            return sampler.next(seq.logits(), 0, sampling, seq.recent());
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new SkipperException("cannot sample the next token: " + e.getMessage(), e);
+        }
+    }
+
+    private boolean isCancelled() {
+        return cancelled;
+    }
+
+    private boolean isEos(int token) {
+        for (int eos : eosIds) {
+            if (eos == token) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static void emit(String piece, int token, StringBuilder text, TokenListener listener) {
+        text.append(piece);
+        if (listener != null) {
+            listener.onToken(piece, token);
+        }
+    }
+
+    private static double seconds(long nanos) {
+        return Math.max(nanos, 1) / 1e9;
+    }
+}

@@ -1,0 +1,173 @@
+package dev.skipper.core;
+
+import dev.skipper.api.BundleManifest;
+import dev.skipper.api.Engine;
+import dev.skipper.api.SkipperException;
+import dev.skipper.api.spi.ModelRunner;
+import dev.skipper.core.tokenizer.Tokenizer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The engine over one loaded bundle: a backend's {@link ModelRunner}, the bundle's tokenizer and
+ * its chat template, shared by every {@link DefaultSession}. Open one with {@link Skipper}.
+ *
+ * <p>Thread-safe: sessions may be created, used and closed from different threads, and generate
+ * concurrently (the runner accepts concurrent calls on different caches). {@link #close()} closes
+ * the sessions still open (waiting for their running requests to stop), then the runner and the
+ * tokenizer.
+ */
+public final class DefaultEngine implements Engine {
+    /** Rows of a session's working hidden states: the most prompt tokens one model call processes. */
+    public static final int PREFILL_CHUNK = 64;
+
+    private final ModelRunner runner;
+    private final String backendName;
+    private final String backendWarning;
+    private final Tokenizer tokenizer;
+    private final ChatTemplate chatTemplate;
+    private final int contextLength;
+    private final Set<DefaultSession> sessions = ConcurrentHashMap.newKeySet();
+    private boolean closed;
+
+    /**
+     * @param runner the backend's runner (owned: closed with the engine)
+     * @param backendName the backend's name
+     * @param backendWarning the fallback warning, or {@code null}
+     * @param tokenizer the bundle's tokenizer (owned)
+     * @param chatTemplate the bundle's chat template, or {@code null}
+     * @param contextLength tokens of context per session
+     */
+    DefaultEngine(ModelRunner runner, String backendName, String backendWarning, Tokenizer tokenizer,
+                  ChatTemplate chatTemplate, int contextLength) {
+        this.runner = Objects.requireNonNull(runner, "runner");
+        this.backendName = Objects.requireNonNull(backendName, "backendName");
+        this.backendWarning = backendWarning;
+        this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
+        this.chatTemplate = chatTemplate;
+        this.contextLength = contextLength;
+    }
+
+    @Override
+    public BundleManifest manifest() {
+        return runner.manifest();
+    }
+
+    @Override
+    public String backendName() {
+        return backendName;
+    }
+
+    /**
+     * Why the preferred backends were skipped, when the engine fell back to a later one (the same
+     * text was logged as a warning when the engine opened).
+     *
+     * @return the warning, or empty when the first backend asked for runs the bundle
+     */
+    public Optional<String> backendWarning() {
+        return Optional.ofNullable(backendWarning);
+    }
+
+    /**
+     * The bundle's tokenizer, for counting or inspecting tokens. Do not close it: the engine does.
+     *
+     * @return the tokenizer
+     */
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /**
+     * The bundle's chat template.
+     *
+     * @return it, or empty when the bundle has none ({@link DefaultSession#chat} then fails)
+     */
+    public Optional<ChatTemplate> chatTemplate() {
+        return Optional.ofNullable(chatTemplate);
+    }
+
+    /** @return tokens of context each session gets */
+    public int contextLength() {
+        return contextLength;
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @return a new {@link DefaultSession}
+     * @throws IllegalStateException if the engine is closed
+     */
+    @Override
+    public synchronized DefaultSession newSession() throws SkipperException {
+        if (closed) {
+            throw new IllegalStateException("engine is closed");
+        }
+        DefaultSession session = new DefaultSession(this, runner);
+        sessions.add(session);
+        return session;
+    }
+
+    /**
+     * Encodes text for the model.
+     *
+     * @param text the text
+     * @param continuation whether it continues a non-empty sequence: then no beginning-of-sequence
+     *     token is prepended
+     * @return the ids
+     */
+    int[] encode(String text, boolean continuation) {
+        int[] ids = tokenizer.encode(text);
+        Integer bos = manifest().tokenizer().bosId();
+        if (bos == null || !manifest().tokenizer().addBos() || ids.length == 0 || ids[0] != bos) {
+            return ids;
+        }
+        // The tokenizer prepended BOS: drop it mid-sequence, or when the text itself starts with
+        // the BOS token (chat templates often write bos_token), which would double it.
+        if (continuation || (ids.length > 1 && ids[1] == bos)) {
+            return Arrays.copyOfRange(ids, 1, ids.length);
+        }
+        return ids;
+    }
+
+    /** @return sessions created and not closed yet (for leak checks) */
+    int openSessionCount() {
+        return sessions.size();
+    }
+
+    /** Called by a session's close. */
+    void forget(DefaultSession session) {
+        sessions.remove(session);
+    }
+
+    /**
+     * Closes the open sessions (each waits for its running request to stop), then the runner and
+     * the tokenizer. Idempotent.
+     */
+    @Override
+    public void close() {
+        List<DefaultSession> open;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            open = new ArrayList<>(sessions);
+        }
+        try {
+            for (DefaultSession s : open) {
+                s.close();
+            }
+        } finally {
+            try {
+                runner.close();
+            } finally {
+                tokenizer.close();
+            }
+        }
+    }
+}

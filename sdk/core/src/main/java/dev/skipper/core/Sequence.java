@@ -1,0 +1,247 @@
+package dev.skipper.core;
+
+import dev.skipper.api.SkipperException;
+import dev.skipper.api.spi.HiddenStates;
+import dev.skipper.api.spi.KvCache;
+import dev.skipper.api.spi.ModelRunner;
+import dev.skipper.core.sampling.RecentTokens;
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The model state of one token sequence: its tokens, the KV cache of the first {@link #cached()} of
+ * them, and the next-token logits after the last one run.
+ *
+ * <p>Tokens are <em>known</em> ({@link #length()}) before they are <em>run</em> ({@link #cached()}):
+ * a prompt is appended, then run in chunks; a sampled token is appended and run on the next step.
+ * Tokens known but not run (at most one between requests: the last sampled token) are run first
+ * by the next {@link #run}, so a conversation continues exactly where it stopped.
+ *
+ * <p>Dropping tokens ({@link #rewind}) only sets lengths: the cache is preallocated for the context
+ * and nothing is copied. Not thread-safe: owned by one session.
+ */
+final class Sequence implements AutoCloseable {
+    /** Number of repetition-penalty tokens kept (llama.cpp's {@code repeat_last_n}). */
+    static final int PENALTY_WINDOW = 64;
+
+    private final ModelRunner runner;
+    private final int numLayers;
+    private final int contextLength;
+    private final int chunk;
+    /** Per layer K and V {@code [contextLength][kvHeads * headDim]}, valid up to {@link #cached}. */
+    private final KvCache cache;
+    /** Working rows {@code [chunk][hidden]}: one prefill chunk or one decode token. */
+    private final HiddenStates hidden;
+    /** {@code [contextLength + 1]} every token of the sequence, oldest first; [0, length) valid. */
+    private final int[] tokens;
+    /** The same tokens, for the sampler's repetition penalty. */
+    private final RecentTokens recent;
+    /** {@code [vocab]} logits of the token after the last one run. */
+    private final float[] logits;
+
+    /** Tokens known. */
+    private int length;
+    /** Tokens whose K/V are in the cache; {@code cached <= length}. */
+    private int cached;
+
+    /**
+     * Allocates the buffers of a sequence.
+     *
+     * @param runner the engine's runner
+     * @param contextLength capacity of the KV cache in tokens
+     * @param chunk rows of the working hidden states: the most tokens one model call processes
+     * @throws SkipperException if the backend cannot allocate them
+     */
+    Sequence(ModelRunner runner, int contextLength, int chunk) throws SkipperException {
+        this.runner = Objects.requireNonNull(runner, "runner");
+        this.numLayers = runner.manifest().model().numLayers();
+        this.contextLength = contextLength;
+        this.chunk = chunk;
+        this.tokens = new int[contextLength + 1];
+        this.recent = new RecentTokens(contextLength + 1, PENALTY_WINDOW);
+        this.logits = new float[runner.manifest().model().vocabSize()];
+        KvCache kv = runner.newKvCache(contextLength);
+        try {
+            this.hidden = runner.newHiddenStates(chunk);
+        } catch (SkipperException | RuntimeException e) {
+            kv.close();
+            throw e;
+        }
+        this.cache = kv;
+    }
+
+    /** @return tokens known (run or not) */
+    int length() {
+        return length;
+    }
+
+    /** @return tokens in the KV cache */
+    int cached() {
+        return cached;
+    }
+
+    /** @return capacity of the KV cache */
+    int contextLength() {
+        return contextLength;
+    }
+
+    /** @return rows of the working hidden states */
+    int chunk() {
+        return chunk;
+    }
+
+    /** @return the working hidden states (also used by scoring, between requests) */
+    HiddenStates hidden() {
+        return hidden;
+    }
+
+    /** @return the repetition-penalty view of the tokens */
+    RecentTokens recent() {
+        return recent;
+    }
+
+    /** @return {@code [vocab]} logits after the last {@link #run}; overwritten by the next */
+    float[] logits() {
+        return logits;
+    }
+
+    /**
+     * A copy of the known tokens.
+     *
+     * @return {@code tokens[0, length)}
+     */
+    int[] tokens() {
+        return Arrays.copyOf(tokens, length);
+    }
+
+    /**
+     * How many leading tokens this sequence shares with {@code target}.
+     *
+     * @param target a token sequence
+     * @return the length of the common prefix
+     */
+    int commonPrefix(int[] target) {
+        int n = Math.min(length, target.length);
+        int i = 0;
+        while (i < n && tokens[i] == target[i]) {
+            i++;
+        }
+        return i;
+    }
+
+    /**
+     * Keeps only the first {@code keep} tokens (and the cache of those that were run). O(1).
+     *
+     * @param keep tokens to keep, 0 .. {@link #length()}
+     */
+    void rewind(int keep) {
+        if (keep < 0 || keep > length) {
+            throw new IllegalArgumentException("keep must be in [0, " + length + "], got " + keep);
+        }
+        length = keep;
+        recent.truncate(keep);
+        if (cached > keep) {
+            cache.truncate(keep);
+            cached = keep;
+        }
+    }
+
+    /**
+     * Appends {@code ids[from, to)} as known, not yet run, tokens.
+     *
+     * @param ids token ids
+     * @param from first index
+     * @param to end index (exclusive)
+     * @throws IllegalStateException if they do not fit the context (callers check first)
+     */
+    void append(int[] ids, int from, int to) {
+        Objects.checkFromToIndex(from, to, ids.length);
+        if (to - from > contextLength - length) {
+            throw new IllegalStateException((length + to - from) + " tokens exceed the context of " + contextLength);
+        }
+        System.arraycopy(ids, from, tokens, length, to - from);
+        recent.addAll(ids, from, to);
+        length += to - from;
+    }
+
+    /**
+     * Appends one sampled token. The array has one slot beyond the context, so the token sampled
+     * when the cache is full can still be recorded (it is never run).
+     *
+     * @param token the token id
+     */
+    void append(int token) {
+        tokens[length++] = token;
+        recent.add(token);
+    }
+
+    /**
+     * Makes sure the next {@link #run} has at least one token to run, so that it produces logits:
+     * when every known token is cached, the last one is dropped from the cache to be run again.
+     *
+     * @return tokens the next run will process
+     * @throws IllegalStateException if the sequence is empty
+     */
+    int ensureSomethingToRun() {
+        if (length == 0) {
+            throw new IllegalStateException("nothing to run: the sequence is empty");
+        }
+        if (cached == length) {
+            cache.truncate(length - 1);
+            cached = length - 1;
+        }
+        return length - cached;
+    }
+
+    /**
+     * Runs every known token that is not cached yet, in chunks of at most {@link #chunk()}: embed,
+     * every layer (appending their K/V to the cache), and the head on the last row only, into
+     * {@link #logits()}.
+     *
+     * @param cancelled checked before each chunk, or {@code null}
+     * @return true when all tokens ran; false when {@code cancelled} said stop (the tokens of the
+     *     chunks that ran stay cached; the logits are stale)
+     * @throws SkipperException on a backend failure; the cache then holds exactly the chunks that
+     *     completed
+     */
+    boolean run(BooleanSupplier cancelled) throws SkipperException {
+        int last = 0;
+        while (cached < length) {
+            if (cancelled != null && cancelled.getAsBoolean()) {
+                return false;
+            }
+            last = Math.min(chunk, length - cached);
+            runRows(cached, last);
+            cached += last;
+        }
+        if (last == 0) {
+            throw new IllegalStateException("run() with nothing to run (call ensureSomethingToRun first)");
+        }
+        runner.head(hidden, last - 1, 1, logits);
+        return true;
+    }
+
+    /** Embed and every layer over {@code tokens[from, from + count)}; on failure the cache is put back to {@code from}. */
+    private void runRows(int from, int count) throws SkipperException {
+        try {
+            runner.embed(tokens, from, count, hidden);
+            for (int layer = 0; layer < numLayers; layer++) {
+                runner.layer(layer, hidden, count, cache);
+            }
+        } catch (SkipperException | RuntimeException e) {
+            cache.truncate(from); // layers that already appended this chunk drop it again
+            throw e;
+        }
+    }
+
+    /** Frees the cache and the hidden states; idempotent. */
+    @Override
+    public void close() {
+        try {
+            cache.close();
+        } finally {
+            hidden.close();
+        }
+    }
+}

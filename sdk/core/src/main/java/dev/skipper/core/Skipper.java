@@ -1,0 +1,114 @@
+package dev.skipper.core;
+
+import dev.skipper.api.BundleManifest;
+import dev.skipper.api.BundleManifestReader;
+import dev.skipper.api.SkipperException;
+import dev.skipper.api.spi.BackendOptions;
+import dev.skipper.api.spi.BackendProvider;
+import dev.skipper.core.config.BackendChoice;
+import dev.skipper.core.config.DeploymentConfig;
+import dev.skipper.core.config.SpeculationConfig;
+import dev.skipper.core.tokenizer.Tokenizer;
+import dev.skipper.core.tokenizer.Tokenizers;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+import java.util.ServiceLoader;
+
+/**
+ * Opens bundles: the entry point of the SDK.
+ *
+ * <pre>{@code
+ * try (Engine engine = Skipper.open(DeploymentConfigLoader.load(Path.of("configs/smollm2-135m-cpu.yaml")));
+ *      Session session = engine.newSession()) {
+ *     GenerationResult r = session.chat(List.of(ChatMessage.user("Hello!")), GenerationOptions.greedy(64), null);
+ * }
+ * }</pre>
+ *
+ * <p>Opening reads and validates the bundle's manifest (and the SHA-256 of every file when the
+ * options say so), opens its tokenizer, and picks the backend: the names given are tried in order
+ * among the {@link BackendProvider}s found by {@link ServiceLoader}; {@code auto} stands for the
+ * best backend of this build (today {@code cpu}). A backend that is not on the class path, says it
+ * cannot run here, or fails to open the bundle is skipped with one warning (logged with
+ * {@link System.Logger} and kept in {@link DefaultEngine#backendWarning()}); when none works, the
+ * {@link SkipperException} names each backend's reason.
+ */
+public final class Skipper {
+    private static final System.Logger LOG = System.getLogger(Skipper.class.getName());
+
+    private Skipper() {
+    }
+
+    /**
+     * Opens a bundle.
+     *
+     * @param bundleDir the bundle directory (holding {@code manifest.yaml})
+     * @param options backend settings, including whether to verify the files' hashes
+     * @param backendOrder backend names to try in order: {@code auto}, {@code cpu}, {@code cuda},
+     *     {@code tensorrt} (case-insensitive)
+     * @param contextLength tokens of context per session; 0 = the model's {@code max_position}
+     * @return the engine; the caller closes it
+     * @throws dev.skipper.api.BundleFormatException if the bundle is invalid
+     * @throws SkipperException if it cannot be read, the context length exceeds the model's, or no
+     *     backend can run it
+     * @throws IllegalArgumentException if {@code contextLength} is negative or the order is empty
+     */
+    public static DefaultEngine open(Path bundleDir, BackendOptions options, List<String> backendOrder,
+                                     int contextLength) throws SkipperException {
+        return open(bundleDir, options, backendOrder, contextLength, ServiceLoader.load(BackendProvider.class));
+    }
+
+    /**
+     * Opens the bundle of a deployment with its backends, threads, spinning and context length
+     * (hashes verified). Its generation defaults are the caller's to use:
+     * {@code cfg.generation().toOptions()}.
+     *
+     * @param cfg the deployment, such as {@code DeploymentConfigLoader.load(yaml)} with overrides
+     * @return the engine; the caller closes it
+     * @throws SkipperException as {@link #open(Path, BackendOptions, List, int)}, and when the
+     *     deployment asks for a speculation mode this build does not implement
+     */
+    public static DefaultEngine open(DeploymentConfig cfg) throws SkipperException {
+        Objects.requireNonNull(cfg, "cfg");
+        SpeculationConfig.Mode mode = cfg.speculation().mode();
+        if (mode != SpeculationConfig.Mode.OFF && mode != SpeculationConfig.Mode.AUTO) {
+            throw new SkipperException((cfg.source() == null ? "" : cfg.source() + ": ") + "speculation.mode "
+                    + mode.yamlName() + " is not implemented by this build; use off or auto");
+        }
+        List<String> order = cfg.backends().stream().map(BackendChoice::yamlName).toList();
+        return open(cfg.bundle(), cfg.backendOptions(), order, cfg.contextLength());
+    }
+
+    /** {@link #open(Path, BackendOptions, List, int)} with the providers given (tests). */
+    static DefaultEngine open(Path bundleDir, BackendOptions options, List<String> backendOrder, int contextLength,
+                              Iterable<BackendProvider> providers) throws SkipperException {
+        Objects.requireNonNull(bundleDir, "bundleDir");
+        Objects.requireNonNull(options, "options");
+        List<String> order = BackendSelector.expand(backendOrder);
+        if (contextLength < 0) {
+            throw new IllegalArgumentException("context length must be >= 0 (0 = the model's), got " + contextLength);
+        }
+        BundleManifest manifest;
+        try {
+            manifest = BundleManifestReader.read(bundleDir, options.verifyHashes());
+        } catch (IOException e) {
+            throw new SkipperException("cannot read the bundle " + bundleDir + ": " + e, e);
+        }
+        int maxPosition = manifest.model().maxPosition();
+        if (contextLength > maxPosition) {
+            throw new SkipperException("context length " + contextLength + " exceeds the model's max_position "
+                    + maxPosition + " (" + bundleDir + ")");
+        }
+        int context = contextLength == 0 ? maxPosition : contextLength;
+        ChatTemplate template = ChatTemplate.of(manifest).orElse(null);
+        Tokenizer tokenizer = Tokenizers.open(manifest);
+        try {
+            BackendSelector.Selection backend = BackendSelector.open(order, providers, manifest, options, LOG);
+            return new DefaultEngine(backend.runner(), backend.name(), backend.warning(), tokenizer, template, context);
+        } catch (SkipperException | RuntimeException e) {
+            tokenizer.close();
+            throw e;
+        }
+    }
+}
