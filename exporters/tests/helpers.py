@@ -23,17 +23,9 @@ def tolerance_ratio(got: np.ndarray, want: np.ndarray, atol: float = ATOL, rtol:
 
 
 def edge_case_texts() -> list[str]:
-    return [
-        "",
-        "Hello, world!",
-        "  leading and   multiple   spaces\t\ttabs\n\nnewlines\n",
-        "café naïve résumé Ångström",
-        "日本語のテキストと中文文本",
-        "emoji: 🚀🔥👍🏽 and ZWJ 👩‍👩‍👧",
-        "numbers 1234567890 3.14159 -42",
-        "code: def f(x):\n    return x ** 2  # comment",
-        "<|im_start|>user\nHi there<|im_end|>\n",
-    ]
+    from skipper_export.verify.goldens import EDGE_CASES
+
+    return list(EDGE_CASES)
 
 
 def rewrite_gguf(src: Path, dst: Path, types: dict[str, str]) -> Path:
