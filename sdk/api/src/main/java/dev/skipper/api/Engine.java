@@ -17,6 +17,17 @@ public interface Engine extends AutoCloseable {
      */
     Session newSession() throws SkipperException;
 
+    /**
+     * Nanoseconds spent inside the backend runtime (e.g. {@code OrtSession.run}) by all sessions
+     * since the engine opened; with wall time it splits generation time into runtime and Java-side
+     * overhead (what {@code ./skipper bench} reports).
+     *
+     * @return the sum, or -1 when the backend does not measure it
+     */
+    default long runtimeNanos() {
+        return -1;
+    }
+
     /** Closes the backend's native objects; idempotent. */
     @Override
     void close();

@@ -119,8 +119,13 @@ final class BenchCommand implements Callable<Integer> {
             for (String mode : modes) {
                 List<Map<String, Object>> rows = new ArrayList<>();
                 List<GenerationStats> all = new ArrayList<>();
+                List<Double> runtimeShares = new ArrayList<>();
                 for (int i = 0; i < texts.size(); i++) {
+                    long runtime0 = e.runtimeNanos();
+                    long wall0 = System.nanoTime();
                     GenerationResult r = generate(session, texts.get(i), options);
+                    long wall = System.nanoTime() - wall0;
+                    long runtime = e.runtimeNanos() - runtime0;
                     GenerationStats s = r.stats();
                     all.add(s);
                     Map<String, Object> row = new LinkedHashMap<>();
@@ -129,6 +134,13 @@ final class BenchCommand implements Callable<Integer> {
                     row.putAll(Reports.stats(s));
                     row.put("finish_reason", Reports.finishReason(r.finishReason()));
                     row.put("tokens", r.tokenIds());
+                    if (runtime0 >= 0 && wall > 0) {
+                        // share of the request's wall time spent inside the backend runtime; the
+                        // rest is Java-side work (sampling, tokenizer, JNI marshalling)
+                        double share = (double) runtime / wall;
+                        row.put("runtime_share", share);
+                        runtimeShares.add(share);
+                    }
                     rows.add(row);
                     out.println(String.format(Locale.ROOT,
                             "%s #%d: %d prompt + %d generated tokens, TTFT %.1f ms, prefill %.1f tok/s, decode %.1f tok/s",
@@ -143,10 +155,15 @@ final class BenchCommand implements Callable<Integer> {
                 mean.put("decode_tokens_per_s", mean(all.stream().filter(st -> st.generatedTokens() >= 2).toList(),
                         GenerationStats::decodeTokensPerSecond));
                 mean.put("generated_tokens", mean(all, GenerationStats::generatedTokens));
+                Double runtimeShare = runtimeShares.isEmpty() ? null
+                        : runtimeShares.stream().mapToDouble(Double::doubleValue).average().orElse(0);
+                mean.put("runtime_share", runtimeShare);
                 out.println(String.format(Locale.ROOT,
-                        "%s mean over %d prompts: TTFT %.1f ms, prefill %.1f tok/s, decode %.1f tok/s", mode,
+                        "%s mean over %d prompts: TTFT %.1f ms, prefill %.1f tok/s, decode %.1f tok/s%s", mode,
                         rows.size(), (double) mean.get("ttft_ms"), (double) mean.get("prefill_tokens_per_s"),
-                        (double) mean.get("decode_tokens_per_s")));
+                        (double) mean.get("decode_tokens_per_s"), runtimeShare == null ? ""
+                                : String.format(Locale.ROOT, ", %.1f%% of wall time inside the backend runtime",
+                                        100 * runtimeShare)));
                 out.flush();
                 Map<String, Object> result = new LinkedHashMap<>();
                 result.put("prompts", rows);

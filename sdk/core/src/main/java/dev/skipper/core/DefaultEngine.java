@@ -59,6 +59,11 @@ public final class DefaultEngine implements Engine {
     }
 
     @Override
+    public long runtimeNanos() {
+        return runner.nativeNanos();
+    }
+
+    @Override
     public String backendName() {
         return backendName;
     }

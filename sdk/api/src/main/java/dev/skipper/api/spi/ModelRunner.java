@@ -63,6 +63,17 @@ public interface ModelRunner extends AutoCloseable {
      */
     void head(HiddenStates hidden, int row, int count, float[] logits) throws SkipperException;
 
+    /**
+     * Nanoseconds this runner has spent inside the backend runtime's own calls (e.g.
+     * {@code OrtSession.run}), summed over all threads since it was opened: with wall time it splits
+     * a decode step into runtime time and Java-side overhead.
+     *
+     * @return the sum, or -1 when the backend does not measure it
+     */
+    default long nativeNanos() {
+        return -1;
+    }
+
     /** Closes every native object of the runner; idempotent. */
     @Override
     void close();
