@@ -12,7 +12,8 @@ from .bundle.manifest import FORMAT_NAME, FORMAT_VERSION, dump, graph_entry, mod
 from .bundle.writer import BundleWriter
 from .errors import ExportError
 from .graphs.builder import MS_DOMAIN, STANDARD_OPSET
-from .graphs.contract import embed_io, head_io, layer_io
+from .graphs.contract import embed_io, head_io, kv_layout, layer_io
+from .graphs.rope import rope_cache
 from .graphs.embed import build_embed
 from .graphs.head import build_head
 from .graphs.layer import build_layer
@@ -80,6 +81,9 @@ def export(opts: ExportOptions, log: Callable[[str], None] = print) -> dict[str,
     return manifest
 
 
+ROPE_CACHE_FILE = "rope_cache.bin"
+
+
 def _progress(total: int, enabled: bool, desc: str) -> Any:
     from tqdm import tqdm
 
@@ -93,6 +97,13 @@ def _write(ckpt: Checkpoint, mode: str, act: str, opts: ExportOptions, w: Bundle
         raise ExportError("--ort-accuracy", f"unknown value '{opts.ort_accuracy}' (choose fp32, int8)")
     acc = ACCURACY_LEVELS[opts.ort_accuracy] if flavour == "ort" else 0
     graphs: dict[str, Any] = {}
+    layout = kv_layout(flavour)
+    rope_section = None
+    if layout == "head_major_shared":
+        inv_freq, mscale = c.rope_inv_freq()
+        table = rope_cache(inv_freq, mscale, c.max_position, act)  # [2, max_position, D/2]
+        w.write(ROPE_CACHE_FILE, table.tobytes(order="C"))
+        rope_section = {"file": ROPE_CACHE_FILE, "dtype": act, "shape": list(table.shape)}
     with _progress(c.num_layers + 2, opts.progress, f"export {mode}/{flavour}") as bar:
         w.write("embed.onnx", build_embed(ckpt, mode, act).SerializeToString())
         graphs["embed"] = graph_entry("embed.onnx", *embed_io(c.hidden_size, act))
@@ -102,7 +113,7 @@ def _write(ckpt: Checkpoint, mode: str, act: str, opts: ExportOptions, w: Bundle
         for i in range(c.num_layers):
             rel = f"layers/layer_{i:0{width}d}.onnx"
             w.write(rel, build_layer(ckpt, i, mode, flavour, act, acc).SerializeToString())
-            layers.append(graph_entry(rel, *layer_io(c.hidden_size, c.num_kv_heads, c.head_dim, act), index=i))
+            layers.append(graph_entry(rel, *layer_io(c.hidden_size, c.num_kv_heads, c.head_dim, act, layout), index=i))
             bar.update()
         w.write("head.onnx", build_head(ckpt, mode, flavour, act, acc).SerializeToString())
         graphs["head"] = graph_entry("head.onnx", *head_io(c.hidden_size, c.vocab_size, act))
@@ -125,11 +136,14 @@ def _write(ckpt: Checkpoint, mode: str, act: str, opts: ExportOptions, w: Bundle
         # at fp32 compute when a standard bundle runs on ONNX Runtime.
         "onnxruntime": {"session_config": {"session.qdq_matmulnbits_accuracy_level": "0"}},
         "kv_cache": {
-            "layout": "sequence_major",
-            "shape": [1, "max_seq", c.num_kv_heads, c.head_dim],
+            "layout": layout,
+            "shape": [1, "max_seq", c.num_kv_heads, c.head_dim] if layout == "sequence_major"
+            else [1, c.num_kv_heads, "max_seq", c.head_dim],
             "dtype": act,
             "keys_rotated": True,
         },
+        # GroupQueryAttention's cos/sin tables, little-endian, [2 (cos, sin), positions, D/2].
+        "rope_cache": rope_section,
         "tokenizer": tokenizer_section(ckpt),
         "chat_template": ckpt.chat_template,
         "graphs": graphs,

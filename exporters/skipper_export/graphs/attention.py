@@ -1,15 +1,19 @@
-"""Grouped-query causal attention over the cached prefix plus the new tokens, in standard ops.
+"""Grouped-query causal attention over the cached prefix plus the new tokens.
 
-K/V layout is sequence-major [1, T, kv_heads, D]: the runtime passes a prefix view of its
-preallocated cache as ``past`` without copying, and writes the layer's new K/V after it.
-The mask is by index: new token i (0-based within the step) sees cache rows 0 .. P+i, P = past length.
+``attention`` (standard ops): K/V layout is sequence-major [1, T, kv_heads, D]: the runtime passes a
+prefix view of its preallocated cache as ``past`` without copying, and writes the layer's new K/V
+after it. The mask is by index: new token i (0-based within the step) sees cache rows 0 .. P+i,
+P = past length.
+
+``gqa_attention`` (ORT flavour): one com.microsoft GroupQueryAttention node does RoPE, the cache
+update and attention over a head-major cache buffer shared between past and present.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .builder import GraphBuilder
+from .builder import MS_DOMAIN, GraphBuilder
 
 
 def attention(g: GraphBuilder, q: str, k_all: str, v_all: str, num_kv_heads: int, group: int, head_dim: int,
@@ -39,3 +43,16 @@ def attention(g: GraphBuilder, q: str, k_all: str, v_all: str, num_kv_heads: int
     out = g.op("MatMul", [probs, vh])  # [1, KVH, G, S, D]
     out = g.op("Transpose", [out], perm=[0, 3, 1, 2, 4])  # [1, S, KVH, G, D]
     return g.op("Reshape", [out, g.i64([1, 0, num_kv_heads * group * head_dim])])  # [1, S, H_q*D]
+
+
+def gqa_attention(g: GraphBuilder, qkv: str, num_heads: int, num_kv_heads: int) -> tuple[str, str, str]:
+    """Packed qkv [1, S, (H_q + 2*KVH)*D] (q/k not yet rotated) -> (attn [1, S, H_q*D], present_key,
+    present_value [1, KVH, max_seq, D]).
+
+    Graph inputs used (see contract.layer_io, head_major_shared): past_key/past_value (the same
+    buffers as the outputs), seqlens_k = [P + S - 1], total_sequence_length = P + S, cos_cache and
+    sin_cache [rope_positions, D/2]. Causal within the new tokens, all P cached rows visible."""
+    return g.op("GroupQueryAttention",
+                [qkv, "", "", "past_key", "past_value", "seqlens_k", "total_sequence_length", "cos_cache", "sin_cache"],
+                n_out=3, domain=MS_DOMAIN, num_heads=num_heads, kv_num_heads=num_kv_heads, do_rotary=1,
+                rotary_interleaved=0)

@@ -11,7 +11,8 @@ from onnx import TensorProto, helper, numpy_helper
 STANDARD_OPSET = 21  # blocked DequantizeLinear and 4-bit types need opset 21
 MS_DOMAIN = "com.microsoft"
 
-DTYPES = {"float32": TensorProto.FLOAT, "float16": TensorProto.FLOAT16, "int64": TensorProto.INT64}
+DTYPES = {"float32": TensorProto.FLOAT, "float16": TensorProto.FLOAT16, "int64": TensorProto.INT64,
+          "int32": TensorProto.INT32}
 NP_DTYPES = {"float32": np.float32, "float16": np.float16}
 
 
@@ -80,7 +81,18 @@ class GraphBuilder:
         return name
 
     def add_output(self, value: str, name: str, dtype: str, shape: Sequence[Any]) -> None:
-        self.nodes.append(helper.make_node("Identity", [value], [name], name=self.fresh("n_out")))
+        """Makes ``value`` a graph output called ``name``: the producing node writes it directly (no
+        Identity copy, which would also break GroupQueryAttention's in-place shared KV buffer)."""
+        produced = any(value in n.output for n in self.nodes)
+        taken = any(name in n.output for n in self.nodes) or any(i.name == name for i in self.inputs)
+        if not produced or taken:
+            self.nodes.append(helper.make_node("Identity", [value], [name], name=self.fresh("n_out")))
+        else:
+            for n in self.nodes:
+                for field in (n.input, n.output):
+                    for i, v in enumerate(field):
+                        if v == value:
+                            field[i] = name
         self.outputs.append(helper.make_tensor_value_info(name, DTYPES[dtype], list(shape)))
 
     def model(self) -> onnx.ModelProto:

@@ -1,8 +1,17 @@
 """Names, shapes and dtypes of every graph's inputs and outputs: the runtime contract.
 
 Symbolic dims: ``seq`` = new tokens this run (1 for decode, many for prefill/verification),
-``past`` = tokens already in the layer's KV cache. Batch is fixed to 1 (one sequence per session).
+``past`` = tokens already in the layer's KV cache, ``max_seq`` = the runtime's cache capacity,
+``rope_positions`` = rows of the bundle's rotary table. Batch is fixed to 1 (one sequence per session).
 Documented in docs/bundle-format.md; the manifest repeats it per graph.
+
+Two KV layouts (``kv_cache.layout`` in the manifest):
+  sequence_major      (standard flavour) past = a prefix view [1, past, kv_heads, D] of the cache;
+                      the graph returns only the new rows, which the runtime stores after it.
+  head_major_shared   (ort flavour) past_key and present_key are the SAME runtime buffer
+                      [1, kv_heads, max_seq, D]; ONNX Runtime's GroupQueryAttention reads the valid
+                      prefix (seqlens_k) and writes the new rows in place. One node for RoPE +
+                      attention, and tensors the runtime creates once per cache instead of per call.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class TensorSpec:
     name: str
-    dtype: str  # float32 | float16 | int64
+    dtype: str  # float32 | float16 | int64 | int32
     shape: tuple  # ints and symbolic dim names
 
     def as_dict(self) -> dict:
@@ -25,7 +34,29 @@ def embed_io(hidden: int, act: str) -> tuple[list[TensorSpec], list[TensorSpec]]
             [TensorSpec("hidden", act, (1, "seq", hidden))])
 
 
-def layer_io(hidden: int, kv_heads: int, head_dim: int, act: str) -> tuple[list[TensorSpec], list[TensorSpec]]:
+KV_LAYOUTS = ("sequence_major", "head_major_shared")
+
+
+def kv_layout(flavour: str) -> str:
+    return "head_major_shared" if flavour == "ort" else "sequence_major"
+
+
+def layer_io(hidden: int, kv_heads: int, head_dim: int, act: str,
+             layout: str = "sequence_major") -> tuple[list[TensorSpec], list[TensorSpec]]:
+    if layout == "head_major_shared":
+        cache = (1, kv_heads, "max_seq", head_dim)
+        return ([TensorSpec("hidden", act, (1, "seq", hidden)),
+                 TensorSpec("past_key", act, cache),
+                 TensorSpec("past_value", act, cache),
+                 TensorSpec("seqlens_k", "int32", (1,)),
+                 TensorSpec("total_sequence_length", "int32", ()),
+                 TensorSpec("cos_cache", act, ("rope_positions", head_dim // 2)),
+                 TensorSpec("sin_cache", act, ("rope_positions", head_dim // 2))],
+                [TensorSpec("hidden_out", act, (1, "seq", hidden)),
+                 TensorSpec("present_key", act, cache),
+                 TensorSpec("present_value", act, cache)])
+    if layout != "sequence_major":
+        raise ValueError(f"unknown KV layout {layout!r}")
     return ([TensorSpec("hidden", act, (1, "seq", hidden)),
              TensorSpec("position_ids", "int64", (1, "seq")),
              TensorSpec("past_key", act, (1, "past", kv_heads, head_dim)),

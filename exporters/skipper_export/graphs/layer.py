@@ -7,9 +7,10 @@ import numpy as np
 import onnx
 
 from ..load.checkpoint import Checkpoint
-from .attention import attention
+from ..load.config import ModelConfig
+from .attention import attention, gqa_attention
 from .builder import GraphBuilder
-from .contract import layer_io
+from .contract import kv_layout, layer_io
 from .linear import fused_linear, linear
 from .norm import add_rms_norm, rms_norm
 from .precision import weight_repr
@@ -20,10 +21,10 @@ def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str,
     c = ckpt.config
     p = f"model.layers.{index}."
     g = GraphBuilder(f"layer_{index}", act)
-    ins, outs = layer_io(c.hidden_size, c.num_kv_heads, c.head_dim, act)
+    layout = kv_layout(flavour)
+    ins, outs = layer_io(c.hidden_size, c.num_kv_heads, c.head_dim, act, layout)
     for t in ins:
         g.add_input(t.name, t.dtype, t.shape)
-    q_dim, kv_dim = c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim
 
     def w(name: str) -> np.ndarray:
         return ckpt.weight(p + name).dense()
@@ -38,17 +39,10 @@ def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str,
     if c.attention_bias:
         qkv_b = np.concatenate([w("self_attn.q_proj.bias"), w("self_attn.k_proj.bias"), w("self_attn.v_proj.bias")])
     qkv = fused_linear(g, x, qkv_w, p + "self_attn.qkv_proj", flavour, qkv_b, accuracy)  # [1, S, q_dim + 2*kv_dim]
-    q, k, v = g.op("Split", [qkv, g.i64([q_dim, kv_dim, kv_dim])], n_out=3, axis=-1)
-    q = g.op("Reshape", [q, g.i64([1, 0, c.num_heads, c.head_dim])])  # [1, S, H_q, D]
-    k = g.op("Reshape", [k, g.i64([1, 0, c.num_kv_heads, c.head_dim])])  # [1, S, KVH, D]
-    v = g.op("Reshape", [v, g.i64([1, 0, c.num_kv_heads, c.head_dim])])  # [1, S, KVH, D]
-    inv_freq, mscale = c.rope_inv_freq()
-    cos, sin = rope_tables(g, "position_ids", inv_freq, mscale)
-    q = apply_rope(g, q, cos, sin, c.head_dim)
-    k = apply_rope(g, k, cos, sin, c.head_dim)
-    k_all = g.op("Concat", ["past_key", k], axis=1)  # [1, P+S, KVH, D]
-    v_all = g.op("Concat", ["past_value", v], axis=1)
-    attn = attention(g, q, k_all, v_all, c.num_kv_heads, c.num_heads // c.num_kv_heads, c.head_dim, "hidden")
+    if layout == "head_major_shared":
+        attn, k, v = gqa_attention(g, qkv, c.num_heads, c.num_kv_heads)  # k, v: [1, KVH, max_seq, D] in place
+    else:
+        attn, k, v = _decomposed_attention(g, qkv, c)
     o = linear(g, attn, mat("self_attn.o_proj.weight"), p + "self_attn.o_proj", flavour, accuracy=accuracy)  # [1, S, H]
 
     # MLP block.
@@ -65,3 +59,20 @@ def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str,
     g.add_output(k, outs[1].name, act, outs[1].shape)
     g.add_output(v, outs[2].name, act, outs[2].shape)
     return g.model()
+
+
+def _decomposed_attention(g: GraphBuilder, qkv: str, c: ModelConfig) -> tuple[str, str, str]:
+    """Standard ops, sequence-major cache: (attn [1, S, H_q*D], new k, new v [1, S, KVH, D])."""
+    q_dim, kv_dim = c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim
+    q, k, v = g.op("Split", [qkv, g.i64([q_dim, kv_dim, kv_dim])], n_out=3, axis=-1)
+    q = g.op("Reshape", [q, g.i64([1, 0, c.num_heads, c.head_dim])])  # [1, S, H_q, D]
+    k = g.op("Reshape", [k, g.i64([1, 0, c.num_kv_heads, c.head_dim])])  # [1, S, KVH, D]
+    v = g.op("Reshape", [v, g.i64([1, 0, c.num_kv_heads, c.head_dim])])  # [1, S, KVH, D]
+    inv_freq, mscale = c.rope_inv_freq()
+    cos, sin = rope_tables(g, "position_ids", inv_freq, mscale)
+    q = apply_rope(g, q, cos, sin, c.head_dim)
+    k = apply_rope(g, k, cos, sin, c.head_dim)
+    k_all = g.op("Concat", ["past_key", k], axis=1)  # [1, P+S, KVH, D]
+    v_all = g.op("Concat", ["past_value", v], axis=1)
+    attn = attention(g, q, k_all, v_all, c.num_kv_heads, c.num_heads // c.num_kv_heads, c.head_dim, "hidden")
+    return attn, k, v

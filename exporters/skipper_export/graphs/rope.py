@@ -1,15 +1,17 @@
-"""Rotary position embedding (rotate-half convention) computed in-graph from explicit positions.
+"""Rotary position embedding (rotate-half convention).
 
-cos/sin are derived from the position ids inside each layer graph instead of a stored
-[max_pos, D/2] table: the table would cost 2 MB per layer graph at 8k context, the arithmetic
-costs S x D/2 multiply-adds.
+Standard flavour: cos/sin are derived from the position ids inside each layer graph instead of a
+stored [max_pos, D/2] table (the table would cost 2 MB per layer graph at 8k context; the arithmetic
+costs S x D/2 multiply-adds).
+ORT flavour: GroupQueryAttention rotates q/k itself from a cos/sin table; the bundle stores that
+table once (``rope_cache.bin``) and the runtime feeds the same tensor to every layer.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .builder import GraphBuilder
+from .builder import NP_DTYPES, GraphBuilder
 
 
 def rope_tables(g: GraphBuilder, position_ids: str, inv_freq: np.ndarray, mscale: float) -> tuple[str, str]:
@@ -33,3 +35,11 @@ def apply_rope(g: GraphBuilder, x: str, cos: str, sin: str, head_dim: int) -> st
     x1, x2 = g.op("Split", [x, half], n_out=2, axis=-1)  # [1, S, heads, D/2] each
     rotated = g.op("Concat", [g.op("Neg", [x2]), x1], axis=-1)
     return g.op("Add", [g.op("Mul", [x, cos]), g.op("Mul", [rotated, sin])])
+
+
+def rope_cache(inv_freq: np.ndarray, mscale: float, positions: int, dtype: str) -> np.ndarray:
+    """[2, positions, D/2] table: cos then sin of position x inv_freq (computed in float64), times
+    the attention multiplier (yarn), for GroupQueryAttention's cos_cache/sin_cache inputs."""
+    angles = np.arange(positions, dtype=np.float64)[:, None] * inv_freq.astype(np.float64)[None, :]
+    table = np.stack([np.cos(angles), np.sin(angles)]) * mscale
+    return table.astype(NP_DTYPES[dtype])

@@ -1,8 +1,10 @@
 """Run a bundle with ONNX Runtime exactly as the bundle-format contract says the runtime must.
 
 This is the exporter's own check of what it wrote (parity tests, the demo before the Java runtime):
-a preallocated per-layer KV cache [1, max_seq, kv_heads, head_dim] with a valid length, past passed
-as a prefix view, new K/V written after it, rollback by setting the length.
+a preallocated per-layer KV cache with a valid length and rollback by setting the length. Layouts:
+  sequence_major     [1, max_seq, kv_heads, D]; past passed as a prefix view, new K/V stored after it;
+  head_major_shared  [1, kv_heads, max_seq, D]; the same buffer bound as past_key and present_key
+                     (I/O binding), GroupQueryAttention writes the new rows in place.
 """
 
 from __future__ import annotations
@@ -67,10 +69,54 @@ class BundleSession:
         self.embed = load(g["embed"]["file"])
         self.layers = [load(e["file"]) for e in g["layers"]]
         self.head = load(g["head"]["file"])
-        kv_shape = (1, self.max_seq, int(m["num_kv_heads"]), int(m["head_dim"]))
-        self.keys = [np.zeros(kv_shape, self.act) for _ in self.layers]  # [layers][1, max_seq, kv_heads, head_dim]
+        kvh, d = int(m["num_kv_heads"]), int(m["head_dim"])
+        self.layout = self.manifest["kv_cache"]["layout"]
+        self.shared = self.layout == "head_major_shared"
+        kv_shape = (1, kvh, self.max_seq, d) if self.shared else (1, self.max_seq, kvh, d)
+        self.keys = [np.zeros(kv_shape, self.act) for _ in self.layers]  # [layers] + kv_shape
         self.values = [np.zeros(kv_shape, self.act) for _ in self.layers]
         self.length = 0  # valid rows in every layer's cache
+        if self.shared:
+            rc = self.manifest["rope_cache"]
+            shape = tuple(int(x) for x in rc["shape"])
+            table = np.fromfile(self.bundle / rc["file"], dtype=_NP[rc["dtype"]]).reshape(shape)  # [2, P, D/2]
+            self._cos = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(table[0]))
+            self._sin = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(table[1]))
+            self._kv = [(ort.OrtValue.ortvalue_from_numpy(k), ort.OrtValue.ortvalue_from_numpy(v))
+                        for k, v in zip(self.keys, self.values)]  # views over self.keys/values: in place
+
+    def kv_rows(self, layer: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first n cached rows of a layer as (keys, values), each [n, kv_heads, D]."""
+        k, v = self.keys[layer][0], self.values[layer][0]
+        if self.shared:
+            return k[:, :n].transpose(1, 0, 2), v[:, :n].transpose(1, 0, 2)
+        return k[:n], v[:n]
+
+    def _run_layer(self, i: int, x: np.ndarray, p: int) -> np.ndarray:
+        """Layer i over x [1, S, H] at positions p..p+S-1; appends its K/V to the cache."""
+        s = x.shape[1]
+        sess = self.layers[i]
+        if not self.shared:
+            positions = np.arange(p, p + s, dtype=np.int64)[None]  # [1, S]
+            x, k, v = sess.run(None, {"hidden": x, "position_ids": positions,
+                                      "past_key": self.keys[i][:, :p], "past_value": self.values[i][:, :p]})
+            self.keys[i][:, p:p + s] = k
+            self.values[i][:, p:p + s] = v
+            return x
+        kv, vv = self._kv[i]
+        io = sess.io_binding()
+        io.bind_cpu_input("hidden", np.ascontiguousarray(x))
+        io.bind_ortvalue_input("past_key", kv)
+        io.bind_ortvalue_input("past_value", vv)
+        io.bind_cpu_input("seqlens_k", np.array([p + s - 1], np.int32))
+        io.bind_cpu_input("total_sequence_length", np.array(p + s, np.int32))
+        io.bind_ortvalue_input("cos_cache", self._cos)
+        io.bind_ortvalue_input("sin_cache", self._sin)
+        io.bind_output("hidden_out")
+        io.bind_ortvalue_output("present_key", kv)
+        io.bind_ortvalue_output("present_value", vv)
+        sess.run_with_iobinding(io)
+        return io.copy_outputs_to_cpu()[0]
 
     def truncate(self, length: int) -> None:
         """Drop cached tokens after ``length``: O(1), nothing is copied."""
@@ -89,12 +135,8 @@ class BundleSession:
         p = self.length
         x = self.embed.run(None, {"input_ids": np.asarray([tokens], np.int64)})[0]  # [1, S, H]
         hidden = [x[0].astype(np.float32)] if hidden_states else []
-        positions = np.arange(p, p + s, dtype=np.int64)[None]  # [1, S]
-        for i, sess in enumerate(self.layers):
-            x, k, v = sess.run(None, {"hidden": x, "position_ids": positions,
-                                      "past_key": self.keys[i][:, :p], "past_value": self.values[i][:, :p]})
-            self.keys[i][:, p:p + s] = k
-            self.values[i][:, p:p + s] = v
+        for i in range(self.num_layers):
+            x = self._run_layer(i, x, p)
             if hidden_states:
                 hidden.append(x[0].astype(np.float32))
         self.length = p + s

@@ -31,6 +31,8 @@ import java.util.stream.Stream;
  * @param opsets ONNX operator set versions by domain ({@code ai.onnx}, {@code com.microsoft}, ...)
  * @param onnxruntime how ONNX Runtime should run the graphs
  * @param kvCache layout of the key/value cache the layer graphs read and write
+ * @param ropeCache the rotary cos/sin table the layer graphs take as input (layout
+ *     {@link KvLayout#HEAD_MAJOR_SHARED}), or {@code null}
  * @param tokenizer the tokenizer file and its special token ids
  * @param chatTemplate the Jinja chat template, or {@code null} when the model has none
  * @param graphs the ONNX graphs: embedding, one per decoder layer, head
@@ -49,6 +51,7 @@ public record BundleManifest(
         Map<String, Integer> opsets,
         OrtSpec onnxruntime,
         KvCacheSpec kvCache,
+        RopeCacheSpec ropeCache,
         TokenizerSpec tokenizer,
         String chatTemplate,
         GraphsSpec graphs,
@@ -75,6 +78,9 @@ public record BundleManifest(
         opsets = orderedCopy(opsets, "opsets");
         Objects.requireNonNull(onnxruntime, "onnxruntime");
         Objects.requireNonNull(kvCache, "kvCache");
+        if ((ropeCache != null) != (kvCache.layout() == KvLayout.HEAD_MAJOR_SHARED)) {
+            throw new IllegalArgumentException("a rope cache goes with (and only with) the head_major_shared layout");
+        }
         Objects.requireNonNull(tokenizer, "tokenizer");
         Objects.requireNonNull(graphs, "graphs");
         files = orderedCopy(files, "files");
@@ -483,21 +489,66 @@ public record BundleManifest(
         }
     }
 
+    /** How the layer graphs address the per-layer key/value cache. */
+    public enum KvLayout {
+        /**
+         * {@code [1, max_seq, kv_heads, head_dim]}: the graph reads the valid prefix as
+         * {@code past_key}/{@code past_value} {@code [1, past, kv_heads, head_dim]} and returns only
+         * the new rows ({@code key}/{@code value} {@code [1, seq, kv_heads, head_dim]}), which the
+         * runtime stores after the prefix. Standard operators only.
+         */
+        SEQUENCE_MAJOR,
+        /**
+         * {@code [1, kv_heads, max_seq, head_dim]}: the whole buffer is both the
+         * {@code past_key}/{@code past_value} input and the {@code present_key}/{@code present_value}
+         * output (ONNX Runtime's GroupQueryAttention appends in place); the valid length travels in
+         * {@code seqlens_k} and {@code total_sequence_length}.
+         */
+        HEAD_MAJOR_SHARED;
+
+        /** @return the manifest spelling, for example {@code sequence_major} */
+        public String yamlName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
     /**
-     * The key/value cache the layer graphs read ({@code past_key}, {@code past_value}) and
-     * extend ({@code key}, {@code value}).
+     * The key/value cache the layer graphs read and extend.
      *
-     * @param layout always {@code sequence_major}: {@code [1, seq, kv_heads, head_dim]}
-     * @param shape the cache's shape per layer: {@code [1, max_seq, num_kv_heads, head_dim]}
+     * @param layout how the graphs address it
+     * @param shape the cache's shape per layer: {@code [1, max_seq, num_kv_heads, head_dim]} or
+     *     {@code [1, num_kv_heads, max_seq, head_dim]} by layout
      * @param dtype element type (same as {@link WeightsSpec#activations()})
      * @param keysRotated whether cached keys already have rotary embedding applied
      */
-    public record KvCacheSpec(String layout, List<Dim> shape, DType dtype, boolean keysRotated) {
+    public record KvCacheSpec(KvLayout layout, List<Dim> shape, DType dtype, boolean keysRotated) {
         // Checks non-null components and copies the shape.
         public KvCacheSpec {
             Objects.requireNonNull(layout, "layout");
             shape = List.copyOf(shape);
             Objects.requireNonNull(dtype, "dtype");
+        }
+    }
+
+    /**
+     * The rotary embedding table fed to every layer graph as {@code cos_cache} and
+     * {@code sin_cache}: a raw little-endian file {@code [2][positions][width]}, cosines first.
+     *
+     * @param file path relative to the bundle directory (listed in {@code files})
+     * @param dtype element type (same as the activations)
+     * @param positions rows: positions the table covers (the model's max_position)
+     * @param width values per row: head_dim / 2
+     */
+    public record RopeCacheSpec(String file, DType dtype, int positions, int width) {
+        // Checks non-null components.
+        public RopeCacheSpec {
+            Objects.requireNonNull(file, "file");
+            Objects.requireNonNull(dtype, "dtype");
+        }
+
+        /** @return the file's exact size in bytes */
+        public long bytes() {
+            return 2L * positions * width * (dtype == DType.FLOAT16 ? 2 : 4);
         }
     }
 

@@ -6,10 +6,12 @@ import dev.skipper.api.BundleManifest.Flavour;
 import dev.skipper.api.BundleManifest.GraphSpec;
 import dev.skipper.api.BundleManifest.GraphsSpec;
 import dev.skipper.api.BundleManifest.KvCacheSpec;
+import dev.skipper.api.BundleManifest.KvLayout;
 import dev.skipper.api.BundleManifest.ModelDims;
 import dev.skipper.api.BundleManifest.OrtSpec;
 import dev.skipper.api.BundleManifest.Precision;
 import dev.skipper.api.BundleManifest.RolePrecision;
+import dev.skipper.api.BundleManifest.RopeCacheSpec;
 import dev.skipper.api.BundleManifest.RopeScaling;
 import dev.skipper.api.BundleManifest.RopeSpec;
 import dev.skipper.api.BundleManifest.SourceSpec;
@@ -259,10 +261,11 @@ public final class BundleManifestReader {
             KvCacheSpec kvCache = kvCache(section(top.required("kv_cache"), "kv_cache"), model, weights);
             Section filesSection = section(top.required("files"), "files");
             Map<String, Path> listed = files(filesSection);
+            RopeCacheSpec ropeCache = ropeCache(top.optional("rope_cache"), kvCache, model, weights, listed);
             TokenizerSpec tokenizer = tokenizer(section(top.required("tokenizer"), "tokenizer"), model, listed);
             Node templateNode = top.required("chat_template");
             String chatTemplate = isNull(templateNode) ? null : string(templateNode, "chat_template");
-            GraphsSpec graphs = graphs(section(top.required("graphs"), "graphs"), model, weights, listed);
+            GraphsSpec graphs = graphs(section(top.required("graphs"), "graphs"), model, weights, kvCache.layout(), listed);
 
             Map<String, String> files = new LinkedHashMap<>();
             for (Map.Entry<String, NodeTuple> e : filesSection.entries.entrySet()) {
@@ -272,7 +275,7 @@ public final class BundleManifestReader {
                 verify(filesSection, files, listed);
             }
             return new BundleManifest(root, format, v, producer, source, model, weights, flavour, opsets,
-                    ort, kvCache, tokenizer, chatTemplate, graphs, files);
+                    ort, kvCache, ropeCache, tokenizer, chatTemplate, graphs, files);
         }
 
         // ---- sections -----------------------------------------------------------------------
@@ -430,22 +433,27 @@ public final class BundleManifestReader {
         }
 
         private KvCacheSpec kvCache(Section s, ModelDims model, WeightsSpec weights) throws BundleFormatException {
-            String layout = choice(s.required("layout"), s.child("layout"), new String[] {"sequence_major"}, x -> x);
+            KvLayout layout = choice(s.required("layout"), s.child("layout"), KvLayout.values(), KvLayout::yamlName);
             Node shapeNode = s.required("shape");
             List<Dim> shape = dims(shapeNode, s.child("shape"));
-            List<Object> expected = List.of(1L, "max_seq", (long) model.numKvHeads(), (long) model.headDim());
-            String want = "[1, max_seq, " + model.numKvHeads() + ", " + model.headDim() + "]";
+            boolean headMajor = layout == KvLayout.HEAD_MAJOR_SHARED;
+            List<Object> expected = headMajor
+                    ? List.of(1L, (long) model.numKvHeads(), "max_seq", (long) model.headDim())
+                    : List.of(1L, "max_seq", (long) model.numKvHeads(), (long) model.headDim());
+            String want = headMajor
+                    ? "[1, " + model.numKvHeads() + ", max_seq, " + model.headDim()
+                            + "] ([1, model.num_kv_heads, max_seq, model.head_dim] for " + layout.yamlName() + ")"
+                    : "[1, max_seq, " + model.numKvHeads() + ", " + model.headDim()
+                            + "] ([1, max_seq, model.num_kv_heads, model.head_dim] for " + layout.yamlName() + ")";
             if (shape.size() != 4) {
-                throw fail(shapeNode, s.child("shape"), "must be " + want
-                        + " ([1, max_seq, model.num_kv_heads, model.head_dim]), got " + shape);
+                throw fail(shapeNode, s.child("shape"), "must be " + want + ", got " + shape);
             }
             for (int i = 0; i < 4; i++) {
                 Dim d = shape.get(i);
                 Object e = expected.get(i);
                 boolean ok = e instanceof String ? d.isSymbolic() : !d.isSymbolic() && d.size() == (Long) e;
                 if (!ok) {
-                    throw fail(shapeNode, s.child("shape"), "must be " + want
-                            + " ([1, max_seq, model.num_kv_heads, model.head_dim]), got " + shape);
+                    throw fail(shapeNode, s.child("shape"), "must be " + want + ", got " + shape);
                 }
             }
             Node dtypeNode = s.required("dtype");
@@ -456,6 +464,50 @@ public final class BundleManifestReader {
             }
             boolean rotated = bool(s.required("keys_rotated"), s.child("keys_rotated"));
             return new KvCacheSpec(layout, shape, dtype, rotated);
+        }
+
+        /** {@code rope_cache}: required (and only allowed) with the head_major_shared layout. */
+        private RopeCacheSpec ropeCache(Node node, KvCacheSpec kv, ModelDims model, WeightsSpec weights,
+                Map<String, Path> listed) throws BundleFormatException, IOException {
+            boolean wanted = kv.layout() == KvLayout.HEAD_MAJOR_SHARED;
+            if (node == null || isNull(node)) {
+                if (wanted) {
+                    throw fail(node, "rope_cache", "is required with kv_cache.layout " + kv.layout().yamlName()
+                                    + " (the layer graphs take its cos/sin tables as input)");
+                }
+                return null;
+            }
+            Section s = section(node, "rope_cache");
+            if (!wanted) {
+                throw fail(node, "rope_cache", "must be null with kv_cache.layout " + kv.layout().yamlName());
+            }
+            String file = listedFile(s.required("file"), s.child("file"), listed);
+            Node dtypeNode = s.required("dtype");
+            DType dtype = choice(dtypeNode, s.child("dtype"), new DType[] {DType.FLOAT32, DType.FLOAT16}, DType::yamlName);
+            if (dtype != weights.activations()) {
+                throw fail(dtypeNode, s.child("dtype"), "(" + dtype.yamlName() + ") must equal weights.activations ("
+                        + weights.activations().yamlName() + ")");
+            }
+            Node shapeNode = s.required("shape");
+            List<Dim> shape = dims(shapeNode, s.child("shape"));
+            int width = model.headDim() / 2;
+            if (shape.size() != 3 || shape.stream().anyMatch(Dim::isSymbolic) || shape.get(0).size() != 2
+                    || shape.get(2).size() != width || shape.get(1).size() > Integer.MAX_VALUE) {
+                throw fail(shapeNode, s.child("shape"), "must be [2, positions, " + width
+                        + "] ([cos|sin, positions, model.head_dim / 2]), got " + shape);
+            }
+            int positions = (int) shape.get(1).size();
+            if (positions < model.maxPosition()) {
+                throw fail(shapeNode, s.child("shape"), "covers " + positions
+                        + " positions, fewer than model.max_position (" + model.maxPosition() + ")");
+            }
+            RopeCacheSpec spec = new RopeCacheSpec(file, dtype, positions, width);
+            long size = Files.size(listed.get(file));
+            if (size != spec.bytes()) {
+                throw fail(s.required("file"), s.child("file"), "'" + clip(file) + "' has " + size
+                        + " bytes, but shape " + shape + " of " + dtype.yamlName() + " needs " + spec.bytes());
+            }
+            return spec;
         }
 
         private TokenizerSpec tokenizer(Section s, ModelDims model, Map<String, Path> listed)
@@ -488,9 +540,9 @@ public final class BundleManifestReader {
             return new TokenizerSpec(kind, file, bos, eos, pad, unk, addBos, specialTokens);
         }
 
-        private GraphsSpec graphs(Section s, ModelDims model, WeightsSpec weights, Map<String, Path> listed)
-                throws BundleFormatException {
-            Contract contract = new Contract(model, weights.activations());
+        private GraphsSpec graphs(Section s, ModelDims model, WeightsSpec weights, KvLayout layout,
+                Map<String, Path> listed) throws BundleFormatException {
+            Contract contract = new Contract(model, weights.activations(), layout);
             Map<String, String> usedBy = new HashMap<>();
             GraphSpec embed = graph(section(s.required("embed"), s.child("embed")), listed, usedBy,
                     contract.embedInputs, contract.embedOutputs);
@@ -569,7 +621,7 @@ public final class BundleManifestReader {
             final List<TensorSpec> headInputs;
             final List<TensorSpec> headOutputs;
 
-            Contract(ModelDims m, DType act) {
+            Contract(ModelDims m, DType act, KvLayout layout) {
                 Dim one = Dim.of(1);
                 Dim seq = Dim.of("seq");
                 Dim past = Dim.of("past");
@@ -579,13 +631,28 @@ public final class BundleManifestReader {
                 List<Dim> pastKv = List.of(one, past, Dim.of(m.numKvHeads()), Dim.of(m.headDim()));
                 embedInputs = List.of(new TensorSpec("input_ids", DType.INT64, ids));
                 embedOutputs = List.of(new TensorSpec("hidden", act, hidden));
-                layerInputs = List.of(new TensorSpec("hidden", act, hidden),
-                        new TensorSpec("position_ids", DType.INT64, ids),
-                        new TensorSpec("past_key", act, pastKv),
-                        new TensorSpec("past_value", act, pastKv));
-                layerOutputs = List.of(new TensorSpec("hidden_out", act, hidden),
-                        new TensorSpec("key", act, newKv),
-                        new TensorSpec("value", act, newKv));
+                if (layout == KvLayout.HEAD_MAJOR_SHARED) {
+                    List<Dim> cache = List.of(one, Dim.of(m.numKvHeads()), Dim.of("max_seq"), Dim.of(m.headDim()));
+                    List<Dim> rope = List.of(Dim.of("rope_positions"), Dim.of(m.headDim() / 2));
+                    layerInputs = List.of(new TensorSpec("hidden", act, hidden),
+                            new TensorSpec("past_key", act, cache),
+                            new TensorSpec("past_value", act, cache),
+                            new TensorSpec("seqlens_k", DType.INT32, List.of(one)),
+                            new TensorSpec("total_sequence_length", DType.INT32, List.of()),
+                            new TensorSpec("cos_cache", act, rope),
+                            new TensorSpec("sin_cache", act, rope));
+                    layerOutputs = List.of(new TensorSpec("hidden_out", act, hidden),
+                            new TensorSpec("present_key", act, cache),
+                            new TensorSpec("present_value", act, cache));
+                } else {
+                    layerInputs = List.of(new TensorSpec("hidden", act, hidden),
+                            new TensorSpec("position_ids", DType.INT64, ids),
+                            new TensorSpec("past_key", act, pastKv),
+                            new TensorSpec("past_value", act, pastKv));
+                    layerOutputs = List.of(new TensorSpec("hidden_out", act, hidden),
+                            new TensorSpec("key", act, newKv),
+                            new TensorSpec("value", act, newKv));
+                }
                 headInputs = List.of(new TensorSpec("hidden", act, hidden));
                 headOutputs = List.of(new TensorSpec("logits", DType.FLOAT32,
                         List.of(one, seq, Dim.of(m.vocabSize()))));

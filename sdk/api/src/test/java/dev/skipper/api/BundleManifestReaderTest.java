@@ -142,7 +142,7 @@ class BundleManifestReaderTest {
         assertEquals(Map.of("ai.onnx", 21, "com.microsoft", 1), m.opsets());
         assertEquals(Map.of("session.qdq_matmulnbits_accuracy_level", "0"), m.onnxruntime().sessionConfig());
 
-        assertEquals("sequence_major", m.kvCache().layout());
+        assertEquals(BundleManifest.KvLayout.SEQUENCE_MAJOR, m.kvCache().layout());
         assertEquals(List.of(Dim.of(1), Dim.of("max_seq"), Dim.of(3), Dim.of(64)), m.kvCache().shape());
         assertEquals(DType.FLOAT32, m.kvCache().dtype());
         assertTrue(m.kvCache().keysRotated());

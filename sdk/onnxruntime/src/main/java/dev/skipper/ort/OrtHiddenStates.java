@@ -9,6 +9,7 @@ import dev.skipper.api.SkipperException;
 import dev.skipper.api.spi.HiddenStates;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
 import java.nio.LongBuffer;
 import java.util.HashMap;
 import java.util.Map;
@@ -39,6 +40,7 @@ public final class OrtHiddenStates implements HiddenStates {
     private final ByteBuffer[] hidden;   // [2][maxTokens][hidden] float32 or float16, ping-pong
     private final LongBuffer inputIds;   // [maxTokens] embed input
     private final LongBuffer positionIds; // [maxTokens] layer input: P .. P+count-1
+    private final IntBuffer lengths;     // [2] head_major_shared layer inputs: {seqlens_k = P+count-1, total = P+count}
     private final FloatBuffer logits;    // [maxTokens][vocab] head output, float32 in every bundle
     private int current;                 // index into hidden[] of the buffer holding the latest rows
 
@@ -46,6 +48,8 @@ public final class OrtHiddenStates implements HiddenStates {
     private final OnnxTensor[] idsTensors;      // [maxTokens+1] [1, count] over inputIds[0, count)
     private final OnnxTensor[] positionTensors; // [maxTokens+1] [1, count] over positionIds[0, count)
     private final OnnxTensor[] logitsTensors;   // [maxTokens+1] [1, count, vocab] over logits[0, count*vocab)
+    private OnnxTensor seqlensTensor;            // int32 [1] over lengths[0], created on first use
+    private OnnxTensor totalTensor;              // int32 scalar over lengths[1], created on first use
 
     /** Reused input map of a run (this object is used by one thread at a time). */
     final Map<String, OnnxTensorLike> inputs = new HashMap<>(8);
@@ -82,6 +86,7 @@ public final class OrtHiddenStates implements HiddenStates {
         this.hidden = new ByteBuffer[] {Tensors.allocate(hiddenBytes, what), Tensors.allocate(hiddenBytes, what)};
         this.inputIds = Tensors.allocate((long) maxTokens * Long.BYTES, what).asLongBuffer();
         this.positionIds = Tensors.allocate((long) maxTokens * Long.BYTES, what).asLongBuffer();
+        this.lengths = Tensors.allocate(2L * Integer.BYTES, what).asIntBuffer();
         this.logits = Tensors.allocate((long) maxTokens * vocab * Float.BYTES, "logits of " + maxTokens + " rows")
                 .asFloatBuffer();
         this.hiddenTensors = new OnnxTensor[2][maxTokens + 1];
@@ -120,6 +125,10 @@ public final class OrtHiddenStates implements HiddenStates {
         closeAll(idsTensors);
         closeAll(positionTensors);
         closeAll(logitsTensors);
+        Tensors.closeQuietly(seqlensTensor);
+        Tensors.closeQuietly(totalTensor);
+        seqlensTensor = null;
+        totalTensor = null;
         inputs.clear();
         outputs.clear();
     }
@@ -216,6 +225,33 @@ public final class OrtHiddenStates implements HiddenStates {
             positionTensors[count] = t;
         }
         return t;
+    }
+
+    /**
+     * Writes GroupQueryAttention's length inputs for a run of {@code count} tokens after {@code past}
+     * cached ones; read them back with {@link #seqlensK()} and {@link #totalSequenceLength()}.
+     *
+     * @param past tokens already in the layer's cache
+     * @param count new tokens
+     * @throws OrtException if ONNX Runtime rejects the tensors (first use only)
+     */
+    void lengths(int past, int count) throws OrtException {
+        lengths.put(0, past + count - 1); // index of the last valid row, not a count
+        lengths.put(1, past + count);
+        if (seqlensTensor == null) {
+            seqlensTensor = OnnxTensor.createTensor(env, lengths.slice(0, 1), new long[] {1});
+            totalTensor = OnnxTensor.createTensor(env, lengths.slice(1, 1), new long[0]);
+        }
+    }
+
+    /** @return the int32 {@code [1]} seqlens_k tensor written by {@link #lengths} (do not close) */
+    OnnxTensor seqlensK() {
+        return seqlensTensor;
+    }
+
+    /** @return the int32 scalar total_sequence_length tensor written by {@link #lengths} (do not close) */
+    OnnxTensor totalSequenceLength() {
+        return totalTensor;
     }
 
     /**

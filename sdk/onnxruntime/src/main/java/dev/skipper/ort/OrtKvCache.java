@@ -9,16 +9,23 @@ import java.nio.ByteBuffer;
 
 /**
  * One sequence's KV cache for the ONNX Runtime backend: per layer one direct K and one direct V
- * buffer in the bundle's {@code sequence_major} layout, plus a valid length per layer.
+ * buffer in the bundle's layout, plus a valid length per layer.
  *
- * <p>The layer graphs read the valid prefix as {@code past_key}/{@code past_value} tensors that
- * alias the buffers, and ONNX Runtime writes the new rows ({@code key}/{@code value} outputs) in
- * place at rows {@code length .. length+count-1} through pinned outputs: nothing is copied.
- * Truncation only lowers lengths.
+ * <ul>
+ *   <li>{@code sequence_major} {@code [maxSeq][kvHeads][headDim]}: the layer graphs read the valid
+ *       prefix as {@code past_key}/{@code past_value} tensors that alias the buffers, and ONNX
+ *       Runtime writes the new rows ({@code key}/{@code value} outputs) in place at rows
+ *       {@code length .. length+count-1} through pinned outputs. The views change shape with the
+ *       length, so they are made per call.</li>
+ *   <li>{@code head_major_shared} {@code [kvHeads][maxSeq][headDim]}: one tensor per buffer over the
+ *       whole capacity, created here once, is both the graph's past input and its pinned present
+ *       output; GroupQueryAttention appends in place. A decode step creates no tensor.</li>
+ * </ul>
+ * Either way nothing is copied and truncation only lowers lengths.
  *
- * <p>Not thread-safe: one sequence, one thread at a time. {@link #close()} drops the buffers; the
- * direct memory itself is returned when the garbage collector reclaims them (Java has no
- * deterministic free for direct buffers). It holds no native ONNX Runtime objects between calls.
+ * <p>Not thread-safe: one sequence, one thread at a time. {@link #close()} closes the tensors and
+ * drops the buffers; the direct memory itself is returned when the garbage collector reclaims them
+ * (Java has no deterministic free for direct buffers).
  */
 public final class OrtKvCache implements KvCache {
     private final OrtEnvironment env;
@@ -28,10 +35,14 @@ public final class OrtKvCache implements KvCache {
     private final int kvHeads;
     private final int headDim;
     private final boolean fp16;
+    private final boolean headMajor; // head_major_shared layout (else sequence_major)
     private final int rowBytes; // bytes of one token's row: kvHeads*headDim*sizeof(dtype)
 
-    private ByteBuffer[] keys;   // [layers][maxSeq][kvHeads*headDim] float32 or float16, rotated keys
-    private ByteBuffer[] values; // [layers][maxSeq][kvHeads*headDim] float32 or float16
+    // sequence_major: [layers][maxSeq][kvHeads][headDim]; head_major_shared: [layers][kvHeads][maxSeq][headDim]
+    private ByteBuffer[] keys;   // rotated keys, float32 or float16
+    private ByteBuffer[] values; // float32 or float16
+    private final OnnxTensor[] keyTensors;   // [layers] head_major_shared only: [1, kvHeads, maxSeq, headDim] over keys[l]
+    private final OnnxTensor[] valueTensors; // [layers] same over values[l]
     private final int[] lengths; // [layers] valid rows per layer
     private boolean closed;
 
@@ -46,10 +57,11 @@ public final class OrtKvCache implements KvCache {
      * @param kvHeads key/value heads
      * @param headDim head width
      * @param fp16 float16 cache (else float32)
+     * @param headMajor the head_major_shared layout (else sequence_major)
      * @throws SkipperException if maxSeq is out of range or the memory cannot be allocated
      */
-    OrtKvCache(OrtEnvironment env, OrtModelRunner owner, int numLayers, int maxSeq, int maxPosition, int kvHeads, int headDim, boolean fp16)
-            throws SkipperException {
+    OrtKvCache(OrtEnvironment env, OrtModelRunner owner, int numLayers, int maxSeq, int maxPosition, int kvHeads,
+               int headDim, boolean fp16, boolean headMajor) throws SkipperException {
         if (maxSeq < 1 || maxSeq > maxPosition) {
             throw new SkipperException("KV cache maxSeq " + maxSeq + " must be between 1 and the model's max_position "
                     + maxPosition);
@@ -61,6 +73,7 @@ public final class OrtKvCache implements KvCache {
         this.kvHeads = kvHeads;
         this.headDim = headDim;
         this.fp16 = fp16;
+        this.headMajor = headMajor;
         int elementBytes = fp16 ? 2 : 4;
         long rowBytesLong = (long) kvHeads * headDim * elementBytes;
         long bufferBytes;
@@ -85,6 +98,20 @@ public final class OrtKvCache implements KvCache {
             values[l] = Tensors.allocate(bufferBytes, what);
         }
         this.lengths = new int[numLayers];
+        this.keyTensors = new OnnxTensor[headMajor ? numLayers : 0];
+        this.valueTensors = new OnnxTensor[headMajor ? numLayers : 0];
+        if (headMajor) {
+            try {
+                for (int l = 0; l < numLayers; l++) {
+                    keyTensors[l] = Tensors.activations(env, keys[l], 0, (int) bufferBytes, fp16, 1, kvHeads, maxSeq, headDim);
+                    valueTensors[l] = Tensors.activations(env, values[l], 0, (int) bufferBytes, fp16, 1, kvHeads, maxSeq,
+                            headDim);
+                }
+            } catch (OrtException e) {
+                close();
+                throw new SkipperException("cannot create KV cache tensors: " + e.getMessage(), e);
+            }
+        }
     }
 
     @Override
@@ -111,7 +138,16 @@ public final class OrtKvCache implements KvCache {
 
     @Override
     public void close() {
+        if (closed) {
+            return;
+        }
         closed = true;
+        for (int l = 0; l < keyTensors.length; l++) {
+            Tensors.closeQuietly(keyTensors[l]);
+            Tensors.closeQuietly(valueTensors[l]);
+            keyTensors[l] = null;
+            valueTensors[l] = null;
+        }
         keys = null;
         values = null;
     }
@@ -136,8 +172,24 @@ public final class OrtKvCache implements KvCache {
         return fp16;
     }
 
+    /** @return whether the cache is head-major and shared between past and present */
+    boolean isHeadMajor() {
+        return headMajor;
+    }
+
     /**
-     * A tensor {@code [1, count, kvHeads, headDim]} over rows {@code [row, row+count)} of a layer's
+     * The whole-capacity tensor of a layer (head_major_shared): past input and present output.
+     *
+     * @param layer layer index
+     * @param value values (else keys)
+     * @return the cache's own tensor (do not close)
+     */
+    OnnxTensor whole(int layer, boolean value) {
+        return value ? valueTensors[layer] : keyTensors[layer];
+    }
+
+    /**
+     * A tensor {@code [1, count, kvHeads, headDim]} (sequence_major) over rows {@code [row, row+count)} of a layer's
      * keys or values: the past prefix as input, or the rows a run writes as a pinned output.
      *
      * @param layer layer index
@@ -169,7 +221,7 @@ public final class OrtKvCache implements KvCache {
      * @param value values (else keys)
      * @param row first row
      * @param count rows
-     * @return {@code [count * kvHeads * headDim]} floats
+     * @return {@code [count][kvHeads][headDim]} floats
      */
     float[] read(int layer, boolean value, int row, int count) {
         ensureOpen();
@@ -179,10 +231,17 @@ public final class OrtKvCache implements KvCache {
         }
         ByteBuffer buffer = value ? values[layer] : keys[layer];
         int width = kvHeads * headDim;
-        float[] out = new float[count * width];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = fp16 ? Half.toFloat(buffer.getShort(row * rowBytes + i * 2))
-                    : buffer.getFloat(row * rowBytes + i * 4);
+        int elementBytes = fp16 ? 2 : 4;
+        float[] out = new float[count * width]; // [count][kvHeads][headDim] whatever the layout
+        for (int t = 0; t < count; t++) {
+            for (int h = 0; h < kvHeads; h++) {
+                for (int d = 0; d < headDim; d++) {
+                    long element = headMajor ? ((long) h * maxSeq + row + t) * headDim + d
+                            : ((long) (row + t) * kvHeads + h) * headDim + d;
+                    int at = (int) (element * elementBytes);
+                    out[(t * kvHeads + h) * headDim + d] = fp16 ? Half.toFloat(buffer.getShort(at)) : buffer.getFloat(at);
+                }
+            }
         }
         return out;
     }

@@ -42,6 +42,12 @@ public final class OrtModelRunner implements ModelRunner {
     private static final String POSITION_IDS = "position_ids";
     private static final String PAST_KEY = "past_key";
     private static final String PAST_VALUE = "past_value";
+    private static final String SEQLENS_K = "seqlens_k";
+    private static final String TOTAL_SEQUENCE_LENGTH = "total_sequence_length";
+    private static final String COS_CACHE = "cos_cache";
+    private static final String SIN_CACHE = "sin_cache";
+    private static final String PRESENT_KEY = "present_key";
+    private static final String PRESENT_VALUE = "present_value";
     private static final String HIDDEN_OUT = "hidden_out";
     private static final String KEY = "key";
     private static final String VALUE = "value";
@@ -50,7 +56,10 @@ public final class OrtModelRunner implements ModelRunner {
     private final BundleManifest manifest;
     private final OrtEnvironment env;
     private final OrtSession embed;    // input_ids [1, S] -> hidden [1, S, H]
-    private final OrtSession[] layers; // [layers] hidden, position_ids, past_key, past_value -> hidden_out, key, value
+    // [layers] sequence_major: hidden, position_ids, past_key, past_value -> hidden_out, key, value;
+    // head_major_shared: hidden, past_key, past_value, seqlens_k, total_sequence_length, cos_cache,
+    // sin_cache -> hidden_out, present_key, present_value
+    private final OrtSession[] layers;
     private final OrtSession head;     // hidden [1, S, H] -> logits [1, S, V] float32
     private final int numLayers;
     private final int hiddenSize;
@@ -59,13 +68,15 @@ public final class OrtModelRunner implements ModelRunner {
     private final int headDim;
     private final int maxPosition;
     private final boolean fp16;
+    private final boolean headMajor; // kv_cache.layout head_major_shared
+    private final RopeTables rope;   // head_major_shared: cos/sin inputs shared by every layer and sequence; else null
 
     /** Read: a call in progress; write: close. */
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private volatile boolean closed;
 
     private OrtModelRunner(BundleManifest manifest, OrtEnvironment env, OrtSession embed, OrtSession[] layers,
-                           OrtSession head) {
+                           OrtSession head, RopeTables rope) {
         this.manifest = manifest;
         this.env = env;
         this.embed = embed;
@@ -79,6 +90,8 @@ public final class OrtModelRunner implements ModelRunner {
         this.headDim = m.headDim();
         this.maxPosition = m.maxPosition();
         this.fp16 = manifest.weights().activations() == BundleManifest.DType.FLOAT16;
+        this.headMajor = manifest.kvCache().layout() == BundleManifest.KvLayout.HEAD_MAJOR_SHARED;
+        this.rope = rope;
     }
 
     /**
@@ -98,23 +111,34 @@ public final class OrtModelRunner implements ModelRunner {
                     + activations.yamlName());
         }
         BundleManifest.GraphsSpec graphs = manifest.graphs();
+        boolean headMajor = manifest.kvCache().layout() == BundleManifest.KvLayout.HEAD_MAJOR_SHARED;
+        Set<String> layerInputs = headMajor
+                ? Set.of(HIDDEN, PAST_KEY, PAST_VALUE, SEQLENS_K, TOTAL_SEQUENCE_LENGTH, COS_CACHE, SIN_CACHE)
+                : Set.of(HIDDEN, POSITION_IDS, PAST_KEY, PAST_VALUE);
+        Set<String> layerOutputs = headMajor ? Set.of(HIDDEN_OUT, PRESENT_KEY, PRESENT_VALUE) : Set.of(HIDDEN_OUT, KEY, VALUE);
         List<OrtSession> opened = new ArrayList<>();
+        RopeTables rope = null;
         try (OrtSession.SessionOptions options = shared.sessionOptions(manifest.onnxruntime().sessionConfig())) {
+            if (headMajor) {
+                rope = RopeTables.load(shared.env(), manifest);
+            }
             OrtSession embed = load(shared.env(), manifest, graphs.embed().file(), options, opened,
                     Set.of(INPUT_IDS), Set.of(HIDDEN));
             OrtSession[] layers = new OrtSession[graphs.layers().size()];
             for (int l = 0; l < layers.length; l++) {
                 layers[l] = load(shared.env(), manifest, graphs.layers().get(l).file(), options, opened,
-                        Set.of(HIDDEN, POSITION_IDS, PAST_KEY, PAST_VALUE), Set.of(HIDDEN_OUT, KEY, VALUE));
+                        layerInputs, layerOutputs);
             }
             OrtSession head = load(shared.env(), manifest, graphs.head().file(), options, opened,
                     Set.of(HIDDEN), Set.of(LOGITS));
-            return new OrtModelRunner(manifest, shared.env(), embed, layers, head);
+            return new OrtModelRunner(manifest, shared.env(), embed, layers, head, rope);
         } catch (OrtException e) {
             closeAll(opened);
+            closeQuietly(rope);
             throw new SkipperException("cannot set up ONNX Runtime sessions for " + bundleDir + ": " + e.getMessage(), e);
         } catch (SkipperException | RuntimeException e) {
             closeAll(opened);
+            closeQuietly(rope);
             throw e;
         }
     }
@@ -148,7 +172,7 @@ public final class OrtModelRunner implements ModelRunner {
         lock.readLock().lock();
         try {
             ensureOpen();
-            return new OrtKvCache(env, this, numLayers, maxSeq, maxPosition, kvHeads, headDim, fp16);
+            return new OrtKvCache(env, this, numLayers, maxSeq, maxPosition, kvHeads, headDim, fp16, headMajor);
         } finally {
             lock.readLock().unlock();
         }
@@ -207,13 +231,52 @@ public final class OrtModelRunner implements ModelRunner {
             throw new SkipperException("layer " + layer + ": " + past + " cached + " + count
                     + " new tokens exceed the KV cache of " + kv.maxSeq());
         }
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            if (headMajor) {
+                layerShared(layer, hs, count, kv, past);
+            } else {
+                layerSequenceMajor(layer, hs, count, kv, past);
+            }
+            kv.advance(layer, count);
+            hs.swap();
+        } catch (OrtException e) {
+            throw new SkipperException("layer " + layer + ": cannot create tensors: " + oneLine(e.getMessage()), e);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** head_major_shared: every tensor already exists; only the two lengths are rewritten. */
+    private void layerShared(int layer, OrtHiddenStates hs, int count, OrtKvCache kv, int past)
+            throws OrtException, SkipperException {
+        OnnxTensor keys = kv.whole(layer, false);
+        OnnxTensor values = kv.whole(layer, true);
+        hs.lengths(past, count);
+        hs.inputs.clear();
+        hs.outputs.clear();
+        hs.inputs.put(HIDDEN, hs.currentHidden(count));
+        hs.inputs.put(PAST_KEY, keys);
+        hs.inputs.put(PAST_VALUE, values);
+        hs.inputs.put(SEQLENS_K, hs.seqlensK());
+        hs.inputs.put(TOTAL_SEQUENCE_LENGTH, hs.totalSequenceLength());
+        hs.inputs.put(COS_CACHE, rope.cos());
+        hs.inputs.put(SIN_CACHE, rope.sin());
+        hs.outputs.put(HIDDEN_OUT, hs.otherHidden(count));
+        hs.outputs.put(PRESENT_KEY, keys); // the same memory: GroupQueryAttention appends in place
+        hs.outputs.put(PRESENT_VALUE, values);
+        run(layers[layer], hs, layer);
+    }
+
+    /** sequence_major: views over the valid prefix and the new rows, made for this call. */
+    private void layerSequenceMajor(int layer, OrtHiddenStates hs, int count, OrtKvCache kv, int past)
+            throws OrtException, SkipperException {
         OnnxTensor pastKey = null;
         OnnxTensor pastValue = null;
         OnnxTensor newKey = null;
         OnnxTensor newValue = null;
-        lock.readLock().lock();
         try {
-            ensureOpen();
             pastKey = kv.rows(layer, false, 0, past);
             pastValue = kv.rows(layer, true, 0, past);
             newKey = kv.rows(layer, false, past, count);
@@ -228,12 +291,7 @@ public final class OrtModelRunner implements ModelRunner {
             hs.outputs.put(KEY, newKey);
             hs.outputs.put(VALUE, newValue);
             run(layers[layer], hs, layer);
-            kv.advance(layer, count);
-            hs.swap();
-        } catch (OrtException e) {
-            throw new SkipperException("layer " + layer + ": cannot create tensors: " + oneLine(e.getMessage()), e);
         } finally {
-            lock.readLock().unlock();
             Tensors.closeQuietly(pastKey);
             Tensors.closeQuietly(pastValue);
             Tensors.closeQuietly(newKey);
@@ -284,6 +342,7 @@ public final class OrtModelRunner implements ModelRunner {
             all.addAll(List.of(layers));
             all.add(head);
             closeAll(all);
+            closeQuietly(rope);
         } finally {
             lock.writeLock().unlock();
         }
@@ -347,6 +406,12 @@ public final class OrtModelRunner implements ModelRunner {
             } catch (OrtException e) {
                 // Nothing to do at close time: the native session is gone either way.
             }
+        }
+    }
+
+    private static void closeQuietly(RopeTables rope) {
+        if (rope != null) {
+            rope.close();
         }
     }
 
