@@ -261,7 +261,8 @@ public final class BundleManifestReader {
             KvCacheSpec kvCache = kvCache(section(top.required("kv_cache"), "kv_cache"), model, weights);
             Section filesSection = section(top.required("files"), "files");
             Map<String, Path> listed = files(filesSection);
-            RopeCacheSpec ropeCache = ropeCache(top.optional("rope_cache"), kvCache, model, weights, listed);
+            RopeCacheSpec ropeCache = ropeCache(top.optional("rope_cache"), top.required("kv_cache"), kvCache, model,
+                    weights, listed);
             TokenizerSpec tokenizer = tokenizer(section(top.required("tokenizer"), "tokenizer"), model, listed);
             Node templateNode = top.required("chat_template");
             String chatTemplate = isNull(templateNode) ? null : string(templateNode, "chat_template");
@@ -467,12 +468,12 @@ public final class BundleManifestReader {
         }
 
         /** {@code rope_cache}: required (and only allowed) with the head_major_shared layout. */
-        private RopeCacheSpec ropeCache(Node node, KvCacheSpec kv, ModelDims model, WeightsSpec weights,
+        private RopeCacheSpec ropeCache(Node node, Node kvNode, KvCacheSpec kv, ModelDims model, WeightsSpec weights,
                 Map<String, Path> listed) throws BundleFormatException, IOException {
             boolean wanted = kv.layout() == KvLayout.HEAD_MAJOR_SHARED;
             if (node == null || isNull(node)) {
                 if (wanted) {
-                    throw fail(node, "rope_cache", "is required with kv_cache.layout " + kv.layout().yamlName()
+                    throw fail(node == null ? kvNode : node, "rope_cache", "is required with kv_cache.layout " + kv.layout().yamlName()
                                     + " (the layer graphs take its cos/sin tables as input)");
                 }
                 return null;

@@ -12,6 +12,7 @@ import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -51,10 +52,14 @@ public final class OrtHiddenStates implements HiddenStates {
     private OnnxTensor seqlensTensor;            // int32 [1] over lengths[0], created on first use
     private OnnxTensor totalTensor;              // int32 scalar over lengths[1], created on first use
 
-    /** Reused input map of a run (this object is used by one thread at a time). */
-    final Map<String, OnnxTensorLike> inputs = new HashMap<>(8);
-    /** Reused pinned-output map of a run. */
-    final Map<String, OnnxValue> outputs = new HashMap<>(8);
+    // Reused input and pinned-output maps, one pair per graph kind: each run puts the same keys again,
+    // which replaces values in place (a cleared HashMap would allocate a node per put).
+    final Map<String, OnnxTensorLike> embedInputs = new HashMap<>(4);
+    final Map<String, OnnxValue> embedOutputs = new HashMap<>(4);
+    final Map<String, OnnxTensorLike> layerInputs = new HashMap<>(16);
+    final Map<String, OnnxValue> layerOutputs = new HashMap<>(8);
+    final Map<String, OnnxTensorLike> headInputs = new HashMap<>(4);
+    final Map<String, OnnxValue> headOutputs = new HashMap<>(4);
 
     private boolean closed;
 
@@ -129,8 +134,9 @@ public final class OrtHiddenStates implements HiddenStates {
         Tensors.closeQuietly(totalTensor);
         seqlensTensor = null;
         totalTensor = null;
-        inputs.clear();
-        outputs.clear();
+        for (Map<String, ?> map : List.of(embedInputs, embedOutputs, layerInputs, layerOutputs, headInputs, headOutputs)) {
+            map.clear();
+        }
     }
 
     // ---- used by OrtModelRunner -------------------------------------------------------------

@@ -17,7 +17,7 @@ import java.util.Set;
  * @param backends backends to try, in order; {@code [AUTO]} alone or distinct concrete backends
  *     (default {@code [AUTO]})
  * @param threads intra-op threads, 0 to {@value #MAX_THREADS}; 0 = the backend's default (default 0)
- * @param allowSpinning let idle worker threads spin: lower latency, burns CPU (default false)
+ * @param allowSpinning let idle worker threads spin: lower latency, burns CPU (default true)
  * @param contextLength tokens of context the session allocates, 0 to {@value #MAX_CONTEXT_LENGTH};
  *     0 = the model's {@code max_position} (default 0)
  * @param generation defaults of each request
@@ -61,7 +61,7 @@ public record DeploymentConfig(Path bundle, List<BackendChoice> backends, int th
      * @return the deployment, with no source file
      */
     public static DeploymentConfig defaults(Path bundle) {
-        return new DeploymentConfig(bundle, DEFAULT_BACKENDS, 0, false, 0, GenerationDefaults.DEFAULTS,
+        return new DeploymentConfig(bundle, DEFAULT_BACKENDS, 0, BackendOptions.DEFAULTS.allowSpinning(), 0, GenerationDefaults.DEFAULTS,
                 SpeculationConfig.OFF, null);
     }
 

@@ -1,6 +1,7 @@
 package dev.skipper.core.config;
 
 import dev.skipper.api.SamplingOptions;
+import dev.skipper.api.spi.BackendOptions;
 import dev.skipper.core.config.NodeReader.Section;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -128,7 +129,7 @@ public final class DeploymentConfigLoader {
             List<BackendChoice> backends = backends(top.optional("backend"));
             int threads = intOr(top, "threads", 0, DeploymentConfig.MAX_THREADS, 0);
             Node spin = top.optional("allow_spinning");
-            boolean allowSpinning = spin != null && r.bool(spin, "allow_spinning");
+            boolean allowSpinning = spin == null ? BackendOptions.DEFAULTS.allowSpinning() : r.bool(spin, "allow_spinning");
             int context = intOr(top, "context_length", 0, DeploymentConfig.MAX_CONTEXT_LENGTH, 0);
             Section gen = top.optionalSection("generation", GENERATION_KEYS);
             GenerationDefaults generation = gen == null ? GenerationDefaults.DEFAULTS : generation(gen);

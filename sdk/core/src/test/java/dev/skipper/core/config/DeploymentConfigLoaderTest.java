@@ -45,7 +45,7 @@ class DeploymentConfigLoaderTest {
         assertEquals(repo.resolve("build/bundles/smollm2-135m-int4-ort").toAbsolutePath().normalize(), c.bundle());
         assertEquals(List.of(BackendChoice.CPU), c.backends());
         assertEquals(2, c.threads());
-        assertFalse(c.allowSpinning());
+        assertTrue(c.allowSpinning());
         assertEquals(2048, c.contextLength());
         assertEquals(256, c.generation().maxNewTokens());
         assertEquals(SamplingOptions.GREEDY, c.generation().sampling());
