@@ -10,8 +10,23 @@ import java.util.List;
  * @param stopStrings generation ends before any of these strings (matched across token boundaries,
  *     never emitted)
  * @param stopAtEos end at the bundle's end-of-sequence tokens
+ * @param speculation how this request drafts tokens, or {@code null} for the engine's configured
+ *     mode (the per-request switch; every mode gives the same output as {@link SpeculationMode#OFF})
  */
-public record GenerationOptions(int maxNewTokens, SamplingOptions sampling, List<String> stopStrings, boolean stopAtEos) {
+public record GenerationOptions(int maxNewTokens, SamplingOptions sampling, List<String> stopStrings, boolean stopAtEos,
+                                SpeculationMode speculation) {
+
+    /**
+     * Options that use the engine's configured speculation mode.
+     *
+     * @param maxNewTokens the limit
+     * @param sampling how tokens are chosen
+     * @param stopStrings stop strings
+     * @param stopAtEos end at end-of-sequence tokens
+     */
+    public GenerationOptions(int maxNewTokens, SamplingOptions sampling, List<String> stopStrings, boolean stopAtEos) {
+        this(maxNewTokens, sampling, stopStrings, stopAtEos, null);
+    }
 
     /** Validates and copies. */
     public GenerationOptions {
@@ -27,6 +42,16 @@ public record GenerationOptions(int maxNewTokens, SamplingOptions sampling, List
                 throw new IllegalArgumentException("stop strings must not be empty");
             }
         }
+    }
+
+    /**
+     * The same options with another speculation mode.
+     *
+     * @param mode the mode, or {@code null} for the engine's
+     * @return the options
+     */
+    public GenerationOptions withSpeculation(SpeculationMode mode) {
+        return new GenerationOptions(maxNewTokens, sampling, stopStrings, stopAtEos, mode);
     }
 
     /**

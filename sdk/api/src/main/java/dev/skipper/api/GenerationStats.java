@@ -8,6 +8,29 @@ package dev.skipper.api;
  * @param ttftMillis time from the call to the first generated token
  * @param prefillTokensPerSecond prompt tokens per second of prefill
  * @param decodeTokensPerSecond generated tokens per second after the first
+ * @param speculation what speculative decoding did ({@link SpeculationStats#NONE} when off)
  */
 public record GenerationStats(int promptTokens, int generatedTokens, double ttftMillis,
-                              double prefillTokensPerSecond, double decodeTokensPerSecond) {}
+                              double prefillTokensPerSecond, double decodeTokensPerSecond,
+                              SpeculationStats speculation) {
+
+    /** Checks that {@code speculation} is given. */
+    public GenerationStats {
+        java.util.Objects.requireNonNull(speculation, "speculation");
+    }
+
+    /**
+     * Stats without speculation.
+     *
+     * @param promptTokens prompt tokens run
+     * @param generatedTokens tokens produced
+     * @param ttftMillis time to the first token
+     * @param prefillTokensPerSecond prefill rate
+     * @param decodeTokensPerSecond decode rate
+     */
+    public GenerationStats(int promptTokens, int generatedTokens, double ttftMillis, double prefillTokensPerSecond,
+                           double decodeTokensPerSecond) {
+        this(promptTokens, generatedTokens, ttftMillis, prefillTokensPerSecond, decodeTokensPerSecond,
+                SpeculationStats.NONE);
+    }
+}

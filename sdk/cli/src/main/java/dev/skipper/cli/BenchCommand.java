@@ -41,7 +41,7 @@ final class BenchCommand implements Callable<Integer> {
     /** Modes this build runs. */
     static final List<String> MODES = List.of("ar");
     /** Modes that speculative decoding brings. */
-    static final List<String> LATER_MODES = List.of("spec", "auto", "early_exit", "layer_skip", "ngram");
+    static final List<String> LATER_MODES = List.of("spec", "auto", "early-exit", "layer-skip", "ngram");
 
     private final CliContext ctx;
 

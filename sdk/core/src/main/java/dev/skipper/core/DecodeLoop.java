@@ -7,11 +7,16 @@ import dev.skipper.api.GenerationResult;
 import dev.skipper.api.GenerationStats;
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SkipperException;
+import dev.skipper.api.SpeculationMode;
+import dev.skipper.api.SpeculationStats;
 import dev.skipper.api.TokenListener;
+import dev.skipper.core.config.SpeculationConfig;
 import dev.skipper.core.sampling.Sampler;
 import dev.skipper.core.text.StopStringMatcher;
 import dev.skipper.core.tokenizer.StreamingDetokenizer;
 import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.Map;
 
 /**
  * Autoregressive generation for one session: prompt in, tokens out, one request at a time.
@@ -42,6 +47,11 @@ final class DecodeLoop {
     /** The bundle's end-of-sequence ids. */
     private final int[] eosIds;
 
+    /** The session's speculation settings (the mode a request gets when it names none). */
+    private final SpeculationConfig speculation;
+    /** Speculative decoders by mode, made when a request first uses the mode. */
+    private final Map<SpeculationMode, SpeculativeDecoder> decoders = new EnumMap<>(SpeculationMode.class);
+
     /** Set by {@link #cancel()} from any thread; cleared when a request starts. */
     private volatile boolean cancelled;
 
@@ -50,8 +60,11 @@ final class DecodeLoop {
      * @param sampler the session's sampler (model vocabulary)
      * @param detokenizer the session's streaming detokenizer (flushed at the end of every request)
      * @param eosIds end-of-sequence token ids
+     * @param speculation the session's speculation settings
      */
-    DecodeLoop(Sequence seq, Sampler sampler, StreamingDetokenizer detokenizer, int[] eosIds) {
+    DecodeLoop(Sequence seq, Sampler sampler, StreamingDetokenizer detokenizer, int[] eosIds,
+               SpeculationConfig speculation) {
+        this.speculation = speculation;
         this.seq = seq;
         this.sampler = sampler;
         this.detokenizer = detokenizer;
@@ -112,9 +125,15 @@ final class DecodeLoop {
         }
         long prefillEnd = System.nanoTime();
 
-        // 4. Decode.
+        // 4. Decode: the first token from the prefill logits, then steps (plain, or speculative
+        // rounds that produce several tokens at once).
         SamplingOptions sampling = options.sampling();
         sampler.begin(sampling.seed());
+        SpeculativeDecoder spec = decoder(options.speculation() != null ? options.speculation() : speculation.mode());
+        if (spec != null) {
+            spec.begin();
+        }
+        int[] step = new int[spec == null ? 1 : spec.maxTokensPerStep()]; // [tokens of one step]
         StopStringMatcher stops = new StopStringMatcher(options.stopStrings());
         int[] out = new int[Math.min(options.maxNewTokens(), seq.contextLength() + 1 - seq.length())]; // [generated]
         StringBuilder text = new StringBuilder();
@@ -124,40 +143,57 @@ final class DecodeLoop {
         FinishReason reason;
         boolean flushed = false;
         try {
+            outer:
             while (true) {
                 if (cancelled) {
                     reason = FinishReason.CANCELLED;
                     break;
                 }
-                int token = sample(sampling);
-                seq.append(token); // known, not run: the next step (or request) feeds it
-                out[n++] = token;
-                lastNanos = System.nanoTime();
-                if (n == 1) {
-                    firstNanos = lastNanos;
+                int count;
+                if (n == 0) {
+                    step[0] = sample(sampling);
+                    seq.append(step[0]); // known, not run: the next step (or request) feeds it
+                    count = 1;
+                } else if (spec == null) {
+                    seq.run(null); // embed 1 row, every layer, head
+                    step[0] = sample(sampling);
+                    seq.append(step[0]);
+                    count = 1;
+                } else {
+                    count = speculativeStep(spec, sampling, out.length - n, step);
                 }
-                if (options.stopAtEos() && isEos(token)) {
-                    reason = FinishReason.EOS;
-                    break;
+                for (int j = 0; j < count; j++) {
+                    int token = step[j];
+                    out[n++] = token;
+                    lastNanos = System.nanoTime();
+                    if (n == 1) {
+                        firstNanos = lastNanos;
+                    }
+                    FinishReason end = null;
+                    if (options.stopAtEos() && isEos(token)) {
+                        end = FinishReason.EOS;
+                    } else {
+                        emit(stops.feed(detokenizer.push(token)), token, text, listener);
+                        if (stops.stopped()) {
+                            end = FinishReason.STOP_STRING;
+                        } else if (n == options.maxNewTokens()) {
+                            end = FinishReason.MAX_TOKENS;
+                        }
+                    }
+                    if (end != null) {
+                        // Tokens of the step after this one were never seen: as plain decoding would
+                        // have left it, this token is the pending one.
+                        if (j < count - 1) {
+                            seq.rewindPending(seq.length() - (count - 1 - j));
+                        }
+                        reason = end;
+                        break outer;
+                    }
                 }
-                emit(stops.feed(detokenizer.push(token)), token, text, listener);
-                if (stops.stopped()) {
-                    reason = FinishReason.STOP_STRING;
-                    break;
-                }
-                if (n == options.maxNewTokens()) {
-                    reason = FinishReason.MAX_TOKENS;
-                    break;
-                }
-                if (seq.cached() == seq.contextLength()) { // no room to feed the token
+                if (seq.cached() == seq.contextLength()) { // no room to feed the pending token
                     reason = FinishReason.CONTEXT_FULL;
                     break;
                 }
-                if (cancelled) {
-                    reason = FinishReason.CANCELLED;
-                    break;
-                }
-                seq.run(null); // embed 1 row, every layer, head
             }
 
             // Text held back (an incomplete character, a possible stop-string start) ends the stream.
@@ -186,7 +222,52 @@ final class DecodeLoop {
         double prefillRate = promptTokens / seconds(prefillEnd - prefillStart);
         double decodeRate = n > 1 ? (n - 1) / seconds(lastNanos - firstNanos) : 0;
         return new GenerationResult(text.toString(), Arrays.copyOf(out, n), reason,
-                new GenerationStats(promptTokens, n, ttftMillis, prefillRate, decodeRate));
+                new GenerationStats(promptTokens, n, ttftMillis, prefillRate, decodeRate,
+                        spec == null ? SpeculationStats.NONE : spec.stats(n)));
+    }
+
+    /** One speculative step; bad logits become a {@link SkipperException}. */
+    private int speculativeStep(SpeculativeDecoder spec, SamplingOptions sampling, int budget, int[] step)
+            throws SkipperException {
+        try {
+            return spec.step(sampling, budget, step);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new SkipperException("speculative step failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The session's decoder for a mode, made on first use.
+     *
+     * @param mode the request's mode
+     * @return the decoder, or {@code null} for {@link SpeculationMode#OFF}
+     * @throws SkipperException if the mode does not fit the model or its buffers cannot be allocated
+     */
+    private SpeculativeDecoder decoder(SpeculationMode mode) throws SkipperException {
+        if (mode == SpeculationMode.OFF) {
+            return null;
+        }
+        SpeculativeDecoder d = decoders.get(mode);
+        if (d == null) {
+            d = new SpeculativeDecoder(seq, sampler, speculation.withMode(mode), true);
+            decoders.put(mode, d);
+        }
+        return d;
+    }
+
+    /** Forgets the decoders' switch-off decisions (the session was reset). */
+    void reset() {
+        for (SpeculativeDecoder d : decoders.values()) {
+            d.reset();
+        }
+    }
+
+    /** Frees the decoders' buffers. */
+    void close() {
+        for (SpeculativeDecoder d : decoders.values()) {
+            d.close();
+        }
+        decoders.clear();
     }
 
     /** The next token from the current logits; bad logits become a {@link SkipperException}. */

@@ -4,6 +4,7 @@ import dev.skipper.api.BundleManifest;
 import dev.skipper.api.Engine;
 import dev.skipper.api.SkipperException;
 import dev.skipper.api.spi.ModelRunner;
+import dev.skipper.core.config.SpeculationConfig;
 import dev.skipper.core.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -32,6 +33,7 @@ public final class DefaultEngine implements Engine {
     private final Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;
     private final int contextLength;
+    private final SpeculationConfig speculation;
     private final Set<DefaultSession> sessions = ConcurrentHashMap.newKeySet();
     private boolean closed;
 
@@ -45,12 +47,32 @@ public final class DefaultEngine implements Engine {
      */
     DefaultEngine(ModelRunner runner, String backendName, String backendWarning, Tokenizer tokenizer,
                   ChatTemplate chatTemplate, int contextLength) {
+        this(runner, backendName, backendWarning, tokenizer, chatTemplate, contextLength, SpeculationConfig.OFF);
+    }
+
+    /**
+     * @param runner the backend's runner (owned: closed with the engine)
+     * @param backendName the backend's name
+     * @param backendWarning the fallback warning, or {@code null}
+     * @param tokenizer the bundle's tokenizer (owned)
+     * @param chatTemplate the bundle's chat template, or {@code null}
+     * @param contextLength tokens of context per session
+     * @param speculation the default speculative decoding settings of every session
+     */
+    DefaultEngine(ModelRunner runner, String backendName, String backendWarning, Tokenizer tokenizer,
+                  ChatTemplate chatTemplate, int contextLength, SpeculationConfig speculation) {
         this.runner = Objects.requireNonNull(runner, "runner");
         this.backendName = Objects.requireNonNull(backendName, "backendName");
         this.backendWarning = backendWarning;
         this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
         this.chatTemplate = chatTemplate;
         this.contextLength = contextLength;
+        this.speculation = Objects.requireNonNull(speculation, "speculation");
+    }
+
+    /** @return the speculative decoding settings sessions start with */
+    public SpeculationConfig speculation() {
+        return speculation;
     }
 
     @Override

@@ -62,7 +62,7 @@ public final class DefaultSession implements Session {
         this.seq = new Sequence(runner, engine.contextLength(), DefaultEngine.PREFILL_CHUNK);
         try {
             this.loop = new DecodeLoop(seq, new Sampler(runner.manifest().model().vocabSize()),
-                    engine.tokenizer().newStreamingDetokenizer(), engine.tokenizer().eosIds());
+                    engine.tokenizer().newStreamingDetokenizer(), engine.tokenizer().eosIds(), engine.speculation());
             this.scorer = new TeacherForcedScorer(runner);
         } catch (RuntimeException e) {
             seq.close();
@@ -185,6 +185,7 @@ public final class DefaultSession implements Session {
         try {
             seq.rewind(0);
             conversation.clear();
+            loop.reset();
         } finally {
             lock.unlock();
         }
@@ -232,7 +233,11 @@ public final class DefaultSession implements Session {
                 return;
             }
             closed = true;
-            seq.close();
+            try {
+                loop.close();
+            } finally {
+                seq.close();
+            }
         } finally {
             lock.unlock();
             engine.forget(this);

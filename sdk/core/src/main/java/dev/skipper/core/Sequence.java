@@ -91,6 +91,48 @@ final class Sequence implements AutoCloseable {
         return chunk;
     }
 
+    /** @return the KV cache (speculative rounds append and drop rows themselves) */
+    KvCache cache() {
+        return cache;
+    }
+
+    /** @return the token array itself, valid in {@code [0, length())}: read it, do not write it */
+    int[] tokenArray() {
+        return tokens;
+    }
+
+    /** @return the runner */
+    ModelRunner runner() {
+        return runner;
+    }
+
+    /**
+     * Records that the cache now holds exactly {@code n} rows in every layer (after a speculative
+     * round truncated it).
+     *
+     * @param n rows, &lt; {@link #length()}
+     */
+    void setCached(int n) {
+        if (n < 0 || n >= length) {
+            throw new IllegalArgumentException("cached must be in [0, " + length + "), got " + n);
+        }
+        cached = n;
+    }
+
+    /**
+     * Keeps the first {@code keep} tokens with the last one pending (known, not cached), as plain
+     * decoding leaves a sequence after it stops at a token.
+     *
+     * @param keep tokens to keep, 1 .. {@link #length()}
+     */
+    void rewindPending(int keep) {
+        rewind(keep);
+        if (cached > keep - 1) {
+            cache.truncate(keep - 1);
+            cached = keep - 1;
+        }
+    }
+
     /** @return the working hidden states (also used by scoring, between requests) */
     HiddenStates hidden() {
         return hidden;

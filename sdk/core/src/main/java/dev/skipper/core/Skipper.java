@@ -1,5 +1,6 @@
 package dev.skipper.core;
 
+import dev.skipper.api.SpeculationMode;
 import dev.skipper.api.BundleManifest;
 import dev.skipper.api.BundleManifestReader;
 import dev.skipper.api.SkipperException;
@@ -71,18 +72,39 @@ public final class Skipper {
      */
     public static DefaultEngine open(DeploymentConfig cfg) throws SkipperException {
         Objects.requireNonNull(cfg, "cfg");
-        SpeculationConfig.Mode mode = cfg.speculation().mode();
-        if (mode != SpeculationConfig.Mode.OFF && mode != SpeculationConfig.Mode.AUTO) {
-            throw new SkipperException((cfg.source() == null ? "" : cfg.source() + ": ") + "speculation.mode "
-                    + mode.yamlName() + " is not implemented by this build; use off or auto");
-        }
         List<String> order = cfg.backends().stream().map(BackendChoice::yamlName).toList();
-        return open(cfg.bundle(), cfg.backendOptions(), order, cfg.contextLength());
+        DefaultEngine engine = open(cfg.bundle(), cfg.backendOptions(), order, cfg.contextLength(),
+                ServiceLoader.load(BackendProvider.class), cfg.speculation());
+        return engine;
     }
 
     /** {@link #open(Path, BackendOptions, List, int)} with the providers given (tests). */
     static DefaultEngine open(Path bundleDir, BackendOptions options, List<String> backendOrder, int contextLength,
                               Iterable<BackendProvider> providers) throws SkipperException {
+        return open(bundleDir, options, backendOrder, contextLength, providers, SpeculationConfig.OFF);
+    }
+
+    /**
+     * Opens a bundle with speculative decoding settings.
+     *
+     * @param bundleDir the bundle directory
+     * @param options backend options
+     * @param backendOrder backends to try, in order
+     * @param contextLength tokens of context per session (0 = the model's)
+     * @param speculation speculative decoding settings (checked against the model here)
+     * @return the engine
+     * @throws SkipperException if the bundle, a backend or the speculation settings are unusable
+     */
+    public static DefaultEngine open(Path bundleDir, BackendOptions options, List<String> backendOrder,
+                                     int contextLength, SpeculationConfig speculation) throws SkipperException {
+        return open(bundleDir, options, backendOrder, contextLength, ServiceLoader.load(BackendProvider.class),
+                speculation);
+    }
+
+    static DefaultEngine open(Path bundleDir, BackendOptions options, List<String> backendOrder, int contextLength,
+                              Iterable<BackendProvider> providers, SpeculationConfig speculation)
+            throws SkipperException {
+        Objects.requireNonNull(speculation, "speculation");
         Objects.requireNonNull(bundleDir, "bundleDir");
         Objects.requireNonNull(options, "options");
         List<String> order = BackendSelector.expand(backendOrder);
@@ -101,11 +123,13 @@ public final class Skipper {
                     + maxPosition + " (" + bundleDir + ")");
         }
         int context = contextLength == 0 ? maxPosition : contextLength;
+        SpeculativeDecoder.check(speculation, manifest.model().numLayers(), bundleDir);
         ChatTemplate template = ChatTemplate.of(manifest).orElse(null);
         Tokenizer tokenizer = Tokenizers.open(manifest);
         try {
             BackendSelector.Selection backend = BackendSelector.open(order, providers, manifest, options, LOG);
-            return new DefaultEngine(backend.runner(), backend.name(), backend.warning(), tokenizer, template, context);
+            return new DefaultEngine(backend.runner(), backend.name(), backend.warning(), tokenizer, template, context,
+                    speculation);
         } catch (SkipperException | RuntimeException e) {
             tokenizer.close();
             throw e;

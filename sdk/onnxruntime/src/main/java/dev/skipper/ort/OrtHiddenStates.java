@@ -286,6 +286,23 @@ public final class OrtHiddenStates implements HiddenStates {
         logits.get(0, dst, 0, count * vocab);
     }
 
+    /**
+     * Copies rows of the current buffer into the current buffer of {@code dst}.
+     *
+     * @param row first source row
+     * @param dst destination (same width and dtype: made by the same runner)
+     * @param dstRow first destination row
+     * @param count rows
+     */
+    void copyRowsTo(int row, OrtHiddenStates dst, int dstRow, int count) {
+        ByteBuffer from = hidden[current];
+        ByteBuffer to = dst.hidden[dst.current];
+        if (from == to && Math.abs(row - dstRow) < count && row != dstRow) {
+            throw new IllegalArgumentException("overlapping rows");
+        }
+        to.put(dstRow * rowBytes, from, row * rowBytes, count * rowBytes);
+    }
+
     /** @return hidden width */
     int hiddenSize() {
         return hiddenSize;

@@ -137,6 +137,16 @@ public final class OrtKvCache implements KvCache {
     }
 
     @Override
+    public void truncateLayer(int layer, int length) {
+        ensureOpen();
+        if (length < 0) {
+            throw new IllegalArgumentException("cannot truncate a KV cache layer to " + length + " tokens");
+        }
+        checkLayer(layer);
+        lengths[layer] = Math.min(lengths[layer], length);
+    }
+
+    @Override
     public void close() {
         if (closed) {
             return;

@@ -324,6 +324,15 @@ public final class OrtModelRunner implements ModelRunner {
         }
     }
 
+    @Override
+    public void copyRows(HiddenStates from, int fromRow, HiddenStates to, int toRow, int count) {
+        OrtHiddenStates src = hidden(from);
+        OrtHiddenStates dst = hidden(to);
+        src.checkRows(fromRow, count);
+        dst.checkRows(toRow, count);
+        src.copyRowsTo(fromRow, dst, toRow, count);
+    }
+
     /**
      * Closes every session; waits for calls in progress. Idempotent. The shared environment stays
      * (it is process-wide).

@@ -25,6 +25,15 @@ public interface KvCache extends AutoCloseable {
      */
     void truncate(int length);
 
+    /**
+     * Drops one layer's tokens after {@code length} (speculative drafting leaves inexact rows in
+     * the layers after a skipped one; verification drops them first).
+     *
+     * @param layer layer index
+     * @param length tokens to keep in that layer, &gt;= 0 (a layer holding fewer keeps its own)
+     */
+    void truncateLayer(int layer, int length);
+
     /** Frees the buffers; idempotent. */
     @Override
     void close();

@@ -64,6 +64,18 @@ public interface ModelRunner extends AutoCloseable {
     void head(HiddenStates hidden, int row, int count, float[] logits) throws SkipperException;
 
     /**
+     * Copies rows between two hidden-state buffers of this runner (a drafter hands the hidden
+     * states it computed to the verification batch).
+     *
+     * @param from source
+     * @param fromRow first source row
+     * @param to destination (may be {@code from} only for non-overlapping rows)
+     * @param toRow first destination row
+     * @param count rows, &gt;= 1
+     */
+    void copyRows(HiddenStates from, int fromRow, HiddenStates to, int toRow, int count);
+
+    /**
      * Nanoseconds this runner has spent inside the backend runtime's own calls (e.g.
      * {@code OrtSession.run}), summed over all threads since it was opened: with wall time it splits
      * a decode step into runtime time and Java-side overhead.

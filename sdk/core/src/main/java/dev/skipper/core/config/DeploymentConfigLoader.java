@@ -1,5 +1,6 @@
 package dev.skipper.core.config;
 
+import dev.skipper.api.SpeculationMode;
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.spi.BackendOptions;
 import dev.skipper.core.config.NodeReader.Section;
@@ -228,8 +229,8 @@ public final class DeploymentConfigLoader {
 
         private SpeculationConfig speculation(Section s) throws ConfigException {
             // mode is required so that tuning keys alone cannot look like speculation is on.
-            SpeculationConfig.Mode mode = r.choice(s.required("mode"), s.child("mode"),
-                    SpeculationConfig.Mode.values(), SpeculationConfig.Mode::yamlName);
+            SpeculationMode mode = r.choice(s.required("mode"), s.child("mode"),
+                    SpeculationMode.values(), SpeculationMode::yamlName);
             Node exitNode = s.optional("exit_layer");
             Integer exitLayer = exitNode == null ? null
                     : (int) r.integer(exitNode, s.child("exit_layer"), 1, SpeculationConfig.MAX_LAYER);

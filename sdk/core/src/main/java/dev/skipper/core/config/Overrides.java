@@ -1,5 +1,6 @@
 package dev.skipper.core.config;
 
+import dev.skipper.api.SpeculationMode;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -35,7 +36,7 @@ import java.util.List;
 public record Overrides(Path bundle, List<BackendChoice> backends, Integer threads, Boolean allowSpinning,
                         Integer contextLength, Integer maxNewTokens, List<String> stop, Boolean greedy,
                         Double temperature, Integer topK, Double topP, Double minP, Double repetitionPenalty,
-                        Long seed, SpeculationConfig.Mode speculationMode) {
+                        Long seed, SpeculationMode speculationMode) {
 
     /** Overrides nothing. */
     public static final Overrides NONE = builder().build();
@@ -71,7 +72,7 @@ public record Overrides(Path bundle, List<BackendChoice> backends, Integer threa
         private Double minP;
         private Double repetitionPenalty;
         private Long seed;
-        private SpeculationConfig.Mode speculationMode;
+        private SpeculationMode speculationMode;
 
         private Builder() {
         }
@@ -236,7 +237,7 @@ public record Overrides(Path bundle, List<BackendChoice> backends, Integer threa
          * @param v the value, or {@code null} to keep the one underneath
          * @return this builder
          */
-        public Builder speculationMode(SpeculationConfig.Mode v) {
+        public Builder speculationMode(SpeculationMode v) {
             speculationMode = v;
             return this;
         }

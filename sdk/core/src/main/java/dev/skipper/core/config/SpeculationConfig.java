@@ -1,5 +1,6 @@
 package dev.skipper.core.config;
 
+import dev.skipper.api.SpeculationMode;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -23,7 +24,7 @@ import java.util.Objects;
  * @param ngramSize for {@link Mode#NGRAM}: length of the n-gram looked up in the prompt and the
  *     text so far, 1 to {@value #MAX_NGRAM_SIZE} (default {@value #DEFAULT_NGRAM_SIZE})
  */
-public record SpeculationConfig(Mode mode, Integer exitLayer, int maxDraftTokens, double confidenceThreshold,
+public record SpeculationConfig(SpeculationMode mode, Integer exitLayer, int maxDraftTokens, double confidenceThreshold,
                                 List<Integer> skipLayers, int ngramSize) {
 
     /** Default of {@link #maxDraftTokens()}. */
@@ -40,7 +41,7 @@ public record SpeculationConfig(Mode mode, Integer exitLayer, int maxDraftTokens
     public static final int MAX_LAYER = 4096;
 
     /** Speculation off, every other value at its default. */
-    public static final SpeculationConfig OFF = new SpeculationConfig(Mode.OFF, null, DEFAULT_MAX_DRAFT_TOKENS,
+    public static final SpeculationConfig OFF = new SpeculationConfig(SpeculationMode.OFF, null, DEFAULT_MAX_DRAFT_TOKENS,
             DEFAULT_CONFIDENCE_THRESHOLD, null, DEFAULT_NGRAM_SIZE);
 
     /** Validates; sorts and copies {@code skipLayers}. */
@@ -85,30 +86,8 @@ public record SpeculationConfig(Mode mode, Integer exitLayer, int maxDraftTokens
      * @param newMode the mode
      * @return the copy
      */
-    public SpeculationConfig withMode(Mode newMode) {
+    public SpeculationConfig withMode(SpeculationMode newMode) {
         return new SpeculationConfig(newMode, exitLayer, maxDraftTokens, confidenceThreshold, skipLayers, ngramSize);
     }
 
-    /** How drafts are made. */
-    public enum Mode {
-        /** No speculation: plain autoregressive decoding. */
-        OFF,
-        /** The session picks a mode from what the bundle offers (its calibration), or none. */
-        AUTO,
-        /** Draft with the first {@code exit_layer} layers and the shared head; verify with the rest. */
-        EARLY_EXIT,
-        /** Draft with every layer except {@code skip_layers}; verify with all layers. */
-        LAYER_SKIP,
-        /** Draft by looking up the last n-gram in the prompt and the generated text (prompt lookup). */
-        NGRAM;
-
-        /**
-         * The spelling in deployment files.
-         *
-         * @return {@code off}, {@code auto}, {@code early_exit}, {@code layer_skip} or {@code ngram}
-         */
-        public String yamlName() {
-            return name().toLowerCase(Locale.ROOT);
-        }
-    }
 }

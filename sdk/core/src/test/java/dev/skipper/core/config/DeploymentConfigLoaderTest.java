@@ -1,5 +1,6 @@
 package dev.skipper.core.config;
 
+import dev.skipper.api.SpeculationMode;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -95,7 +96,7 @@ class DeploymentConfigLoaderTest {
                     repetition_penalty: 1.1
                     seed: -9000000000
                 speculation:
-                  mode: early_exit
+                  mode: early-exit
                   exit_layer: 12
                   skip_layers: [9, 4]
                   max_draft_tokens: 6
@@ -110,7 +111,7 @@ class DeploymentConfigLoaderTest {
         assertEquals(64, c.generation().maxNewTokens());
         assertEquals(List.of("\n\nUser:", "1.10", "no"), c.generation().stop());
         assertEquals(new SamplingOptions(false, 0.7, 40, 0.95, 0.05, 1.1, -9_000_000_000L), c.generation().sampling());
-        assertEquals(new SpeculationConfig(SpeculationConfig.Mode.EARLY_EXIT, 12, 6, 0.6, List.of(4, 9), 2),
+        assertEquals(new SpeculationConfig(SpeculationMode.EARLY_EXIT, 12, 6, 0.6, List.of(4, 9), 2),
                 c.speculation());
     }
 
@@ -131,9 +132,9 @@ class DeploymentConfigLoaderTest {
     @Test
     void modeOffIsTheWordNotABoolean() throws Exception {
         // YAML 1.1 reads a bare `off` as false; closed sets of words are matched on the text.
-        assertEquals(SpeculationConfig.Mode.OFF, parse("bundle: b\nspeculation: {mode: off}\n").speculation().mode());
+        assertEquals(SpeculationMode.OFF, parse("bundle: b\nspeculation: {mode: off}\n").speculation().mode());
         assertFails("bundle: b\nspeculation: {mode: false}\n", 2, "speculation.mode",
-                "must be one of off, auto, early_exit, layer_skip, ngram, got false");
+                "must be one of off, auto, early-exit, layer-skip, ngram, got false");
     }
 
     // ---- bundle paths ------------------------------------------------------------------------------
@@ -257,7 +258,7 @@ class DeploymentConfigLoaderTest {
         assertFails(s + "min_p: 1\n", 5, "generation.sampling.min_p", "in [0, 1)");
         assertFails(s + "repetition_penalty: 0.9\n", 5, "generation.sampling.repetition_penalty", ">= 1");
         assertFails(s + "seed: 99999999999999999999\n", 5, "generation.sampling.seed", "must be an integer");
-        String p = "bundle: b\nspeculation:\n  mode: layer_skip\n  ";
+        String p = "bundle: b\nspeculation:\n  mode: layer-skip\n  ";
         assertFails(p + "max_draft_tokens: 65\n", 4, "speculation.max_draft_tokens", "from 1 to 64");
         assertFails(p + "exit_layer: 0\n", 4, "speculation.exit_layer", "from 1 to 4096");
         assertFails(p + "confidence_threshold: 1.01\n", 4, "speculation.confidence_threshold", "in [0, 1]");

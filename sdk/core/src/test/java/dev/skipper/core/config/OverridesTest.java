@@ -1,5 +1,6 @@
 package dev.skipper.core.config;
 
+import dev.skipper.api.SpeculationMode;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -76,10 +77,10 @@ class OverridesTest {
                 .bundle(Path.of("/other")).backends(List.of(BackendChoice.CUDA, BackendChoice.CPU)).threads(8)
                 .allowSpinning(true).contextLength(1024).maxNewTokens(5).stop(List.of("x")).greedy(false)
                 .temperature(0.3).topK(3).topP(0.5).minP(0.1).repetitionPenalty(1.5).seed(-1L)
-                .speculationMode(SpeculationConfig.Mode.NGRAM).build());
+                .speculationMode(SpeculationMode.NGRAM).build());
         assertEquals(new DeploymentConfig(Path.of("/other"), List.of(BackendChoice.CUDA, BackendChoice.CPU), 8, true,
                 1024, new GenerationDefaults(5, new SamplingOptions(false, 0.3, 3, 0.5, 0.1, 1.5, -1L), List.of("x")),
-                SpeculationConfig.OFF.withMode(SpeculationConfig.Mode.NGRAM), null), c);
+                SpeculationConfig.OFF.withMode(SpeculationMode.NGRAM), null), c);
         assertSame(SpeculationConfig.OFF, d.withOverrides(Overrides.NONE).speculation());
     }
 

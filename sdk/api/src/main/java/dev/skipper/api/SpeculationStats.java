@@ -1,0 +1,32 @@
+package dev.skipper.api;
+
+/**
+ * What speculative decoding did during one request.
+ *
+ * @param rounds draft-then-verify rounds (a round yields its accepted drafts plus one token)
+ * @param drafted tokens proposed by drafters
+ * @param accepted drafted tokens the full model confirmed
+ * @param plainSteps tokens produced by plain single-token steps (warm-up, no draft, or switched off)
+ * @param layersPerToken decoder-layer executions (draft and verify, all rows) per generated token;
+ *     plain decoding gives the model's layer count
+ * @param draftMillis wall time spent drafting
+ * @param verifyMillis wall time spent verifying (batched forward passes and acceptance)
+ * @param switchedOff whether the session turned speculation off because it measured it slower
+ *     than plain decoding
+ */
+public record SpeculationStats(long rounds, long drafted, long accepted, long plainSteps, double layersPerToken,
+                               double draftMillis, double verifyMillis, boolean switchedOff) {
+
+    /** No speculation happened. */
+    public static final SpeculationStats NONE = new SpeculationStats(0, 0, 0, 0, 0, 0, 0, false);
+
+    /** @return accepted / drafted, or 0 when nothing was drafted */
+    public double acceptanceRate() {
+        return drafted == 0 ? 0 : (double) accepted / drafted;
+    }
+
+    /** @return accepted drafts per round, or 0 without rounds */
+    public double meanAcceptedPerRound() {
+        return rounds == 0 ? 0 : (double) accepted / rounds;
+    }
+}

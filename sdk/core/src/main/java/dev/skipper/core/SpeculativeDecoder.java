@@ -1,0 +1,240 @@
+package dev.skipper.core;
+
+import dev.skipper.api.SamplingOptions;
+import dev.skipper.api.SkipperException;
+import dev.skipper.api.SpeculationMode;
+import dev.skipper.api.SpeculationStats;
+import dev.skipper.core.config.SpeculationConfig;
+import dev.skipper.core.sampling.RecentTokens;
+import dev.skipper.core.sampling.Sampler;
+import dev.skipper.core.speculation.DraftBatch;
+import dev.skipper.core.speculation.DraftController;
+import dev.skipper.core.speculation.Drafter;
+import dev.skipper.core.speculation.LayerDrafter;
+import dev.skipper.core.speculation.LayerPlan;
+import dev.skipper.core.speculation.PromptLookupDrafter;
+import dev.skipper.core.speculation.Verifier;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One session's speculative decoding: produces the next tokens of a {@link Sequence} with
+ * draft-then-verify rounds, or a plain step when drafting does not pay. The round (see
+ * {@code docs/architecture.md}):
+ * <pre>
+ *   PENDING x (cached = P)
+ *     -> choose drafter + k      (DraftController; prompt lookup first when it matches)
+ *     -> DRAFT d1..dk            (Drafter: may append rows to the cache)
+ *     -> VERIFY [x, d1..dk]      (Verifier: one batched pass over the layers not run exactly)
+ *     -> ACCEPT a drafts + 1 token, truncate every layer to P + 1 + a
+ *     -> PENDING t(a+1) (cached = P + 1 + a)
+ * </pre>
+ * Not thread-safe: one per session.
+ */
+final class SpeculativeDecoder implements AutoCloseable {
+    private final Sequence seq;
+    private final Sampler sampler;
+    private final int numLayers;
+    private final SpeculationMode mode;
+    private final List<Drafter> drafters;   // in policy order: prompt lookup first when present
+    private final boolean[] freeDrafter;    // [drafters] drafts without the model (tried first, skipped when empty)
+    private final DraftController controller;
+    private final DraftBatch batch;
+    private final Verifier verifier;
+
+    // Per-request stats.
+    private long rounds;
+    private long drafted;
+    private long accepted;
+    private long plainSteps;
+    private long layerRuns;
+    private long draftNanos;
+    private long verifyNanos;
+
+    /**
+     * @param seq the session's sequence
+     * @param sampler the session's sampler
+     * @param config the speculation settings (mode not {@code off})
+     * @param withQ allocate draft distributions (needed when a request samples)
+     * @throws SkipperException if the settings do not fit the model or buffers cannot be allocated
+     */
+    SpeculativeDecoder(Sequence seq, Sampler sampler, SpeculationConfig config, boolean withQ)
+            throws SkipperException {
+        this.seq = seq;
+        this.sampler = sampler;
+        this.numLayers = seq.runner().manifest().model().numLayers();
+        this.mode = config.mode();
+        this.drafters = new ArrayList<>();
+        List<Double> priors = new ArrayList<>();
+        try {
+            if (mode == SpeculationMode.NGRAM || mode == SpeculationMode.AUTO) {
+                drafters.add(new PromptLookupDrafter(config.ngramSize(), Math.min(2, config.ngramSize())));
+                priors.add(0.6);
+            }
+            LayerPlan plan = plan(config, numLayers);
+            if (plan != null) {
+                drafters.add(new LayerDrafter(seq.runner(), plan, config.confidenceThreshold()));
+                priors.add(0.5);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new SkipperException("speculation: " + e.getMessage(), e);
+        }
+        if (drafters.isEmpty()) {
+            throw new SkipperException("speculation mode " + mode.yamlName() + " has no drafter for this model");
+        }
+        this.freeDrafter = new boolean[drafters.size()];
+        double[] prior = new double[drafters.size()];
+        for (int i = 0; i < drafters.size(); i++) {
+            freeDrafter[i] = drafters.get(i) instanceof PromptLookupDrafter;
+            prior[i] = priors.get(i);
+        }
+        int maxDraft = Math.min(config.maxDraftTokens(), seq.chunk() - 1);
+        this.controller = new DraftController(Math.max(1, maxDraft), drafters.size(), prior);
+        this.batch = new DraftBatch(seq.runner(), Math.max(1, maxDraft), withQ);
+        this.verifier = new Verifier(seq.runner(), Math.max(1, maxDraft));
+    }
+
+    /**
+     * Checks speculation settings against a model before an engine opens.
+     *
+     * @param config the settings
+     * @param numLayers the model's layers
+     * @param bundle the bundle (for the message)
+     * @throws SkipperException naming the setting that does not fit
+     */
+    static void check(SpeculationConfig config, int numLayers, java.nio.file.Path bundle) throws SkipperException {
+        try {
+            plan(config, numLayers);
+        } catch (IllegalArgumentException e) {
+            throw new SkipperException("speculation: " + e.getMessage() + " (" + bundle + ")", e);
+        }
+    }
+
+    /** The layer drafter's plan from the configuration, or null when the mode has none. */
+    private static LayerPlan plan(SpeculationConfig config, int numLayers) {
+        return switch (config.mode()) {
+            case EARLY_EXIT -> LayerPlan.earlyExit(numLayers,
+                    config.exitLayer() != null ? config.exitLayer() : Math.max(1, numLayers / 2));
+            case LAYER_SKIP -> {
+                if (config.skipLayers() == null) {
+                    throw new IllegalArgumentException("mode layer-skip needs speculation.skip_layers");
+                }
+                yield LayerPlan.skipping(numLayers, config.skipLayers());
+            }
+            case AUTO -> config.skipLayers() != null ? LayerPlan.skipping(numLayers, config.skipLayers())
+                    : config.exitLayer() != null ? LayerPlan.earlyExit(numLayers, config.exitLayer()) : null;
+            default -> null;
+        };
+    }
+
+    /** @return the mode this decoder implements */
+    SpeculationMode mode() {
+        return mode;
+    }
+
+    /** Starts a request: clears the per-request stats. */
+    void begin() {
+        rounds = 0;
+        drafted = 0;
+        accepted = 0;
+        plainSteps = 0;
+        layerRuns = 0;
+        draftNanos = 0;
+        verifyNanos = 0;
+    }
+
+    /** Forgets the session's switch-off decision (the session was reset). */
+    void reset() {
+        controller.reset();
+    }
+
+    /**
+     * Produces the next tokens: the pending token is run (alone or as the head of a verification
+     * batch) and the tokens that follow are appended to the sequence, the last one pending.
+     *
+     * @param sampling the request's sampling
+     * @param budget most tokens to produce, &gt;= 1
+     * @param out receives the produced tokens
+     * @return tokens produced, 1 .. budget
+     * @throws SkipperException on a backend failure (the sequence then holds only the pending token's
+     *     predecessors in its cache)
+     */
+    int step(SamplingOptions sampling, int budget, int[] out) throws SkipperException {
+        int past = seq.cached();
+        int length = seq.length();
+        if (past != length - 1) {
+            throw new IllegalStateException("a step needs exactly one pending token");
+        }
+        int room = seq.contextLength() - past; // rows the cache can still take
+        int maxProduce = Math.min(budget, room);
+        if (!controller.wantsPlainStep() && maxProduce >= 2) {
+            int[] tokens = seq.tokenArray();
+            RecentTokens recent = seq.recent();
+            for (int d = 0; d < drafters.size(); d++) {
+                int k = controller.draftLength(d, maxProduce);
+                if (k == 0) {
+                    continue;
+                }
+                long t0 = System.nanoTime();
+                batch.clear();
+                drafters.get(d).draft(tokens, length, k, seq.cache(), sampling, sampler, recent, batch);
+                long t1 = System.nanoTime();
+                if (batch.count == 0) {
+                    seq.cache().truncate(past); // a drafter that found nothing may still have run layers
+                    if (freeDrafter[d]) {
+                        continue; // no prompt-lookup match: try the next drafter
+                    }
+                    draftNanos += t1 - t0;
+                    break;
+                }
+                int recentKeep = recent.length();
+                int a = verifier.verify(tokens[length - 1], past, batch, seq.cache(), sampling, sampler, recent, out);
+                long t2 = System.nanoTime();
+                recent.truncate(recentKeep);
+                for (int i = 0; i <= a; i++) {
+                    seq.append(out[i]);
+                }
+                seq.setCached(past + 1 + a);
+                controller.observeRound(d, batch.count, a, t1 - t0, t2 - t1);
+                rounds++;
+                drafted += batch.count;
+                accepted += a;
+                layerRuns += batch.layerRuns + verifier.layerRuns();
+                draftNanos += t1 - t0;
+                verifyNanos += t2 - t1;
+                return a + 1;
+            }
+        }
+        long t0 = System.nanoTime();
+        seq.run(null);
+        int token = sampler.next(seq.logits(), 0, sampling, seq.recent());
+        seq.append(token);
+        controller.observePlain(System.nanoTime() - t0);
+        plainSteps++;
+        layerRuns += numLayers;
+        out[0] = token;
+        return 1;
+    }
+
+    /**
+     * The request's stats.
+     *
+     * @param generated tokens the request produced (for layers per token)
+     * @return the stats
+     */
+    SpeculationStats stats(int generated) {
+        return new SpeculationStats(rounds, drafted, accepted, plainSteps,
+                generated == 0 ? 0 : (double) layerRuns / Math.max(1, generated - 1), draftNanos / 1e6,
+                verifyNanos / 1e6, controller.isOff());
+    }
+
+    /** @return most tokens one {@link #step} can produce */
+    int maxTokensPerStep() {
+        return batch.capacity + 1;
+    }
+
+    @Override
+    public void close() {
+        batch.close();
+    }
+}
