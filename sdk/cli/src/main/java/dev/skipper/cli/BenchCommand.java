@@ -6,6 +6,9 @@ import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.GenerationResult;
 import dev.skipper.api.GenerationStats;
 import dev.skipper.api.SamplingOptions;
+import dev.skipper.api.SpeculationMode;
+import dev.skipper.api.SpeculationStats;
+import dev.skipper.core.text.PromptFile;
 import dev.skipper.api.Session;
 import dev.skipper.api.SkipperException;
 import dev.skipper.core.config.DeploymentConfig;
@@ -27,21 +30,21 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
-/** {@code bench}: decoding speed per prompt and mode; only plain autoregressive decoding for now. */
+/** {@code bench}: decoding speed per prompt set and mode, side by side in one run. */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
         description = {
             "Benchmark decoding modes on a set of prompts: each prompt is generated greedily in a fresh "
                     + "conversation, up to --max-tokens tokens or end of sequence.",
             "Prints one line per prompt and the means to stdout; --json writes every figure to a file.",
-            "Modes: ar (plain autoregressive decoding). The speculative modes arrive with speculative "
-                    + "decoding (docs/roadmap.md)."},
+            "Modes: ar (plain autoregressive decoding), auto (= spec), ngram, early-exit, layer-skip: "
+                    + "self-speculative decoding with the deployment's speculation settings; greedy, so every "
+                    + "mode gives the same tokens and only speed differs.",
+            "./skipper bench also runs llama.cpp modes and draws --plot (docs/benchmarks.md)."},
         footer = {"", "Exit status: 0 done; 2 usage error or failure (one 'error: ...' line on stderr).",
             "JSON schema: docs/cli.md."})
 final class BenchCommand implements Callable<Integer> {
-    /** Modes this build runs. */
-    static final List<String> MODES = List.of("ar");
-    /** Modes that speculative decoding brings. */
-    static final List<String> LATER_MODES = List.of("spec", "auto", "early-exit", "layer-skip", "ngram");
+    /** Modes this command runs ({@code spec} is {@code auto}). */
+    static final List<String> MODES = List.of("ar", "spec", "auto", "ngram", "early-exit", "layer-skip");
 
     private final CliContext ctx;
 
@@ -51,9 +54,10 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     EngineOptions engine = new EngineOptions();
 
-    @Option(names = "--prompts", paramLabel = "FILE", required = true, order = 10,
-            description = "Prompts, one per line (UTF-8; blank lines are skipped).")
-    Path prompts;
+    @Option(names = "--prompts", paramLabel = "FILE", required = true, order = 10, split = ",",
+            description = "Prompt sets (repeat or comma-separate): one prompt per line, \\n for a newline "
+                    + "(UTF-8; blank lines skipped). Each file is reported separately, named by its stem.")
+    List<Path> prompts;
 
     @Option(names = "--max-tokens", paramLabel = "N", order = 11,
             description = "Most tokens to generate per prompt (default: the file's generation.max_new_tokens, "
@@ -61,7 +65,8 @@ final class BenchCommand implements Callable<Integer> {
     Integer maxTokens;
 
     @Option(names = "--modes", paramLabel = "LIST", split = ",", order = 12, defaultValue = "ar",
-            description = "Comma-separated decoding modes (default: ${DEFAULT-VALUE}). Available: ar.")
+            description = "Comma-separated decoding modes (default: ${DEFAULT-VALUE}). Available: ar, spec, "
+                    + "auto, ngram, early-exit, layer-skip.")
     List<String> modes;
 
     @Option(names = "--chat", order = 13, description = "Send each prompt as a user turn through the chat template.")
@@ -81,11 +86,6 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         for (String m : modes) {
-            if (LATER_MODES.contains(m)) {
-                throw new ParameterException(spec.commandLine(), "--modes: mode '" + m
-                        + "' needs speculative decoding, which is not built yet (docs/roadmap.md); available: "
-                        + String.join(", ", MODES));
-            }
             if (!MODES.contains(m)) {
                 throw new ParameterException(spec.commandLine(), "--modes: unknown mode '" + m + "'; available: "
                         + String.join(", ", MODES));
@@ -95,80 +95,120 @@ final class BenchCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--warmup must be >= 0, got " + warmup);
         }
         DeploymentConfig config = Deployments.resolve(spec, engine, b -> b.maxNewTokens(maxTokens));
-        List<String> texts = new ArrayList<>();
-        for (String line : ScoreCommand.readText(prompts).split("\r?\n")) {
-            if (!line.isBlank()) {
-                texts.add(line);
+        Map<String, List<String>> sets = new LinkedHashMap<>();
+        for (Path file : prompts) {
+            String name = file.getFileName().toString().replaceFirst("\\.[^.]*$", "");
+            try {
+                sets.put(name, PromptFile.read(file));
+            } catch (java.io.IOException e) {
+                throw new SkipperException(e.getMessage(), e);
             }
         }
-        if (texts.isEmpty()) {
-            throw new SkipperException(prompts + ": no prompts (one per line)");
-        }
         // Greedy, no stop strings: every mode must produce the same tokens, so only speed differs.
-        GenerationOptions options = new GenerationOptions(config.generation().maxNewTokens(),
+        GenerationOptions greedy = new GenerationOptions(config.generation().maxNewTokens(),
                 new SamplingOptions(true, 1.0, 0, 1.0, 0.0, config.generation().sampling().repetitionPenalty(), 0L),
                 List.of(), true);
         PrintWriter out = ctx.out();
-        Map<String, Object> modeResults = new LinkedHashMap<>();
+        Map<String, Object> setResults = new LinkedHashMap<>();
         String backend;
         try (Engine e = ctx.opener().open(config); Session session = e.newSession()) {
             backend = e.backendName();
-            for (int i = 0; i < warmup; i++) {
-                generate(session, texts.get(0), options);
-            }
-            for (String mode : modes) {
-                List<Map<String, Object>> rows = new ArrayList<>();
-                List<GenerationStats> all = new ArrayList<>();
-                List<Double> runtimeShares = new ArrayList<>();
-                for (int i = 0; i < texts.size(); i++) {
-                    long runtime0 = e.runtimeNanos();
-                    long wall0 = System.nanoTime();
-                    GenerationResult r = generate(session, texts.get(i), options);
-                    long wall = System.nanoTime() - wall0;
-                    long runtime = e.runtimeNanos() - runtime0;
-                    GenerationStats s = r.stats();
-                    all.add(s);
-                    Map<String, Object> row = new LinkedHashMap<>();
-                    row.put("index", i);
-                    row.put("prompt", texts.get(i));
-                    row.putAll(Reports.stats(s));
-                    row.put("finish_reason", Reports.finishReason(r.finishReason()));
-                    row.put("tokens", r.tokenIds());
-                    if (runtime0 >= 0 && wall > 0) {
-                        // share of the request's wall time spent inside the backend runtime; the
-                        // rest is Java-side work (sampling, tokenizer, JNI marshalling)
-                        double share = (double) runtime / wall;
-                        row.put("runtime_share", share);
-                        runtimeShares.add(share);
-                    }
-                    rows.add(row);
-                    out.println(String.format(Locale.ROOT,
-                            "%s #%d: %d prompt + %d generated tokens, TTFT %.1f ms, prefill %.1f tok/s, decode %.1f tok/s",
-                            mode, i, s.promptTokens(), s.generatedTokens(), s.ttftMillis(),
-                            s.prefillTokensPerSecond(), s.decodeTokensPerSecond()));
-                    out.flush();
+            for (String mode : modes) { // warm up every mode's buffers and the JIT
+                for (int i = 0; i < warmup; i++) {
+                    generate(session, sets.values().iterator().next().get(0), options(greedy, mode));
                 }
-                Map<String, Object> mean = new LinkedHashMap<>();
-                mean.put("ttft_ms", mean(all, GenerationStats::ttftMillis));
-                mean.put("prefill_tokens_per_s", mean(all, GenerationStats::prefillTokensPerSecond));
-                // a decode speed needs two tokens; one-token answers report 0 and would drag the mean
-                mean.put("decode_tokens_per_s", mean(all.stream().filter(st -> st.generatedTokens() >= 2).toList(),
-                        GenerationStats::decodeTokensPerSecond));
-                mean.put("generated_tokens", mean(all, GenerationStats::generatedTokens));
-                Double runtimeShare = runtimeShares.isEmpty() ? null
-                        : runtimeShares.stream().mapToDouble(Double::doubleValue).average().orElse(0);
-                mean.put("runtime_share", runtimeShare);
-                out.println(String.format(Locale.ROOT,
-                        "%s mean over %d prompts: TTFT %.1f ms, prefill %.1f tok/s, decode %.1f tok/s%s", mode,
-                        rows.size(), (double) mean.get("ttft_ms"), (double) mean.get("prefill_tokens_per_s"),
-                        (double) mean.get("decode_tokens_per_s"), runtimeShare == null ? ""
-                                : String.format(Locale.ROOT, ", %.1f%% of wall time inside the backend runtime",
-                                        100 * runtimeShare)));
-                out.flush();
-                Map<String, Object> result = new LinkedHashMap<>();
-                result.put("prompts", rows);
-                result.put("mean", mean);
-                modeResults.put(mode, result);
+            }
+            for (Map.Entry<String, List<String>> set : sets.entrySet()) {
+                List<String> texts = set.getValue();
+                Map<String, Object> modeResults = new LinkedHashMap<>();
+                Map<String, int[][]> tokensByMode = new LinkedHashMap<>();
+                // Prompt-major order: each prompt runs in every mode back to back, so drifts of the
+                // machine's speed hit all modes alike.
+                Map<String, List<Map<String, Object>>> rows = new LinkedHashMap<>();
+                Map<String, List<GenerationStats>> stats = new LinkedHashMap<>();
+                Map<String, List<Double>> shares = new LinkedHashMap<>();
+                for (String mode : modes) {
+                    rows.put(mode, new ArrayList<>());
+                    stats.put(mode, new ArrayList<>());
+                    shares.put(mode, new ArrayList<>());
+                    tokensByMode.put(mode, new int[texts.size()][]);
+                }
+                for (int i = 0; i < texts.size(); i++) {
+                    for (String mode : modes) {
+                        long runtime0 = e.runtimeNanos();
+                        long wall0 = System.nanoTime();
+                        GenerationResult r = generate(session, texts.get(i), options(greedy, mode));
+                        long wall = System.nanoTime() - wall0;
+                        long runtime = e.runtimeNanos() - runtime0;
+                        GenerationStats s = r.stats();
+                        stats.get(mode).add(s);
+                        tokensByMode.get(mode)[i] = r.tokenIds();
+                        Map<String, Object> row = new LinkedHashMap<>();
+                        row.put("index", i);
+                        row.putAll(Reports.stats(s));
+                        row.put("finish_reason", Reports.finishReason(r.finishReason()));
+                        if (runtime0 >= 0 && wall > 0) {
+                            // share of the request's wall time inside the backend runtime; the rest is
+                            // Java-side work (sampling, drafting logic, tokenizer, JNI marshalling)
+                            double share = (double) runtime / wall;
+                            row.put("runtime_share", share);
+                            shares.get(mode).add(share);
+                        }
+                        rows.get(mode).add(row);
+                        out.println(String.format(Locale.ROOT,
+                                "%s %s #%d: %d prompt + %d generated tokens, TTFT %.1f ms, decode %.1f tok/s%s",
+                                set.getKey(), mode, i, s.promptTokens(), s.generatedTokens(), s.ttftMillis(),
+                                s.decodeTokensPerSecond(), specLine(s.speculation())));
+                        out.flush();
+                    }
+                }
+                double arRate = Double.NaN;
+                for (String mode : modes) {
+                    List<GenerationStats> all = stats.get(mode);
+                    Map<String, Object> mean = new LinkedHashMap<>();
+                    mean.put("ttft_ms", mean(all, GenerationStats::ttftMillis));
+                    mean.put("prefill_tokens_per_s", mean(all, GenerationStats::prefillTokensPerSecond));
+                    // a decode speed needs two tokens; one-token answers report 0 and would drag the mean
+                    List<GenerationStats> decoded = all.stream().filter(st -> st.generatedTokens() >= 2).toList();
+                    double rate = mean(decoded, GenerationStats::decodeTokensPerSecond);
+                    mean.put("decode_tokens_per_s", rate);
+                    mean.put("generated_tokens", mean(all, GenerationStats::generatedTokens));
+                    long drafted = 0;
+                    long accepted = 0;
+                    long rounds = 0;
+                    for (GenerationStats st : all) {
+                        drafted += st.speculation().drafted();
+                        accepted += st.speculation().accepted();
+                        rounds += st.speculation().rounds();
+                    }
+                    mean.put("acceptance_rate", drafted == 0 ? null : (double) accepted / drafted);
+                    mean.put("mean_accepted_per_round", rounds == 0 ? null : (double) accepted / rounds);
+                    mean.put("layers_per_token", mean(all, st -> st.speculation().layersPerToken()));
+                    List<Double> sh = shares.get(mode);
+                    mean.put("runtime_share", sh.isEmpty() ? null : sh.stream().mapToDouble(Double::doubleValue)
+                            .average().orElse(0));
+                    if (mode.equals("ar")) {
+                        arRate = rate;
+                    }
+                    if (!Double.isNaN(arRate)) {
+                        mean.put("speedup_vs_ar", rate / arRate);
+                    }
+                    mean.put("same_tokens_as_first_mode", sameTokens(tokensByMode.get(modes.get(0)),
+                            tokensByMode.get(mode)));
+                    out.println(String.format(Locale.ROOT,
+                            "%s %s mean over %d prompts: TTFT %.1f ms, decode %.1f tok/s%s%s", set.getKey(), mode,
+                            all.size(), (double) mean.get("ttft_ms"), rate,
+                            mean.containsKey("speedup_vs_ar") ? String.format(Locale.ROOT, " (%.2fx ar)",
+                                    (double) mean.get("speedup_vs_ar")) : "",
+                            drafted == 0 ? "" : String.format(Locale.ROOT, ", acceptance %.2f, %.2f accepted/round",
+                                    (double) accepted / drafted, rounds == 0 ? 0.0 : (double) accepted / rounds)));
+                    out.flush();
+                    Map<String, Object> result = new LinkedHashMap<>();
+                    result.put("mean", mean);
+                    result.put("prompts", rows.get(mode));
+                    modeResults.put(mode, result);
+                }
+                setResults.put(set.getKey(), modeResults);
             }
         }
         if (jsonOut != null) {
@@ -176,10 +216,11 @@ final class BenchCommand implements Callable<Integer> {
             doc.put("bundle", config.bundle().toString());
             doc.put("backend", backend);
             doc.put("threads", config.threads());
-            doc.put("max_tokens", options.maxNewTokens());
+            doc.put("max_tokens", greedy.maxNewTokens());
             doc.put("chat", chat);
             doc.put("warmup", warmup);
-            doc.put("modes", modeResults);
+            doc.put("modes", modes);
+            doc.put("sets", setResults);
             Path parent = jsonOut.toAbsolutePath().getParent();
             if (parent != null) {
                 Files.createDirectories(parent);
@@ -189,6 +230,32 @@ final class BenchCommand implements Callable<Integer> {
             ctx.err().flush();
         }
         return 0;
+    }
+
+    private static GenerationOptions options(GenerationOptions greedy, String mode) {
+        SpeculationMode m = switch (mode) {
+            case "ar" -> SpeculationMode.OFF;
+            case "spec" -> SpeculationMode.AUTO;
+            default -> SpeculationMode.parse(mode);
+        };
+        return greedy.withSpeculation(m);
+    }
+
+    private static String specLine(SpeculationStats s) {
+        if (s.rounds() == 0 && s.plainSteps() == 0) {
+            return "";
+        }
+        return String.format(Locale.ROOT, ", %d rounds, %d/%d drafts accepted, %d plain steps%s", s.rounds(),
+                s.accepted(), s.drafted(), s.plainSteps(), s.switchedOff() ? ", switched off" : "");
+    }
+
+    private static boolean sameTokens(int[][] a, int[][] b) {
+        for (int i = 0; i < a.length; i++) {
+            if (!java.util.Arrays.equals(a[i], b[i])) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private GenerationResult generate(Session session, String prompt, GenerationOptions options) throws SkipperException {

@@ -1,5 +1,6 @@
 package dev.skipper.cli;
 
+import dev.skipper.api.SpeculationMode;
 import dev.skipper.core.config.BackendChoice;
 import dev.skipper.core.config.ConfigException;
 import dev.skipper.core.config.DeploymentConfig;
@@ -38,6 +39,11 @@ final class EngineOptions {
             description = "Tokens of context to allocate; 0 = the model's maximum.")
     Integer contextLength;
 
+    @Option(names = "--mode", paramLabel = "MODE", order = 6,
+            description = "Speculative decoding: off, auto, early-exit, layer-skip or ngram (overrides "
+                    + "speculation.mode; every mode gives the same output as off).")
+    String mode;
+
     /**
      * The deployment before command-line overrides: the file's, or the defaults for {@code --bundle}.
      *
@@ -73,6 +79,13 @@ final class EngineOptions {
         b.bundle(bundle == null ? null : resolvedBundle());
         b.threads(threads);
         b.contextLength(contextLength);
+        if (mode != null) {
+            try {
+                b.speculationMode(SpeculationMode.parse(mode));
+            } catch (IllegalArgumentException e) {
+                throw new ParameterException(spec.commandLine(), "--mode: " + e.getMessage());
+            }
+        }
         if (backends != null) {
             List<BackendChoice> choices = new ArrayList<>();
             for (String name : backends) {

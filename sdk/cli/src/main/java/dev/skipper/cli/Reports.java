@@ -3,6 +3,7 @@ package dev.skipper.cli;
 import dev.skipper.api.FinishReason;
 import dev.skipper.api.GenerationResult;
 import dev.skipper.api.GenerationStats;
+import dev.skipper.api.SpeculationStats;
 import dev.skipper.api.ScoreResult;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -49,6 +50,19 @@ final class Reports {
         m.put("ttft_ms", s.ttftMillis());
         m.put("prefill_tokens_per_s", s.prefillTokensPerSecond());
         m.put("decode_tokens_per_s", s.decodeTokensPerSecond());
+        SpeculationStats sp = s.speculation();
+        Map<String, Object> spec = new LinkedHashMap<>();
+        spec.put("rounds", sp.rounds());
+        spec.put("drafted", sp.drafted());
+        spec.put("accepted", sp.accepted());
+        spec.put("acceptance_rate", sp.acceptanceRate());
+        spec.put("mean_accepted_per_round", sp.meanAcceptedPerRound());
+        spec.put("plain_steps", sp.plainSteps());
+        spec.put("layers_per_token", sp.layersPerToken());
+        spec.put("draft_ms", sp.draftMillis());
+        spec.put("verify_ms", sp.verifyMillis());
+        spec.put("switched_off", sp.switchedOff());
+        m.put("speculation", spec);
         return m;
     }
 

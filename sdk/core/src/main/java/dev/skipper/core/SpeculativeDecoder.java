@@ -89,7 +89,7 @@ final class SpeculativeDecoder implements AutoCloseable {
             prior[i] = priors.get(i);
         }
         int maxDraft = Math.min(config.maxDraftTokens(), seq.chunk() - 1);
-        this.controller = new DraftController(Math.max(1, maxDraft), drafters.size(), prior);
+        this.controller = new DraftController(Math.max(1, maxDraft), drafters.size(), prior, config.adaptive());
         this.batch = new DraftBatch(seq.runner(), Math.max(1, maxDraft), withQ);
         this.verifier = new Verifier(seq.runner(), Math.max(1, maxDraft));
     }

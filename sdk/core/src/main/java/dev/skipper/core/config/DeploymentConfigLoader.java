@@ -45,7 +45,7 @@ public final class DeploymentConfigLoader {
     private static final List<String> SAMPLING_KEYS = List.of("greedy", "temperature", "top_k", "top_p", "min_p",
             "repetition_penalty", "seed");
     private static final List<String> SPECULATION_KEYS = List.of("mode", "exit_layer", "skip_layers",
-            "max_draft_tokens", "confidence_threshold", "ngram_size");
+            "max_draft_tokens", "confidence_threshold", "ngram_size", "adaptive");
 
     private DeploymentConfigLoader() {
     }
@@ -240,7 +240,9 @@ public final class DeploymentConfigLoader {
             double threshold = numberOr(s, "confidence_threshold", v -> v >= 0 && v <= 1, "in [0, 1]",
                     SpeculationConfig.DEFAULT_CONFIDENCE_THRESHOLD);
             int ngram = intOr(s, "ngram_size", 1, SpeculationConfig.MAX_NGRAM_SIZE, SpeculationConfig.DEFAULT_NGRAM_SIZE);
-            return new SpeculationConfig(mode, exitLayer, maxDraft, threshold, skip, ngram);
+            Node adaptiveNode = s.optional("adaptive");
+            boolean adaptive = adaptiveNode == null || r.bool(adaptiveNode, s.child("adaptive"));
+            return new SpeculationConfig(mode, exitLayer, maxDraft, threshold, skip, ngram, adaptive);
         }
 
         private List<Integer> skipLayers(Node node, String path) throws ConfigException {

@@ -12,20 +12,22 @@ import java.util.Objects;
  * values that depend on the model (an exit layer below its layer count, skipped layers that exist)
  * are checked when a session opens the bundle.
  *
- * @param mode how drafts are made (default {@link Mode#OFF})
- * @param exitLayer for {@link Mode#EARLY_EXIT}: drafts run layers {@code 0 .. exitLayer-1} then the
+ * @param mode how drafts are made (default {@link SpeculationMode#OFF})
+ * @param exitLayer for {@link SpeculationMode#EARLY_EXIT}: drafts run layers {@code 0 .. exitLayer-1} then the
  *     head; at least 1, or {@code null} to let the session choose (default)
  * @param maxDraftTokens most tokens drafted per round, 1 to {@value #MAX_DRAFT_TOKENS_LIMIT}
  *     (default {@value #DEFAULT_MAX_DRAFT_TOKENS})
  * @param confidenceThreshold drafting stops early when the draft's top probability falls below this,
  *     in [0, 1]; 0 never stops early (default {@value #DEFAULT_CONFIDENCE_THRESHOLD})
- * @param skipLayers for {@link Mode#LAYER_SKIP}: layer indices (from 0) the draft skips, distinct,
+ * @param skipLayers for {@link SpeculationMode#LAYER_SKIP}: layer indices (from 0) the draft skips, distinct,
  *     ascending, non-empty; or {@code null} to let the session choose (default)
- * @param ngramSize for {@link Mode#NGRAM}: length of the n-gram looked up in the prompt and the
+ * @param ngramSize for {@link SpeculationMode#NGRAM}: length of the n-gram looked up in the prompt and the
  *     text so far, 1 to {@value #MAX_NGRAM_SIZE} (default {@value #DEFAULT_NGRAM_SIZE})
+ * @param adaptive choose the draft length online and switch speculation off for a session where it
+ *     measures slower than plain decoding (default true); false drafts up to maxDraftTokens every round
  */
 public record SpeculationConfig(SpeculationMode mode, Integer exitLayer, int maxDraftTokens, double confidenceThreshold,
-                                List<Integer> skipLayers, int ngramSize) {
+                                List<Integer> skipLayers, int ngramSize, boolean adaptive) {
 
     /** Default of {@link #maxDraftTokens()}. */
     public static final int DEFAULT_MAX_DRAFT_TOKENS = 4;
@@ -42,7 +44,7 @@ public record SpeculationConfig(SpeculationMode mode, Integer exitLayer, int max
 
     /** Speculation off, every other value at its default. */
     public static final SpeculationConfig OFF = new SpeculationConfig(SpeculationMode.OFF, null, DEFAULT_MAX_DRAFT_TOKENS,
-            DEFAULT_CONFIDENCE_THRESHOLD, null, DEFAULT_NGRAM_SIZE);
+            DEFAULT_CONFIDENCE_THRESHOLD, null, DEFAULT_NGRAM_SIZE, true);
 
     /** Validates; sorts and copies {@code skipLayers}. */
     public SpeculationConfig {
@@ -87,7 +89,20 @@ public record SpeculationConfig(SpeculationMode mode, Integer exitLayer, int max
      * @return the copy
      */
     public SpeculationConfig withMode(SpeculationMode newMode) {
-        return new SpeculationConfig(newMode, exitLayer, maxDraftTokens, confidenceThreshold, skipLayers, ngramSize);
+        return new SpeculationConfig(newMode, exitLayer, maxDraftTokens, confidenceThreshold, skipLayers, ngramSize,
+                adaptive);
+    }
+
+    /**
+     * Settings without the online adaptation: every round drafts up to {@code maxDraftTokens}
+     * (stopping only at the confidence threshold) and speculation never switches itself off.
+     * For benchmarks of fixed settings and tests that must exercise rejection.
+     *
+     * @return the settings
+     */
+    public SpeculationConfig fixed() {
+        return new SpeculationConfig(mode, exitLayer, maxDraftTokens, confidenceThreshold, skipLayers, ngramSize,
+                false);
     }
 
 }

@@ -28,6 +28,7 @@ public final class DraftController {
     private static final double EMA = 0.15;
 
     private final int maxDraft;
+    private final boolean adaptive; // false: always draft maxDraft, never plain by choice, never off
     private final DrafterStats[] drafters;
 
     private double plainNanos;      // EMA of a plain decoding step
@@ -45,8 +46,10 @@ public final class DraftController {
      * @param maxDraft most drafts per round, &gt;= 1
      * @param drafterCount drafters the policy may choose among (indices 0 ..)
      * @param priorAcceptance initial per-draft acceptance guess per drafter
+     * @param adaptive adapt online (else: fixed draft length, no plain steps by choice, never off)
      */
-    public DraftController(int maxDraft, int drafterCount, double[] priorAcceptance) {
+    public DraftController(int maxDraft, int drafterCount, double[] priorAcceptance, boolean adaptive) {
+        this.adaptive = adaptive;
         if (maxDraft < 1) {
             throw new IllegalArgumentException("max draft tokens must be >= 1, got " + maxDraft);
         }
@@ -69,6 +72,9 @@ public final class DraftController {
      * @return true for a plain step
      */
     public boolean wantsPlainStep() {
+        if (!adaptive) {
+            return false;
+        }
         return off || plainSteps < WARMUP_PLAIN_STEPS
                 || (rounds > 0 && rounds % REMEASURE_PLAIN_EVERY == 0 && lastWasRound);
     }
@@ -86,6 +92,9 @@ public final class DraftController {
         int cap = Math.min(maxDraft, budget - 1);
         if (cap < 1 || off) {
             return 0;
+        }
+        if (!adaptive) {
+            return cap;
         }
         decisions++;
         DrafterStats s = drafters[d];
@@ -145,7 +154,7 @@ public final class DraftController {
         specTokens += accepted + 1;
         specNanos += draftNanos + verifyNanos;
         lastWasRound = true;
-        if (rounds >= MIN_ROUNDS_BEFORE_OFF && plainTokensTotal > 0) {
+        if (adaptive && rounds >= MIN_ROUNDS_BEFORE_OFF && plainTokensTotal > 0) {
             double specRate = (double) specTokens / specNanos;
             double plainRate = (double) plainTokensTotal / plainNanosTotal;
             if (specRate < SWITCH_OFF_RATIO * plainRate) {

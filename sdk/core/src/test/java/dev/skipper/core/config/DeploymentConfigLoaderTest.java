@@ -111,7 +111,7 @@ class DeploymentConfigLoaderTest {
         assertEquals(64, c.generation().maxNewTokens());
         assertEquals(List.of("\n\nUser:", "1.10", "no"), c.generation().stop());
         assertEquals(new SamplingOptions(false, 0.7, 40, 0.95, 0.05, 1.1, -9_000_000_000L), c.generation().sampling());
-        assertEquals(new SpeculationConfig(SpeculationMode.EARLY_EXIT, 12, 6, 0.6, List.of(4, 9), 2),
+        assertEquals(new SpeculationConfig(SpeculationMode.EARLY_EXIT, 12, 6, 0.6, List.of(4, 9), 2, true),
                 c.speculation());
     }
 
