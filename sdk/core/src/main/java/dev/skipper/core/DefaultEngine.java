@@ -70,6 +70,11 @@ public final class DefaultEngine implements Engine {
         this.speculation = Objects.requireNonNull(speculation, "speculation");
     }
 
+    /** @return the backend's runner (package-private: tests and sessions) */
+    ModelRunner runner() {
+        return runner;
+    }
+
     /** @return the speculative decoding settings sessions start with */
     public SpeculationConfig speculation() {
         return speculation;

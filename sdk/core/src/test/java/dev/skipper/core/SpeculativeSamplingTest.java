@@ -1,0 +1,110 @@
+package dev.skipper.core;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.skipper.api.SamplingOptions;
+import dev.skipper.api.SpeculationMode;
+import dev.skipper.core.config.SpeculationConfig;
+import dev.skipper.core.sampling.Sampler;
+import java.util.List;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Exact speculative sampling: at a fixed context (prompt, then a pending token x), the token a
+ * speculative round produces right after x follows the full model's own next-token distribution p
+ * (temperature and top-k applied), whatever the drafts were. Checked with a chi-square test over
+ * thousands of rounds on a tiny model, for a sampled draft (layer skip: q from the draft layers) and
+ * a fixed draft (prompt lookup: q one-hot). The same counts against a wrong expectation (p at
+ * another temperature) must fail, so the test has power.
+ */
+class SpeculativeSamplingTest {
+    private static final int TRIALS = 6000;
+    private static final SamplingOptions SAMPLING = new SamplingOptions(false, 1.0, 12, 1.0, 0.0, 1.0, 0);
+    private static final SamplingOptions HOTTER = new SamplingOptions(false, 1.6, 12, 1.0, 0.0, 1.0, 0);
+
+    @ParameterizedTest
+    @EnumSource(value = SpeculationMode.class, names = {"LAYER_SKIP", "NGRAM"})
+    void firstTokenOfARoundFollowsTheModelsDistribution(SpeculationMode mode) throws Exception {
+        DefaultEngine engine = EngineTestData.engine("tiny-bpe-fp32");
+        var runner = engine.runner();
+        int layers = runner.manifest().model().numLayers();
+        int vocab = runner.manifest().model().vocabSize();
+        // A prompt whose last 3-gram occurred before, so prompt lookup drafts [5, 6, 7, 8].
+        int[] prompt = {11, 5, 6, 7, 8, 9, 5, 6, 7, 8};
+        int x = 9;
+        SpeculationConfig config = new SpeculationConfig(mode, null, 4, 0.0, List.of(layers - 1), 3, true).fixed();
+        try (Sequence seq = new Sequence(runner, 64, 16)) {
+            seq.append(prompt, 0, prompt.length);
+            seq.run(null);
+            seq.append(x);
+            int past = seq.cached();
+            // p: the model's distribution after x, computed by a plain step.
+            Sampler plain = new Sampler(vocab);
+            seq.run(null);
+            float[] p = new float[vocab];
+            float[] hotter = new float[vocab];
+            plain.probabilities(seq.logits(), 0, SAMPLING, seq.recent(), p, 0);
+            plain.probabilities(seq.logits(), 0, HOTTER, seq.recent(), hotter, 0);
+            seq.rewindPending(past + 1);
+
+            Sampler sampler = new Sampler(vocab);
+            long[] counts = new long[vocab];
+            int[] out = new int[8];
+            long rounds = 0;
+            try (SpeculativeDecoder spec = new SpeculativeDecoder(seq, sampler, config, true)) {
+                for (int t = 0; t < TRIALS; t++) {
+                    sampler.begin(1000 + t);
+                    spec.begin();
+                    int n = spec.step(SAMPLING, 5, out);
+                    assertTrue(n >= 1);
+                    counts[out[0]]++;
+                    rounds += spec.stats(n).rounds();
+                    seq.rewindPending(past + 1);
+                    assertTrue(seq.cached() == past && seq.cache().length(0) == past);
+                }
+                assertTrue(rounds == TRIALS, "every step must have been a round, got " + rounds);
+            }
+            double chi = chiSquare(counts, p, TRIALS);
+            double wrong = chiSquare(counts, hotter, TRIALS);
+            int df = support(p) - 1;
+            double critical = critical(df);
+            System.out.printf("%s: chi2 %.1f vs p, %.1f vs the hotter p, df %d, critical (p=0.001) %.1f%n",
+                    mode.yamlName(), chi, wrong, df, critical);
+            assertTrue(chi < critical, mode + ": chi-square " + chi + " >= " + critical);
+            assertTrue(wrong > critical, mode + ": the test cannot tell p from a hotter p (" + wrong + ")");
+        }
+    }
+
+    private static int support(float[] p) {
+        int n = 0;
+        for (float v : p) {
+            n += v > 0 ? 1 : 0;
+        }
+        return n;
+    }
+
+    /** Pearson's statistic; tokens with zero expected probability must have zero counts. */
+    private static double chiSquare(long[] counts, float[] p, int n) {
+        double chi = 0;
+        for (int i = 0; i < p.length; i++) {
+            double expected = p[i] * (double) n;
+            if (expected == 0) {
+                if (counts[i] > 0) {
+                    return Double.POSITIVE_INFINITY;
+                }
+                continue;
+            }
+            double d = counts[i] - expected;
+            chi += d * d / expected;
+        }
+        return chi;
+    }
+
+    /** The chi-square quantile at 1 - 0.001 (Wilson-Hilferty). */
+    private static double critical(int df) {
+        double z = 3.0902;
+        double a = 2.0 / (9.0 * df);
+        return df * Math.pow(1 - a + z * Math.sqrt(a), 3);
+    }
+}
