@@ -124,9 +124,12 @@ class BundleSession:
             raise ValueError(f"cannot truncate a cache of {self.length} tokens to {length}")
         self.length = length
 
-    def forward(self, tokens: list[int], hidden_states: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+    def forward(self, tokens: list[int], hidden_states: bool = False,
+                skip: frozenset[int] = frozenset()) -> tuple[np.ndarray, list[np.ndarray]]:
         """Append tokens; returns (logits [S, V] float32, per-layer hidden states [S, H] if asked:
-        index 0 = embeddings, l+1 = after layer l)."""
+        index 0 = embeddings, l+1 = after layer l). Layers in ``skip`` are not run (a skip-set
+        draft): their hidden state passes through and they cache nothing, so only use a session
+        that always skips the same layers."""
         s = len(tokens)
         if s == 0:
             raise ValueError("forward needs at least one token")
@@ -136,7 +139,8 @@ class BundleSession:
         x = self.embed.run(None, {"input_ids": np.asarray([tokens], np.int64)})[0]  # [1, S, H]
         hidden = [x[0].astype(np.float32)] if hidden_states else []
         for i in range(self.num_layers):
-            x = self._run_layer(i, x, p)
+            if i not in skip:
+                x = self._run_layer(i, x, p)
             if hidden_states:
                 hidden.append(x[0].astype(np.float32))
         self.length = p + s

@@ -33,6 +33,8 @@ import java.util.stream.Stream;
  * @param kvCache layout of the key/value cache the layer graphs read and write
  * @param ropeCache the rotary cos/sin table the layer graphs take as input (layout
  *     {@link KvLayout#HEAD_MAJOR_SHARED}), or {@code null}
+ * @param speculation the draft settings calibrated for this bundle ({@code skipper calibrate}), or
+ *     {@code null}
  * @param tokenizer the tokenizer file and its special token ids
  * @param chatTemplate the Jinja chat template, or {@code null} when the model has none
  * @param graphs the ONNX graphs: embedding, one per decoder layer, head
@@ -52,6 +54,7 @@ public record BundleManifest(
         OrtSpec onnxruntime,
         KvCacheSpec kvCache,
         RopeCacheSpec ropeCache,
+        SpeculationSpec speculation,
         TokenizerSpec tokenizer,
         String chatTemplate,
         GraphsSpec graphs,
@@ -549,6 +552,27 @@ public record BundleManifest(
         /** @return the file's exact size in bytes */
         public long bytes() {
             return 2L * positions * width * (dtype == DType.FLOAT16 ? 2 : 4);
+        }
+    }
+
+    /**
+     * Draft settings found by calibration.
+     *
+     * @param skipLayers the skip set with the best estimated speed-up, ascending, each in
+     *     {@code [0, num_layers)}
+     * @param estimatedSpeedup the calibration's estimate of layer-skip drafting over plain decoding
+     *     (below 1: it does not pay, and automatic speculation does not use it)
+     * @param agreement teacher-forced top-1 agreement of the draft with the full model
+     */
+    public record SpeculationSpec(List<Integer> skipLayers, double estimatedSpeedup, double agreement) {
+        // Copies the list.
+        public SpeculationSpec {
+            skipLayers = List.copyOf(skipLayers);
+        }
+
+        /** @return whether calibration estimated that layer-skip drafting beats plain decoding */
+        public boolean pays() {
+            return estimatedSpeedup > 1.0;
         }
     }
 

@@ -15,6 +15,7 @@ import dev.skipper.api.BundleManifest.RopeCacheSpec;
 import dev.skipper.api.BundleManifest.RopeScaling;
 import dev.skipper.api.BundleManifest.RopeSpec;
 import dev.skipper.api.BundleManifest.SourceSpec;
+import dev.skipper.api.BundleManifest.SpeculationSpec;
 import dev.skipper.api.BundleManifest.TensorSpec;
 import dev.skipper.api.BundleManifest.TokenizerSpec;
 import dev.skipper.api.BundleManifest.WeightsSpec;
@@ -263,6 +264,9 @@ public final class BundleManifestReader {
             Map<String, Path> listed = files(filesSection);
             RopeCacheSpec ropeCache = ropeCache(top.optional("rope_cache"), top.required("kv_cache"), kvCache, model,
                     weights, listed);
+            Node specNode = top.optional("speculation");
+            SpeculationSpec speculation = specNode == null || isNull(specNode) ? null
+                    : speculation(section(specNode, "speculation"), model);
             TokenizerSpec tokenizer = tokenizer(section(top.required("tokenizer"), "tokenizer"), model, listed);
             Node templateNode = top.required("chat_template");
             String chatTemplate = isNull(templateNode) ? null : string(templateNode, "chat_template");
@@ -276,7 +280,7 @@ public final class BundleManifestReader {
                 verify(filesSection, files, listed);
             }
             return new BundleManifest(root, format, v, producer, source, model, weights, flavour, opsets,
-                    ort, kvCache, ropeCache, tokenizer, chatTemplate, graphs, files);
+                    ort, kvCache, ropeCache, speculation, tokenizer, chatTemplate, graphs, files);
         }
 
         // ---- sections -----------------------------------------------------------------------
@@ -465,6 +469,47 @@ public final class BundleManifestReader {
             }
             boolean rotated = bool(s.required("keys_rotated"), s.child("keys_rotated"));
             return new KvCacheSpec(layout, shape, dtype, rotated);
+        }
+
+        /** {@code speculation}: skip_layers (distinct layer indices) and the calibration figures. */
+        private SpeculationSpec speculation(Section s, ModelDims model) throws BundleFormatException {
+            Node listNode = s.required("skip_layers");
+            SequenceNode seq = list(listNode, s.child("skip_layers"));
+            List<Integer> layers = new ArrayList<>();
+            for (int i = 0; i < seq.getValue().size(); i++) {
+                Node n = seq.getValue().get(i);
+                String key = s.child("skip_layers") + "[" + i + "]";
+                Object v = scalar(n, key, "a layer index");
+                if (!(v instanceof Integer l) || l < 0 || l >= model.numLayers()) {
+                    throw fail(n, key, "must be a layer index in [0, " + model.numLayers() + "), got " + describe(n));
+                }
+                if (layers.contains(l)) {
+                    throw fail(n, key, "layer " + l + " is listed twice");
+                }
+                layers.add(l);
+            }
+            double speedup = 0;
+            double agreement = 0;
+            Node calNode = s.optional("calibration");
+            if (calNode != null && !isNull(calNode)) {
+                Section cal = section(calNode, s.child("calibration"));
+                speedup = fraction(cal.optional("estimated_speedup"), cal.child("estimated_speedup"), 1000);
+                agreement = fraction(cal.optional("agreement"), cal.child("agreement"), 1);
+            }
+            java.util.Collections.sort(layers);
+            return new SpeculationSpec(layers, speedup, agreement);
+        }
+
+        private double fraction(Node node, String key, double max) throws BundleFormatException {
+            if (node == null || isNull(node)) {
+                return 0;
+            }
+            Object v = scalar(node, key, "a number");
+            double d = v instanceof Number n ? n.doubleValue() : Double.NaN;
+            if (!(d >= 0 && d <= max)) {
+                throw fail(node, key, "must be a number in [0, " + max + "], got " + describe(node));
+            }
+            return d;
         }
 
         /** {@code rope_cache}: required (and only allowed) with the head_major_shared layout. */

@@ -123,7 +123,7 @@ public final class Skipper {
                     + maxPosition + " (" + bundleDir + ")");
         }
         int context = contextLength == 0 ? maxPosition : contextLength;
-        SpeculativeDecoder.check(speculation, manifest.model().numLayers(), bundleDir);
+        SpeculativeDecoder.check(speculation, manifest);
         ChatTemplate template = ChatTemplate.of(manifest).orElse(null);
         Tokenizer tokenizer = Tokenizers.open(manifest);
         try {

@@ -1,5 +1,6 @@
 package dev.skipper.core;
 
+import dev.skipper.api.BundleManifest;
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SkipperException;
 import dev.skipper.api.SpeculationMode;
@@ -71,7 +72,7 @@ final class SpeculativeDecoder implements AutoCloseable {
                 drafters.add(new PromptLookupDrafter(config.ngramSize(), Math.min(2, config.ngramSize())));
                 priors.add(0.6);
             }
-            LayerPlan plan = plan(config, numLayers);
+            LayerPlan plan = plan(config, seq.runner().manifest());
             if (plan != null) {
                 drafters.add(new LayerDrafter(seq.runner(), plan, config.confidenceThreshold()));
                 priors.add(0.5);
@@ -98,31 +99,43 @@ final class SpeculativeDecoder implements AutoCloseable {
      * Checks speculation settings against a model before an engine opens.
      *
      * @param config the settings
-     * @param numLayers the model's layers
-     * @param bundle the bundle (for the message)
+     * @param manifest the bundle's manifest
      * @throws SkipperException naming the setting that does not fit
      */
-    static void check(SpeculationConfig config, int numLayers, java.nio.file.Path bundle) throws SkipperException {
+    static void check(SpeculationConfig config, BundleManifest manifest) throws SkipperException {
         try {
-            plan(config, numLayers);
+            plan(config, manifest);
         } catch (IllegalArgumentException e) {
-            throw new SkipperException("speculation: " + e.getMessage() + " (" + bundle + ")", e);
+            throw new SkipperException("speculation: " + e.getMessage() + " (" + manifest.directory() + ")", e);
         }
     }
 
-    /** The layer drafter's plan from the configuration, or null when the mode has none. */
-    private static LayerPlan plan(SpeculationConfig config, int numLayers) {
+    /**
+     * The layer drafter's plan, or null when the mode has none: the configuration's skip set or
+     * exit layer first, else the bundle's calibrated skip set ({@code skipper calibrate}); automatic
+     * mode takes the calibrated set only when calibration estimated that it pays.
+     */
+    private static LayerPlan plan(SpeculationConfig config, BundleManifest manifest) {
+        int numLayers = manifest.model().numLayers();
+        BundleManifest.SpeculationSpec calibrated = manifest.speculation();
+        boolean hasCalibrated = calibrated != null && !calibrated.skipLayers().isEmpty();
         return switch (config.mode()) {
             case EARLY_EXIT -> LayerPlan.earlyExit(numLayers,
                     config.exitLayer() != null ? config.exitLayer() : Math.max(1, numLayers / 2));
             case LAYER_SKIP -> {
-                if (config.skipLayers() == null) {
-                    throw new IllegalArgumentException("mode layer-skip needs speculation.skip_layers");
+                if (config.skipLayers() != null) {
+                    yield LayerPlan.skipping(numLayers, config.skipLayers());
                 }
-                yield LayerPlan.skipping(numLayers, config.skipLayers());
+                if (!hasCalibrated) {
+                    throw new IllegalArgumentException("mode layer-skip needs speculation.skip_layers, or a bundle "
+                            + "calibrated with ./skipper calibrate");
+                }
+                yield LayerPlan.skipping(numLayers, calibrated.skipLayers());
             }
             case AUTO -> config.skipLayers() != null ? LayerPlan.skipping(numLayers, config.skipLayers())
-                    : config.exitLayer() != null ? LayerPlan.earlyExit(numLayers, config.exitLayer()) : null;
+                    : config.exitLayer() != null ? LayerPlan.earlyExit(numLayers, config.exitLayer())
+                    : hasCalibrated && calibrated.pays() ? LayerPlan.skipping(numLayers, calibrated.skipLayers())
+                    : null;
             default -> null;
         };
     }
