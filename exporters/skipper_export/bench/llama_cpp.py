@@ -24,8 +24,10 @@ def run(gguf: Path, sets: dict[str, list[str]], modes: list[str], max_tokens: in
     out: dict[str, dict[str, Any]] = {s: {} for s in sets}
     for mode in modes:
         draft = LlamaPromptLookupDecoding(num_pred_tokens=4) if mode == "llama.cpp-lookup" else None
+        # A draft model makes llama-cpp-python evaluate several tokens per call and keep their
+        # logits: it needs logits_all.
         llm = Llama(model_path=str(gguf), n_ctx=context, n_threads=threads, n_threads_batch=threads,
-                    n_batch=512, verbose=False, draft_model=draft)
+                    n_batch=512, verbose=False, draft_model=draft, logits_all=draft is not None)
         template = llm.metadata.get("tokenizer.chat_template") if chat else None
         eos = llm.token_eos()
         _generate(llm, _prompt_tokens(llm, next(iter(sets.values()))[0], template), min(8, max_tokens), eos)  # warm-up
@@ -58,6 +60,7 @@ def _prompt_tokens(llm: Any, prompt: str, template: str | None) -> list[int]:
 
 def _generate(llm: Any, tokens: list[int], max_tokens: int, eos: int) -> tuple[list[int], float, float]:
     """Greedy: (ids, seconds to the first token, decode tokens/s)."""
+    llm.reset()  # no prefix reuse between prompts: every prompt is prefilled, as in the Java bench
     start = time.perf_counter()
     ids: list[int] = []
     first = last = start

@@ -183,6 +183,23 @@ class BundleManifestReaderTest {
     }
 
     @Test
+    void readsACalibratedSpeculationSection() throws Exception {
+        assertNull(BundleManifestReader.read(bundle, true).speculation());
+        edit("tokenizer:\n", "speculation:\n  skip_layers: [1, 0]\n  calibration: {agreement: 0.84, estimated_speedup: 0.86}\n"
+                + "tokenizer:\n");
+        BundleManifest.SpeculationSpec s = BundleManifestReader.read(bundle, true).speculation();
+        assertEquals(List.of(0, 1), s.skipLayers());
+        assertEquals(0.86, s.estimatedSpeedup(), 1e-12);
+        assertEquals(0.84, s.agreement(), 1e-12);
+        assertFalse(s.pays());
+        edit("  skip_layers: [1, 0]\n", "  skip_layers: [1, 2]\n");
+        BundleFormatException e = fails();
+        assertContains(e.getMessage(), "speculation.skip_layers[1] must be a layer index in [0, 2), got 2");
+        edit("  skip_layers: [1, 2]\n", "  skip_layers: [1, 1]\n");
+        assertContains(fails().getMessage(), "layer 1 is listed twice");
+    }
+
+    @Test
     void acceptsNullChatTemplateAndNoSourceHash() throws Exception {
         String text = Files.readString(manifest());
         int start = text.indexOf("chat_template: '");

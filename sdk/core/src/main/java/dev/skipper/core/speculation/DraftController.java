@@ -21,8 +21,13 @@ public final class DraftController {
     static final int WARMUP_PLAIN_STEPS = 3;
     /** Rounds measured before the switch-off rule applies. */
     static final int MIN_ROUNDS_BEFORE_OFF = 12;
-    /** A drafter that looks unprofitable is still tried once every this many decisions. */
+    /**
+     * A drafter that looks unprofitable is still tried after this many decisions; each probe that
+     * loses doubles the wait (up to {@link #MAX_REPROBE}), one that wins resets it.
+     */
     static final int REPROBE_EVERY = 24;
+    /** Longest wait between probes of a losing drafter. */
+    static final int MAX_REPROBE = 4096;
     /** A plain step is re-measured once every this many rounds (context growth changes it). */
     static final int REMEASURE_PLAIN_EVERY = 48;
     private static final double EMA = 0.15;
@@ -39,7 +44,6 @@ public final class DraftController {
     private long specNanos;         // their time (drafting + verification)
     private long plainTokensTotal;
     private long plainNanosTotal;
-    private long decisions;
     private boolean off;
 
     /**
@@ -96,8 +100,8 @@ public final class DraftController {
         if (!adaptive) {
             return cap;
         }
-        decisions++;
         DrafterStats s = drafters[d];
+        s.decisions++;
         double a = Math.min(s.acceptance, 0.98);
         double bestRate = 0;
         int bestK = 1;
@@ -111,8 +115,11 @@ public final class DraftController {
             }
         }
         boolean profitable = bestRate * plainNanos > 1.0;
-        if (!profitable && decisions % REPROBE_EVERY != 0) {
-            return 0;
+        if (!profitable) {
+            if (s.decisions < s.nextProbe) {
+                return 0;
+            }
+            s.probing = true;
         }
         return bestK;
     }
@@ -141,6 +148,12 @@ public final class DraftController {
      */
     public void observeRound(int d, int drafted, int accepted, long draftNanos, long verifyNanos) {
         DrafterStats s = drafters[d];
+        if (s.probing) { // back off while probes keep losing to plain decoding
+            s.probing = false;
+            boolean won = plainNanos > 0 && (accepted + 1) / (double) (draftNanos + verifyNanos) * plainNanos > 1.0;
+            s.probeInterval = won ? REPROBE_EVERY : Math.min(MAX_REPROBE, s.probeInterval * 2);
+            s.nextProbe = s.decisions + s.probeInterval;
+        }
         double rate = (double) accepted / drafted;
         s.acceptance += EMA * (rate - s.acceptance);
         double perToken = (double) draftNanos / drafted;
@@ -190,6 +203,10 @@ public final class DraftController {
         double acceptance;
         double draftNanosPerToken;
         long rounds;
+        long decisions;                     // draftLength calls
+        long probeInterval = REPROBE_EVERY; // decisions between probes while unprofitable
+        long nextProbe = REPROBE_EVERY;     // decision count of the next probe
+        boolean probing;                    // the current round is a probe
 
         DrafterStats(double prior) {
             this.acceptance = prior;
