@@ -62,6 +62,25 @@ public final class DraftBatch implements AutoCloseable {
         this.verifyHidden = verify;
     }
 
+    private DraftBatch(int capacity) {
+        this.capacity = capacity;
+        this.drafts = new int[capacity];
+        this.q = new float[0];
+        this.draftLogits = new float[0];
+        this.verifyHidden = null;
+        this.draftHidden = null;
+    }
+
+    /**
+     * A batch without model buffers, for drafters that run no model (tests).
+     *
+     * @param capacity most drafts
+     * @return the batch
+     */
+    static DraftBatch forTests(int capacity) {
+        return new DraftBatch(capacity);
+    }
+
     /** Starts a round. */
     public void clear() {
         count = 0;
@@ -78,9 +97,13 @@ public final class DraftBatch implements AutoCloseable {
     @Override
     public void close() {
         try {
-            verifyHidden.close();
+            if (verifyHidden != null) {
+                verifyHidden.close();
+            }
         } finally {
-            draftHidden.close();
+            if (draftHidden != null) {
+                draftHidden.close();
+            }
         }
     }
 }

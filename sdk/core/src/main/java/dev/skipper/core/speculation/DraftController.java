@@ -31,6 +31,9 @@ public final class DraftController {
     /** A plain step is re-measured once every this many rounds (context growth changes it). */
     static final int REMEASURE_PLAIN_EVERY = 48;
     private static final double EMA = 0.15;
+    private static final double SLOPE_EMA = 0.05;
+    private static final double MIN_SLOPE = 0.05;
+    private static final double MAX_SLOPE = 0.6;
 
     private final int maxDraft;
     private final boolean adaptive; // false: always draft maxDraft, never plain by choice, never off
@@ -150,7 +153,9 @@ public final class DraftController {
         DrafterStats s = drafters[d];
         if (s.probing) { // back off while probes keep losing to plain decoding
             s.probing = false;
-            boolean won = plainNanos > 0 && (accepted + 1) / (double) (draftNanos + verifyNanos) * plainNanos > 1.0;
+            // One round's time is noisy; a probe wins when it gained tokens at a cost below that.
+            boolean won = accepted >= 1 && plainNanos > 0
+                    && (accepted + 1) / (double) (draftNanos + verifyNanos) * plainNanos > 1.0;
             s.probeInterval = won ? REPROBE_EVERY : Math.min(MAX_REPROBE, s.probeInterval * 2);
             s.nextProbe = s.decisions + s.probeInterval;
         }
@@ -160,8 +165,9 @@ public final class DraftController {
         s.draftNanosPerToken = s.rounds == 0 ? perToken : s.draftNanosPerToken + EMA * (perToken - s.draftNanosPerToken);
         s.rounds++;
         if (plainNanos > 0 && drafted >= 1) {
+            // Slow average, clamped: a single noisy round must not make every draft look unprofitable.
             double observed = (verifyNanos / plainNanos - 1) / drafted;
-            slope += EMA * (Math.max(0, Math.min(2, observed)) - slope);
+            slope += SLOPE_EMA * (Math.max(MIN_SLOPE, Math.min(MAX_SLOPE, observed)) - slope);
         }
         rounds++;
         specTokens += accepted + 1;
