@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         from .llama_cpp import run
 
-        llama = run(gguf, sets, llama_modes, int(doc["max_tokens"]), int(doc["threads"]) or 2, bool(doc["chat"]))
+        llama = run(gguf, sets, llama_modes, int(doc["max_tokens"]), int(doc["threads"]) or 2, bool(doc["chat"]),
+                    repeat=int(doc.get("repeat", 1)))
         for name, modes in llama.items():
             ar = doc["sets"].get(name, {}).get("ar", {}).get("mean", {}).get("decode_tokens_per_s")
             for mode, res in modes.items():
