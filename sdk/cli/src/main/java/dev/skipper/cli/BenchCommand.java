@@ -166,6 +166,7 @@ final class BenchCommand implements Callable<Integer> {
                         row.put("index", i);
                         row.putAll(Reports.stats(s));
                         row.put("finish_reason", Reports.finishReason(r.finishReason()));
+                        row.put("tokens", r.tokenIds());
                         if (runtime0 >= 0 && wall > 0) {
                             // share of the request's wall time inside the backend runtime; the rest is
                             // Java-side work (sampling, drafting logic, tokenizer, JNI marshalling)
