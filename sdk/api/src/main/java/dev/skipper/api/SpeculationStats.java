@@ -7,8 +7,9 @@ package dev.skipper.api;
  * @param drafted tokens proposed by drafters
  * @param accepted drafted tokens the full model confirmed
  * @param plainSteps tokens produced by plain single-token steps (warm-up, no draft, or switched off)
- * @param layersPerToken decoder-layer executions (draft and verify, all rows) per generated token;
- *     plain decoding gives the model's layer count
+ * @param layersPerToken decoder-layer executions (drafting, verification and plain steps, every row)
+ *     per decode step of a speculative request (the model's layer count means nothing was saved
+ *     or wasted); 0 when speculation is off
  * @param draftMillis wall time spent drafting
  * @param verifyMillis wall time spent verifying (batched forward passes and acceptance)
  * @param switchedOff whether the session turned speculation off because it measured it slower
