@@ -164,6 +164,7 @@ final class BenchCommand implements Callable<Integer> {
                         tokensByMode.get(mode)[i] = r.tokenIds();
                         Map<String, Object> row = new LinkedHashMap<>();
                         row.put("index", i);
+                        row.put("prompt", texts.get(i));
                         row.putAll(Reports.stats(s));
                         row.put("finish_reason", Reports.finishReason(r.finishReason()));
                         row.put("tokens", r.tokenIds());

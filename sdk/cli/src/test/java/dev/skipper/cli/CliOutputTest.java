@@ -57,7 +57,7 @@ class CliOutputTest {
         assertEquals("max_tokens", o.get("finish_reason").getAsString());
         JsonObject s = o.getAsJsonObject("stats");
         assertEquals(Set.of("prompt_tokens", "generated_tokens", "ttft_ms", "prefill_tokens_per_s",
-                "decode_tokens_per_s"), s.keySet());
+                "decode_tokens_per_s", "speculation"), s.keySet());
         assertEquals(8, s.get("generated_tokens").getAsInt());
         assertEquals(12.5, s.get("ttft_ms").getAsDouble());
         assertTrue(s.get("decode_tokens_per_s").isJsonNull(), "NaN is written as null");
@@ -176,13 +176,15 @@ class CliOutputTest {
         assertTrue(fake.options.stream().allMatch(o -> o.sampling().greedy() && o.maxNewTokens() == 8));
         assertTrue(r.out().contains("ar mean over 2 prompts"), r::toString);
         JsonObject o = JsonParser.parseString(Files.readString(out)).getAsJsonObject();
-        assertEquals(Set.of("bundle", "backend", "threads", "max_tokens", "chat", "warmup", "modes"), o.keySet());
+        assertEquals(Set.of("bundle", "backend", "threads", "max_tokens", "chat", "warmup", "repeat", "modes", "sets"),
+                o.keySet());
         assertEquals("fake", o.get("backend").getAsString());
-        JsonObject ar = o.getAsJsonObject("modes").getAsJsonObject("ar");
+        assertEquals("ar", o.getAsJsonArray("modes").get(0).getAsString());
+        JsonObject ar = o.getAsJsonObject("sets").getAsJsonObject("prompts").getAsJsonObject("ar");
         JsonArray rows = ar.getAsJsonArray("prompts");
         assertEquals(2, rows.size());
         assertEquals(Set.of("index", "prompt", "prompt_tokens", "generated_tokens", "ttft_ms", "prefill_tokens_per_s",
-                "decode_tokens_per_s", "finish_reason", "tokens"), rows.get(0).getAsJsonObject().keySet());
+                "decode_tokens_per_s", "speculation", "finish_reason", "tokens"), rows.get(0).getAsJsonObject().keySet());
         assertEquals("second", rows.get(1).getAsJsonObject().get("prompt").getAsString());
         JsonObject mean = ar.getAsJsonObject("mean");
         assertEquals(12.5, mean.get("ttft_ms").getAsDouble());

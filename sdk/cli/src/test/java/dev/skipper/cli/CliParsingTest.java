@@ -222,8 +222,10 @@ class CliParsingTest {
     void benchModes() throws IOException {
         Path prompts = tmp.resolve("p.txt");
         Files.writeString(prompts, "a\n");
-        assertUsageError(run("bench", "--bundle", "b", "--prompts", prompts.toString(), "--modes", "ar,spec"),
-                "needs speculative decoding");
+        assertUsageError(run("bench", "--bundle", "b", "--prompts", prompts.toString(), "--repeat", "0"),
+                "--repeat must be >= 1");
+        assertUsageError(run("run", "--bundle", "b", "--prompt", "x", "--mode", "fastest"),
+                "unknown speculation mode 'fastest'");
         assertUsageError(run("bench", "--bundle", "b", "--prompts", prompts.toString(), "--modes", "fast"),
                 "unknown mode 'fast'");
     }

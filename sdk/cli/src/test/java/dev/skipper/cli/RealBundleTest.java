@@ -77,7 +77,7 @@ class RealBundleTest {
         assertEquals(Set.of("text", "prompt_tokens", "tokens", "finish_reason", "stats"), o.keySet());
         JsonObject s = o.getAsJsonObject("stats");
         assertEquals(Set.of("prompt_tokens", "generated_tokens", "ttft_ms", "prefill_tokens_per_s",
-                "decode_tokens_per_s"), s.keySet());
+                "decode_tokens_per_s", "speculation"), s.keySet());
         assertTrue(o.get("text").isJsonPrimitive());
         assertTrue(o.get("prompt_tokens").getAsInt() > 0);
         assertEquals(o.get("prompt_tokens").getAsInt(), s.get("prompt_tokens").getAsInt());
@@ -161,11 +161,17 @@ class RealBundleTest {
         Files.writeString(prompts, "hello world\nthe cat\n");
         Path out = tmp.resolve("bench.json");
         Cli.Result r = cli("bench", "--bundle", bundle, "--prompts", prompts.toString(), "--max-tokens", "8",
-                "--json", out.toString());
+                "--modes", "ar,spec,ngram", "--json", out.toString());
         assertEquals(0, r.status(), r::toString);
         JsonObject o = JsonParser.parseString(Files.readString(out)).getAsJsonObject();
         assertEquals("cpu", o.get("backend").getAsString());
-        JsonObject ar = o.getAsJsonObject("modes").getAsJsonObject("ar");
+        JsonObject set = o.getAsJsonObject("sets").getAsJsonObject("prompts");
+        JsonObject ar = set.getAsJsonObject("ar");
+        for (String mode : new String[] {"spec", "ngram"}) { // speculative modes give ar's tokens
+            assertTrue(set.getAsJsonObject(mode).getAsJsonObject("mean").get("same_tokens_as_first_mode").getAsBoolean(),
+                    mode);
+            assertTrue(set.getAsJsonObject(mode).getAsJsonObject("mean").has("speedup_vs_ar"), mode);
+        }
         assertEquals(2, ar.getAsJsonArray("prompts").size());
         assertTrue(ar.getAsJsonObject("mean").get("ttft_ms").getAsDouble() > 0);
         // bench decodes greedily: the same tokens as run

@@ -167,10 +167,15 @@ class BackendFallbackTest {
             String prompt = EngineTestData.goldens("tiny-bpe-fp32").prompts().get(0).text();
             assertEquals(5, session.generate(prompt, cfg.generation().toOptions(), null).tokenIds().length);
         }
+        // A speculation mode the bundle cannot serve is an error when the engine opens.
         Files.writeString(yaml, "bundle: " + EngineTestData.bundle("tiny-bpe-fp32").toAbsolutePath() + "\n"
-                + "speculation:\n  mode: ngram\n");
+                + "speculation:\n  mode: layer-skip\n");
         SkipperException e = assertThrows(SkipperException.class,
                 () -> Skipper.open(DeploymentConfigLoader.load(yaml)));
-        assertTrue(e.getMessage().contains("speculation.mode ngram"), e.getMessage());
+        assertTrue(e.getMessage().contains("mode layer-skip needs speculation.skip_layers"), e.getMessage());
+        Files.writeString(yaml, "bundle: " + EngineTestData.bundle("tiny-bpe-fp32").toAbsolutePath() + "\n"
+                + "speculation:\n  mode: early-exit\n  exit_layer: 99\n");
+        e = assertThrows(SkipperException.class, () -> Skipper.open(DeploymentConfigLoader.load(yaml)));
+        assertTrue(e.getMessage().contains("exit_layer must be in [1, "), e.getMessage());
     }
 }
