@@ -4,6 +4,7 @@ import dev.skipper.api.ChatMessage;
 import dev.skipper.api.Engine;
 import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.Session;
+import dev.skipper.api.SpeculationMode;
 import dev.skipper.core.Skipper;
 import dev.skipper.core.config.DeploymentConfig;
 import dev.skipper.core.config.DeploymentConfigLoader;
@@ -30,8 +31,10 @@ public final class StreamingChat {
         Path target = Path.of(args.length > 0 ? args[0] : "configs/smollm2-135m-cpu.yaml");
         DeploymentConfig config = target.toString().endsWith(".yaml")
                 ? DeploymentConfigLoader.load(target) : DeploymentConfig.defaults(target);
-        // The file's generation settings (max tokens, sampling, stop strings) for every reply.
-        GenerationOptions options = config.generation().toOptions();
+        // The file's generation settings (max tokens, sampling, stop strings) for every reply, with
+        // self-speculative decoding: the same replies, drafted by prompt lookup where they quote the
+        // conversation and checked by the full model in one batched pass.
+        GenerationOptions options = config.generation().toOptions().withSpeculation(SpeculationMode.AUTO);
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
 
@@ -51,8 +54,9 @@ public final class StreamingChat {
                 first = false;
                 out.print("bot> ");
                 var reply = session.chat(turns, options, (text, tokenId) -> out.print(text));
-                out.printf("%n(%d tokens, %.1f tok/s, %s)%n", reply.stats().generatedTokens(),
-                        reply.stats().decodeTokensPerSecond(), reply.finishReason());
+                var spec = reply.stats().speculation();
+                out.printf("%n(%d tokens, %.1f tok/s, %d of %d drafts accepted, %s)%n", reply.stats().generatedTokens(),
+                        reply.stats().decodeTokensPerSecond(), spec.accepted(), spec.drafted(), reply.finishReason());
             }
         }
     }
