@@ -1,8 +1,13 @@
-"""``python -m skipper_export.calibrate BUNDLE``: find a draft skip set and store it in the bundle.
+"""``python -m skipper_export.calibrate BUNDLE``: fit the bundle's draft artefacts and store them in it.
 
-Writes ``calibration/skip_search.json`` (every evaluation) and a ``speculation`` section in the
-manifest (``skip_layers`` and the figures behind them), atomically: the manifest is rewritten
-through a temporary file and a rename; file hashes are added for the new file.
+Two steps, both by forward passes over real text none of us wrote (pydoc_data topics) and the
+model's own greedy answers:
+  1. exit heads (``exit_heads.py``): per-layer agreement table (+ PNG), a draft vocabulary, an
+     affine adapter and a TIDE-style router at each exit layer, exported as ONNX under ``draft/``;
+  2. skip-set search (``skip_search.py``) for layer-skip drafting.
+The manifest gains ``draft_heads`` and ``speculation`` sections. Nothing is half-written: new files
+are staged in a temporary folder, moved in, and the manifest (which names them, with sha256s) is
+replaced last through a rename.
 """
 
 from __future__ import annotations
@@ -11,14 +16,16 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-import yaml
+from typing import Any
 
 from ..errors import ExportError
+
+DRAFT_DIR = "draft"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,48 +34,212 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("bundle", type=Path, help="bundle directory (its manifest is updated in place)")
     p.add_argument("--tokens", type=int, default=768, help="teacher-forced tokens scored per skip set (default 768)")
     p.add_argument("--own", type=int, default=192, help="of which the model's own greedy answers (default 192)")
+    p.add_argument("--exit-tokens", type=int, default=16384,
+                   help="pydoc_data tokens of the exit-head fit (default 16384)")
+    p.add_argument("--own-passages", type=int, default=32,
+                   help="chat prompts whose greedy answers join the exit-head fit (default 32)")
+    p.add_argument("--own-tokens", type=int, default=128, help="tokens generated per chat prompt (default 128)")
+    p.add_argument("--draft-vocab", type=int, default=8192, help="draft vocabulary size (default 8192)")
+    p.add_argument("--exit-layers", default="auto",
+                   help="comma-separated exit layers, or auto: every 2nd layer from a third of the depth")
+    p.add_argument("--seed", type=int, default=0, help="router initialisation and batches (default 0)")
+    p.add_argument("--skip-search", action=argparse.BooleanOptionalAction, default=True,
+                   help="also search a layer-skip set (default on)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     try:
-        result = calibrate(a.bundle, a.tokens, a.own, a.threads, progress=not a.no_progress)
+        result = calibrate(a.bundle, a.tokens, a.own, a.threads, progress=not a.no_progress,
+                           exit_tokens=a.exit_tokens, own_passages=a.own_passages, own_tokens=a.own_tokens,
+                           draft_vocab=a.draft_vocab, exit_layers=a.exit_layers, seed=a.seed,
+                           skip_search=a.skip_search)
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if a.json:
         print(json.dumps(result))
     else:
-        print(f"{a.bundle}: skip_layers {result['skip_layers']} (agreement {result['agreement']:.3f}, "
-              f"estimated {result['estimated_speedup']:.2f}x at {result['draft_len']} drafts"
-              f"{'' if result['pays'] else ': layer-skip drafting does not pay for this model; auto mode will not use it'}"
-              f") from {result['tokens']} tokens in {result['seconds']} s")
+        print(summary(a.bundle, result))
     return 0
 
 
-def calibrate(bundle: Path, budget: int, own: int, threads: int, progress: bool = True) -> dict:
-    from tqdm import tqdm
+def summary(bundle: Path, result: dict) -> str:
+    lines = [f"{bundle}: calibrated in {result['seconds']} s"]
+    d = result.get("draft_heads")
+    if d:
+        lines.append(f"exit heads ({d['tokens']} teacher-forced tokens, {d['own_tokens']} of them the model's own; "
+                     f"draft vocabulary {d['vocab_size']}):")
+        lines.append("  layer  training-free  calibrated  own-text  router AUC  est. speed-up")
+        for e in d["exits"]:
+            mark = " <- default" if e["layer"] == d["default_exit"] else ""
+            lines.append(f"  {e['layer']:5d}  {e['raw_agreement']:13.3f}  {e['agreement']:10.3f}  "
+                         f"{e['agreement_own']:8.3f}  {e['router']['auc']:10.3f}  {e['estimated_speedup']:12.2f}x{mark}")
+    s = result.get("speculation")
+    if s:
+        lines.append(f"skip set {s['skip_layers']} (agreement {s['agreement']:.3f}, estimated {s['estimated_speedup']:.2f}x"
+                     f"{'' if s['pays'] else ': layer-skip drafting does not pay for this model'})")
+    return "\n".join(lines)
 
+
+def _chat(manifest: dict) -> Any:
+    template = manifest.get("chat_template")
+    if not template:
+        return None
+    import jinja2.sandbox
+
+    tmpl = jinja2.sandbox.ImmutableSandboxedEnvironment().from_string(template)
+    return lambda text: tmpl.render(messages=[{"role": "user", "content": text}], add_generation_prompt=True)
+
+
+def calibrate(bundle: Path, budget: int, own: int, threads: int, progress: bool = True, *, exit_tokens: int = 16384,
+              own_passages: int = 32, own_tokens: int = 128, draft_vocab: int = 8192, exit_layers: str = "auto",
+              seed: int = 0, skip_search: bool = True) -> dict:
     from ..verify.bundle_session import BundleSession, load_manifest
     from ..verify.tokenizer import BundleTokenizer
-    from .skip_search import agreement, search
-    from .text import calibration_tokens
 
     if budget < 64 or own < 0 or own >= budget:
         raise ExportError("--tokens/--own", f"need 64 <= tokens and 0 <= own < tokens, got {budget}, {own}")
+    if exit_tokens < 64 or own_passages < 0 or own_tokens < 1 or draft_vocab < 2:
+        raise ExportError("--exit-tokens/--own-passages/--own-tokens/--draft-vocab",
+                          f"need exit-tokens >= 64, own-passages >= 0, own-tokens >= 1, draft-vocab >= 2; got "
+                          f"{exit_tokens}, {own_passages}, {own_tokens}, {draft_vocab}")
     t0 = time.perf_counter()
     manifest = load_manifest(bundle)
-    sess = BundleSession(bundle, max_seq=budget + 512, threads=threads, verify=False)
+    layers = _exit_layers(exit_layers, int(manifest["model"]["num_layers"]))
+    sess = BundleSession(bundle, max_seq=max(budget + 512, 1024), threads=threads, verify=False)
     tok = BundleTokenizer(bundle, manifest)
-    template = manifest.get("chat_template")
-    chat = None
-    if template:
-        import jinja2
+    chat = _chat(manifest)
+    eos = set(int(i) for i in manifest["tokenizer"].get("eos_ids") or [])
 
-        env = jinja2.sandbox.ImmutableSandboxedEnvironment() if hasattr(jinja2, "sandbox") else jinja2.Environment()
-        tmpl = env.from_string(template)
-        chat = lambda text: tmpl.render(messages=[{"role": "user", "content": text}], add_generation_prompt=True)  # noqa: E731
-    tokens, sources = calibration_tokens(tok.encode, sess.greedy, chat, budget, own)
+    def greedy(prompt: list[int], n: int) -> list[int]:
+        out = sess.greedy(prompt, n) if not eos else _greedy_until(sess, prompt, n, eos)
+        return out
+
+    staging = Path(tempfile.mkdtemp(dir=bundle, prefix=".calibrate-"))
+    try:
+        files: dict[str, bytes] = {}
+        result: dict[str, Any] = {}
+        draft = _draft_heads(sess, manifest, tok.encode, greedy, chat, exit_tokens, own_passages, own_tokens,
+                             draft_vocab, layers, seed, progress, files)
+        result["draft_heads"] = draft["summary"]
+        if skip_search:
+            result["speculation"] = _skip_search(sess, tok.encode, greedy, chat, budget, own, progress, files)
+        result["seconds"] = round(time.perf_counter() - t0, 1)
+        _commit(bundle, manifest, staging, files, draft["section"], result.get("speculation"))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def _greedy_until(sess, prompt: list[int], n: int, eos: set[int]) -> list[int]:
+    sess.truncate(0)
+    logits, _ = sess.forward(prompt)
+    out = [int(logits[-1].argmax())]
+    while len(out) < n and out[-1] not in eos and sess.length + 1 < sess.max_seq:
+        logits, _ = sess.forward([out[-1]])
+        out.append(int(logits[-1].argmax()))
+    return out
+
+
+def _exit_layers(spec: str, num_layers: int) -> list[int]:
+    if spec == "auto":
+        start = max(1, num_layers // 3)
+        return list(range(start, num_layers, 2)) or [num_layers - 1]
+    try:
+        layers = sorted({int(x) for x in spec.split(",") if x.strip()})
+    except ValueError:
+        raise ExportError("--exit-layers", f"'{spec}' is not 'auto' or a comma-separated list of layers") from None
+    bad = [l for l in layers if not 1 <= l < num_layers]
+    if not layers or bad:
+        raise ExportError("--exit-layers", f"exit layers must be in [1, {num_layers - 1}] for this model, got '{spec}'")
+    return layers
+
+
+def _draft_heads(sess, manifest: dict, encode, greedy, chat, exit_tokens: int, own_passages: int, own_tokens: int,
+                 draft_vocab: int, layers: list[int], seed: int, progress: bool, files: dict[str, bytes]) -> dict:
+    import numpy as np
+    from tqdm import tqdm
+
+    from .collect import TEST, collect, probe_head
+    from .draft_graphs import draft_head_graph, exit_graph
+    from .exit_heads import draft_vocabulary, early_exit_speedup, fit_adapter, layer_agreement, train_router
+    from .plot import agreement_png
+    from .skip_search import HEAD_SHARE, VERIFY_SLOPE
+    from .text import exit_passages
+    from ..graphs.contract import TensorSpec
+    from ..bundle.manifest import graph_entry
+
+    m = manifest["model"]
+    hidden, vocab, eps, num_layers = int(m["hidden_size"]), int(m["vocab_size"]), float(m["rms_norm_eps"]), int(m["num_layers"])
+    flavour = manifest["flavour"]
+    accuracy = 4 if manifest["weights"].get("matmul_accuracy") == "int8" else 0
+    with tqdm(total=own_passages, desc="own answers", unit="answer", disable=not progress, leave=False) as bar:
+        passages = exit_passages(encode, greedy, chat, exit_tokens, own_passages, own_tokens, progress=bar.update)
+    c = collect(sess, passages, progress)
+    head = probe_head(sess, hidden)  # [H, V]
+    vocab_ids = draft_vocabulary(c, draft_vocab, vocab)
+    reduced = np.ascontiguousarray(head[:, vocab_ids])  # [H, N]
+    test = c.rows(TEST)
+    table_rows = test[:: max(1, len(test) // 2048)]
+    raw = layer_agreement(c, head, eps, table_rows)
+    exits = []
+    for layer in tqdm(layers, desc="exit heads", unit="layer", disable=not progress, leave=False):
+        e = fit_adapter(c, layer, reduced, vocab_ids, head, eps)
+        train_router(c, e, reduced, vocab_ids, eps, seed)
+        exits.append(e)
+    n_draft = len(vocab_ids)
+    entries, summaries = [], []
+    width = len(str(num_layers))
+    hspec = [TensorSpec("hidden", "float32", [1, "seq", hidden])]
+    for e in exits:
+        est, k = early_exit_speedup(e.agreement_own if e.agreement_own == e.agreement_own else e.agreement,
+                                    e.layer, num_layers, n_draft, vocab, VERIFY_SLOPE, HEAD_SHARE)
+        rel = f"{DRAFT_DIR}/exit_{e.layer:0{width}d}.onnx"
+        files[rel] = exit_graph(e, hidden, eps, flavour).SerializeToString()
+        figures = {"raw_agreement": round(e.raw_agreement, 4), "agreement": round(e.agreement, 4),
+                   "agreement_own": round(e.agreement_own, 4), "estimated_speedup": round(est, 3), "draft_len": k}
+        router = {"auc": round(e.router_auc, 4), "thresholds": e.router_table}
+        entries.append(graph_entry(rel, hspec, [TensorSpec("hidden_out", "float32", [1, "seq", hidden]),
+                                                TensorSpec("accept_prob", "float32", [1, "seq"])],
+                                   layer=e.layer, **figures, ridge=e.ridge, router=router))
+        summaries.append({"layer": e.layer, **figures, "router": {"auc": router["auc"]}})
+    files[f"{DRAFT_DIR}/head.onnx"] = draft_head_graph(reduced, eps, flavour, accuracy).SerializeToString()
+    files[f"{DRAFT_DIR}/vocab.i32"] = vocab_ids.astype("<i4").tobytes()
+    best = max(summaries, key=lambda s: s["estimated_speedup"])
+    own_count = int(c.own.sum())
+    calib = {"tokens": int(len(c.final)), "own_tokens": own_count, "test_tokens": int(len(test)), "seed": seed,
+             "vocab_coverage": round(float(np.isin(c.final[test], vocab_ids).mean()), 4)}
+    section = {
+        "vocab": {"file": f"{DRAFT_DIR}/vocab.i32", "dtype": "int32", "size": n_draft},
+        "head": graph_entry(f"{DRAFT_DIR}/head.onnx", hspec, [TensorSpec("logits", "float32", [1, "seq", n_draft])]),
+        "default_exit": best["layer"],
+        "pays": best["estimated_speedup"] > 1.0,
+        "exits": entries,
+        "calibration": calib,
+    }
+    record = {"layers_run": list(range(num_layers + 1)), "training_free": [round(x, 4) for x in raw],
+              "exits": summaries, **calib, "draft_vocab": n_draft}
+    files["calibration/agreement.json"] = (json.dumps(record, indent=1) + "\n").encode()
+    png = Path(tempfile.mkstemp(suffix=".png")[1])
+    try:
+        agreement_png(png, raw, [(e.layer, e.agreement, e.raw_agreement) for e in exits],
+                      f"{manifest['model']['name']}: teacher-forced top-1 agreement ({len(table_rows)} held-out tokens)")
+        files["calibration/agreement.png"] = png.read_bytes()
+    finally:
+        png.unlink(missing_ok=True)
+    summary = {"exits": summaries, "default_exit": best["layer"], "vocab_size": n_draft, **calib,
+               "training_free": record["training_free"]}
+    return {"section": section, "summary": summary}
+
+
+def _skip_search(sess, encode, greedy, chat, budget: int, own: int, progress: bool, files: dict[str, bytes]) -> dict:
+    from tqdm import tqdm
+
+    from .skip_search import agreement, search
+    from .text import calibration_tokens
+
+    tokens, sources = calibration_tokens(encode, greedy, chat, budget, own)
     tokens = tokens[: budget + own]
     n_layers = sess.num_layers
     sess.truncate(0)
@@ -87,25 +258,40 @@ def calibrate(bundle: Path, budget: int, own: int, threads: int, progress: bool 
     bar.close()
     result = {"skip_layers": list(best.layers), "agreement": round(best.agreement, 4),
               "estimated_speedup": round(best.speedup, 3), "pays": best.speedup > 1.0,
-              "draft_len": best.draft_len, "tokens": len(tokens),
-              **sources, "seconds": round(time.perf_counter() - t0, 1)}
-    _write(bundle, manifest, result, trail)
+              "draft_len": best.draft_len, "tokens": len(tokens), **sources}
+    files["calibration/skip_search.json"] = (json.dumps({"result": result, "evaluations": trail}, indent=1) + "\n").encode()
     return result
 
 
-def _write(bundle: Path, manifest: dict, result: dict, trail: list[dict]) -> None:
-    """calibration/skip_search.json, then the manifest through a temp file + rename."""
-    rel = "calibration/skip_search.json"
-    data = (json.dumps({"result": result, "evaluations": trail}, indent=1) + "\n").encode("utf-8")
+def _commit(bundle: Path, manifest: dict, staging: Path, files: dict[str, bytes], draft: dict | None,
+            speculation: dict | None) -> None:
+    """Stage every new file, move the staged draft folder and calibration files in, then replace
+    the manifest (the only file the runtime trusts) through a rename."""
+    for rel, data in files.items():
+        f = staging / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(data)
+        manifest["files"][rel] = hashlib.sha256(data).hexdigest()
+    old = bundle / DRAFT_DIR
+    if (staging / DRAFT_DIR).exists():
+        if old.exists():
+            old.rename(staging / ".old-draft")
+        (staging / DRAFT_DIR).rename(old)
     (bundle / "calibration").mkdir(exist_ok=True)
-    _atomic(bundle / rel, data)
-    manifest["files"][rel] = hashlib.sha256(data).hexdigest()
+    for f in sorted((staging / "calibration").glob("*")) if (staging / "calibration").exists() else []:
+        os.replace(f, bundle / "calibration" / f.name)
+    if draft is not None:
+        stale = [k for k in manifest["files"] if k.startswith(DRAFT_DIR + "/") and k not in files]
+        for k in stale:
+            del manifest["files"][k]
+        manifest["draft_heads"] = draft
+    if speculation is not None:
+        manifest["speculation"] = {
+            "skip_layers": speculation["skip_layers"],
+            "calibration": {k: speculation[k] for k in ("agreement", "estimated_speedup", "pays", "draft_len", "tokens",
+                                                         "pydoc_tokens", "self_generated_tokens")},
+        }
     manifest["files"] = dict(sorted(manifest["files"].items()))
-    manifest["speculation"] = {
-        "skip_layers": result["skip_layers"],
-        "calibration": {k: result[k] for k in ("agreement", "estimated_speedup", "pays", "draft_len", "tokens",
-                                                "pydoc_tokens", "self_generated_tokens")},
-    }
     from ..bundle.manifest import dump
 
     _atomic(bundle / "manifest.yaml", dump(manifest))
@@ -114,6 +300,7 @@ def _write(bundle: Path, manifest: dict, result: dict, trail: list[dict]) -> Non
 def _atomic(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)

@@ -52,9 +52,18 @@ def _chat(text: str) -> str:
     return f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
 
 
-def write_case(out: Path, source: Path | str, ref_path: Path, n_greedy: int, n_tf: int, **export_kw: Any) -> None:
+# A fast calibration (exit heads only) so the runtime's exit-head drafting is tested on every case.
+FAST_CALIBRATION = {"exit_tokens": 1024, "own_passages": 4, "own_tokens": 32, "draft_vocab": 512, "skip_search": False}
+
+
+def write_case(out: Path, source: Path | str, ref_path: Path, n_greedy: int, n_tf: int,
+               calibrate: dict[str, Any] | None = None, **export_kw: Any) -> None:
     bundle = out / "bundle"
     export(ExportOptions(source=str(source), out=bundle, force=True, progress=False, **export_kw))
+    if calibrate is not None:
+        from ..calibrate.__main__ import calibrate as run_calibration
+
+        run_calibration(bundle, 96, 24, 2, progress=False, **calibrate)
     manifest = load_manifest(bundle, verify=False)
     tok = BundleTokenizer(bundle, manifest)
     ref = ReferenceModel.load(ref_path)
@@ -83,15 +92,16 @@ def main(argv: list[str] | None = None) -> int:
         models = a.out / "models"
         bpe = make_tiny(models / "hf-bpe", "hf", "bpe", layers=3, tie_word_embeddings=False)
         spm = make_tiny(models / "gguf-spm-q4_1", "gguf", "spm", "Q4_1")
-        write_case(a.out / "tiny-bpe-fp32", bpe, bpe, 24, 128, weights="fp32")
-        write_case(a.out / "tiny-spm-int4", spm, spm, 24, 128, weights="int4")
+        write_case(a.out / "tiny-bpe-fp32", bpe, bpe, 24, 128, calibrate=FAST_CALIBRATION, weights="fp32")
+        write_case(a.out / "tiny-spm-int4", spm, spm, 24, 128, calibrate=FAST_CALIBRATION, weights="int4")
         write_case(a.out / "tiny-bpe-fp32-standard", bpe, bpe, 24, 128, weights="fp32", flavour="standard")
         if a.real:
             from ..load.source import resolve_source
 
             gguf = resolve_source("smollm2-135m")
             write_case(a.out / "smollm2-fp32", gguf, gguf, 64, 512, weights="fp32")
-            write_case(a.out / "smollm2-int4", gguf, gguf, 64, 512, weights="int4")
+            write_case(a.out / "smollm2-int4", gguf, gguf, 64, 512, calibrate={**FAST_CALIBRATION, "draft_vocab": 4096},
+                       weights="int4")
         return 0
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)

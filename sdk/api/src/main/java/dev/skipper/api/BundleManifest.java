@@ -35,6 +35,8 @@ import java.util.stream.Stream;
  *     {@link KvLayout#HEAD_MAJOR_SHARED}), or {@code null}
  * @param speculation the draft settings calibrated for this bundle ({@code skipper calibrate}), or
  *     {@code null}
+ * @param draftHeads the calibrated exit heads, draft vocabulary and routers ({@code skipper
+ *     calibrate}), or {@code null}
  * @param tokenizer the tokenizer file and its special token ids
  * @param chatTemplate the Jinja chat template, or {@code null} when the model has none
  * @param graphs the ONNX graphs: embedding, one per decoder layer, head
@@ -55,6 +57,7 @@ public record BundleManifest(
         KvCacheSpec kvCache,
         RopeCacheSpec ropeCache,
         SpeculationSpec speculation,
+        DraftHeadsSpec draftHeads,
         TokenizerSpec tokenizer,
         String chatTemplate,
         GraphsSpec graphs,
@@ -573,6 +576,76 @@ public record BundleManifest(
         /** @return whether calibration estimated that layer-skip drafting beats plain decoding */
         public boolean pays() {
             return estimatedSpeedup > 1.0;
+        }
+    }
+
+    /**
+     * Early-exit draft artefacts fitted by calibration (bundle-format.md, {@code draft_heads}).
+     *
+     * @param vocabFile {@code int32} little-endian token ids of the draft vocabulary, {@code [vocabSize]}
+     * @param vocabSize tokens the draft head scores (at most the model's vocabulary)
+     * @param head hidden {@code [1, seq, H]} (an exit graph's {@code hidden_out}) to
+     *     {@code logits [1, seq, vocabSize]} over the draft vocabulary
+     * @param defaultExit the exit layer with the best estimated speed-up
+     * @param exits one per exit layer, ascending by layer
+     */
+    public record DraftHeadsSpec(String vocabFile, int vocabSize, GraphSpec head, int defaultExit,
+                                 List<ExitHeadSpec> exits) {
+        // Checks non-null components and copies the list.
+        public DraftHeadsSpec {
+            Objects.requireNonNull(vocabFile, "vocabFile");
+            Objects.requireNonNull(head, "head");
+            exits = List.copyOf(exits);
+        }
+
+        /**
+         * @param layer an exit layer
+         * @return that layer's exit head, or empty
+         */
+        public Optional<ExitHeadSpec> exit(int layer) {
+            return exits.stream().filter(e -> e.layer() == layer).findFirst();
+        }
+
+        /** @return the exit head at {@link #defaultExit()} */
+        public ExitHeadSpec defaultHead() {
+            return exit(defaultExit).orElseThrow();
+        }
+    }
+
+    /**
+     * One exit head: after {@code layer} layers, an adapter maps the hidden state into the final
+     * layer's space ({@code hidden_out}) and a router estimates the probability that the draft
+     * head's top-1 equals the full model's ({@code accept_prob [1, seq]}).
+     *
+     * @param layer layers run before the exit, 1 .. num_layers-1
+     * @param graph the exit graph
+     * @param agreement held-out top-1 agreement of adapter + draft head with the full model
+     * @param rawAgreement the same for the final norm + full head without adapter (training-free)
+     * @param estimatedSpeedup calibration's estimate for early-exit drafting at this layer
+     * @param router the router's held-out calibration: {@code [threshold, precision, coverage]}
+     *     rows, ascending by threshold
+     */
+    public record ExitHeadSpec(int layer, GraphSpec graph, double agreement, double rawAgreement,
+                               double estimatedSpeedup, List<double[]> router) {
+        // Checks non-null components and copies the list.
+        public ExitHeadSpec {
+            Objects.requireNonNull(graph, "graph");
+            router = router.stream().map(double[]::clone).toList();
+        }
+
+        /**
+         * The lowest router threshold whose held-out precision reaches {@code precision}.
+         *
+         * @param precision wanted fraction of router firings that agree with the full model
+         * @return the threshold, or {@code Double.NaN} when no threshold reaches it
+         */
+        public double thresholdFor(double precision) {
+            for (double[] row : router) {
+                if (row[1] >= precision && row[2] > 0) {
+                    return row[0];
+                }
+            }
+            return Double.NaN;
         }
     }
 

@@ -16,6 +16,8 @@ import dev.skipper.api.BundleManifest.RopeScaling;
 import dev.skipper.api.BundleManifest.RopeSpec;
 import dev.skipper.api.BundleManifest.SourceSpec;
 import dev.skipper.api.BundleManifest.SpeculationSpec;
+import dev.skipper.api.BundleManifest.DraftHeadsSpec;
+import dev.skipper.api.BundleManifest.ExitHeadSpec;
 import dev.skipper.api.BundleManifest.TensorSpec;
 import dev.skipper.api.BundleManifest.TokenizerSpec;
 import dev.skipper.api.BundleManifest.WeightsSpec;
@@ -267,6 +269,9 @@ public final class BundleManifestReader {
             Node specNode = top.optional("speculation");
             SpeculationSpec speculation = specNode == null || isNull(specNode) ? null
                     : speculation(section(specNode, "speculation"), model);
+            Node draftNode = top.optional("draft_heads");
+            DraftHeadsSpec draftHeads = draftNode == null || isNull(draftNode) ? null
+                    : draftHeads(section(draftNode, "draft_heads"), model, weights, listed);
             TokenizerSpec tokenizer = tokenizer(section(top.required("tokenizer"), "tokenizer"), model, listed);
             Node templateNode = top.required("chat_template");
             String chatTemplate = isNull(templateNode) ? null : string(templateNode, "chat_template");
@@ -280,7 +285,7 @@ public final class BundleManifestReader {
                 verify(filesSection, files, listed);
             }
             return new BundleManifest(root, format, v, producer, source, model, weights, flavour, opsets,
-                    ort, kvCache, ropeCache, speculation, tokenizer, chatTemplate, graphs, files);
+                    ort, kvCache, ropeCache, speculation, draftHeads, tokenizer, chatTemplate, graphs, files);
         }
 
         // ---- sections -----------------------------------------------------------------------
@@ -500,6 +505,109 @@ public final class BundleManifestReader {
             return new SpeculationSpec(layers, speedup, agreement);
         }
 
+        /**
+         * {@code draft_heads}: the draft vocabulary file (exact size checked), the draft head and one
+         * exit graph per distinct exit layer, each against its contract, and the router tables.
+         */
+        private DraftHeadsSpec draftHeads(Section s, ModelDims model, WeightsSpec weights, Map<String, Path> listed)
+                throws BundleFormatException, IOException {
+            if (weights.activations() != DType.FLOAT32) {
+                throw fail(s.node, "draft_heads", "needs float32 activations, the bundle has "
+                        + weights.activations().yamlName());
+            }
+            Section vocab = section(s.required("vocab"), s.child("vocab"));
+            Node fileNode = vocab.required("file");
+            String vocabFile = listedFile(fileNode, vocab.child("file"), listed);
+            Node dtypeNode = vocab.required("dtype");
+            if (!"int32".equals(scalar(dtypeNode, vocab.child("dtype"), "int32"))) {
+                throw fail(dtypeNode, vocab.child("dtype"), "must be int32, got " + describe(dtypeNode));
+            }
+            Node sizeNode = vocab.required("size");
+            int size = positiveInt(sizeNode, vocab.child("size"));
+            if (size > model.vocabSize()) {
+                throw fail(sizeNode, vocab.child("size"), "is " + size + ", more than the model's vocabulary of "
+                        + model.vocabSize());
+            }
+            long bytes = Files.size(listed.get(vocabFile));
+            if (bytes != 4L * size) {
+                throw fail(fileNode, vocab.child("file"), "'" + clip(vocabFile) + "' has " + bytes + " bytes, expected "
+                        + 4L * size + " (" + size + " int32 token ids)");
+            }
+            Map<String, String> usedBy = new HashMap<>();
+            Dim one = Dim.of(1);
+            Dim seq = Dim.of("seq");
+            List<TensorSpec> hidden = List.of(new TensorSpec("hidden", DType.FLOAT32,
+                    List.of(one, seq, Dim.of(model.hiddenSize()))));
+            GraphSpec head = graph(section(s.required("head"), s.child("head")), listed, usedBy, hidden,
+                    List.of(new TensorSpec("logits", DType.FLOAT32, List.of(one, seq, Dim.of(size)))));
+            List<TensorSpec> exitOutputs = List.of(
+                    new TensorSpec("hidden_out", DType.FLOAT32, List.of(one, seq, Dim.of(model.hiddenSize()))),
+                    new TensorSpec("accept_prob", DType.FLOAT32, List.of(one, seq)));
+            Node exitsNode = s.required("exits");
+            SequenceNode list = list(exitsNode, s.child("exits"));
+            if (list.getValue().isEmpty()) {
+                throw fail(exitsNode, s.child("exits"), "must list at least one exit head");
+            }
+            List<ExitHeadSpec> exits = new ArrayList<>();
+            for (int i = 0; i < list.getValue().size(); i++) {
+                String path = s.child("exits") + "[" + i + "]";
+                Section e = section(list.getValue().get(i), path);
+                Node layerNode = e.required("layer");
+                Object layer = scalar(layerNode, e.child("layer"), "a layer count");
+                if (!(layer instanceof Integer l) || l < 1 || l >= model.numLayers()) {
+                    throw fail(layerNode, e.child("layer"), "must be an exit layer in [1, " + (model.numLayers() - 1)
+                            + "], got " + describe(layerNode));
+                }
+                if (exits.stream().anyMatch(x -> x.layer() == l)) {
+                    throw fail(layerNode, e.child("layer"), "exit layer " + l + " is listed twice");
+                }
+                GraphSpec graph = graph(e, listed, usedBy, hidden, exitOutputs);
+                double agreement = fraction(e.optional("agreement"), e.child("agreement"), 1);
+                double raw = fraction(e.optional("raw_agreement"), e.child("raw_agreement"), 1);
+                double speedup = fraction(e.optional("estimated_speedup"), e.child("estimated_speedup"), 1000);
+                exits.add(new ExitHeadSpec(l, graph, agreement, raw, speedup, routerTable(e)));
+            }
+            exits.sort(java.util.Comparator.comparingInt(ExitHeadSpec::layer));
+            Node defNode = s.required("default_exit");
+            Object def = scalar(defNode, s.child("default_exit"), "an exit layer");
+            if (!(def instanceof Integer d) || exits.stream().noneMatch(x -> x.layer() == d)) {
+                throw fail(defNode, s.child("default_exit"), "must be one of the exits' layers, got " + describe(defNode));
+            }
+            return new DraftHeadsSpec(vocabFile, size, head, d, exits);
+        }
+
+        /** {@code router.thresholds}: rows {@code [threshold, precision, coverage]}, each in [0, 1], ascending. */
+        private List<double[]> routerTable(Section exit) throws BundleFormatException {
+            Node routerNode = exit.optional("router");
+            if (routerNode == null || isNull(routerNode)) {
+                return List.of();
+            }
+            Section router = section(routerNode, exit.child("router"));
+            Node tableNode = router.required("thresholds");
+            SequenceNode rows = list(tableNode, router.child("thresholds"));
+            List<double[]> table = new ArrayList<>();
+            for (int i = 0; i < rows.getValue().size(); i++) {
+                String key = router.child("thresholds") + "[" + i + "]";
+                SequenceNode row = list(rows.getValue().get(i), key);
+                if (row.getValue().size() != 3) {
+                    throw fail(row, key, "must be [threshold, precision, coverage], got " + row.getValue().size() + " values");
+                }
+                double[] values = new double[3];
+                for (int j = 0; j < 3; j++) {
+                    Node n = row.getValue().get(j);
+                    values[j] = fraction(n, key + "[" + j + "]", 1);
+                    if (isNull(n)) {
+                        throw fail(n, key + "[" + j + "]", "must be a number in [0, 1]");
+                    }
+                }
+                if (!table.isEmpty() && values[0] <= table.get(table.size() - 1)[0]) {
+                    throw fail(row, key, "thresholds must ascend");
+                }
+                table.add(values);
+            }
+            return table;
+        }
+
         private double fraction(Node node, String key, double max) throws BundleFormatException {
             if (node == null || isNull(node)) {
                 return 0;
@@ -507,7 +615,8 @@ public final class BundleManifestReader {
             Object v = scalar(node, key, "a number");
             double d = v instanceof Number n ? n.doubleValue() : Double.NaN;
             if (!(d >= 0 && d <= max)) {
-                throw fail(node, key, "must be a number in [0, " + max + "], got " + describe(node));
+                throw fail(node, key, "must be a number in [0, " + (max == Math.rint(max) ? String.valueOf((long) max)
+                        : String.valueOf(max)) + "], got " + describe(node));
             }
             return d;
         }

@@ -11,13 +11,22 @@ public enum SpeculationMode {
     /** Plain decoding: one full forward pass per token. */
     OFF,
     /**
-     * Prompt lookup when the recent tokens occur earlier in the sequence, layer drafting (skip set
-     * or early exit, when the bundle or configuration gives one) otherwise; draft length adapted
-     * online, and switched off for the session when measured slower than plain decoding.
+     * Prompt lookup when the recent tokens occur earlier in the sequence, layer drafting (the
+     * calibrated exit head, skip set or early exit, when the bundle or configuration gives one and
+     * calibration estimates that it pays) otherwise; draft length adapted online, and switched off
+     * for the session when measured slower than plain decoding.
      */
     AUTO,
-    /** Draft with the first {@code exit_layer} layers through the final norm and LM head. */
+    /**
+     * Draft with the first {@code exit_layer} layers through the final norm and LM head
+     * (training-free; LayerSkip style).
+     */
     EARLY_EXIT,
+    /**
+     * Draft with the first {@code exit_layer} layers through the bundle's calibrated exit head: an
+     * adapter, a reduced draft vocabulary and a router that stops drafting ({@code skipper calibrate}).
+     */
+    EXIT_HEAD,
     /** Draft with every layer except a skip set. */
     LAYER_SKIP,
     /** Prompt lookup: copy the continuation of an earlier occurrence of the last n tokens. */

@@ -199,6 +199,62 @@ class BundleManifestReaderTest {
         assertContains(fails().getMessage(), "layer 1 is listed twice");
     }
 
+    /** Writes draft/ files and a draft_heads section (hashes listed, but read without verification). */
+    private void addDraftHeads(int vocabBytes) throws IOException {
+        Files.createDirectories(bundle.resolve("draft"));
+        Files.write(bundle.resolve("draft/vocab.i32"), new byte[vocabBytes]);
+        Files.writeString(bundle.resolve("draft/head.onnx"), "x");
+        Files.writeString(bundle.resolve("draft/exit_1.onnx"), "x");
+        String sha = "a".repeat(64);
+        edit("files: {", "files: {draft/vocab.i32: " + sha + ", draft/head.onnx: " + sha + ", draft/exit_1.onnx: "
+                + sha + ", ");
+        String hidden = "    inputs:\n    - {name: hidden, dtype: float32, shape: [1, seq, 576]}\n";
+        edit("tokenizer:\n", "draft_heads:\n  vocab: {file: draft/vocab.i32, dtype: int32, size: 4}\n"
+                + "  head:\n    file: draft/head.onnx\n" + hidden.replace("    ", "    ")
+                + "    outputs:\n    - {name: logits, dtype: float32, shape: [1, seq, 4]}\n"
+                + "  default_exit: 1\n  exits:\n  - file: draft/exit_1.onnx\n    layer: 1\n    agreement: 0.5\n"
+                + "    raw_agreement: 0.25\n    estimated_speedup: 0.9\n"
+                + "    router: {auc: 0.8, thresholds: [[0.25, 0.6, 0.9], [0.5, 0.8, 0.5], [0.75, 0.95, 0.1]]}\n"
+                + hidden + "    outputs:\n    - {name: hidden_out, dtype: float32, shape: [1, seq, 576]}\n"
+                + "    - {name: accept_prob, dtype: float32, shape: [1, seq]}\ntokenizer:\n");
+    }
+
+    @Test
+    void readsADraftHeadsSection() throws Exception {
+        assertNull(BundleManifestReader.read(bundle, false).draftHeads());
+        addDraftHeads(16);
+        BundleManifest.DraftHeadsSpec d = BundleManifestReader.read(bundle, false).draftHeads();
+        assertEquals(4, d.vocabSize());
+        assertEquals(1, d.defaultExit());
+        BundleManifest.ExitHeadSpec e = d.defaultHead();
+        assertEquals("draft/exit_1.onnx", e.graph().file());
+        assertEquals(0.5, e.agreement(), 1e-12);
+        assertEquals(0.25, e.rawAgreement(), 1e-12);
+        assertEquals(0.5, e.thresholdFor(0.8), 1e-12);
+        assertEquals(0.75, e.thresholdFor(0.9), 1e-12);
+        assertTrue(Double.isNaN(e.thresholdFor(0.99)));
+    }
+
+    @Test
+    void rejectsBadDraftHeads() throws Exception {
+        addDraftHeads(12);
+        assertContains(fails().getMessage(), "draft_heads.vocab.file 'draft/vocab.i32' has 12 bytes, expected 16");
+        Files.write(bundle.resolve("draft/vocab.i32"), new byte[16]);
+        edit("  default_exit: 1\n", "  default_exit: 0\n");
+        assertContains(fails().getMessage(), "draft_heads.default_exit must be one of the exits' layers, got 0");
+        edit("  default_exit: 0\n", "  default_exit: 1\n");
+        edit("    layer: 1\n", "    layer: 2\n");
+        assertContains(fails().getMessage(), "draft_heads.exits[0].layer must be an exit layer in [1, 1], got 2");
+        edit("    layer: 2\n", "    layer: 1\n");
+        edit("[0.5, 0.8, 0.5]", "[0.2, 0.8, 0.5]");
+        assertContains(fails().getMessage(), "draft_heads.exits[0].router.thresholds[1] thresholds must ascend");
+        edit("[0.2, 0.8, 0.5]", "[0.5, 1.8, 0.5]");
+        assertContains(fails().getMessage(), "must be a number in [0, 1], got 1.8");
+        edit("[0.5, 1.8, 0.5]", "[0.5, 0.8, 0.5]");
+        edit("shape: [1, seq, 4]", "shape: [1, seq, 5]");
+        assertContains(fails().getMessage(), "'logits' must be float32 [1, seq, 4]");
+    }
+
     @Test
     void acceptsNullChatTemplateAndNoSourceHash() throws Exception {
         String text = Files.readString(manifest());

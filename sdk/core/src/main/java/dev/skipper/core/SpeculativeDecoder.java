@@ -74,7 +74,8 @@ final class SpeculativeDecoder implements AutoCloseable {
             }
             LayerPlan plan = plan(config, seq.runner().manifest());
             if (plan != null) {
-                drafters.add(new LayerDrafter(seq.runner(), plan, config.confidenceThreshold()));
+                boolean head = usesExitHead(config, seq.runner().manifest(), plan);
+                drafters.add(new LayerDrafter(seq.runner(), plan, config.confidenceThreshold(), head));
                 priors.add(0.5);
             }
         } catch (IllegalArgumentException e) {
@@ -112,16 +113,30 @@ final class SpeculativeDecoder implements AutoCloseable {
 
     /**
      * The layer drafter's plan, or null when the mode has none: the configuration's skip set or
-     * exit layer first, else the bundle's calibrated skip set ({@code skipper calibrate}); automatic
-     * mode takes the calibrated set only when calibration estimated that it pays.
+     * exit layer first, else the bundle's calibration ({@code skipper calibrate}); automatic mode
+     * takes a calibrated exit head, else a calibrated skip set, only when calibration estimated
+     * that it pays.
      */
     private static LayerPlan plan(SpeculationConfig config, BundleManifest manifest) {
         int numLayers = manifest.model().numLayers();
         BundleManifest.SpeculationSpec calibrated = manifest.speculation();
+        BundleManifest.DraftHeadsSpec heads = manifest.draftHeads();
         boolean hasCalibrated = calibrated != null && !calibrated.skipLayers().isEmpty();
         return switch (config.mode()) {
-            case EARLY_EXIT -> LayerPlan.earlyExit(numLayers,
-                    config.exitLayer() != null ? config.exitLayer() : Math.max(1, numLayers / 2));
+            case EARLY_EXIT -> LayerPlan.earlyExit(numLayers, config.exitLayer() != null ? config.exitLayer()
+                    : heads != null ? heads.defaultExit() : Math.max(1, numLayers / 2));
+            case EXIT_HEAD -> {
+                if (heads == null) {
+                    throw new IllegalArgumentException("mode exit-head needs a bundle calibrated with "
+                            + "./skipper calibrate (the manifest has no draft_heads)");
+                }
+                int exit = config.exitLayer() != null ? config.exitLayer() : heads.defaultExit();
+                if (heads.exit(exit).isEmpty()) {
+                    throw new IllegalArgumentException("exit_layer " + exit + " has no calibrated exit head; the bundle has "
+                            + heads.exits().stream().map(e -> String.valueOf(e.layer())).toList());
+                }
+                yield LayerPlan.earlyExit(numLayers, exit);
+            }
             case LAYER_SKIP -> {
                 if (config.skipLayers() != null) {
                     yield LayerPlan.skipping(numLayers, config.skipLayers());
@@ -134,9 +149,22 @@ final class SpeculativeDecoder implements AutoCloseable {
             }
             case AUTO -> config.skipLayers() != null ? LayerPlan.skipping(numLayers, config.skipLayers())
                     : config.exitLayer() != null ? LayerPlan.earlyExit(numLayers, config.exitLayer())
+                    : heads != null && heads.defaultHead().estimatedSpeedup() > 1.0
+                            ? LayerPlan.earlyExit(numLayers, heads.defaultExit())
                     : hasCalibrated && calibrated.pays() ? LayerPlan.skipping(numLayers, calibrated.skipLayers())
                     : null;
             default -> null;
+        };
+    }
+
+    /** Exit-head mode, or automatic mode on an early-exit plan whose layer has a calibrated head. */
+    private static boolean usesExitHead(SpeculationConfig config, BundleManifest manifest, LayerPlan plan) {
+        BundleManifest.DraftHeadsSpec heads = manifest.draftHeads();
+        boolean earlyExit = plan.layersRun() == plan.exactLayers();
+        return switch (config.mode()) {
+            case EXIT_HEAD -> true;
+            case AUTO -> earlyExit && heads != null && heads.exit(plan.exactLayers()).isPresent();
+            default -> false;
         };
     }
 

@@ -73,6 +73,41 @@ class SpeculativeGreedyTest {
                 name + ": speculation must have run with both accepted and rejected drafts");
     }
 
+    /**
+     * Calibrated exit heads (adapter + draft vocabulary + router) on the bundles the test data
+     * calibrates: the drafts differ, the tokens must not. Threshold 0: the router never stops a
+     * round early, so rejections happen.
+     */
+    @ParameterizedTest
+    @FieldSource("CASES")
+    void exitHeadDraftsGivePlainGreedyTokens(String name) throws Exception {
+        DefaultEngine plain = EngineTestData.engine(name);
+        if (plain.manifest().draftHeads() == null) {
+            assertTrue(name.contains("standard") || name.equals("smollm2-fp32"),
+                    name + ": the test data calibrates exit heads for this case");
+            return;
+        }
+        assertTrue(plain.runner().hasDraftHeads());
+        SpeculationConfig spec = new SpeculationConfig(SpeculationMode.EXIT_HEAD, null, 4, 0.0, null, 3, true).fixed();
+        boolean tiny = name.startsWith("tiny");
+        List<String> prompts = prompts(tiny ? 2 : 4, tiny ? 600 : 1200);
+        long drafted = 0;
+        long accepted = 0;
+        try (DefaultEngine engine = Skipper.open(EngineTestData.bundle(name), BackendOptions.DEFAULTS,
+                List.of("cpu"), EngineTestData.CONTEXT, spec)) {
+            boolean chat = engine.chatTemplate().isPresent() && name.startsWith("smollm2");
+            for (int p = 0; p < prompts.size(); p++) {
+                int[] want = generate(plain, prompts.get(p), chat, null).tokenIds();
+                GenerationResult r = generate(engine, prompts.get(p), chat, SpeculationMode.EXIT_HEAD);
+                assertArrayEquals(want, r.tokenIds(), name + " prompt " + p + " exit-head");
+                drafted += r.stats().speculation().drafted();
+                accepted += r.stats().speculation().accepted();
+            }
+        }
+        System.out.printf("%s exit-head: %d drafted, %d accepted%n", name, drafted, accepted);
+        assertTrue(drafted > 0 && accepted < drafted, name + ": exit-head drafts must have been made and rejected");
+    }
+
     private static GenerationResult generate(DefaultEngine engine, String prompt, boolean chat, SpeculationMode mode)
             throws Exception {
         GenerationOptions options = EngineTestData.greedyNoEos(NEW_TOKENS).withSpeculation(

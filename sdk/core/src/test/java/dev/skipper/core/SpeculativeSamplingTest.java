@@ -14,8 +14,9 @@ import org.junit.jupiter.params.provider.EnumSource;
  * Exact speculative sampling: at a fixed context (prompt, then a pending token x), the token a
  * speculative round produces right after x follows the full model's own next-token distribution p
  * (temperature and top-k applied), whatever the drafts were. Checked with a chi-square test over
- * thousands of rounds on a tiny model, for a sampled draft (layer skip: q from the draft layers) and
- * a fixed draft (prompt lookup: q one-hot). The same counts against a wrong expectation (p at
+ * thousands of rounds on a tiny model, for sampled drafts (layer skip: q from the draft layers; exit
+ * head: q from the calibrated adapter over the draft vocabulary only, zero elsewhere) and a fixed
+ * draft (prompt lookup: q one-hot). The same counts against a wrong expectation (p at
  * another temperature) must fail, so the test has power.
  */
 class SpeculativeSamplingTest {
@@ -24,7 +25,7 @@ class SpeculativeSamplingTest {
     private static final SamplingOptions HOTTER = new SamplingOptions(false, 1.6, 12, 1.0, 0.0, 1.0, 0);
 
     @ParameterizedTest
-    @EnumSource(value = SpeculationMode.class, names = {"LAYER_SKIP", "NGRAM"})
+    @EnumSource(value = SpeculationMode.class, names = {"LAYER_SKIP", "NGRAM", "EXIT_HEAD"})
     void firstTokenOfARoundFollowsTheModelsDistribution(SpeculationMode mode) throws Exception {
         DefaultEngine engine = EngineTestData.engine("tiny-bpe-fp32");
         var runner = engine.runner();

@@ -43,12 +43,17 @@ public final class OrtHiddenStates implements HiddenStates {
     private final LongBuffer positionIds; // [maxTokens] layer input: P .. P+count-1
     private final IntBuffer lengths;     // [2] head_major_shared layer inputs: {seqlens_k = P+count-1, total = P+count}
     private final FloatBuffer logits;    // [maxTokens][vocab] head output, float32 in every bundle
+                                         // (also the draft head's [maxTokens][draftVocab] output)
+    private final FloatBuffer accept;    // [maxTokens] exit routers' accept_prob output
+    private final int draftVocab;        // draft head logits width, 0 without draft heads
     private int current;                 // index into hidden[] of the buffer holding the latest rows
 
     private final OnnxTensor[][] hiddenTensors; // [2][maxTokens+1] [1, count, hidden] over rows [0, count) of hidden[i]
     private final OnnxTensor[] idsTensors;      // [maxTokens+1] [1, count] over inputIds[0, count)
     private final OnnxTensor[] positionTensors; // [maxTokens+1] [1, count] over positionIds[0, count)
     private final OnnxTensor[] logitsTensors;   // [maxTokens+1] [1, count, vocab] over logits[0, count*vocab)
+    private final OnnxTensor[] draftLogitsTensors; // [maxTokens+1] [1, count, draftVocab] over logits[0, count*draftVocab)
+    private final OnnxTensor[] acceptTensors;   // [maxTokens+1] [1, count] over accept[0, count)
     private OnnxTensor seqlensTensor;            // int32 [1] over lengths[0], created on first use
     private OnnxTensor totalTensor;              // int32 scalar over lengths[1], created on first use
 
@@ -60,6 +65,10 @@ public final class OrtHiddenStates implements HiddenStates {
     final Map<String, OnnxValue> layerOutputs = new HashMap<>(8);
     final Map<String, OnnxTensorLike> headInputs = new HashMap<>(4);
     final Map<String, OnnxValue> headOutputs = new HashMap<>(4);
+    final Map<String, OnnxTensorLike> exitInputs = new HashMap<>(4);
+    final Map<String, OnnxValue> exitOutputs = new HashMap<>(4);
+    final Map<String, OnnxTensorLike> draftInputs = new HashMap<>(4);
+    final Map<String, OnnxValue> draftOutputs = new HashMap<>(4);
 
     private boolean closed;
 
@@ -71,11 +80,12 @@ public final class OrtHiddenStates implements HiddenStates {
      * @param maxTokens rows, at least 1
      * @param hiddenSize hidden width
      * @param vocab vocabulary size (logits width)
+     * @param draftVocab draft vocabulary size (0 without draft heads), at most vocab
      * @param fp16 float16 hidden states (else float32)
      * @throws SkipperException if the memory cannot be allocated
      */
-    OrtHiddenStates(OrtEnvironment env, OrtModelRunner owner, int maxTokens, int hiddenSize, int vocab, boolean fp16)
-            throws SkipperException {
+    OrtHiddenStates(OrtEnvironment env, OrtModelRunner owner, int maxTokens, int hiddenSize, int vocab, int draftVocab,
+                    boolean fp16) throws SkipperException {
         if (maxTokens < 1) {
             throw new SkipperException("hidden states need at least 1 row, got " + maxTokens);
         }
@@ -84,6 +94,7 @@ public final class OrtHiddenStates implements HiddenStates {
         this.maxTokens = maxTokens;
         this.hiddenSize = hiddenSize;
         this.vocab = vocab;
+        this.draftVocab = draftVocab;
         this.fp16 = fp16;
         this.rowBytes = hiddenSize * (fp16 ? 2 : 4);
         String what = "hidden states of " + maxTokens + " rows";
@@ -98,6 +109,9 @@ public final class OrtHiddenStates implements HiddenStates {
         this.idsTensors = new OnnxTensor[maxTokens + 1];
         this.positionTensors = new OnnxTensor[maxTokens + 1];
         this.logitsTensors = new OnnxTensor[maxTokens + 1];
+        this.accept = Tensors.allocate((long) maxTokens * Float.BYTES, what).asFloatBuffer();
+        this.draftLogitsTensors = new OnnxTensor[maxTokens + 1];
+        this.acceptTensors = new OnnxTensor[maxTokens + 1];
     }
 
     @Override
@@ -130,11 +144,14 @@ public final class OrtHiddenStates implements HiddenStates {
         closeAll(idsTensors);
         closeAll(positionTensors);
         closeAll(logitsTensors);
+        closeAll(draftLogitsTensors);
+        closeAll(acceptTensors);
         Tensors.closeQuietly(seqlensTensor);
         Tensors.closeQuietly(totalTensor);
         seqlensTensor = null;
         totalTensor = null;
-        for (Map<String, ?> map : List.of(embedInputs, embedOutputs, layerInputs, layerOutputs, headInputs, headOutputs)) {
+        for (Map<String, ?> map : List.of(embedInputs, embedOutputs, layerInputs, layerOutputs, headInputs, headOutputs,
+                exitInputs, exitOutputs, draftInputs, draftOutputs)) {
             map.clear();
         }
     }
@@ -274,6 +291,58 @@ public final class OrtHiddenStates implements HiddenStates {
             logitsTensors[count] = t;
         }
         return t;
+    }
+
+    /**
+     * The draft head's pinned output over rows {@code [0, count)} of the logits buffer.
+     *
+     * @param count rows
+     * @return the cached {@code [1, count, draftVocab]} tensor (do not close)
+     * @throws OrtException if ONNX Runtime rejects it
+     */
+    OnnxTensor draftLogits(int count) throws OrtException {
+        OnnxTensor t = draftLogitsTensors[count];
+        if (t == null) {
+            t = Tensors.floats(env, logits, 0, count * draftVocab, 1, count, draftVocab);
+            draftLogitsTensors[count] = t;
+        }
+        return t;
+    }
+
+    /**
+     * Copies the first {@code count} rows of draft logits out.
+     *
+     * @param dst destination, length &gt;= count * draftVocab
+     * @param count rows
+     */
+    void copyDraftLogits(float[] dst, int count) {
+        logits.get(0, dst, 0, count * draftVocab);
+    }
+
+    /**
+     * The exit routers' pinned output over {@code [0, count)}.
+     *
+     * @param count rows
+     * @return the cached {@code [1, count]} tensor (do not close)
+     * @throws OrtException if ONNX Runtime rejects it
+     */
+    OnnxTensor accept(int count) throws OrtException {
+        OnnxTensor t = acceptTensors[count];
+        if (t == null) {
+            t = Tensors.floats(env, accept, 0, count, 1, count);
+            acceptTensors[count] = t;
+        }
+        return t;
+    }
+
+    /**
+     * Copies the first {@code count} router probabilities out.
+     *
+     * @param dst destination, length &gt;= count
+     * @param count rows
+     */
+    void copyAccept(float[] dst, int count) {
+        accept.get(0, dst, 0, count);
     }
 
     /**

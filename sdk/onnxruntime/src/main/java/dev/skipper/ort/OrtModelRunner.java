@@ -55,6 +55,7 @@ public final class OrtModelRunner implements ModelRunner {
     private static final String KEY = "key";
     private static final String VALUE = "value";
     private static final String LOGITS = "logits";
+    private static final String ACCEPT_PROB = "accept_prob";
 
     private final BundleManifest manifest;
     private final OrtEnvironment env;
@@ -64,6 +65,7 @@ public final class OrtModelRunner implements ModelRunner {
     // sin_cache -> hidden_out, present_key, present_value
     private final OrtSession[] layers;
     private final OrtSession head;     // hidden [1, S, H] -> logits [1, S, V] float32
+    private final DraftHeads draft;    // calibrated exit heads, or null
     private final int numLayers;
     private final int hiddenSize;
     private final int vocab;
@@ -78,13 +80,25 @@ public final class OrtModelRunner implements ModelRunner {
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private volatile boolean closed;
 
+    /**
+     * The bundle's early-exit draft graphs.
+     *
+     * @param exits {@code [numLayers]} exit graph after that many layers (hidden -> hidden_out,
+     *     accept_prob), null where none
+     * @param head hidden [1, S, H] -> logits [1, S, N] over the draft vocabulary
+     * @param vocab {@code [N]} token id of each draft logit column
+     */
+    private record DraftHeads(OrtSession[] exits, OrtSession head, int[] vocab) {
+    }
+
     private OrtModelRunner(BundleManifest manifest, OrtEnvironment env, OrtSession embed, OrtSession[] layers,
-                           OrtSession head, RopeTables rope) {
+                           OrtSession head, DraftHeads draft, RopeTables rope) {
         this.manifest = manifest;
         this.env = env;
         this.embed = embed;
         this.layers = layers;
         this.head = head;
+        this.draft = draft;
         BundleManifest.ModelDims m = manifest.model();
         this.numLayers = m.numLayers();
         this.hiddenSize = m.hiddenSize();
@@ -134,7 +148,9 @@ public final class OrtModelRunner implements ModelRunner {
             }
             OrtSession head = load(shared.env(), manifest, graphs.head().file(), options, opened,
                     Set.of(HIDDEN), Set.of(LOGITS));
-            return new OrtModelRunner(manifest, shared.env(), embed, layers, head, rope);
+            DraftHeads draft = manifest.draftHeads() == null ? null
+                    : loadDraftHeads(shared.env(), manifest, options, opened);
+            return new OrtModelRunner(manifest, shared.env(), embed, layers, head, draft, rope);
         } catch (OrtException e) {
             closeAll(opened);
             closeQuietly(rope);
@@ -144,6 +160,47 @@ public final class OrtModelRunner implements ModelRunner {
             closeQuietly(rope);
             throw e;
         }
+    }
+
+    private static DraftHeads loadDraftHeads(OrtEnvironment env, BundleManifest manifest,
+                                             OrtSession.SessionOptions options, List<OrtSession> opened)
+            throws SkipperException {
+        BundleManifest.DraftHeadsSpec spec = manifest.draftHeads();
+        OrtSession[] exits = new OrtSession[manifest.model().numLayers()];
+        for (BundleManifest.ExitHeadSpec e : spec.exits()) {
+            exits[e.layer()] = load(env, manifest, e.graph().file(), options, opened, Set.of(HIDDEN),
+                    Set.of(HIDDEN_OUT, ACCEPT_PROB));
+        }
+        OrtSession head = load(env, manifest, spec.head().file(), options, opened, Set.of(HIDDEN), Set.of(LOGITS));
+        return new DraftHeads(exits, head, readVocabulary(manifest, spec));
+    }
+
+    /** The draft vocabulary file: exactly {@code size} little-endian int32 ids, each in the vocabulary. */
+    private static int[] readVocabulary(BundleManifest manifest, BundleManifest.DraftHeadsSpec spec)
+            throws SkipperException {
+        Path path = manifest.resolve(spec.vocabFile());
+        byte[] bytes;
+        try {
+            long size = java.nio.file.Files.size(path);
+            if (size != 4L * spec.vocabSize()) {
+                throw new SkipperException(path + ": " + size + " bytes, expected " + 4L * spec.vocabSize()
+                        + " (draft_heads.vocab.size " + spec.vocabSize() + " int32 ids)");
+            }
+            bytes = java.nio.file.Files.readAllBytes(path);
+        } catch (java.io.IOException e) {
+            throw new SkipperException("cannot read " + path + ": " + e.getMessage(), e);
+        }
+        java.nio.IntBuffer ids = java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer();
+        int[] vocab = new int[spec.vocabSize()];
+        int modelVocab = manifest.model().vocabSize();
+        for (int i = 0; i < vocab.length; i++) {
+            vocab[i] = ids.get(i);
+            if (vocab[i] < 0 || vocab[i] >= modelVocab) {
+                throw new SkipperException(path + ": entry " + i + " is token id " + vocab[i]
+                        + ", outside the vocabulary [0, " + modelVocab + ")");
+            }
+        }
+        return vocab;
     }
 
     /** Loads one graph by file path (resolved in the manifest's validated directory) and checks its I/O names. */
@@ -186,7 +243,8 @@ public final class OrtModelRunner implements ModelRunner {
         lock.readLock().lock();
         try {
             ensureOpen();
-            return new OrtHiddenStates(env, this, maxTokens, hiddenSize, vocab, fp16);
+            return new OrtHiddenStates(env, this, maxTokens, hiddenSize, vocab,
+                    draft == null ? 0 : draft.vocab().length, fp16);
         } finally {
             lock.readLock().unlock();
         }
@@ -325,6 +383,78 @@ public final class OrtModelRunner implements ModelRunner {
     }
 
     @Override
+    public boolean hasDraftHeads() {
+        return draft != null;
+    }
+
+    @Override
+    public void exitHead(int exitLayer, HiddenStates hidden, int count, float[] accept) throws SkipperException {
+        OrtHiddenStates hs = hidden(hidden);
+        hs.checkRows(0, count);
+        OrtSession exit = exitSession(exitLayer);
+        if (accept.length < count) {
+            throw new IllegalArgumentException("accept needs " + count + " floats, got " + accept.length);
+        }
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            hs.exitInputs.put(HIDDEN, hs.currentHidden(count));
+            hs.exitOutputs.put(HIDDEN_OUT, hs.otherHidden(count));
+            hs.exitOutputs.put(ACCEPT_PROB, hs.accept(count));
+            run(exit, hs.exitInputs, hs.exitOutputs, numLayers + 1);
+            hs.swap();
+            hs.copyAccept(accept, count);
+        } catch (OrtException e) {
+            throw new SkipperException("exit head " + exitLayer + ": cannot create tensors: " + oneLine(e.getMessage()), e);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void draftHead(HiddenStates hidden, int count, float[] logits) throws SkipperException {
+        OrtHiddenStates hs = hidden(hidden);
+        hs.checkRows(0, count);
+        if (draft == null) {
+            throw new UnsupportedOperationException("bundle " + manifest.directory() + " has no draft heads");
+        }
+        if (logits.length < (long) count * draft.vocab().length) {
+            throw new IllegalArgumentException("draft logits need " + ((long) count * draft.vocab().length)
+                    + " floats, got " + logits.length);
+        }
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            hs.draftInputs.put(HIDDEN, hs.currentHidden(count));
+            hs.draftOutputs.put(LOGITS, hs.draftLogits(count));
+            run(draft.head(), hs.draftInputs, hs.draftOutputs, numLayers + 2);
+            hs.copyDraftLogits(logits, count);
+        } catch (OrtException e) {
+            throw new SkipperException("draft head: cannot create tensors: " + oneLine(e.getMessage()), e);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public int[] draftVocabulary() {
+        if (draft == null) {
+            throw new UnsupportedOperationException("bundle " + manifest.directory() + " has no draft heads");
+        }
+        return draft.vocab().clone();
+    }
+
+    private OrtSession exitSession(int exitLayer) {
+        if (draft == null) {
+            throw new UnsupportedOperationException("bundle " + manifest.directory() + " has no exit heads");
+        }
+        if (exitLayer < 0 || exitLayer >= numLayers || draft.exits()[exitLayer] == null) {
+            throw new IllegalArgumentException("no exit head after " + exitLayer + " layers in " + manifest.directory());
+        }
+        return draft.exits()[exitLayer];
+    }
+
+    @Override
     public void copyRows(HiddenStates from, int fromRow, HiddenStates to, int toRow, int count) {
         OrtHiddenStates src = hidden(from);
         OrtHiddenStates dst = hidden(to);
@@ -349,6 +479,14 @@ public final class OrtModelRunner implements ModelRunner {
             all.add(embed);
             all.addAll(List.of(layers));
             all.add(head);
+            if (draft != null) {
+                for (OrtSession e : draft.exits()) {
+                    if (e != null) {
+                        all.add(e);
+                    }
+                }
+                all.add(draft.head());
+            }
             closeAll(all);
             closeQuietly(rope);
         } finally {
@@ -360,7 +498,8 @@ public final class OrtModelRunner implements ModelRunner {
      * Runs one graph on staged inputs and pinned outputs (the maps keep their entries for the next
      * run of the same graph kind: its puts replace values without allocating).
      *
-     * @param graph -1 for embed, a layer index, or numLayers for the head (for the error message,
+     * @param graph -1 for embed, a layer index, numLayers for the head, +1 an exit head, +2 the draft
+     *     head (for the error message,
      *     built only on failure so that a step allocates no strings)
      */
     private void run(OrtSession session, Map<String, OnnxTensorLike> inputs, Map<String, OnnxValue> outputs, int graph)
@@ -372,7 +511,8 @@ public final class OrtModelRunner implements ModelRunner {
             // releases nothing of ours (pinned outputs are not owned by it).
             session.run(inputs, outputs).close();
         } catch (OrtException e) {
-            String what = graph < 0 ? "embed" : graph == numLayers ? "head" : "layer " + graph;
+            String what = graph < 0 ? "embed" : graph == numLayers ? "head" : graph == numLayers + 1 ? "exit head"
+                    : graph == numLayers + 2 ? "draft head" : "layer " + graph;
             throw new SkipperException(what + ": ONNX Runtime failed: " + oneLine(e.getMessage()), e);
         } finally {
             runNanos.add(System.nanoTime() - start);

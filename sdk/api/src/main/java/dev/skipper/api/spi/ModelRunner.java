@@ -76,6 +76,54 @@ public interface ModelRunner extends AutoCloseable {
     void copyRows(HiddenStates from, int fromRow, HiddenStates to, int toRow, int count);
 
     /**
+     * Whether this runner loaded the bundle's calibrated exit heads ({@code draft_heads} in the
+     * manifest): {@link #exitHead}, {@link #draftHead} and {@link #draftVocabulary} work only then.
+     *
+     * @return true when exit heads are available
+     */
+    default boolean hasDraftHeads() {
+        return false;
+    }
+
+    /**
+     * Exit head after {@code exitLayer} layers, in place over rows {@code [0, count)}: the adapter
+     * maps each row into the final layer's space (what {@link #head} and {@link #draftHead} read)
+     * and the router writes the probability that the draft head's top-1 equals the full model's.
+     *
+     * @param exitLayer a calibrated exit layer (manifest {@code draft_heads.exits[].layer})
+     * @param hidden rows after layer {@code exitLayer - 1}; replaced by the adapted rows
+     * @param count rows
+     * @param accept destination {@code [count]} of router probabilities
+     * @throws SkipperException on a runtime failure
+     * @throws UnsupportedOperationException when {@link #hasDraftHeads()} is false
+     */
+    default void exitHead(int exitLayer, HiddenStates hidden, int count, float[] accept) throws SkipperException {
+        throw new UnsupportedOperationException("this runner has no exit heads");
+    }
+
+    /**
+     * Draft head over rows {@code [0, count)}: logits over the draft vocabulary only.
+     *
+     * @param hidden adapted rows (after {@link #exitHead})
+     * @param count rows
+     * @param logits destination {@code [count][draftVocabulary().length]}
+     * @throws SkipperException on a runtime failure
+     * @throws UnsupportedOperationException when {@link #hasDraftHeads()} is false
+     */
+    default void draftHead(HiddenStates hidden, int count, float[] logits) throws SkipperException {
+        throw new UnsupportedOperationException("this runner has no draft head");
+    }
+
+    /**
+     * @return the draft vocabulary: column {@code i} of {@link #draftHead}'s logits scores token
+     *     {@code draftVocabulary()[i]}; a copy
+     * @throws UnsupportedOperationException when {@link #hasDraftHeads()} is false
+     */
+    default int[] draftVocabulary() {
+        throw new UnsupportedOperationException("this runner has no draft vocabulary");
+    }
+
+    /**
      * Nanoseconds this runner has spent inside the backend runtime's own calls (e.g.
      * {@code OrtSession.run}), summed over all threads since it was opened: with wall time it splits
      * a decode step into runtime time and Java-side overhead.

@@ -17,6 +17,11 @@ import java.util.Arrays;
  * cache as usual), copy the hidden state after the last exact layer into the verification batch,
  * head, then choose the draft token with the request's own sampling (q, when sampling). Drafting
  * stops early when the draft's top-1 probability falls below the confidence threshold.
+ *
+ * <p>With a calibrated exit head (early exit only): after the exit layer the row goes through the
+ * exit adapter and the draft-vocabulary head; the drafted token's logits are scattered into a
+ * full-vocabulary row ({@code -inf} elsewhere) so sampling processing and q are the same as for
+ * any drafter, and the exit's router probability (TIDE style) replaces the softmax confidence.
  */
 public final class LayerDrafter implements Drafter {
     private final ModelRunner runner;
@@ -24,6 +29,10 @@ public final class LayerDrafter implements Drafter {
     private final int numLayers;
     private final int vocab;
     private volatile double threshold;
+    private final int exitHead;       // exit layer with a calibrated head, or -1
+    private final int[] draftVocab;   // [N] token of each draft-head column (exit head only)
+    private final float[] reduced;    // [N] draft-head logits (exit head only)
+    private final float[] accept = new float[1]; // [1] router probability of the current draft
 
     /**
      * @param runner the engine's runner
@@ -31,6 +40,17 @@ public final class LayerDrafter implements Drafter {
      * @param threshold stop drafting after a draft whose top-1 probability is below this, in [0, 1]
      */
     public LayerDrafter(ModelRunner runner, LayerPlan plan, double threshold) {
+        this(runner, plan, threshold, false);
+    }
+
+    /**
+     * @param runner the engine's runner
+     * @param plan which layers the draft runs
+     * @param threshold stop drafting after a draft whose confidence is below this, in [0, 1]
+     * @param exitHead draft through the bundle's calibrated exit head at the plan's exit layer
+     *     (requires an early-exit plan and {@link ModelRunner#hasDraftHeads()})
+     */
+    public LayerDrafter(ModelRunner runner, LayerPlan plan, double threshold, boolean exitHead) {
         this.runner = runner;
         this.plan = plan;
         this.numLayers = runner.manifest().model().numLayers();
@@ -38,7 +58,29 @@ public final class LayerDrafter implements Drafter {
         if (plan.numLayers() != numLayers) {
             throw new IllegalArgumentException("plan for " + plan.numLayers() + " layers, model has " + numLayers);
         }
+        if (exitHead) {
+            int exit = plan.exactLayers();
+            if (plan.layersRun() != exit) {
+                throw new IllegalArgumentException("an exit head needs an early-exit plan, got " + plan.name());
+            }
+            if (!runner.hasDraftHeads() || runner.manifest().draftHeads().exit(exit).isEmpty()) {
+                throw new IllegalArgumentException("the bundle has no calibrated exit head after " + exit
+                        + " layers (./skipper calibrate)");
+            }
+            this.exitHead = exit;
+            this.draftVocab = runner.draftVocabulary();
+            this.reduced = new float[draftVocab.length];
+        } else {
+            this.exitHead = -1;
+            this.draftVocab = null;
+            this.reduced = null;
+        }
         setThreshold(threshold);
+    }
+
+    /** @return the exit layer whose calibrated head drafts, or -1 (the model's own norm and head) */
+    public int exitHead() {
+        return exitHead;
     }
 
     /** @return the layer plan */
@@ -56,7 +98,7 @@ public final class LayerDrafter implements Drafter {
 
     @Override
     public String name() {
-        return plan.name();
+        return exitHead >= 0 ? plan.name() + "+head" : plan.name();
     }
 
     @Override
@@ -81,17 +123,23 @@ public final class LayerDrafter implements Drafter {
                         runner.copyRows(batch.draftHidden, 0, batch.verifyHidden, i, 1);
                     }
                 }
-                runner.head(batch.draftHidden, 0, 1, batch.draftLogits);
+                double routed = Double.NaN;
+                if (exitHead >= 0) {
+                    routed = exitLogits(batch);
+                } else {
+                    runner.head(batch.draftHidden, 0, 1, batch.draftLogits);
+                }
                 int token;
                 double confidence;
                 if (sampled) {
                     int row = i * vocab;
                     sampler.probabilities(batch.draftLogits, 0, sampling, recent, batch.q, row);
                     token = sampler.sample(batch.q, row);
-                    confidence = max(batch.q, row, vocab);
+                    confidence = exitHead >= 0 ? routed : max(batch.q, row, vocab);
                 } else {
                     token = sampler.next(batch.draftLogits, 0, sampling, recent);
-                    confidence = topProbability(batch.draftLogits, token);
+                    // With an exit head the router, calibrated for exactly this question, decides.
+                    confidence = exitHead >= 0 ? routed : topProbability(batch.draftLogits, token);
                 }
                 batch.drafts[i] = token;
                 batch.count = i + 1;
@@ -104,6 +152,23 @@ public final class LayerDrafter implements Drafter {
         } finally {
             recent.truncate(recentStart);
         }
+    }
+
+    /**
+     * Exit adapter + router, then the draft head; scatters its logits into the full-vocabulary
+     * row {@code batch.draftLogits} ({@code -inf} outside the draft vocabulary).
+     *
+     * @return the router's probability that this draft is the full model's top-1
+     */
+    private double exitLogits(DraftBatch batch) throws SkipperException {
+        runner.exitHead(exitHead, batch.draftHidden, 1, accept);
+        runner.draftHead(batch.draftHidden, 1, reduced);
+        float[] full = batch.draftLogits;
+        java.util.Arrays.fill(full, 0, vocab, Float.NEGATIVE_INFINITY);
+        for (int j = 0; j < reduced.length; j++) {
+            full[draftVocab[j]] = reduced[j];
+        }
+        return accept[0];
     }
 
     private static double max(float[] values, int offset, int n) {
@@ -129,6 +194,6 @@ public final class LayerDrafter implements Drafter {
 
     @Override
     public String toString() {
-        return "LayerDrafter[" + plan.name() + ", runs " + Arrays.toString(plan.runLayers()) + "]";
+        return "LayerDrafter[" + name() + ", runs " + Arrays.toString(plan.runLayers()) + "]";
     }
 }
