@@ -30,6 +30,9 @@ def _export_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="replace a non-empty --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.add_argument("--calibrate", action="store_true",
+                   help="then calibrate the bundle (exit heads, routers, skip set; ~6 min for SmolLM2-135M on 2 cores; "
+                        "same as ./skipper calibrate OUT with its defaults)")
 
 
 def _run_export(a: argparse.Namespace) -> int:
@@ -38,9 +41,17 @@ def _run_export(a: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     m = export(ExportOptions(source=a.source, out=a.out, weights=a.weights, flavour=a.flavour,
                              activations=a.activations, ort_accuracy=a.ort_accuracy, force=a.force, progress=not a.no_progress))
+    calibration = None
+    if a.calibrate:
+        from .calibrate.__main__ import calibrate, summary as calibration_summary
+
+        calibration = calibrate(a.out, 768, 192, 2, progress=not a.no_progress)
+        if not a.json:
+            print(calibration_summary(a.out, calibration))
     size = sum(f.stat().st_size for f in a.out.rglob("*") if f.is_file())
     summary = {"out": str(a.out), "model": m["model"]["name"], "weights": m["weights"]["mode"], "flavour": m["flavour"],
-               "layers": m["model"]["num_layers"], "bytes": size, "seconds": round(time.perf_counter() - t0, 1)}
+               "layers": m["model"]["num_layers"], "bytes": size, "seconds": round(time.perf_counter() - t0, 1),
+               **({"calibration": calibration} if calibration is not None else {})}
     if a.json:
         print(json.dumps(summary))
     else:

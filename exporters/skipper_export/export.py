@@ -12,11 +12,11 @@ from .bundle.manifest import FORMAT_NAME, FORMAT_VERSION, dump, graph_entry, mod
 from .bundle.writer import BundleWriter
 from .errors import ExportError
 from .graphs.builder import MS_DOMAIN, STANDARD_OPSET
-from .graphs.contract import embed_io, head_io, kv_layout, layer_io
+from .graphs.contract import embed_io, head_io, kv_fill_io, kv_layout, layer_io
 from .graphs.rope import rope_cache
 from .graphs.embed import build_embed
 from .graphs.head import build_head
-from .graphs.layer import build_layer
+from .graphs.layer import build_kv_fill, build_layer
 from .graphs.precision import WEIGHT_MODES, plan
 from .load.checkpoint import Checkpoint
 from .load.weight import Weight
@@ -104,7 +104,7 @@ def _write(ckpt: Checkpoint, mode: str, act: str, opts: ExportOptions, w: Bundle
         table = rope_cache(inv_freq, mscale, c.max_position, act)  # [2, max_position, D/2]
         w.write(ROPE_CACHE_FILE, table.tobytes(order="C"))
         rope_section = {"file": ROPE_CACHE_FILE, "dtype": act, "shape": list(table.shape)}
-    with _progress(c.num_layers + 2, opts.progress, f"export {mode}/{flavour}") as bar:
+    with _progress(2 * c.num_layers + 2, opts.progress, f"export {mode}/{flavour}") as bar:
         w.write("embed.onnx", build_embed(ckpt, mode, act).SerializeToString())
         graphs["embed"] = graph_entry("embed.onnx", *embed_io(c.hidden_size, act))
         bar.update()
@@ -115,9 +115,16 @@ def _write(ckpt: Checkpoint, mode: str, act: str, opts: ExportOptions, w: Bundle
             w.write(rel, build_layer(ckpt, i, mode, flavour, act, acc).SerializeToString())
             layers.append(graph_entry(rel, *layer_io(c.hidden_size, c.num_kv_heads, c.head_dim, act, layout), index=i))
             bar.update()
+        fills = []
+        for i in range(c.num_layers):
+            rel = f"kv_fill/kv_fill_{i:0{width}d}.onnx"
+            w.write(rel, build_kv_fill(ckpt, i, mode, flavour, act, acc).SerializeToString())
+            fills.append(graph_entry(rel, *kv_fill_io(c.hidden_size, c.num_kv_heads, c.head_dim, act, layout), index=i))
+            bar.update()
         w.write("head.onnx", build_head(ckpt, mode, flavour, act, acc).SerializeToString())
         graphs["head"] = graph_entry("head.onnx", *head_io(c.hidden_size, c.vocab_size, act))
         graphs["layers"] = layers
+        graphs["kv_fill"] = fills  # lossy adaptive depth: K/V of deeper layers for exited tokens
         bar.update()
     for name, data in ckpt.tokenizer.files.items():
         w.write(name, data)

@@ -22,7 +22,7 @@ def test_calibrate_writes_a_skip_set_into_the_bundle(tmp_path: Path) -> None:
     result = calibrate(bundle, budget=96, own=24, threads=1, progress=False)
     m = load_manifest(bundle)  # verifies every hash, the new file's included
     spec = m["speculation"]
-    assert spec["skip_layers"] == result["skip_layers"] and spec["skip_layers"]
+    assert spec["skip_layers"] == result["speculation"]["skip_layers"] and spec["skip_layers"]
     assert all(0 <= l < 4 for l in spec["skip_layers"])
     assert 0 <= spec["calibration"]["agreement"] <= 1
     record = json.loads((bundle / "calibration/skip_search.json").read_text())
@@ -48,3 +48,70 @@ def test_search_prefers_sets_that_pay_and_the_cost_model_is_monotone() -> None:
     assert len(trail) == 6 + 3
     assert expected_speedup(0.9, 3, 30)[0] > expected_speedup(0.5, 3, 30)[0]
     assert expected_speedup(0.9, 10, 30)[0] > expected_speedup(0.9, 1, 30)[0]
+
+
+def test_exit_heads_graphs_match_numpy_and_the_full_head(tmp_path: Path) -> None:
+    """Exit graph = the fitted adapter and router; draft head = the full head's columns of the draft
+    vocabulary (fp32 bundle, so up to float rounding); the manifest lists and hashes everything."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from skipper_export.calibrate.collect import rms
+    from skipper_export.calibrate.exit_heads import router_prob
+    from skipper_export.verify.bundle_session import BundleSession
+
+    src = make_tiny(tmp_path / "m", "hf", "bpe", layers=4)
+    bundle = export_bundle(src, tmp_path / "b", weights="fp32")
+    result = calibrate(bundle, budget=96, own=24, threads=1, progress=False, exit_tokens=600, own_passages=3,
+                       own_tokens=12, draft_vocab=40, exit_layers="1,2", skip_search=False)
+    m = load_manifest(bundle)  # every hash, the new files' included
+    d = m["draft_heads"]
+    assert [e["layer"] for e in d["exits"]] == [1, 2] and d["default_exit"] in (1, 2)
+    assert d["vocab"]["size"] == 40 and (bundle / d["vocab"]["file"]).stat().st_size == 160
+    assert "speculation" not in m and (bundle / "calibration/agreement.png").stat().st_size > 1000
+    assert len(json.loads((bundle / "calibration/agreement.json").read_text())["training_free"]) == 5
+    assert result["draft_heads"]["exits"][0]["layer"] == 1
+    ids = np.fromfile(bundle / d["vocab"]["file"], dtype="<i4")
+    assert len(set(ids.tolist())) == 40 and ids.min() >= 0 and ids.max() < m["model"]["vocab_size"]
+
+    rng = np.random.default_rng(1)
+    h = rng.standard_normal((1, 5, m["model"]["hidden_size"])).astype(np.float32)
+    sess = BundleSession(bundle, max_seq=16, threads=1)
+    head = ort.InferenceSession(str(bundle / d["head"]["file"]), providers=["CPUExecutionProvider"])
+    reduced = head.run(None, {"hidden": h})[0][0]  # [5, 40]
+    full = sess.layer_hidden_to_logits(h[0])  # [5, V]
+    np.testing.assert_allclose(reduced, full[:, ids], atol=1e-4, rtol=1e-4)
+
+    import onnx
+    from onnx import numpy_helper
+
+    exit_file = bundle / d["exits"][0]["file"]
+    inits = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(exit_file)).graph.initializer}
+    out, prob = ort.InferenceSession(str(exit_file), providers=["CPUExecutionProvider"]).run(None, {"hidden": h})
+    np.testing.assert_allclose(out[0], h[0] @ inits["adapter.weight"] + inits["adapter.bias"], atol=1e-4, rtol=1e-4)
+    p = {"w1": inits["router.w1"], "b1": inits["router.b1"], "w2": inits["router.w2"].reshape(-1),
+         "b2": inits["router.b2"].reshape(())}
+    eps = float(m["model"]["rms_norm_eps"])
+    np.testing.assert_allclose(prob[0], router_prob(p, rms(h[0], eps)), atol=1e-5)
+    assert all(0 <= row[0] <= 1 and 0 <= row[1] <= 1 and 0 <= row[2] <= 1 for row in d["exits"][0]["router"]["thresholds"])
+
+
+def test_calibration_is_deterministic(tmp_path: Path) -> None:
+    src = make_tiny(tmp_path / "m", "hf", "bpe", layers=3)
+    hashes = []
+    for run in range(2):
+        bundle = export_bundle(src, tmp_path / f"b{run}", weights="fp32")
+        calibrate(bundle, budget=96, own=24, threads=1, progress=False, exit_tokens=300, own_passages=2,
+                  own_tokens=8, draft_vocab=32, skip_search=False)
+        files = load_manifest(bundle)["files"]
+        hashes.append({k: v for k, v in files.items() if k.startswith("draft/")})
+    assert hashes[0] == hashes[1] and hashes[0]
+
+
+def test_bad_exit_layers_are_one_line_errors(tmp_path: Path) -> None:
+    src = make_tiny(tmp_path / "m", "hf", "bpe", layers=3)
+    bundle = export_bundle(src, tmp_path / "b", weights="fp32")
+    for spec in ("0", "3", "x,1"):
+        with pytest.raises(ExportError, match="--exit-layers"):
+            calibrate(bundle, budget=96, own=24, threads=1, progress=False, exit_layers=spec)
+    assert "draft_heads" not in load_manifest(bundle)  # nothing written

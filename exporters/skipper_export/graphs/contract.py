@@ -66,6 +66,16 @@ def layer_io(hidden: int, kv_heads: int, head_dim: int, act: str,
              TensorSpec("value", act, (1, "seq", kv_heads, head_dim))])
 
 
+def kv_fill_io(hidden: int, kv_heads: int, head_dim: int, act: str,
+               layout: str = "sequence_major") -> tuple[list[TensorSpec], list[TensorSpec]]:
+    """A layer's K/V only (lossy adaptive depth fills deeper layers of an exited token): the layer's
+    inputs without hidden_out; sequence_major needs no past (nothing is attended)."""
+    ins, outs = layer_io(hidden, kv_heads, head_dim, act, layout)
+    if layout == "head_major_shared":
+        return ins, outs[1:]
+    return ins[:2], outs[1:]
+
+
 def head_io(hidden: int, vocab: int, act: str) -> tuple[list[TensorSpec], list[TensorSpec]]:
     return ([TensorSpec("hidden", act, (1, "seq", hidden))],
             [TensorSpec("logits", "float32", (1, "seq", vocab))])

@@ -10,7 +10,7 @@ from ..load.checkpoint import Checkpoint
 from ..load.config import ModelConfig
 from .attention import attention, gqa_attention
 from .builder import GraphBuilder
-from .contract import kv_layout, layer_io
+from .contract import kv_fill_io, kv_layout, layer_io
 from .linear import fused_linear, linear
 from .norm import add_rms_norm, rms_norm
 from .precision import weight_repr
@@ -59,6 +59,49 @@ def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str,
     g.add_output(k, outs[1].name, act, outs[1].shape)
     g.add_output(v, outs[2].name, act, outs[2].shape)
     return g.model()
+
+
+def build_kv_fill(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str, accuracy: int = 0) -> onnx.ModelProto:
+    """Layer `index`'s K/V for given hidden states, nothing else: norm -> fused K/V -> RoPE(K) ->
+    cache (CALM-style state propagation for tokens that exit before this layer; ~6 % of a layer).
+
+    head_major_shared: the packed input of GroupQueryAttention gets zeros for Q (no Q projection) so
+    the op writes the rotated K and V in place, exactly as the full layer would for these inputs;
+    its attention output is discarded."""
+    c = ckpt.config
+    p = f"model.layers.{index}."
+    g = GraphBuilder(f"kv_fill_{index}", act)
+    layout = kv_layout(flavour)
+    ins, outs = kv_fill_io(c.hidden_size, c.num_kv_heads, c.head_dim, act, layout)
+    for t in ins:
+        g.add_input(t.name, t.dtype, t.shape)
+    x = rms_norm(g, "hidden", ckpt.weight(p + "input_layernorm.weight").dense(), c.rms_norm_eps,
+                 p + "input_layernorm.weight", flavour)
+    kv_w = [weight_repr(ckpt.weight(p + f"self_attn.{n}_proj.weight"), mode, "layer") for n in ("k", "v")]
+    kv_b = None
+    if c.attention_bias:
+        kv_b = np.concatenate([ckpt.weight(p + f"self_attn.{n}_proj.bias").dense() for n in ("k", "v")])
+    kv = fused_linear(g, x, kv_w, p + "self_attn.kv_proj", flavour, kv_b, accuracy)  # [1, S, 2*kv_dim]
+    q_dim, kv_dim = c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim
+    if layout == "head_major_shared":
+        seq = g.op("Slice", [g.op("Shape", ["hidden"]), g.i64([1]), g.i64([2])])  # [1]: S
+        shape = g.op("Concat", [g.i64([1]), seq, g.i64([q_dim])], axis=0)
+        zeros = g.op("ConstantOfShape", [shape], value=onnx.helper.make_tensor("zero", _ONNX_ACT[act], [1], [0]))
+        qkv = g.op("Concat", [zeros, kv], axis=-1)  # [1, S, q_dim + 2*kv_dim], Q = 0
+        _, k, v = gqa_attention(g, qkv, c.num_heads, c.num_kv_heads)
+    else:
+        k, v = g.op("Split", [kv, g.i64([kv_dim, kv_dim])], n_out=2, axis=-1)
+        k = g.op("Reshape", [k, g.i64([1, 0, c.num_kv_heads, c.head_dim])])  # [1, S, KVH, D]
+        v = g.op("Reshape", [v, g.i64([1, 0, c.num_kv_heads, c.head_dim])])
+        inv_freq, mscale = c.rope_inv_freq()
+        cos, sin = rope_tables(g, "position_ids", inv_freq, mscale)
+        k = apply_rope(g, k, cos, sin, c.head_dim)
+    g.add_output(k, outs[0].name, act, outs[0].shape)
+    g.add_output(v, outs[1].name, act, outs[1].shape)
+    return g.model()
+
+
+_ONNX_ACT = {"float32": onnx.TensorProto.FLOAT, "float16": onnx.TensorProto.FLOAT16}
 
 
 def _decomposed_attention(g: GraphBuilder, qkv: str, c: ModelConfig) -> tuple[str, str, str]:

@@ -69,6 +69,7 @@ class BundleSession:
         self.embed = load(g["embed"]["file"])
         self.layers = [load(e["file"]) for e in g["layers"]]
         self.head = load(g["head"]["file"])
+        self.kv_fill = [load(e["file"]) for e in g.get("kv_fill") or []]  # older bundles have none
         kvh, d = int(m["num_kv_heads"]), int(m["head_dim"])
         self.layout = self.manifest["kv_cache"]["layout"]
         self.shared = self.layout == "head_major_shared"
@@ -117,6 +118,29 @@ class BundleSession:
         io.bind_ortvalue_output("present_value", vv)
         sess.run_with_iobinding(io)
         return io.copy_outputs_to_cpu()[0]
+
+    def fill_kv(self, i: int, x: np.ndarray, p: int) -> None:
+        """Layer i's K/V only for x [1, S, H] at positions p..p+S-1 (what lossy adaptive depth
+        writes for tokens that exited before layer i); the cache length is not changed here."""
+        s = x.shape[1]
+        sess = self.kv_fill[i]
+        if not self.shared:
+            k, v = sess.run(None, {"hidden": x, "position_ids": np.arange(p, p + s, dtype=np.int64)[None]})
+            self.keys[i][:, p:p + s] = k
+            self.values[i][:, p:p + s] = v
+            return
+        kv, vv = self._kv[i]
+        io = sess.io_binding()
+        io.bind_cpu_input("hidden", np.ascontiguousarray(x))
+        io.bind_ortvalue_input("past_key", kv)
+        io.bind_ortvalue_input("past_value", vv)
+        io.bind_cpu_input("seqlens_k", np.array([p + s - 1], np.int32))
+        io.bind_cpu_input("total_sequence_length", np.array(p + s, np.int32))
+        io.bind_ortvalue_input("cos_cache", self._cos)
+        io.bind_ortvalue_input("sin_cache", self._sin)
+        io.bind_ortvalue_output("present_key", kv)
+        io.bind_ortvalue_output("present_value", vv)
+        sess.run_with_iobinding(io)
 
     def truncate(self, length: int) -> None:
         """Drop cached tokens after ``length``: O(1), nothing is copied."""

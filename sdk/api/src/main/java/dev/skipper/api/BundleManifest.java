@@ -485,13 +485,27 @@ public record BundleManifest(
      * @param embed token ids to hidden states
      * @param layers one graph per decoder layer, in order
      * @param head hidden states to logits (includes the final norm)
+     * @param kvFill one K/V-only graph per decoder layer, in order (lossy adaptive depth fills
+     *     deeper layers' cache rows of tokens that exited early), or empty in older bundles
      */
-    public record GraphsSpec(GraphSpec embed, List<GraphSpec> layers, GraphSpec head) {
-        // Checks non-null components and copies the list.
+    public record GraphsSpec(GraphSpec embed, List<GraphSpec> layers, GraphSpec head, List<GraphSpec> kvFill) {
+        // Checks non-null components and copies the lists.
         public GraphsSpec {
             Objects.requireNonNull(embed, "embed");
             layers = List.copyOf(layers);
             Objects.requireNonNull(head, "head");
+            kvFill = List.copyOf(kvFill);
+        }
+
+        /**
+         * Graphs without K/V-only graphs.
+         *
+         * @param embed token ids to hidden states
+         * @param layers one graph per decoder layer
+         * @param head hidden states to logits
+         */
+        public GraphsSpec(GraphSpec embed, List<GraphSpec> layers, GraphSpec head) {
+            this(embed, layers, head, List.of());
         }
     }
 

@@ -721,7 +721,25 @@ public final class BundleManifestReader {
             }
             GraphSpec head = graph(section(s.required("head"), s.child("head")), listed, usedBy,
                     contract.headInputs, contract.headOutputs);
-            return new GraphsSpec(embed, layers, head);
+            List<GraphSpec> kvFill = new ArrayList<>();
+            Node fillNode = s.optional("kv_fill");
+            if (fillNode != null && !isNull(fillNode)) {
+                SequenceNode fills = list(fillNode, s.child("kv_fill"));
+                if (fills.getValue().size() != model.numLayers()) {
+                    throw fail(fillNode, s.child("kv_fill"), "has " + fills.getValue().size()
+                            + " entries but model.num_layers is " + model.numLayers());
+                }
+                for (int i = 0; i < model.numLayers(); i++) {
+                    Section fill = section(fills.getValue().get(i), s.child("kv_fill") + "[" + i + "]");
+                    Node indexNode = fill.required("index");
+                    Object index = scalar(indexNode, fill.child("index"), "an integer");
+                    if (!(index instanceof Integer idx) || idx != i) {
+                        throw fail(indexNode, fill.child("index"), "must be " + i + ", got " + describe(indexNode));
+                    }
+                    kvFill.add(graph(fill, listed, usedBy, contract.fillInputs, contract.fillOutputs));
+                }
+            }
+            return new GraphsSpec(embed, layers, head, kvFill);
         }
 
         private GraphSpec graph(Section s, Map<String, Path> listed, Map<String, String> usedBy,
@@ -775,6 +793,8 @@ public final class BundleManifestReader {
             final List<TensorSpec> layerOutputs;
             final List<TensorSpec> headInputs;
             final List<TensorSpec> headOutputs;
+            final List<TensorSpec> fillInputs;  // kv_fill: the layer's inputs (sequence_major: hidden, position_ids)
+            final List<TensorSpec> fillOutputs; // kv_fill: the layer's K/V outputs
 
             Contract(ModelDims m, DType act, KvLayout layout) {
                 Dim one = Dim.of(1);
@@ -808,6 +828,12 @@ public final class BundleManifestReader {
                             new TensorSpec("key", act, newKv),
                             new TensorSpec("value", act, newKv));
                 }
+                if (layout == KvLayout.HEAD_MAJOR_SHARED) {
+                    fillInputs = layerInputs;
+                } else {
+                    fillInputs = layerInputs.subList(0, 2);
+                }
+                fillOutputs = layerOutputs.subList(1, 3);
                 headInputs = List.of(new TensorSpec("hidden", act, hidden));
                 headOutputs = List.of(new TensorSpec("logits", DType.FLOAT32,
                         List.of(one, seq, Dim.of(m.vocabSize()))));

@@ -12,9 +12,25 @@ import java.util.List;
  * @param stopAtEos end at the bundle's end-of-sequence tokens
  * @param speculation how this request drafts tokens, or {@code null} for the engine's configured
  *     mode (the per-request switch; every mode gives the same output as {@link SpeculationMode#OFF})
+ * @param adaptiveDepth lossy adaptive depth for this request, or {@code null} for the engine's
+ *     setting (off unless configured); applies to plain decode steps, not to speculative rounds
  */
 public record GenerationOptions(int maxNewTokens, SamplingOptions sampling, List<String> stopStrings, boolean stopAtEos,
-                                SpeculationMode speculation) {
+                                SpeculationMode speculation, AdaptiveDepth adaptiveDepth) {
+
+    /**
+     * Options with the engine's adaptive-depth setting.
+     *
+     * @param maxNewTokens the limit
+     * @param sampling how tokens are chosen
+     * @param stopStrings stop strings
+     * @param stopAtEos end at end-of-sequence tokens
+     * @param speculation the speculation mode, or {@code null} for the engine's
+     */
+    public GenerationOptions(int maxNewTokens, SamplingOptions sampling, List<String> stopStrings, boolean stopAtEos,
+                             SpeculationMode speculation) {
+        this(maxNewTokens, sampling, stopStrings, stopAtEos, speculation, null);
+    }
 
     /**
      * Options that use the engine's configured speculation mode.
@@ -51,7 +67,17 @@ public record GenerationOptions(int maxNewTokens, SamplingOptions sampling, List
      * @return the options
      */
     public GenerationOptions withSpeculation(SpeculationMode mode) {
-        return new GenerationOptions(maxNewTokens, sampling, stopStrings, stopAtEos, mode);
+        return new GenerationOptions(maxNewTokens, sampling, stopStrings, stopAtEos, mode, adaptiveDepth);
+    }
+
+    /**
+     * The same options with another adaptive-depth setting (lossy when enabled).
+     *
+     * @param depth the setting, or {@code null} for the engine's
+     * @return the options
+     */
+    public GenerationOptions withAdaptiveDepth(AdaptiveDepth depth) {
+        return new GenerationOptions(maxNewTokens, sampling, stopStrings, stopAtEos, speculation, depth);
     }
 
     /**

@@ -6,6 +6,7 @@ import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.GenerationResult;
 import dev.skipper.api.GenerationStats;
 import dev.skipper.api.SamplingOptions;
+import dev.skipper.api.AdaptiveDepth;
 import dev.skipper.api.SpeculationMode;
 import dev.skipper.api.SpeculationStats;
 import dev.skipper.core.text.PromptFile;
@@ -44,7 +45,8 @@ import picocli.CommandLine.Spec;
             "JSON schema: docs/cli.md."})
 final class BenchCommand implements Callable<Integer> {
     /** Modes this command runs ({@code spec} is {@code auto}). */
-    static final List<String> MODES = List.of("ar", "spec", "auto", "ngram", "early-exit", "exit-head", "layer-skip");
+    static final List<String> MODES = List.of("ar", "spec", "auto", "ngram", "early-exit", "exit-head", "layer-skip",
+            "adaptive-depth");
 
     private final CliContext ctx;
 
@@ -66,7 +68,8 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--modes", paramLabel = "LIST", split = ",", order = 12, defaultValue = "ar",
             description = "Comma-separated decoding modes (default: ${DEFAULT-VALUE}). Available: ar, spec, "
-                    + "auto, ngram, early-exit, exit-head, layer-skip.")
+                    + "auto, ngram, early-exit, exit-head, layer-skip, adaptive-depth (LOSSY: exits at calibrated layers, "
+                    + "adaptive_depth.precision of the deployment, default 0.97).")
     List<String> modes;
 
     @Option(names = "--chat", order = 13, description = "Send each prompt as a user turn through the chat template.")
@@ -116,6 +119,8 @@ final class BenchCommand implements Callable<Integer> {
         GenerationOptions greedy = new GenerationOptions(config.generation().maxNewTokens(),
                 new SamplingOptions(true, 1.0, 0, 1.0, 0.0, config.generation().sampling().repetitionPenalty(), 0L),
                 List.of(), true);
+        // The lossy mode's precision: the deployment's adaptive_depth.precision (default 0.97).
+        AdaptiveDepth depth = AdaptiveDepth.lossy(config.speculation().adaptiveDepth().precision());
         PrintWriter out = ctx.out();
         Map<String, Object> setResults = new LinkedHashMap<>();
         String backend;
@@ -123,7 +128,7 @@ final class BenchCommand implements Callable<Integer> {
             backend = e.backendName();
             for (String mode : modes) { // warm up every mode's buffers and the JIT
                 for (int i = 0; i < warmup; i++) {
-                    generate(session, sets.values().iterator().next().get(0), options(greedy, mode));
+                    generate(session, sets.values().iterator().next().get(0), options(greedy, mode, depth));
                 }
             }
             for (Map.Entry<String, List<String>> set : sets.entrySet()) {
@@ -150,7 +155,7 @@ final class BenchCommand implements Callable<Integer> {
                         for (int rep = 0; rep < repeat; rep++) { // the fastest decode of the repeats counts
                             long rt0 = e.runtimeNanos();
                             long wall0 = System.nanoTime();
-                            GenerationResult candidate = generate(session, texts.get(i), options(greedy, mode));
+                            GenerationResult candidate = generate(session, texts.get(i), options(greedy, mode, depth));
                             long w = System.nanoTime() - wall0;
                             if (r == null || candidate.stats().decodeTokensPerSecond() > r.stats().decodeTokensPerSecond()) {
                                 r = candidate;
@@ -216,13 +221,28 @@ final class BenchCommand implements Callable<Integer> {
                     }
                     mean.put("same_tokens_as_first_mode", sameTokens(tokensByMode.get(modes.get(0)),
                             tokensByMode.get(mode)));
+                    double prefix = prefixShare(tokensByMode.get(modes.get(0)), tokensByMode.get(mode));
+                    mean.put("prefix_share_with_first_mode", prefix);
+                    long steps = 0;
+                    long exits = 0;
+                    for (GenerationStats st : all) {
+                        steps += st.adaptiveDepth().tokens();
+                        exits += st.adaptiveDepth().exited();
+                    }
+                    if (steps > 0) {
+                        mean.put("adaptive_depth_exit_rate", (double) exits / steps);
+                        mean.put("adaptive_depth_layers_per_token", mean(all, st -> st.adaptiveDepth().layersPerToken()));
+                    }
                     out.println(String.format(Locale.ROOT,
                             "%s %s mean over %d prompts: TTFT %.1f ms, decode %.1f tok/s%s%s", set.getKey(), mode,
                             all.size(), (double) mean.get("ttft_ms"), rate,
                             mean.containsKey("speedup_vs_ar") ? String.format(Locale.ROOT, " (%.2fx ar)",
                                     (double) mean.get("speedup_vs_ar")) : "",
                             drafted == 0 ? "" : String.format(Locale.ROOT, ", acceptance %.2f, %.2f accepted/round",
-                                    (double) accepted / drafted, rounds == 0 ? 0.0 : (double) accepted / rounds)));
+                                    (double) accepted / drafted, rounds == 0 ? 0.0 : (double) accepted / rounds))
+                            + (steps == 0 ? "" : String.format(Locale.ROOT, ", LOSSY: %.2f of steps exited early, "
+                                    + "%.2f of tokens before the first difference from %s", (double) exits / steps,
+                                    prefix, modes.get(0))));
                     out.flush();
                     Map<String, Object> result = new LinkedHashMap<>();
                     result.put("mean", mean);
@@ -254,13 +274,30 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static GenerationOptions options(GenerationOptions greedy, String mode) {
+    private static GenerationOptions options(GenerationOptions greedy, String mode, AdaptiveDepth depth) {
+        if (mode.equals("adaptive-depth")) {
+            return greedy.withSpeculation(SpeculationMode.OFF).withAdaptiveDepth(depth);
+        }
         SpeculationMode m = switch (mode) {
             case "ar" -> SpeculationMode.OFF;
             case "spec" -> SpeculationMode.AUTO;
             default -> SpeculationMode.parse(mode);
         };
-        return greedy.withSpeculation(m);
+        return greedy.withSpeculation(m).withAdaptiveDepth(AdaptiveDepth.OFF);
+    }
+
+    /** Mean over prompts of the share of b's tokens before its first difference from a's. */
+    private static double prefixShare(int[][] a, int[][] b) {
+        double sum = 0;
+        for (int i = 0; i < a.length; i++) {
+            int n = Math.min(a[i].length, b[i].length);
+            int same = 0;
+            while (same < n && a[i][same] == b[i][same]) {
+                same++;
+            }
+            sum += b[i].length == 0 ? 1.0 : (double) same / Math.max(a[i].length, b[i].length);
+        }
+        return a.length == 0 ? 1.0 : sum / a.length;
     }
 
     private static String specLine(SpeculationStats s) {

@@ -2,6 +2,7 @@ package dev.skipper.cli;
 
 import dev.skipper.api.FinishReason;
 import dev.skipper.api.GenerationResult;
+import dev.skipper.api.AdaptiveDepthStats;
 import dev.skipper.api.GenerationStats;
 import dev.skipper.api.SpeculationStats;
 import dev.skipper.api.ScoreResult;
@@ -63,6 +64,16 @@ final class Reports {
         spec.put("verify_ms", sp.verifyMillis());
         spec.put("switched_off", sp.switchedOff());
         m.put("speculation", spec);
+        AdaptiveDepthStats d = s.adaptiveDepth();
+        if (d.tokens() > 0) { // only when the lossy mode ran
+            Map<String, Object> depth = new LinkedHashMap<>();
+            depth.put("lossy", true);
+            depth.put("tokens", d.tokens());
+            depth.put("exited", d.exited());
+            depth.put("exit_rate", d.exitRate());
+            depth.put("layers_per_token", d.layersPerToken());
+            m.put("adaptive_depth", depth);
+        }
         return m;
     }
 

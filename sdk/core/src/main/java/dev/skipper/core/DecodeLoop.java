@@ -7,6 +7,8 @@ import dev.skipper.api.GenerationResult;
 import dev.skipper.api.GenerationStats;
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SkipperException;
+import dev.skipper.api.AdaptiveDepth;
+import dev.skipper.api.AdaptiveDepthStats;
 import dev.skipper.api.SpeculationMode;
 import dev.skipper.api.SpeculationStats;
 import dev.skipper.api.TokenListener;
@@ -51,6 +53,8 @@ final class DecodeLoop {
     private final SpeculationConfig speculation;
     /** Speculative decoders by mode, made when a request first uses the mode. */
     private final Map<SpeculationMode, SpeculativeDecoder> decoders = new EnumMap<>(SpeculationMode.class);
+    /** Lossy adaptive-depth steps by precision, made when a request first uses one. */
+    private final Map<Double, AdaptiveDepthStep> depthSteps = new java.util.HashMap<>();
 
     /** Set by {@link #cancel()} from any thread; cleared when a request starts. */
     private volatile boolean cancelled;
@@ -133,6 +137,11 @@ final class DecodeLoop {
         if (spec != null) {
             spec.begin();
         }
+        AdaptiveDepthStep depth = spec != null ? null
+                : depthStep(options.adaptiveDepth() != null ? options.adaptiveDepth() : speculation.adaptiveDepth());
+        if (depth != null) {
+            depth.begin();
+        }
         int[] step = new int[spec == null ? 1 : spec.maxTokensPerStep()]; // [tokens of one step]
         StopStringMatcher stops = new StopStringMatcher(options.stopStrings());
         int[] out = new int[Math.min(options.maxNewTokens(), seq.contextLength() + 1 - seq.length())]; // [generated]
@@ -153,6 +162,11 @@ final class DecodeLoop {
                 if (n == 0) {
                     step[0] = sample(sampling);
                     seq.append(step[0]); // known, not run: the next step (or request) feeds it
+                    count = 1;
+                } else if (depth != null) {
+                    depth.step(); // LOSSY: may exit at a checkpoint layer
+                    step[0] = sample(sampling);
+                    seq.append(step[0]);
                     count = 1;
                 } else if (spec == null) {
                     seq.run(null); // embed 1 row, every layer, head
@@ -223,7 +237,8 @@ final class DecodeLoop {
         double decodeRate = n > 1 ? (n - 1) / seconds(lastNanos - firstNanos) : 0;
         return new GenerationResult(text.toString(), Arrays.copyOf(out, n), reason,
                 new GenerationStats(promptTokens, n, ttftMillis, prefillRate, decodeRate,
-                        spec == null ? SpeculationStats.NONE : spec.stats(n)));
+                        spec == null ? SpeculationStats.NONE : spec.stats(n),
+                        depth == null ? AdaptiveDepthStats.NONE : depth.stats()));
     }
 
     /** One speculative step; bad logits become a {@link SkipperException}. */
@@ -255,6 +270,25 @@ final class DecodeLoop {
         return d;
     }
 
+    /**
+     * The session's adaptive-depth step for a setting, made on first use.
+     *
+     * @param setting the request's setting
+     * @return the step, or {@code null} when adaptive depth is off
+     * @throws SkipperException if the bundle cannot run adaptive depth
+     */
+    private AdaptiveDepthStep depthStep(AdaptiveDepth setting) throws SkipperException {
+        if (!setting.enabled()) {
+            return null;
+        }
+        AdaptiveDepthStep d = depthSteps.get(setting.precision());
+        if (d == null) {
+            d = new AdaptiveDepthStep(seq, setting.precision());
+            depthSteps.put(setting.precision(), d);
+        }
+        return d;
+    }
+
     /** Forgets the decoders' switch-off decisions (the session was reset). */
     void reset() {
         for (SpeculativeDecoder d : decoders.values()) {
@@ -268,6 +302,10 @@ final class DecodeLoop {
             d.close();
         }
         decoders.clear();
+        for (AdaptiveDepthStep d : depthSteps.values()) {
+            d.close();
+        }
+        depthSteps.clear();
     }
 
     /** The next token from the current logits; bad logits become a {@link SkipperException}. */

@@ -133,6 +133,19 @@ final class Sequence implements AutoCloseable {
         }
     }
 
+    /**
+     * Records that the tokens up to {@code n} are now cached in every layer (a step that ran the
+     * pending token itself, such as lossy adaptive depth).
+     *
+     * @param n cached tokens, {@link #cached()} &lt; n &lt;= {@link #length()}
+     */
+    void markRun(int n) {
+        if (n <= cached || n > length) {
+            throw new IllegalArgumentException("cached must grow within (" + cached + ", " + length + "], got " + n);
+        }
+        cached = n;
+    }
+
     /** @return the working hidden states (also used by scoring, between requests) */
     HiddenStates hidden() {
         return hidden;

@@ -124,6 +124,9 @@ public final class Skipper {
         }
         int context = contextLength == 0 ? maxPosition : contextLength;
         SpeculativeDecoder.check(speculation, manifest);
+        if (speculation.adaptiveDepth().enabled()) {
+            AdaptiveDepthStep.check(manifest, null);
+        }
         ChatTemplate template = ChatTemplate.of(manifest).orElse(null);
         Tokenizer tokenizer = Tokenizers.open(manifest);
         try {

@@ -65,6 +65,8 @@ public final class OrtHiddenStates implements HiddenStates {
     final Map<String, OnnxValue> layerOutputs = new HashMap<>(8);
     final Map<String, OnnxTensorLike> headInputs = new HashMap<>(4);
     final Map<String, OnnxValue> headOutputs = new HashMap<>(4);
+    final Map<String, OnnxTensorLike> fillInputs = new HashMap<>(16);
+    final Map<String, OnnxValue> fillOutputs = new HashMap<>(4);
     final Map<String, OnnxTensorLike> exitInputs = new HashMap<>(4);
     final Map<String, OnnxValue> exitOutputs = new HashMap<>(4);
     final Map<String, OnnxTensorLike> draftInputs = new HashMap<>(4);
@@ -151,7 +153,7 @@ public final class OrtHiddenStates implements HiddenStates {
         seqlensTensor = null;
         totalTensor = null;
         for (Map<String, ?> map : List.of(embedInputs, embedOutputs, layerInputs, layerOutputs, headInputs, headOutputs,
-                exitInputs, exitOutputs, draftInputs, draftOutputs)) {
+                fillInputs, fillOutputs, exitInputs, exitOutputs, draftInputs, draftOutputs)) {
             map.clear();
         }
     }

@@ -65,6 +65,9 @@ public final class OrtModelRunner implements ModelRunner {
     // sin_cache -> hidden_out, present_key, present_value
     private final OrtSession[] layers;
     private final OrtSession head;     // hidden [1, S, H] -> logits [1, S, V] float32
+    // [layers] K/V only (graphs.kv_fill), or null: the layer's inputs (sequence_major: hidden,
+    // position_ids) -> present_key, present_value (sequence_major: key, value)
+    private final OrtSession[] kvFill;
     private final DraftHeads draft;    // calibrated exit heads, or null
     private final int numLayers;
     private final int hiddenSize;
@@ -92,13 +95,14 @@ public final class OrtModelRunner implements ModelRunner {
     }
 
     private OrtModelRunner(BundleManifest manifest, OrtEnvironment env, OrtSession embed, OrtSession[] layers,
-                           OrtSession head, DraftHeads draft, RopeTables rope) {
+                           OrtSession head, OrtSession[] kvFill, DraftHeads draft, RopeTables rope) {
         this.manifest = manifest;
         this.env = env;
         this.embed = embed;
         this.layers = layers;
         this.head = head;
         this.draft = draft;
+        this.kvFill = kvFill;
         BundleManifest.ModelDims m = manifest.model();
         this.numLayers = m.numLayers();
         this.hiddenSize = m.hiddenSize();
@@ -148,9 +152,19 @@ public final class OrtModelRunner implements ModelRunner {
             }
             OrtSession head = load(shared.env(), manifest, graphs.head().file(), options, opened,
                     Set.of(HIDDEN), Set.of(LOGITS));
+            OrtSession[] kvFill = null;
+            if (!graphs.kvFill().isEmpty()) {
+                Set<String> fillInputs = headMajor ? layerInputs : Set.of(HIDDEN, POSITION_IDS);
+                Set<String> fillOutputs = headMajor ? Set.of(PRESENT_KEY, PRESENT_VALUE) : Set.of(KEY, VALUE);
+                kvFill = new OrtSession[graphs.kvFill().size()];
+                for (int l = 0; l < kvFill.length; l++) {
+                    kvFill[l] = load(shared.env(), manifest, graphs.kvFill().get(l).file(), options, opened,
+                            fillInputs, fillOutputs);
+                }
+            }
             DraftHeads draft = manifest.draftHeads() == null ? null
                     : loadDraftHeads(shared.env(), manifest, options, opened);
-            return new OrtModelRunner(manifest, shared.env(), embed, layers, head, draft, rope);
+            return new OrtModelRunner(manifest, shared.env(), embed, layers, head, kvFill, draft, rope);
         } catch (OrtException e) {
             closeAll(opened);
             closeQuietly(rope);
@@ -383,6 +397,65 @@ public final class OrtModelRunner implements ModelRunner {
     }
 
     @Override
+    public boolean hasKvFill() {
+        return kvFill != null;
+    }
+
+    @Override
+    public void fillKv(int layer, HiddenStates hidden, int count, KvCache cache) throws SkipperException {
+        OrtHiddenStates hs = hidden(hidden);
+        OrtKvCache kv = cache(cache);
+        if (kvFill == null) {
+            throw new UnsupportedOperationException("bundle " + manifest.directory() + " has no kv_fill graphs");
+        }
+        if (layer < 0 || layer >= numLayers) {
+            throw new IndexOutOfBoundsException("layer " + layer + " of " + numLayers);
+        }
+        hs.checkRows(0, count);
+        int past = kv.length(layer);
+        if (count > kv.maxSeq() - past) {
+            throw new SkipperException("layer " + layer + ": " + past + " cached + " + count
+                    + " new tokens exceed the KV cache of " + kv.maxSeq());
+        }
+        lock.readLock().lock();
+        OnnxTensor newKey = null;
+        OnnxTensor newValue = null;
+        try {
+            ensureOpen();
+            Map<String, OnnxTensorLike> in = hs.fillInputs;
+            Map<String, OnnxValue> out = hs.fillOutputs;
+            in.put(HIDDEN, hs.currentHidden(count));
+            if (headMajor) {
+                OnnxTensor keys = kv.whole(layer, false);
+                OnnxTensor values = kv.whole(layer, true);
+                hs.lengths(past, count);
+                in.put(PAST_KEY, keys);
+                in.put(PAST_VALUE, values);
+                in.put(SEQLENS_K, hs.seqlensK());
+                in.put(TOTAL_SEQUENCE_LENGTH, hs.totalSequenceLength());
+                in.put(COS_CACHE, rope.cos());
+                in.put(SIN_CACHE, rope.sin());
+                out.put(PRESENT_KEY, keys); // in place, as in layerShared
+                out.put(PRESENT_VALUE, values);
+            } else {
+                newKey = kv.rows(layer, false, past, count);
+                newValue = kv.rows(layer, true, past, count);
+                in.put(POSITION_IDS, hs.positions(past, count));
+                out.put(KEY, newKey);
+                out.put(VALUE, newValue);
+            }
+            run(kvFill[layer], in, out, numLayers + 3);
+            kv.advance(layer, count);
+        } catch (OrtException e) {
+            throw new SkipperException("kv fill " + layer + ": cannot create tensors: " + oneLine(e.getMessage()), e);
+        } finally {
+            lock.readLock().unlock();
+            Tensors.closeQuietly(newKey);
+            Tensors.closeQuietly(newValue);
+        }
+    }
+
+    @Override
     public boolean hasDraftHeads() {
         return draft != null;
     }
@@ -479,6 +552,9 @@ public final class OrtModelRunner implements ModelRunner {
             all.add(embed);
             all.addAll(List.of(layers));
             all.add(head);
+            if (kvFill != null) {
+                all.addAll(List.of(kvFill));
+            }
             if (draft != null) {
                 for (OrtSession e : draft.exits()) {
                     if (e != null) {
@@ -512,7 +588,7 @@ public final class OrtModelRunner implements ModelRunner {
             session.run(inputs, outputs).close();
         } catch (OrtException e) {
             String what = graph < 0 ? "embed" : graph == numLayers ? "head" : graph == numLayers + 1 ? "exit head"
-                    : graph == numLayers + 2 ? "draft head" : "layer " + graph;
+                    : graph == numLayers + 2 ? "draft head" : graph == numLayers + 3 ? "kv fill" : "layer " + graph;
             throw new SkipperException(what + ": ONNX Runtime failed: " + oneLine(e.getMessage()), e);
         } finally {
             runNanos.add(System.nanoTime() - start);

@@ -76,6 +76,32 @@ public interface ModelRunner extends AutoCloseable {
     void copyRows(HiddenStates from, int fromRow, HiddenStates to, int toRow, int count);
 
     /**
+     * Whether the bundle has K/V-only graphs ({@code graphs.kv_fill}) and {@link #fillKv} works.
+     *
+     * @return true when it does
+     */
+    default boolean hasKvFill() {
+        return false;
+    }
+
+    /**
+     * Layer {@code layer}'s K/V only, for rows {@code [0, count)} of {@code hidden} taken as that
+     * layer's input: appended to the cache like {@link #layer} would (the layer's length grows by
+     * {@code count}); {@code hidden} is not changed. Lossy adaptive depth fills the layers a token
+     * skipped after exiting early with its exit hidden state (CALM-style propagation).
+     *
+     * @param layer layer index
+     * @param hidden rows
+     * @param count rows
+     * @param cache the sequence's cache
+     * @throws SkipperException on a runtime failure or when the cache is full
+     * @throws UnsupportedOperationException when {@link #hasKvFill()} is false
+     */
+    default void fillKv(int layer, HiddenStates hidden, int count, KvCache cache) throws SkipperException {
+        throw new UnsupportedOperationException("this runner has no K/V-only graphs");
+    }
+
+    /**
      * Whether this runner loaded the bundle's calibrated exit heads ({@code draft_heads} in the
      * manifest): {@link #exitHead}, {@link #draftHead} and {@link #draftVocabulary} work only then.
      *

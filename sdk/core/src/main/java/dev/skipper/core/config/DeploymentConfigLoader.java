@@ -40,12 +40,13 @@ public final class DeploymentConfigLoader {
     public static final long MAX_FILE_BYTES = 4L * YamlComposer.MAX_CODE_POINTS;
 
     private static final List<String> TOP_KEYS = List.of("bundle", "backend", "threads", "allow_spinning",
-            "context_length", "generation", "speculation");
+            "context_length", "generation", "speculation", "adaptive_depth");
     private static final List<String> GENERATION_KEYS = List.of("max_new_tokens", "stop", "sampling");
     private static final List<String> SAMPLING_KEYS = List.of("greedy", "temperature", "top_k", "top_p", "min_p",
             "repetition_penalty", "seed");
     private static final List<String> SPECULATION_KEYS = List.of("mode", "exit_layer", "skip_layers",
             "max_draft_tokens", "confidence_threshold", "ngram_size", "adaptive");
+    private static final List<String> ADAPTIVE_DEPTH_KEYS = List.of("enabled", "precision");
 
     private DeploymentConfigLoader() {
     }
@@ -136,6 +137,10 @@ public final class DeploymentConfigLoader {
             GenerationDefaults generation = gen == null ? GenerationDefaults.DEFAULTS : generation(gen);
             Section spec = top.optionalSection("speculation", SPECULATION_KEYS);
             SpeculationConfig speculation = spec == null ? SpeculationConfig.OFF : speculation(spec);
+            Section depth = top.optionalSection("adaptive_depth", ADAPTIVE_DEPTH_KEYS);
+            if (depth != null) {
+                speculation = speculation.withAdaptiveDepth(adaptiveDepth(depth));
+            }
             try {
                 return new DeploymentConfig(bundle, backends, threads, allowSpinning, context, generation,
                         speculation, source);
@@ -225,6 +230,14 @@ public final class DeploymentConfigLoader {
             Node seedNode = s.optional("seed");
             long seed = seedNode == null ? d.seed() : r.integer(seedNode, s.child("seed"), Long.MIN_VALUE, Long.MAX_VALUE);
             return new SamplingOptions(greedy, temperature, topK, topP, minP, penalty, seed);
+        }
+
+        /** {@code adaptive_depth}: LOSSY early exit during decoding; enabled must be said explicitly. */
+        private dev.skipper.api.AdaptiveDepth adaptiveDepth(Section s) throws ConfigException {
+            boolean enabled = r.bool(s.required("enabled"), s.child("enabled"));
+            double precision = numberOr(s, "precision", v -> v >= 0.5 && v <= 1, "in [0.5, 1]",
+                    dev.skipper.api.AdaptiveDepth.DEFAULT_PRECISION);
+            return new dev.skipper.api.AdaptiveDepth(enabled, precision);
         }
 
         private SpeculationConfig speculation(Section s) throws ConfigException {

@@ -1,5 +1,6 @@
 package dev.skipper.core.config;
 
+import dev.skipper.api.AdaptiveDepth;
 import dev.skipper.api.SpeculationMode;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -25,9 +26,27 @@ import java.util.Objects;
  *     text so far, 1 to {@value #MAX_NGRAM_SIZE} (default {@value #DEFAULT_NGRAM_SIZE})
  * @param adaptive choose the draft length online and switch speculation off for a session where it
  *     measures slower than plain decoding (default true); false drafts up to maxDraftTokens every round
+ * @param adaptiveDepth LOSSY adaptive depth of plain decode steps (YAML top-level {@code adaptive_depth};
+ *     default {@link AdaptiveDepth#OFF}); carried here because it is the other decode-strategy setting
  */
 public record SpeculationConfig(SpeculationMode mode, Integer exitLayer, int maxDraftTokens, double confidenceThreshold,
-                                List<Integer> skipLayers, int ngramSize, boolean adaptive) {
+                                List<Integer> skipLayers, int ngramSize, boolean adaptive, AdaptiveDepth adaptiveDepth) {
+
+    /**
+     * Settings without adaptive depth.
+     *
+     * @param mode how drafts are made
+     * @param exitLayer early-exit layer, or null
+     * @param maxDraftTokens most drafts per round
+     * @param confidenceThreshold stop drafting below this confidence
+     * @param skipLayers the draft skip set, or null
+     * @param ngramSize prompt-lookup n-gram length
+     * @param adaptive adapt the draft length online
+     */
+    public SpeculationConfig(SpeculationMode mode, Integer exitLayer, int maxDraftTokens, double confidenceThreshold,
+                             List<Integer> skipLayers, int ngramSize, boolean adaptive) {
+        this(mode, exitLayer, maxDraftTokens, confidenceThreshold, skipLayers, ngramSize, adaptive, AdaptiveDepth.OFF);
+    }
 
     /** Default of {@link #maxDraftTokens()}. */
     public static final int DEFAULT_MAX_DRAFT_TOKENS = 4;
@@ -49,6 +68,7 @@ public record SpeculationConfig(SpeculationMode mode, Integer exitLayer, int max
     /** Validates; sorts and copies {@code skipLayers}. */
     public SpeculationConfig {
         Objects.requireNonNull(mode, "mode");
+        Objects.requireNonNull(adaptiveDepth, "adaptiveDepth");
         if (exitLayer != null && (exitLayer < 1 || exitLayer > MAX_LAYER)) {
             throw new IllegalArgumentException("exit_layer must be in [1, " + MAX_LAYER + "], got " + exitLayer);
         }
@@ -90,7 +110,7 @@ public record SpeculationConfig(SpeculationMode mode, Integer exitLayer, int max
      */
     public SpeculationConfig withMode(SpeculationMode newMode) {
         return new SpeculationConfig(newMode, exitLayer, maxDraftTokens, confidenceThreshold, skipLayers, ngramSize,
-                adaptive);
+                adaptive, adaptiveDepth);
     }
 
     /**
@@ -102,7 +122,18 @@ public record SpeculationConfig(SpeculationMode mode, Integer exitLayer, int max
      */
     public SpeculationConfig fixed() {
         return new SpeculationConfig(mode, exitLayer, maxDraftTokens, confidenceThreshold, skipLayers, ngramSize,
-                false);
+                false, adaptiveDepth);
+    }
+
+    /**
+     * The same settings with another adaptive-depth setting.
+     *
+     * @param depth the setting
+     * @return the copy
+     */
+    public SpeculationConfig withAdaptiveDepth(AdaptiveDepth depth) {
+        return new SpeculationConfig(mode, exitLayer, maxDraftTokens, confidenceThreshold, skipLayers, ngramSize,
+                adaptive, depth);
     }
 
 }

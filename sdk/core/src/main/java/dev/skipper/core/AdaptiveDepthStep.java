@@ -1,0 +1,147 @@
+package dev.skipper.core;
+
+import dev.skipper.api.AdaptiveDepthStats;
+import dev.skipper.api.BundleManifest;
+import dev.skipper.api.SkipperException;
+import dev.skipper.api.spi.HiddenStates;
+import dev.skipper.api.spi.ModelRunner;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One session's lossy adaptive-depth decode step (TIDE-style exits, CALM-style KV propagation):
+ * <pre>
+ *   embed x; for each layer l:
+ *     run layer l
+ *     if l+1 is a calibrated exit whose router fires (p &gt;= threshold for the wanted precision):
+ *       logits = head(adapter(h))                         the exit's prediction
+ *       for every deeper layer j: K/V_j = kv_fill_j(h)    their cache rows, from the exited state
+ *       done
+ *   logits = head(h)                                      no exit fired: the full model
+ * </pre>
+ * Thresholds come from each router's held-out table in the manifest (the lowest threshold whose
+ * precision reached the configured one); exits whose router never reaches it are not used. Not
+ * thread-safe: one per session.
+ */
+final class AdaptiveDepthStep implements AutoCloseable {
+    private final Sequence seq;
+    private final ModelRunner runner;
+    private final int numLayers;
+    private final int[] exitLayer;     // [exits] calibrated exit layers in use, ascending
+    private final double[] threshold;  // [exits] router threshold of each
+    private final HiddenStates scratch; // [1][hidden] the exit's adapted row (the layers keep theirs)
+    private final float[] accept = new float[1]; // [1] router probability
+
+    private long tokens;
+    private long exited;
+    private long layerRuns;
+
+    /**
+     * @param seq the session's sequence
+     * @param precision router precision required to exit, in [0.5, 1]
+     * @throws SkipperException when the bundle has no exit heads or no K/V-only graphs
+     */
+    AdaptiveDepthStep(Sequence seq, double precision) throws SkipperException {
+        this.seq = seq;
+        this.runner = seq.runner();
+        BundleManifest manifest = runner.manifest();
+        this.numLayers = manifest.model().numLayers();
+        check(manifest, runner);
+        List<BundleManifest.ExitHeadSpec> usable = new ArrayList<>();
+        for (BundleManifest.ExitHeadSpec e : manifest.draftHeads().exits()) {
+            if (!Double.isNaN(e.thresholdFor(precision))) {
+                usable.add(e);
+            }
+        }
+        this.exitLayer = new int[usable.size()];
+        this.threshold = new double[usable.size()];
+        for (int i = 0; i < exitLayer.length; i++) {
+            exitLayer[i] = usable.get(i).layer();
+            threshold[i] = usable.get(i).thresholdFor(precision);
+        }
+        this.scratch = runner.newHiddenStates(1);
+    }
+
+    /**
+     * Checks that a bundle can run adaptive depth.
+     *
+     * @param manifest the bundle's manifest
+     * @param runner its runner, or null to check the manifest only
+     * @throws SkipperException naming what is missing
+     */
+    static void check(BundleManifest manifest, ModelRunner runner) throws SkipperException {
+        if (manifest.draftHeads() == null || (runner != null && !runner.hasDraftHeads())) {
+            throw new SkipperException("adaptive depth needs exit heads and routers: calibrate the bundle with "
+                    + "./skipper calibrate " + manifest.directory());
+        }
+        if (manifest.graphs().kvFill().isEmpty() || (runner != null && !runner.hasKvFill())) {
+            throw new SkipperException("adaptive depth needs the bundle's kv_fill graphs: re-export "
+                    + manifest.directory() + " with skipper_export >= 0.3.0 (it has " + manifest.producer() + ")");
+        }
+    }
+
+    /** @return the exit layers in use (those whose router reaches the precision) */
+    int[] exitLayers() {
+        return exitLayer.clone();
+    }
+
+    /** Starts a request: clears the stats. */
+    void begin() {
+        tokens = 0;
+        exited = 0;
+        layerRuns = 0;
+    }
+
+    /**
+     * Runs the sequence's one pending token and leaves the next-token logits in
+     * {@link Sequence#logits()}; every layer's cache gains its row (computed or filled).
+     *
+     * @throws SkipperException on a backend failure (the cache is put back)
+     */
+    void step() throws SkipperException {
+        int pos = seq.cached();
+        if (seq.length() != pos + 1) {
+            throw new IllegalStateException("adaptive depth runs exactly one pending token, have "
+                    + (seq.length() - pos));
+        }
+        HiddenStates hidden = seq.hidden();
+        try {
+            runner.embed(seq.tokenArray(), pos, 1, hidden);
+            int next = 0;
+            tokens++;
+            for (int l = 0; l < numLayers; l++) {
+                runner.layer(l, hidden, 1, seq.cache());
+                layerRuns++;
+                if (next < exitLayer.length && exitLayer[next] == l + 1) {
+                    runner.copyRows(hidden, 0, scratch, 0, 1);
+                    runner.exitHead(l + 1, scratch, 1, accept);
+                    if (accept[0] >= threshold[next]) {
+                        runner.head(scratch, 0, 1, seq.logits());
+                        for (int j = l + 1; j < numLayers; j++) {
+                            runner.fillKv(j, hidden, 1, seq.cache());
+                        }
+                        exited++;
+                        seq.markRun(pos + 1);
+                        return;
+                    }
+                    next++;
+                }
+            }
+            runner.head(hidden, 0, 1, seq.logits());
+            seq.markRun(pos + 1);
+        } catch (SkipperException | RuntimeException e) {
+            seq.cache().truncate(pos);
+            throw e;
+        }
+    }
+
+    /** @return this request's figures */
+    AdaptiveDepthStats stats() {
+        return new AdaptiveDepthStats(tokens, exited, tokens == 0 ? 0 : (double) layerRuns / tokens);
+    }
+
+    @Override
+    public void close() {
+        scratch.close();
+    }
+}
