@@ -63,6 +63,27 @@ final class AdaptiveDepthStep implements AutoCloseable {
     }
 
     /**
+     * A step with explicit exits and thresholds (tests: 0 always exits, above 1 never).
+     *
+     * @param seq the session's sequence
+     * @param exits calibrated exit layers, ascending
+     * @param thresholds router threshold of each
+     * @throws SkipperException when the bundle cannot run adaptive depth
+     */
+    AdaptiveDepthStep(Sequence seq, int[] exits, double[] thresholds) throws SkipperException {
+        this.seq = seq;
+        this.runner = seq.runner();
+        this.numLayers = runner.manifest().model().numLayers();
+        check(runner.manifest(), runner);
+        if (exits.length != thresholds.length) {
+            throw new IllegalArgumentException("one threshold per exit");
+        }
+        this.exitLayer = exits.clone();
+        this.threshold = thresholds.clone();
+        this.scratch = runner.newHiddenStates(1);
+    }
+
+    /**
      * Checks that a bundle can run adaptive depth.
      *
      * @param manifest the bundle's manifest
@@ -78,6 +99,11 @@ final class AdaptiveDepthStep implements AutoCloseable {
             throw new SkipperException("adaptive depth needs the bundle's kv_fill graphs: re-export "
                     + manifest.directory() + " with skipper_export >= 0.3.0 (it has " + manifest.producer() + ")");
         }
+    }
+
+    /** @return the sequence this step runs */
+    Sequence sequence() {
+        return seq;
     }
 
     /** @return the exit layers in use (those whose router reaches the precision) */

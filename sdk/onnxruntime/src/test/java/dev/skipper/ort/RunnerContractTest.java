@@ -83,6 +83,79 @@ class RunnerContractTest {
         System.out.printf("%s: rollback worst |logit diff| %.3g, worst |kv diff| %.3g%n", name, worstLogit, worstKv);
     }
 
+    /**
+     * K/V-only graphs (lossy adaptive depth): fed each layer's true input, they write exactly the
+     * rows the layers themselves write (cache grown by one row, the hidden state untouched).
+     */
+    @ParameterizedTest
+    @MethodSource("cases")
+    void kvFillWritesWhatTheLayerWrites(String name) throws Exception {
+        OrtModelRunner r = TestCases.runner(name);
+        Assumptions.assumeTrue(r.hasKvFill(), name + " has no kv_fill graphs");
+        int[] prompt = TestCases.goldens(name).prompts().get(0).ids();
+        int n = prompt.length;
+        int layers = r.manifest().model().numLayers();
+        try (KvCache full = r.newKvCache(n); KvCache filled = r.newKvCache(n); KvCache ran = r.newKvCache(n);
+             HiddenStates hs = r.newHiddenStates(n); HiddenStates input = r.newHiddenStates(1)) {
+            TestCases.forward(r, hs, full, prompt, 0, n, false);
+            TestCases.forward(r, hs, filled, prompt, 0, n - 1, false);
+            TestCases.forward(r, hs, ran, prompt, 0, n - 1, false);
+            r.embed(prompt, n - 1, 1, hs);
+            for (int l = 0; l < layers; l++) {
+                r.copyRows(hs, 0, input, 0, 1);
+                float[] before = input.read(0, 1);
+                r.fillKv(l, input, 1, filled);
+                assertEquals(0f, maxAbsDiff(before, input.read(0, 1)), "fillKv must not change the hidden state");
+                assertEquals(n, filled.length(l));
+                r.layer(l, hs, 1, ran);
+            }
+            float worst = 0;
+            for (int l = 0; l < layers; l++) {
+                for (boolean value : new boolean[] {false, true}) {
+                    float[] want = ((OrtKvCache) full).read(l, value, 0, n);
+                    float[] got = ((OrtKvCache) filled).read(l, value, 0, n);
+                    worst = Math.max(worst, maxAbsDiff(want, got));
+                    assertTrue(maxAbsDiff(want, got) <= tolerance(want), name + " layer " + l
+                            + (value ? " values" : " keys") + " differ by " + maxAbsDiff(want, got));
+                }
+            }
+            System.out.printf("%s: kv_fill worst |kv diff| %.3g%n", name, worst);
+        }
+    }
+
+    /** Exit heads: the adapter replaces the rows, the router gives probabilities, the draft head its vocabulary. */
+    @ParameterizedTest
+    @MethodSource("cases")
+    void exitAndDraftHeadsRunOnTheirRows(String name) throws Exception {
+        OrtModelRunner r = TestCases.runner(name);
+        Assumptions.assumeTrue(r.hasDraftHeads(), name + " has no draft heads");
+        var spec = r.manifest().draftHeads();
+        int exit = spec.defaultExit();
+        int[] prompt = TestCases.goldens(name).prompts().get(0).ids();
+        int n = Math.min(prompt.length, 4);
+        int[] vocab = r.draftVocabulary();
+        assertEquals(spec.vocabSize(), vocab.length);
+        try (KvCache kv = r.newKvCache(n); HiddenStates hs = r.newHiddenStates(n)) {
+            r.embed(prompt, 0, n, hs);
+            for (int l = 0; l < exit; l++) {
+                r.layer(l, hs, n, kv);
+            }
+            float[] before = hs.read(0, n);
+            float[] accept = new float[n];
+            r.exitHead(exit, hs, n, accept);
+            assertTrue(maxAbsDiff(before, hs.read(0, n)) > 0, "the adapter must change the rows");
+            for (float p : accept) {
+                assertTrue(p >= 0 && p <= 1, "router probability " + p);
+            }
+            float[] logits = new float[n * vocab.length];
+            r.draftHead(hs, n, logits);
+            for (float x : logits) {
+                assertTrue(Float.isFinite(x));
+            }
+            assertThrows(IllegalArgumentException.class, () -> r.exitHead(0, hs, 1, accept), "layer 0 is never an exit");
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("cases")
     void headRunsOnTheHiddenStateAfterLayerOne(String name) throws Exception {
