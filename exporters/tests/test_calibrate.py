@@ -69,6 +69,10 @@ def test_exit_heads_graphs_match_numpy_and_the_full_head(tmp_path: Path) -> None
     assert [e["layer"] for e in d["exits"]] == [1, 2] and d["default_exit"] in (1, 2)
     assert d["vocab"]["size"] == 40 and (bundle / d["vocab"]["file"]).stat().st_size == 160
     assert "speculation" not in m and (bundle / "calibration/agreement.png").stat().st_size > 1000
+    f = m["first_routers"]
+    h = m["model"]["hidden_size"]
+    assert f["shape"] == [4, h + 1] and f["skip_count"] == 1 and f["pooling"] == "mean_rms_last_64"
+    assert (bundle / f["file"]).stat().st_size == 4 * 4 * (h + 1)
     assert len(json.loads((bundle / "calibration/agreement.json").read_text())["training_free"]) == 5
     assert result["draft_heads"]["exits"][0]["layer"] == 1
     ids = np.fromfile(bundle / d["vocab"]["file"], dtype="<i4")
@@ -115,3 +119,20 @@ def test_bad_exit_layers_are_one_line_errors(tmp_path: Path) -> None:
         with pytest.raises(ExportError, match="--exit-layers"):
             calibrate(bundle, budget=96, own=24, threads=1, progress=False, exit_layers=spec)
     assert "draft_heads" not in load_manifest(bundle)  # nothing written
+
+
+def test_first_router_ridge_recovers_a_linear_rule() -> None:
+    """The per-layer router fit (ridge with leave-one-out strength) on features that determine
+    the label linearly predicts held-out labels."""
+    import numpy as np
+
+    from skipper_export.calibrate.first_routers import _ridge_loo
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((60, 8))
+    w = rng.standard_normal(8)
+    y = 0.5 + 0.05 * (x @ w) + 0.001 * rng.standard_normal(60)
+    xa = np.concatenate([x, np.ones((60, 1))], 1)
+    coef = _ridge_loo(xa[:40], y[:40])
+    err = np.abs(xa[40:] @ coef - y[40:]).max()
+    assert err < 0.05, err

@@ -73,8 +73,15 @@ def summary(bundle: Path, result: dict) -> str:
         lines.append("  layer  training-free  calibrated  own-text  router AUC  est. speed-up")
         for e in d["exits"]:
             mark = " <- default" if e["layer"] == d["default_exit"] else ""
+            own = "-" if e["agreement_own"] is None else f"{e['agreement_own']:.3f}"
             lines.append(f"  {e['layer']:5d}  {e['raw_agreement']:13.3f}  {e['agreement']:10.3f}  "
-                         f"{e['agreement_own']:8.3f}  {e['router']['auc']:10.3f}  {e['estimated_speedup']:12.2f}x{mark}")
+                         f"{own:>8}  {e['router']['auc']:10.3f}  {e['estimated_speedup']:12.2f}x{mark}")
+    f = result.get("first_routers")
+    if f:
+        if f["agreement_first"] is not None:
+            lines.append(f"FiRST routers: per-sequence skip sets of {f['skip_count']} layer(s): agreement "
+                         f"{f['agreement_first']:.3f} vs {f['agreement_global']:.3f} for the best global set "
+                         f"(test passages)")
     s = result.get("speculation")
     if s:
         lines.append(f"skip set {s['skip_layers']} (agreement {s['agreement']:.3f}, estimated {s['estimated_speedup']:.2f}x"
@@ -125,8 +132,11 @@ def calibrate(bundle: Path, budget: int, own: int, threads: int, progress: bool 
         result["draft_heads"] = draft["summary"]
         if skip_search:
             result["speculation"] = _skip_search(sess, tok.encode, greedy, chat, budget, own, progress, files)
+        count = len(result["speculation"]["skip_layers"]) if skip_search else max(1, sess.num_layers // 10)
+        first = _first_routers(sess, manifest, draft["collected"], draft["passages"], count, progress, files)
+        result["first_routers"] = {k: v for k, v in first.items() if k not in ("file", "dtype", "shape")}
         result["seconds"] = round(time.perf_counter() - t0, 1)
-        _commit(bundle, manifest, staging, files, draft["section"], result.get("speculation"))
+        _commit(bundle, manifest, staging, files, draft["section"], result.get("speculation"), first)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
@@ -198,7 +208,7 @@ def _draft_heads(sess, manifest: dict, encode, greedy, chat, exit_tokens: int, o
         rel = f"{DRAFT_DIR}/exit_{e.layer:0{width}d}.onnx"
         files[rel] = exit_graph(e, hidden, eps, flavour).SerializeToString()
         figures = {"raw_agreement": round(e.raw_agreement, 4), "agreement": round(e.agreement, 4),
-                   "agreement_own": round(e.agreement_own, 4), "estimated_speedup": round(est, 3), "draft_len": k}
+                   "agreement_own": _finite(e.agreement_own), "estimated_speedup": round(est, 3), "draft_len": k}
         router = {"auc": round(e.router_auc, 4), "thresholds": e.router_table}
         entries.append(graph_entry(rel, hspec, [TensorSpec("hidden_out", "float32", [1, "seq", hidden]),
                                                 TensorSpec("accept_prob", "float32", [1, "seq"])],
@@ -230,7 +240,36 @@ def _draft_heads(sess, manifest: dict, encode, greedy, chat, exit_tokens: int, o
         png.unlink(missing_ok=True)
     summary = {"exits": summaries, "default_exit": best["layer"], "vocab_size": n_draft, **calib,
                "training_free": record["training_free"]}
-    return {"section": section, "summary": summary}
+    return {"section": section, "summary": summary, "collected": c, "passages": passages}
+
+
+def _first_routers(sess, manifest: dict, c, passages, skip_count: int, progress: bool, files: dict[str, bytes]) -> dict:
+    """FiRST-style per-sequence routers: draft/first_routers.f32 [L][H+1] and their figures."""
+    from tqdm import tqdm
+
+    from .first_routers import fit
+
+    num_layers = int(manifest["model"]["num_layers"])
+    eps = float(manifest["model"]["rms_norm_eps"])
+
+    def forward(tokens: list[int], skip: frozenset[int]):
+        sess.truncate(0)
+        logits, _ = sess.forward(tokens, skip=skip)
+        sess.truncate(0)
+        return logits.argmax(-1)
+
+    with tqdm(total=num_layers, desc="FiRST routers", unit="layer", disable=not progress, leave=False) as bar:
+        r = fit(c, passages, forward, num_layers, eps, skip_count, progress=bar.update)
+    rel = f"{DRAFT_DIR}/first_routers.f32"
+    files[rel] = r.weights.astype("<f4").tobytes()
+    return {"file": rel, "dtype": "float32", "shape": list(r.weights.shape), "pooling": "mean_rms_last_64",
+            "skip_count": r.skip_count, "agreement_first": _finite(r.agreement_first),
+            "agreement_global": _finite(r.agreement_global), "single_skip_agreement": r.label_mean}
+
+
+def _finite(x: float) -> float | None:
+    """A figure for the manifest: None where there was nothing to measure (tiny calibrations)."""
+    return None if x != x else round(x, 4)
 
 
 def _skip_search(sess, encode, greedy, chat, budget: int, own: int, progress: bool, files: dict[str, bytes]) -> dict:
@@ -264,7 +303,7 @@ def _skip_search(sess, encode, greedy, chat, budget: int, own: int, progress: bo
 
 
 def _commit(bundle: Path, manifest: dict, staging: Path, files: dict[str, bytes], draft: dict | None,
-            speculation: dict | None) -> None:
+            speculation: dict | None, first: dict | None = None) -> None:
     """Stage every new file, move the staged draft folder and calibration files in, then replace
     the manifest (the only file the runtime trusts) through a rename."""
     for rel, data in files.items():
@@ -285,6 +324,8 @@ def _commit(bundle: Path, manifest: dict, staging: Path, files: dict[str, bytes]
         for k in stale:
             del manifest["files"][k]
         manifest["draft_heads"] = draft
+    if first is not None:
+        manifest["first_routers"] = first
     if speculation is not None:
         manifest["speculation"] = {
             "skip_layers": speculation["skip_layers"],

@@ -19,6 +19,7 @@ class Collected:
     final: np.ndarray   # [n] int64: the full model's top-1 next token at each position
     split: np.ndarray   # [n] int8: FIT, VAL or TEST (by passage)
     own: np.ndarray     # [n] bool: position inside the model's own generated text
+    starts: np.ndarray  # [passages + 1] int64: passage i is rows starts[i] .. starts[i+1]-1
 
     def rows(self, split: int) -> np.ndarray:
         return np.flatnonzero(self.split == split)
@@ -47,7 +48,9 @@ def collect(sess, passages: list[tuple[list[int], int]], progress: bool = True) 
             own.append(mask)
             bar.update(len(tokens))
     sess.truncate(0)
-    return Collected(np.concatenate(hidden, axis=1), np.concatenate(final), np.concatenate(split), np.concatenate(own))
+    starts = np.concatenate([[0], np.cumsum([len(t) for t, _ in passages])]).astype(np.int64)
+    return Collected(np.concatenate(hidden, axis=1), np.concatenate(final), np.concatenate(split), np.concatenate(own),
+                     starts)
 
 
 def rms(x: np.ndarray, eps: float) -> np.ndarray:

@@ -37,6 +37,8 @@ import java.util.stream.Stream;
  *     {@code null}
  * @param draftHeads the calibrated exit heads, draft vocabulary and routers ({@code skipper
  *     calibrate}), or {@code null}
+ * @param firstRouters the calibrated per-sequence layer routers ({@code skipper calibrate}), or
+ *     {@code null}
  * @param tokenizer the tokenizer file and its special token ids
  * @param chatTemplate the Jinja chat template, or {@code null} when the model has none
  * @param graphs the ONNX graphs: embedding, one per decoder layer, head
@@ -58,6 +60,7 @@ public record BundleManifest(
         RopeCacheSpec ropeCache,
         SpeculationSpec speculation,
         DraftHeadsSpec draftHeads,
+        FirstRoutersSpec firstRouters,
         TokenizerSpec tokenizer,
         String chatTemplate,
         GraphsSpec graphs,
@@ -623,6 +626,27 @@ public record BundleManifest(
         /** @return the exit head at {@link #defaultExit()} */
         public ExitHeadSpec defaultHead() {
             return exit(defaultExit).orElseThrow();
+        }
+    }
+
+    /**
+     * FiRST-style per-sequence layer routers (bundle-format.md, {@code first_routers}): for each
+     * layer a linear score of the prompt's pooled hidden state at that layer's input predicts the
+     * agreement kept when the layer is skipped; the {@code skipCount} best form the sequence's
+     * (draft) skip set.
+     *
+     * @param file float32 little-endian {@code [num_layers][hidden + 1]}: weights, then the bias
+     * @param skipCount layers skipped per sequence, 1 .. num_layers-1
+     * @param poolRows the pooled rows: the last {@code poolRows} prompt rows (weightless RMS
+     *     normalised, then averaged)
+     * @param agreementFirst held-out agreement with per-sequence sets
+     * @param agreementGlobal held-out agreement with the best global set of the same size
+     */
+    public record FirstRoutersSpec(String file, int skipCount, int poolRows, double agreementFirst,
+                                   double agreementGlobal) {
+        // Checks non-null components.
+        public FirstRoutersSpec {
+            Objects.requireNonNull(file, "file");
         }
     }
 

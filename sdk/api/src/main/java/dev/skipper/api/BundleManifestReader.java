@@ -18,6 +18,7 @@ import dev.skipper.api.BundleManifest.SourceSpec;
 import dev.skipper.api.BundleManifest.SpeculationSpec;
 import dev.skipper.api.BundleManifest.DraftHeadsSpec;
 import dev.skipper.api.BundleManifest.ExitHeadSpec;
+import dev.skipper.api.BundleManifest.FirstRoutersSpec;
 import dev.skipper.api.BundleManifest.TensorSpec;
 import dev.skipper.api.BundleManifest.TokenizerSpec;
 import dev.skipper.api.BundleManifest.WeightsSpec;
@@ -272,6 +273,9 @@ public final class BundleManifestReader {
             Node draftNode = top.optional("draft_heads");
             DraftHeadsSpec draftHeads = draftNode == null || isNull(draftNode) ? null
                     : draftHeads(section(draftNode, "draft_heads"), model, weights, listed);
+            Node firstNode = top.optional("first_routers");
+            FirstRoutersSpec firstRouters = firstNode == null || isNull(firstNode) ? null
+                    : firstRouters(section(firstNode, "first_routers"), model, listed);
             TokenizerSpec tokenizer = tokenizer(section(top.required("tokenizer"), "tokenizer"), model, listed);
             Node templateNode = top.required("chat_template");
             String chatTemplate = isNull(templateNode) ? null : string(templateNode, "chat_template");
@@ -285,7 +289,7 @@ public final class BundleManifestReader {
                 verify(filesSection, files, listed);
             }
             return new BundleManifest(root, format, v, producer, source, model, weights, flavour, opsets,
-                    ort, kvCache, ropeCache, speculation, draftHeads, tokenizer, chatTemplate, graphs, files);
+                    ort, kvCache, ropeCache, speculation, draftHeads, firstRouters, tokenizer, chatTemplate, graphs, files);
         }
 
         // ---- sections -----------------------------------------------------------------------
@@ -574,6 +578,44 @@ public final class BundleManifestReader {
                 throw fail(defNode, s.child("default_exit"), "must be one of the exits' layers, got " + describe(defNode));
             }
             return new DraftHeadsSpec(vocabFile, size, head, d, exits);
+        }
+
+        /** {@code first_routers}: float32 weights file of exactly [num_layers][hidden+1], a skip count, the pooling. */
+        private FirstRoutersSpec firstRouters(Section s, ModelDims model, Map<String, Path> listed)
+                throws BundleFormatException, IOException {
+            Node fileNode = s.required("file");
+            String file = listedFile(fileNode, s.child("file"), listed);
+            Node dtypeNode = s.required("dtype");
+            if (!"float32".equals(scalar(dtypeNode, s.child("dtype"), "float32"))) {
+                throw fail(dtypeNode, s.child("dtype"), "must be float32, got " + describe(dtypeNode));
+            }
+            List<Dim> shape = dims(s.required("shape"), s.child("shape"));
+            List<Dim> want = List.of(Dim.of(model.numLayers()), Dim.of(model.hiddenSize() + 1));
+            if (!shape.equals(want)) {
+                throw fail(s.required("shape"), s.child("shape"), "must be " + want + " (num_layers, hidden_size + 1), got "
+                        + shape);
+            }
+            long bytes = Files.size(listed.get(file));
+            long expected = 4L * model.numLayers() * (model.hiddenSize() + 1);
+            if (bytes != expected) {
+                throw fail(fileNode, s.child("file"), "'" + clip(file) + "' has " + bytes + " bytes, expected " + expected);
+            }
+            Node poolingNode = s.required("pooling");
+            Object pooling = scalar(poolingNode, s.child("pooling"), "mean_rms_last_N");
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("mean_rms_last_([1-9][0-9]{0,5})")
+                    .matcher(String.valueOf(pooling));
+            if (!(pooling instanceof String) || !m.matches()) {
+                throw fail(poolingNode, s.child("pooling"), "must be mean_rms_last_N, got " + describe(poolingNode));
+            }
+            Node countNode = s.required("skip_count");
+            int count = positiveInt(countNode, s.child("skip_count"));
+            if (count >= model.numLayers()) {
+                throw fail(countNode, s.child("skip_count"), "must be below num_layers " + model.numLayers() + ", got "
+                        + count);
+            }
+            double first = fraction(s.optional("agreement_first"), s.child("agreement_first"), 1);
+            double global = fraction(s.optional("agreement_global"), s.child("agreement_global"), 1);
+            return new FirstRoutersSpec(file, count, Integer.parseInt(m.group(1)), first, global);
         }
 
         /** {@code router.thresholds}: rows {@code [threshold, precision, coverage]}, each in [0, 1], ascending. */

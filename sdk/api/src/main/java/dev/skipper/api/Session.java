@@ -42,6 +42,21 @@ public interface Session extends AutoCloseable {
      */
     ScoreResult score(String text) throws SkipperException;
 
+    /**
+     * Teacher-forced scoring of a text under LOSSY adaptive depth against the full model (quality
+     * of {@link AdaptiveDepth} at a precision). Does not change the conversation.
+     *
+     * @param text the text
+     * @param depth the adaptive-depth setting (enabled)
+     * @param prefix tokens prefilled at full depth before the lossy steps, &gt;= 1
+     * @return agreement and perplexities over the positions after the prefix
+     * @throws SkipperException on a runtime failure, a text longer than the context or not longer
+     *     than the prefix, or a bundle that cannot run adaptive depth
+     */
+    default AdaptiveDepthScore scoreAdaptiveDepth(String text, AdaptiveDepth depth, int prefix) throws SkipperException {
+        throw new UnsupportedOperationException("this session cannot score adaptive depth");
+    }
+
     /** Asks the running generation to stop; it ends within one decode step with {@link FinishReason#CANCELLED}. Thread-safe. */
     void cancel();
 

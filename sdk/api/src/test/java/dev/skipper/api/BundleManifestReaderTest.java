@@ -256,6 +256,30 @@ class BundleManifestReaderTest {
     }
 
     @Test
+    void readsAndChecksFirstRouters() throws Exception {
+        Files.createDirectories(bundle.resolve("draft"));
+        Files.write(bundle.resolve("draft/first_routers.f32"), new byte[4 * 2 * 577]);
+        edit("files: {", "files: {draft/first_routers.f32: " + "b".repeat(64) + ", ");
+        edit("tokenizer:\n", "first_routers: {file: draft/first_routers.f32, dtype: float32, shape: [2, 577], "
+                + "pooling: mean_rms_last_64, skip_count: 1, agreement_first: 0.8, agreement_global: 0.75}\ntokenizer:\n");
+        BundleManifest.FirstRoutersSpec f = BundleManifestReader.read(bundle, false).firstRouters();
+        assertEquals(1, f.skipCount());
+        assertEquals(64, f.poolRows());
+        assertEquals(0.8, f.agreementFirst(), 1e-12);
+        edit("skip_count: 1", "skip_count: 2");
+        assertContains(fails().getMessage(), "first_routers.skip_count must be below num_layers 2, got 2");
+        edit("skip_count: 2", "skip_count: 1");
+        edit("shape: [2, 577]", "shape: [2, 576]");
+        assertContains(fails().getMessage(), "first_routers.shape must be [2, 577]");
+        edit("shape: [2, 576]", "shape: [2, 577]");
+        edit("pooling: mean_rms_last_64", "pooling: max");
+        assertContains(fails().getMessage(), "first_routers.pooling must be mean_rms_last_N, got 'max'");
+        edit("pooling: max", "pooling: mean_rms_last_64");
+        Files.write(bundle.resolve("draft/first_routers.f32"), new byte[8]);
+        assertContains(fails().getMessage(), "has 8 bytes, expected 4616");
+    }
+
+    @Test
     void acceptsNullChatTemplateAndNoSourceHash() throws Exception {
         String text = Files.readString(manifest());
         int start = text.indexOf("chat_template: '");

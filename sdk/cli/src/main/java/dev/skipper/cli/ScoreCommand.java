@@ -1,6 +1,8 @@
 package dev.skipper.cli;
 
 import dev.skipper.api.Engine;
+import dev.skipper.api.AdaptiveDepth;
+import dev.skipper.api.AdaptiveDepthScore;
 import dev.skipper.api.ScoreResult;
 import dev.skipper.api.Session;
 import dev.skipper.api.SkipperException;
@@ -10,7 +12,9 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -44,6 +48,15 @@ final class ScoreCommand implements Callable<Integer> {
             description = "Print one JSON object: tokens, argmax, logprobs, perplexity.")
     boolean json;
 
+    @Option(names = "--adaptive-depth", paramLabel = "PRECISION", order = 20,
+            description = "Also score LOSSY adaptive depth at this router precision (0.5-1): agreement with the "
+                    + "full model's argmax and both perplexities over the tokens after --prefix.")
+    Double adaptiveDepth;
+
+    @Option(names = "--prefix", paramLabel = "N", order = 21, defaultValue = "32",
+            description = "With --adaptive-depth: tokens prefilled at full depth first (default: ${DEFAULT-VALUE}).")
+    int prefix;
+
     ScoreCommand(CliContext ctx) {
         this.ctx = ctx;
     }
@@ -54,11 +67,43 @@ final class ScoreCommand implements Callable<Integer> {
         String text = readText(textFile);
         try (Engine e = ctx.opener().open(config); Session session = e.newSession()) {
             ScoreResult r = session.score(text);
+            AdaptiveDepthScore lossy = null;
+            if (adaptiveDepth != null) {
+                if (!(adaptiveDepth >= 0.5 && adaptiveDepth <= 1)) {
+                    throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                            "--adaptive-depth must be a precision in [0.5, 1], got " + adaptiveDepth);
+                }
+                if (prefix < 1) {
+                    throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--prefix must be >= 1, got "
+                            + prefix);
+                }
+                lossy = session.scoreAdaptiveDepth(text, AdaptiveDepth.lossy(adaptiveDepth), prefix);
+            }
             if (json) {
-                ctx.out().println(Json.compact(Reports.score(r)));
+                Map<String, Object> doc = Reports.score(r);
+                if (lossy != null) {
+                    Map<String, Object> d = new LinkedHashMap<>();
+                    d.put("lossy", true);
+                    d.put("precision", adaptiveDepth);
+                    d.put("prefix", lossy.prefix());
+                    d.put("agreement", lossy.agreement());
+                    d.put("perplexity", lossy.perplexity());
+                    d.put("full_perplexity", lossy.fullPerplexity());
+                    d.put("exit_rate", lossy.stats().exitRate());
+                    d.put("layers_per_token", lossy.stats().layersPerToken());
+                    doc.put("adaptive_depth", d);
+                }
+                ctx.out().println(Json.compact(doc));
             } else {
                 ctx.out().println("tokens: " + r.tokens().length);
                 ctx.out().println(String.format(Locale.ROOT, "perplexity: %.4f", r.perplexity()));
+                if (lossy != null) {
+                    ctx.out().println(String.format(Locale.ROOT, "adaptive depth (LOSSY, precision %.3f): agreement "
+                            + "%.4f, perplexity %.4f vs %.4f full (tokens after %d), %.2f of steps exited, "
+                            + "%.1f layers/token", adaptiveDepth, lossy.agreement(), lossy.perplexity(),
+                            lossy.fullPerplexity(), lossy.prefix(), lossy.stats().exitRate(),
+                            lossy.stats().layersPerToken()));
+                }
             }
             ctx.out().flush();
         }

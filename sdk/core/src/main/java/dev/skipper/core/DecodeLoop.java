@@ -103,6 +103,9 @@ final class DecodeLoop {
             throw new ContextOverflowException(target.length, seq.contextLength());
         }
 
+        // The request's decoder (made on first use; a mode that does not fit fails before any work).
+        SpeculativeDecoder spec = decoder(options.speculation() != null ? options.speculation() : speculation.mode());
+
         // 2. Keep the cached prefix the target shares with the session; append the rest.
         int keep = seq.commonPrefix(target);
         if (keep < seq.cached()) {
@@ -112,15 +115,19 @@ final class DecodeLoop {
         seq.rewind(keep);
         seq.append(target, keep, target.length);
 
-        // 3. Prefill: every token not cached yet, in chunks; logits of the last one.
+        // 3. Prefill: every token not cached yet, in chunks; logits of the last one. A FiRST-routed
+        // decoder pools the prompt's layer inputs on the way.
         long prefillStart = System.nanoTime();
         int promptTokens = seq.ensureSomethingToRun();
         boolean prefilled;
         try {
+            seq.observeLayerInputs(spec == null ? null : spec.promptObserver());
             prefilled = seq.run(this::isCancelled);
         } catch (SkipperException | RuntimeException e) {
             seq.rewind(keep);
             throw e;
+        } finally {
+            seq.observeLayerInputs(null); // decode steps and rounds are not observed
         }
         if (!prefilled) {
             seq.rewind(keep); // as before the request (minus what did not match it)
@@ -133,7 +140,6 @@ final class DecodeLoop {
         // rounds that produce several tokens at once).
         SamplingOptions sampling = options.sampling();
         sampler.begin(sampling.seed());
-        SpeculativeDecoder spec = decoder(options.speculation() != null ? options.speculation() : speculation.mode());
         if (spec != null) {
             spec.begin();
         }

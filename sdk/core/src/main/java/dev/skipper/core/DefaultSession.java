@@ -150,6 +150,62 @@ public final class DefaultSession implements Session {
         return score(engine.encode(text, false));
     }
 
+    @Override
+    public dev.skipper.api.AdaptiveDepthScore scoreAdaptiveDepth(String text, dev.skipper.api.AdaptiveDepth depth,
+                                                                 int prefix) throws SkipperException {
+        Objects.requireNonNull(text, "text");
+        if (!depth.enabled()) {
+            throw new IllegalArgumentException("scoreAdaptiveDepth needs an enabled adaptive-depth setting");
+        }
+        int[] ids = engine.encode(text, false);
+        if (prefix < 1 || ids.length <= prefix) {
+            throw new SkipperException("adaptive-depth scoring needs more than " + prefix + " tokens of text, got "
+                    + ids.length);
+        }
+        ScoreResult full = score(ids);
+        enter();
+        dev.skipper.api.spi.ModelRunner runner = engine.runner();
+        try (Sequence tmp = new Sequence(runner, ids.length, Math.max(1, Math.min(seq.chunk(), prefix)));
+             AdaptiveDepthStep step = new AdaptiveDepthStep(tmp, depth.precision())) {
+            tmp.append(ids, 0, prefix);
+            tmp.run(null);
+            step.begin();
+            int vocab = runner.manifest().model().vocabSize();
+            int agree = 0;
+            double lossy = 0;
+            double reference = 0;
+            int scored = 0;
+            for (int pos = prefix - 1; pos < ids.length - 1; pos++) {
+                if (pos > prefix - 1) {
+                    tmp.append(ids[pos]);
+                    step.step();
+                }
+                float[] logits = tmp.logits();
+                agree += dev.skipper.core.sampling.Sampler.argmax(logits, 0, vocab) == full.argmax()[pos] ? 1 : 0;
+                lossy += logSoftmaxAt(logits, vocab, ids[pos + 1]);
+                reference += full.logprobs()[pos];
+                scored++;
+            }
+            return new dev.skipper.api.AdaptiveDepthScore(prefix, (double) agree / scored, Math.exp(-lossy / scored),
+                    Math.exp(-reference / scored), step.stats());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** {@code log softmax(logits)[token]} in double precision. */
+    private static double logSoftmaxAt(float[] logits, int vocab, int token) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) {
+            max = Math.max(max, logits[i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < vocab; i++) {
+            sum += Math.exp(logits[i] - max);
+        }
+        return logits[token] - max - Math.log(sum);
+    }
+
     /**
      * Teacher-forced scoring of token ids (see {@link #score(String)}).
      *

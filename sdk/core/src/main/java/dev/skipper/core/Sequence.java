@@ -40,6 +40,9 @@ final class Sequence implements AutoCloseable {
     /** {@code [vocab]} logits of the token after the last one run. */
     private final float[] logits;
 
+    /** Sees every layer's input rows while prompts run (FiRST routing), or null. */
+    private LayerInputs observer;
+
     /** Tokens known. */
     private int length;
     /** Tokens whose K/V are in the cache; {@code cached <= length}. */
@@ -131,6 +134,25 @@ final class Sequence implements AutoCloseable {
             cache.truncate(keep - 1);
             cached = keep - 1;
         }
+    }
+
+    /** A hook that sees each layer's input rows of the chunks {@link #run} processes. */
+    interface LayerInputs {
+        /**
+         * @param layer the layer about to run
+         * @param input its input rows
+         * @param count rows
+         */
+        void observe(int layer, HiddenStates input, int count);
+    }
+
+    /**
+     * Sets (or clears, with null) the hook that sees every layer's input during {@link #run}.
+     *
+     * @param hook the hook, or null
+     */
+    void observeLayerInputs(LayerInputs hook) {
+        this.observer = hook;
     }
 
     /**
@@ -282,6 +304,9 @@ final class Sequence implements AutoCloseable {
         try {
             runner.embed(tokens, from, count, hidden);
             for (int layer = 0; layer < numLayers; layer++) {
+                if (observer != null) {
+                    observer.observe(layer, hidden, count);
+                }
                 runner.layer(layer, hidden, count, cache);
             }
         } catch (SkipperException | RuntimeException e) {

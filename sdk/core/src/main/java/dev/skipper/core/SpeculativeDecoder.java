@@ -10,6 +10,7 @@ import dev.skipper.core.sampling.RecentTokens;
 import dev.skipper.core.sampling.Sampler;
 import dev.skipper.core.speculation.DraftBatch;
 import dev.skipper.core.speculation.DraftController;
+import dev.skipper.core.speculation.FirstRouter;
 import dev.skipper.core.speculation.Drafter;
 import dev.skipper.core.speculation.LayerDrafter;
 import dev.skipper.core.speculation.LayerPlan;
@@ -42,6 +43,8 @@ final class SpeculativeDecoder implements AutoCloseable {
     private final DraftController controller;
     private final DraftBatch batch;
     private final Verifier verifier;
+    private final LayerDrafter layerDrafter; // the layer drafter, or null
+    private final FirstRouter first;         // per-sequence skip sets for layerDrafter, or null
 
     // Per-request stats.
     private long rounds;
@@ -67,6 +70,8 @@ final class SpeculativeDecoder implements AutoCloseable {
         this.mode = config.mode();
         this.drafters = new ArrayList<>();
         List<Double> priors = new ArrayList<>();
+        LayerDrafter layer = null;
+        FirstRouter router = null;
         try {
             if (mode == SpeculationMode.NGRAM || mode == SpeculationMode.AUTO) {
                 drafters.add(new PromptLookupDrafter(config.ngramSize(), Math.min(2, config.ngramSize())));
@@ -75,8 +80,12 @@ final class SpeculativeDecoder implements AutoCloseable {
             LayerPlan plan = plan(config, seq.runner().manifest());
             if (plan != null) {
                 boolean head = usesExitHead(config, seq.runner().manifest(), plan);
-                drafters.add(new LayerDrafter(seq.runner(), plan, config.confidenceThreshold(), head));
+                layer = new LayerDrafter(seq.runner(), plan, config.confidenceThreshold(), head);
+                drafters.add(layer);
                 priors.add(0.5);
+                if (usesFirstRouter(config, seq.runner().manifest(), plan)) {
+                    router = FirstRouter.load(seq.runner().manifest());
+                }
             }
         } catch (IllegalArgumentException e) {
             throw new SkipperException("speculation: " + e.getMessage(), e);
@@ -84,6 +93,8 @@ final class SpeculativeDecoder implements AutoCloseable {
         if (drafters.isEmpty()) {
             throw new SkipperException("speculation mode " + mode.yamlName() + " has no drafter for this model");
         }
+        this.layerDrafter = layer;
+        this.first = router;
         this.freeDrafter = new boolean[drafters.size()];
         double[] prior = new double[drafters.size()];
         for (int i = 0; i < drafters.size(); i++) {
@@ -141,11 +152,14 @@ final class SpeculativeDecoder implements AutoCloseable {
                 if (config.skipLayers() != null) {
                     yield LayerPlan.skipping(numLayers, config.skipLayers());
                 }
-                if (!hasCalibrated) {
-                    throw new IllegalArgumentException("mode layer-skip needs speculation.skip_layers, or a bundle "
-                            + "calibrated with ./skipper calibrate");
+                if (hasCalibrated) { // FiRST routers, when present, replace it per sequence (begin)
+                    yield LayerPlan.skipping(numLayers, calibrated.skipLayers());
                 }
-                yield LayerPlan.skipping(numLayers, calibrated.skipLayers());
+                if (manifest.firstRouters() != null) {
+                    yield LayerPlan.skipping(numLayers, List.of(numLayers - 1)); // until the first prefill
+                }
+                throw new IllegalArgumentException("mode layer-skip needs speculation.skip_layers, or a bundle "
+                        + "calibrated with ./skipper calibrate");
             }
             case AUTO -> config.skipLayers() != null ? LayerPlan.skipping(numLayers, config.skipLayers())
                     : config.exitLayer() != null ? LayerPlan.earlyExit(numLayers, config.exitLayer())
@@ -168,13 +182,46 @@ final class SpeculativeDecoder implements AutoCloseable {
         };
     }
 
+    /** Layer-skip drafting from the bundle's calibration (no configured set) with FiRST routers in it. */
+    private static boolean usesFirstRouter(SpeculationConfig config, BundleManifest manifest, LayerPlan plan) {
+        boolean skipSet = plan.layersRun() != plan.exactLayers();
+        return skipSet && config.skipLayers() == null && manifest.firstRouters() != null
+                && (config.mode() == SpeculationMode.LAYER_SKIP || config.mode() == SpeculationMode.AUTO);
+    }
+
+    /**
+     * The hook that pools the prompt's layer inputs for the FiRST router, or null when this
+     * decoder does not route per sequence. Set it on the sequence for the prefill.
+     *
+     * @return the hook, or null
+     */
+    Sequence.LayerInputs promptObserver() {
+        if (first == null) {
+            return null;
+        }
+        first.reset();
+        return first::observe;
+    }
+
+    /** @return the current layer drafter's skip set or exit plan, or null (for tests and logs) */
+    LayerPlan layerPlan() {
+        return layerDrafter == null ? null : layerDrafter.plan();
+    }
+
     /** @return the mode this decoder implements */
     SpeculationMode mode() {
         return mode;
     }
 
-    /** Starts a request: clears the per-request stats. */
+    /**
+     * Starts a request (after its prefill): clears the per-request stats and, with FiRST routers,
+     * sets this sequence's draft skip set from the pooled prompt.
+     */
     void begin() {
+        if (first != null && first.ready()) {
+            layerDrafter.setPlan(LayerPlan.skipping(numLayers, first.choose()));
+            first.reset();
+        }
         rounds = 0;
         drafted = 0;
         accepted = 0;

@@ -74,6 +74,51 @@ class SpeculativeGreedyTest {
     }
 
     /**
+     * FiRST routers: layer-skip drafting without a configured set takes each sequence's skip set
+     * from the routers after its prefill; tokens stay plain greedy decoding's.
+     */
+    @ParameterizedTest
+    @FieldSource("CASES")
+    void firstRoutedSkipSetsGivePlainGreedyTokens(String name) throws Exception {
+        DefaultEngine plain = EngineTestData.engine(name);
+        org.junit.jupiter.api.Assumptions.assumeTrue(plain.manifest().firstRouters() != null,
+                name + ": no FiRST routers in the test data");
+        int skipCount = plain.manifest().firstRouters().skipCount();
+        SpeculationConfig spec = new SpeculationConfig(SpeculationMode.LAYER_SKIP, null, 4, 0.0, null, 3, true).fixed();
+        boolean tiny = name.startsWith("tiny");
+        List<String> prompts = prompts(tiny ? 2 : 3, tiny ? 600 : 1200);
+        java.util.Set<List<Integer>> sets = new java.util.HashSet<>();
+        try (Sequence seq = new Sequence(plain.runner(), EngineTestData.CONTEXT, 64);
+             SpeculativeDecoder decoder = new SpeculativeDecoder(seq, new dev.skipper.core.sampling.Sampler(
+                     plain.manifest().model().vocabSize()), spec, false)) {
+            for (String prompt : prompts) {
+                int[] ids = plain.encode(prompt, false);
+                int n = Math.min(ids.length, 200);
+                seq.rewind(0);
+                seq.append(ids, 0, n);
+                seq.observeLayerInputs(decoder.promptObserver());
+                seq.run(null);
+                seq.observeLayerInputs(null);
+                decoder.begin();
+                List<Integer> chosen = decoder.layerPlan().skipped();
+                assertEquals(skipCount, chosen.size(), name + ": the routers choose skip_count layers");
+                sets.add(chosen);
+            }
+        }
+        try (DefaultEngine engine = Skipper.open(EngineTestData.bundle(name), BackendOptions.DEFAULTS,
+                List.of("cpu"), EngineTestData.CONTEXT, spec)) {
+            boolean chat = engine.chatTemplate().isPresent() && name.startsWith("smollm2");
+            for (int p = 0; p < prompts.size(); p++) {
+                int[] want = generate(plain, prompts.get(p), chat, null).tokenIds();
+                GenerationResult r = generate(engine, prompts.get(p), chat, SpeculationMode.LAYER_SKIP);
+                assertArrayEquals(want, r.tokenIds(), name + " prompt " + p + " FiRST layer-skip");
+                assertTrue(r.stats().speculation().drafted() > 0);
+            }
+        }
+        System.out.printf("%s FiRST: %d distinct skip sets over %d prompts: %s%n", name, sets.size(), prompts.size(), sets);
+    }
+
+    /**
      * Calibrated exit heads (adapter + draft vocabulary + router) on the bundles the test data
      * calibrates: the drafts differ, the tokens must not. Threshold 0: the router never stops a
      * round early, so rejections happen.

@@ -25,7 +25,7 @@ import java.util.Arrays;
  */
 public final class LayerDrafter implements Drafter {
     private final ModelRunner runner;
-    private final LayerPlan plan;
+    private volatile LayerPlan plan;
     private final int numLayers;
     private final int vocab;
     private volatile double threshold;
@@ -88,6 +88,22 @@ public final class LayerDrafter implements Drafter {
         return plan;
     }
 
+    /**
+     * Replaces the plan between rounds (a per-sequence skip set chosen after prefill).
+     *
+     * @param next a plan for the same model
+     * @throws IllegalArgumentException for another layer count, or with an exit head
+     */
+    public void setPlan(LayerPlan next) {
+        if (next.numLayers() != numLayers) {
+            throw new IllegalArgumentException("plan for " + next.numLayers() + " layers, model has " + numLayers);
+        }
+        if (exitHead >= 0) {
+            throw new IllegalArgumentException("an exit-head drafter keeps its exit layer");
+        }
+        this.plan = next;
+    }
+
     /** @param threshold the new confidence threshold, in [0, 1] */
     public void setThreshold(double threshold) {
         if (!(threshold >= 0 && threshold <= 1)) {
@@ -104,6 +120,7 @@ public final class LayerDrafter implements Drafter {
     @Override
     public void draft(int[] tokens, int length, int max, KvCache cache, SamplingOptions sampling, Sampler sampler,
                       RecentTokens recent, DraftBatch batch) throws SkipperException {
+        LayerPlan plan = this.plan; // one plan for the whole call
         int exact = plan.exactLayers();
         batch.deterministic = false;
         batch.exactLayers = exact;
