@@ -70,12 +70,13 @@ def summary(bundle: Path, result: dict) -> str:
     if d:
         lines.append(f"exit heads ({d['tokens']} teacher-forced tokens, {d['own_tokens']} of them the model's own; "
                      f"draft vocabulary {d['vocab_size']}):")
-        lines.append("  layer  training-free  calibrated  own-text  router AUC  est. speed-up")
+        lines.append("  layer  training-free  calibrated  own-text  router AUC  confidence AUC  est. speed-up")
         for e in d["exits"]:
             mark = " <- default" if e["layer"] == d["default_exit"] else ""
             own = "-" if e["agreement_own"] is None else f"{e['agreement_own']:.3f}"
             lines.append(f"  {e['layer']:5d}  {e['raw_agreement']:13.3f}  {e['agreement']:10.3f}  "
-                         f"{own:>8}  {e['router']['auc']:10.3f}  {e['estimated_speedup']:12.2f}x{mark}")
+                         f"{own:>8}  {e['router']['auc']:10.3f}  {e['confidence']['auc']:14.3f}  "
+                         f"{e['estimated_speedup']:12.2f}x{mark}")
     f = result.get("first_routers")
     if f:
         if f["agreement_first"] is not None:
@@ -212,8 +213,11 @@ def _draft_heads(sess, manifest: dict, encode, greedy, chat, exit_tokens: int, o
         router = {"auc": round(e.router_auc, 4), "thresholds": e.router_table}
         entries.append(graph_entry(rel, hspec, [TensorSpec("hidden_out", "float32", [1, "seq", hidden]),
                                                 TensorSpec("accept_prob", "float32", [1, "seq"])],
-                                   layer=e.layer, **figures, ridge=e.ridge, router=router))
-        summaries.append({"layer": e.layer, **figures, "router": {"auc": router["auc"]}})
+                                   layer=e.layer, **figures, ridge=e.ridge, router=router,
+                                   confidence={"auc": round(e.confidence_auc, 4),
+                                               "thresholds": e.confidence_table}))
+        summaries.append({"layer": e.layer, **figures, "router": {"auc": router["auc"]},
+                          "confidence": {"auc": round(e.confidence_auc, 4)}})
     files[f"{DRAFT_DIR}/head.onnx"] = draft_head_graph(reduced, eps, flavour, accuracy).SerializeToString()
     files[f"{DRAFT_DIR}/vocab.i32"] = vocab_ids.astype("<i4").tobytes()
     best = max(summaries, key=lambda s: s["estimated_speedup"])

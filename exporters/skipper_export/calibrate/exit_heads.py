@@ -18,7 +18,7 @@ import numpy as np
 from .collect import FIT, TEST, VAL, Collected, rms
 
 RIDGE = (1e-4, 1e-3, 1e-2, 1e-1)  # times mean(diag(X^T X))
-THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))
+THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20)) + (0.97, 0.98, 0.99, 0.995, 0.999)
 
 
 @dataclass
@@ -33,6 +33,9 @@ class ExitHead:
     router: dict = field(default_factory=dict)  # w1 [H,R], b1 [R], w2 [R], b2 []
     router_table: list = field(default_factory=list)  # [threshold, precision, coverage] on test
     router_auc: float = 0.0
+    confidence_table: list = field(default_factory=list)  # [threshold, precision, coverage] of the exit's
+                                                          # top-1 softmax probability over the draft vocabulary
+    confidence_auc: float = 0.0
 
 
 def draft_vocabulary(c: Collected, size: int, vocab: int, extra: np.ndarray | None = None) -> np.ndarray:
@@ -135,12 +138,24 @@ def train_router(c: Collected, e: ExitHead, reduced: np.ndarray, vocab_ids: np.n
     test = c.rows(TEST)
     prob = router_prob(p, feats[test])
     y = label[test]
+    e.router_table = threshold_table(prob, y)
+    e.router_auc = _auc(prob, y)
+    # CALM-style confidence of the exit's own prediction: often the sharper signal on small models.
+    z = rms(c.hidden[e.layer, test] @ e.weight + e.bias, eps) @ reduced  # [n, N]
+    z = z - z.max(-1, keepdims=True)
+    top = 1.0 / np.exp(z).sum(-1)  # softmax probability of the argmax
+    e.confidence_table = threshold_table(top, y)
+    e.confidence_auc = _auc(top, y)
+
+
+def threshold_table(score: np.ndarray, label: np.ndarray) -> list:
+    """[threshold, precision, coverage] rows: precision of label among score >= threshold (1.0 when
+    nothing fires), coverage = share that fires."""
     table = []
     for thr in THRESHOLDS:
-        fire = prob >= thr
-        table.append([thr, round(float(y[fire].mean()) if fire.any() else 1.0, 4), round(float(fire.mean()), 4)])
-    e.router_table = table
-    e.router_auc = _auc(prob, y)
+        fire = score >= thr
+        table.append([thr, round(float(label[fire].mean()) if fire.any() else 1.0, 4), round(float(fire.mean()), 4)])
+    return table
 
 
 def router_prob(p: dict, feats: np.ndarray) -> np.ndarray:

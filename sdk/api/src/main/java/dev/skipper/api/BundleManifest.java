@@ -662,13 +662,18 @@ public record BundleManifest(
      * @param estimatedSpeedup calibration's estimate for early-exit drafting at this layer
      * @param router the router's held-out calibration: {@code [threshold, precision, coverage]}
      *     rows, ascending by threshold
+     * @param confidence the same for the exit's own top-1 probability over the draft vocabulary
+     * @param routerAuc held-out ROC AUC of the router's probability for "draft top-1 = full top-1"
+     * @param confidenceAuc the same for the exit's own top-1 probability
      */
     public record ExitHeadSpec(int layer, GraphSpec graph, double agreement, double rawAgreement,
-                               double estimatedSpeedup, List<double[]> router) {
-        // Checks non-null components and copies the list.
+                               double estimatedSpeedup, List<double[]> router, List<double[]> confidence,
+                               double routerAuc, double confidenceAuc) {
+        // Checks non-null components and copies the lists.
         public ExitHeadSpec {
             Objects.requireNonNull(graph, "graph");
             router = router.stream().map(double[]::clone).toList();
+            confidence = confidence.stream().map(double[]::clone).toList();
         }
 
         /**
@@ -678,7 +683,46 @@ public record BundleManifest(
          * @return the threshold, or {@code Double.NaN} when no threshold reaches it
          */
         public double thresholdFor(double precision) {
-            for (double[] row : router) {
+            return lowest(router, precision);
+        }
+
+        /**
+         * The lowest threshold on the exit's own top-1 probability (softmax over the draft
+         * vocabulary, CALM style) whose held-out precision reaches {@code precision}.
+         *
+         * @param precision wanted fraction of firings that agree with the full model
+         * @return the threshold, or {@code Double.NaN} when none reaches it
+         */
+        public double confidenceThresholdFor(double precision) {
+            return lowest(confidence, precision);
+        }
+
+        /**
+         * Held-out share of tokens a table's threshold lets exit.
+         *
+         * @param table {@link #router()} or {@link #confidence()}
+         * @param threshold one of its thresholds
+         * @return the coverage, or 0 when the threshold is not in the table
+         */
+        public static double coverage(List<double[]> table, double threshold) {
+            for (double[] row : table) {
+                if (row[0] == threshold) {
+                    return row[2];
+                }
+            }
+            return 0;
+        }
+
+        /**
+         * @return whether the exit's own top-1 probability separates accepted from rejected drafts
+         *     better than its router on held-out text (then drafting stops on it)
+         */
+        public boolean confidenceRanksBetter() {
+            return confidenceAuc > routerAuc;
+        }
+
+        private static double lowest(List<double[]> table, double precision) {
+            for (double[] row : table) {
                 if (row[1] >= precision && row[2] > 0) {
                     return row[0];
                 }

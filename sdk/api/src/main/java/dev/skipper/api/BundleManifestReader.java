@@ -569,7 +569,8 @@ public final class BundleManifestReader {
                 double agreement = fraction(e.optional("agreement"), e.child("agreement"), 1);
                 double raw = fraction(e.optional("raw_agreement"), e.child("raw_agreement"), 1);
                 double speedup = fraction(e.optional("estimated_speedup"), e.child("estimated_speedup"), 1000);
-                exits.add(new ExitHeadSpec(l, graph, agreement, raw, speedup, routerTable(e)));
+                exits.add(new ExitHeadSpec(l, graph, agreement, raw, speedup, thresholdTable(e, "router"),
+                        thresholdTable(e, "confidence"), auc(e, "router"), auc(e, "confidence")));
             }
             exits.sort(java.util.Comparator.comparingInt(ExitHeadSpec::layer));
             Node defNode = s.required("default_exit");
@@ -618,13 +619,23 @@ public final class BundleManifestReader {
             return new FirstRoutersSpec(file, count, Integer.parseInt(m.group(1)), first, global);
         }
 
-        /** {@code router.thresholds}: rows {@code [threshold, precision, coverage]}, each in [0, 1], ascending. */
-        private List<double[]> routerTable(Section exit) throws BundleFormatException {
-            Node routerNode = exit.optional("router");
+        /** {@code NAME.auc}, a number in [0, 1], or 0 when absent. */
+        private double auc(Section exit, String name) throws BundleFormatException {
+            Node node = exit.optional(name);
+            if (node == null || isNull(node)) {
+                return 0;
+            }
+            Section s = section(node, exit.child(name));
+            return fraction(s.optional("auc"), s.child("auc"), 1);
+        }
+
+        /** {@code KEY.thresholds}: rows {@code [threshold, precision, coverage]}, each in [0, 1], ascending. */
+        private List<double[]> thresholdTable(Section exit, String name) throws BundleFormatException {
+            Node routerNode = exit.optional(name);
             if (routerNode == null || isNull(routerNode)) {
                 return List.of();
             }
-            Section router = section(routerNode, exit.child("router"));
+            Section router = section(routerNode, exit.child(name));
             Node tableNode = router.required("thresholds");
             SequenceNode rows = list(tableNode, router.child("thresholds"));
             List<double[]> table = new ArrayList<>();

@@ -13,22 +13,26 @@ import java.util.List;
  * <pre>
  *   embed x; for each layer l:
  *     run layer l
- *     if l+1 is a calibrated exit whose router fires (p &gt;= threshold for the wanted precision):
+ *     if l+1 is a calibrated exit whose gate fires (&gt;= threshold for the wanted precision):
  *       logits = head(adapter(h))                         the exit's prediction
  *       for every deeper layer j: K/V_j = kv_fill_j(h)    their cache rows, from the exited state
  *       done
  *   logits = head(h)                                      no exit fired: the full model
  * </pre>
- * Thresholds come from each router's held-out table in the manifest (the lowest threshold whose
- * precision reached the configured one); exits whose router never reaches it are not used. Not
- * thread-safe: one per session.
+ * The gate of each exit is whichever calibrated signal lets more tokens exit at the configured
+ * precision on held-out text: its TIDE router's probability, or the exit's own top-1 probability
+ * over the draft vocabulary (CALM; costs the draft head). Thresholds are the lowest whose
+ * held-out precision reached the configured one; exits where neither reaches it are not used.
+ * Not thread-safe: one per session.
  */
 final class AdaptiveDepthStep implements AutoCloseable {
     private final Sequence seq;
     private final ModelRunner runner;
     private final int numLayers;
     private final int[] exitLayer;     // [exits] calibrated exit layers in use, ascending
-    private final double[] threshold;  // [exits] router threshold of each
+    private final double[] threshold;  // [exits] threshold of each exit's gate
+    private final boolean[] byConfidence; // [exits] gate: the exit's own top-1 probability (else its router)
+    private final float[] reduced;     // [draft vocab] draft-head logits for confidence gates
     private final HiddenStates scratch; // [1][hidden] the exit's adapted row (the layers keep theirs)
     private final float[] accept = new float[1]; // [1] router probability
 
@@ -47,18 +51,32 @@ final class AdaptiveDepthStep implements AutoCloseable {
         BundleManifest manifest = runner.manifest();
         this.numLayers = manifest.model().numLayers();
         check(manifest, runner);
+        // Per exit, the calibrated gate that lets more tokens exit at this precision: the TIDE router
+        // (no extra cost) or the exit's own confidence (CALM; costs the draft head).
         List<BundleManifest.ExitHeadSpec> usable = new ArrayList<>();
+        List<Double> thresholds = new ArrayList<>();
+        List<Boolean> confidence = new ArrayList<>();
         for (BundleManifest.ExitHeadSpec e : manifest.draftHeads().exits()) {
-            if (!Double.isNaN(e.thresholdFor(precision))) {
-                usable.add(e);
+            double r = e.thresholdFor(precision);
+            double c = e.confidenceThresholdFor(precision);
+            double rc = Double.isNaN(r) ? -1 : BundleManifest.ExitHeadSpec.coverage(e.router(), r);
+            double cc = Double.isNaN(c) ? -1 : BundleManifest.ExitHeadSpec.coverage(e.confidence(), c);
+            if (rc < 0 && cc < 0) {
+                continue;
             }
+            usable.add(e);
+            thresholds.add(cc > rc ? c : r);
+            confidence.add(cc > rc);
         }
         this.exitLayer = new int[usable.size()];
         this.threshold = new double[usable.size()];
+        this.byConfidence = new boolean[usable.size()];
         for (int i = 0; i < exitLayer.length; i++) {
             exitLayer[i] = usable.get(i).layer();
-            threshold[i] = usable.get(i).thresholdFor(precision);
+            threshold[i] = thresholds.get(i);
+            byConfidence[i] = confidence.get(i);
         }
+        this.reduced = new float[manifest.draftHeads().vocabSize()];
         this.scratch = runner.newHiddenStates(1);
     }
 
@@ -80,6 +98,8 @@ final class AdaptiveDepthStep implements AutoCloseable {
         }
         this.exitLayer = exits.clone();
         this.threshold = thresholds.clone();
+        this.byConfidence = new boolean[exits.length];
+        this.reduced = new float[runner.manifest().draftHeads().vocabSize()];
         this.scratch = runner.newHiddenStates(1);
     }
 
@@ -141,7 +161,12 @@ final class AdaptiveDepthStep implements AutoCloseable {
                 if (next < exitLayer.length && exitLayer[next] == l + 1) {
                     runner.copyRows(hidden, 0, scratch, 0, 1);
                     runner.exitHead(l + 1, scratch, 1, accept);
-                    if (accept[0] >= threshold[next]) {
+                    double gate = accept[0];
+                    if (byConfidence[next]) {
+                        runner.draftHead(scratch, 1, reduced);
+                        gate = topProbability(reduced);
+                    }
+                    if (gate >= threshold[next]) {
                         runner.head(scratch, 0, 1, seq.logits());
                         for (int j = l + 1; j < numLayers; j++) {
                             runner.fillKv(j, hidden, 1, seq.cache());
@@ -159,6 +184,19 @@ final class AdaptiveDepthStep implements AutoCloseable {
             seq.cache().truncate(pos);
             throw e;
         }
+    }
+
+    /** softmax(logits) of the largest logit. */
+    private static double topProbability(float[] logits) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (float x : logits) {
+            max = Math.max(max, x);
+        }
+        double sum = 0;
+        for (float x : logits) {
+            sum += Math.exp(x - max);
+        }
+        return 1.0 / sum;
     }
 
     /** @return this request's figures */

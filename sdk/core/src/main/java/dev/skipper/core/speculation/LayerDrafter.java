@@ -21,7 +21,8 @@ import java.util.Arrays;
  * <p>With a calibrated exit head (early exit only): after the exit layer the row goes through the
  * exit adapter and the draft-vocabulary head; the drafted token's logits are scattered into a
  * full-vocabulary row ({@code -inf} elsewhere) so sampling processing and q are the same as for
- * any drafter, and the exit's router probability (TIDE style) replaces the softmax confidence.
+ * any drafter; the stop signal is the exit's router probability (TIDE style) or its own top-1
+ * probability, whichever ranked drafts better on held-out text (calibration's AUCs).
  */
 public final class LayerDrafter implements Drafter {
     private final ModelRunner runner;
@@ -33,6 +34,7 @@ public final class LayerDrafter implements Drafter {
     private final int[] draftVocab;   // [N] token of each draft-head column (exit head only)
     private final float[] reduced;    // [N] draft-head logits (exit head only)
     private final float[] accept = new float[1]; // [1] router probability of the current draft
+    private final boolean stopOnConfidence; // exit head: stop on its own top-1 probability (else its router)
 
     /**
      * @param runner the engine's runner
@@ -70,10 +72,12 @@ public final class LayerDrafter implements Drafter {
             this.exitHead = exit;
             this.draftVocab = runner.draftVocabulary();
             this.reduced = new float[draftVocab.length];
+            this.stopOnConfidence = runner.manifest().draftHeads().exit(exit).orElseThrow().confidenceRanksBetter();
         } else {
             this.exitHead = -1;
             this.draftVocab = null;
             this.reduced = null;
+            this.stopOnConfidence = false;
         }
         setThreshold(threshold);
     }
@@ -155,7 +159,7 @@ public final class LayerDrafter implements Drafter {
                     confidence = exitHead >= 0 ? routed : max(batch.q, row, vocab);
                 } else {
                     token = sampler.next(batch.draftLogits, 0, sampling, recent);
-                    // With an exit head the router, calibrated for exactly this question, decides.
+                    // With an exit head its calibrated stop signal (router or own confidence) decides.
                     confidence = exitHead >= 0 ? routed : topProbability(batch.draftLogits, token);
                 }
                 batch.drafts[i] = token;
@@ -175,7 +179,8 @@ public final class LayerDrafter implements Drafter {
      * Exit adapter + router, then the draft head; scatters its logits into the full-vocabulary
      * row {@code batch.draftLogits} ({@code -inf} outside the draft vocabulary).
      *
-     * @return the router's probability that this draft is the full model's top-1
+     * @return the calibrated stop signal: the router's probability that this draft is the full
+     *     model's top-1, or the draft's own top-1 probability when calibration found it ranks better
      */
     private double exitLogits(DraftBatch batch) throws SkipperException {
         runner.exitHead(exitHead, batch.draftHidden, 1, accept);
@@ -184,6 +189,17 @@ public final class LayerDrafter implements Drafter {
         java.util.Arrays.fill(full, 0, vocab, Float.NEGATIVE_INFINITY);
         for (int j = 0; j < reduced.length; j++) {
             full[draftVocab[j]] = reduced[j];
+        }
+        if (stopOnConfidence) {
+            float mx = Float.NEGATIVE_INFINITY;
+            for (float x : reduced) {
+                mx = Math.max(mx, x);
+            }
+            double sum = 0;
+            for (float x : reduced) {
+                sum += Math.exp(x - mx);
+            }
+            return 1.0 / sum;
         }
         return accept[0];
     }
