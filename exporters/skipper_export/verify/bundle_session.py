@@ -104,6 +104,14 @@ class BundleSession:
             self.keys[i][:, p:p + s] = k
             self.values[i][:, p:p + s] = v
             return x
+        io = self._bind_shared(sess, i, x, p)
+        io.bind_output("hidden_out")  # bound after the two present buffers: the last output
+        sess.run_with_iobinding(io)
+        return io.copy_outputs_to_cpu()[-1]
+
+    def _bind_shared(self, sess, i: int, x: np.ndarray, p: int):
+        """head_major_shared: the layer's inputs, and its cache buffers as past and present (in place)."""
+        s = x.shape[1]
         kv, vv = self._kv[i]
         io = sess.io_binding()
         io.bind_cpu_input("hidden", np.ascontiguousarray(x))
@@ -113,11 +121,9 @@ class BundleSession:
         io.bind_cpu_input("total_sequence_length", np.array(p + s, np.int32))
         io.bind_ortvalue_input("cos_cache", self._cos)
         io.bind_ortvalue_input("sin_cache", self._sin)
-        io.bind_output("hidden_out")
         io.bind_ortvalue_output("present_key", kv)
         io.bind_ortvalue_output("present_value", vv)
-        sess.run_with_iobinding(io)
-        return io.copy_outputs_to_cpu()[0]
+        return io
 
     def fill_kv(self, i: int, x: np.ndarray, p: int) -> None:
         """Layer i's K/V only for x [1, S, H] at positions p..p+S-1 (what lossy adaptive depth
@@ -129,18 +135,7 @@ class BundleSession:
             self.keys[i][:, p:p + s] = k
             self.values[i][:, p:p + s] = v
             return
-        kv, vv = self._kv[i]
-        io = sess.io_binding()
-        io.bind_cpu_input("hidden", np.ascontiguousarray(x))
-        io.bind_ortvalue_input("past_key", kv)
-        io.bind_ortvalue_input("past_value", vv)
-        io.bind_cpu_input("seqlens_k", np.array([p + s - 1], np.int32))
-        io.bind_cpu_input("total_sequence_length", np.array(p + s, np.int32))
-        io.bind_ortvalue_input("cos_cache", self._cos)
-        io.bind_ortvalue_input("sin_cache", self._sin)
-        io.bind_ortvalue_output("present_key", kv)
-        io.bind_ortvalue_output("present_value", vv)
-        sess.run_with_iobinding(io)
+        sess.run_with_iobinding(self._bind_shared(sess, i, x, p))
 
     def truncate(self, length: int) -> None:
         """Drop cached tokens after ``length``: O(1), nothing is copied."""

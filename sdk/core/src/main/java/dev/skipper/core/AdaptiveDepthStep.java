@@ -23,7 +23,9 @@ import java.util.List;
  * precision on held-out text: its TIDE router's probability, or the exit's own top-1 probability
  * over the draft vocabulary (CALM; costs the draft head). Thresholds are the lowest whose
  * held-out precision reached the configured one; exits where neither reaches it are not used.
- * Not thread-safe: one per session.
+ * With FiRST routers in the bundle, a sequence also skips (for all its decode steps) the routed
+ * layers whose predicted agreement when skipped reaches the same precision; their cache rows are
+ * filled from their input like an exit's deeper layers. Not thread-safe: one per session.
  */
 final class AdaptiveDepthStep implements AutoCloseable {
     private final Sequence seq;
@@ -35,6 +37,9 @@ final class AdaptiveDepthStep implements AutoCloseable {
     private final float[] reduced;     // [draft vocab] draft-head logits for confidence gates
     private final HiddenStates scratch; // [1][hidden] the exit's adapted row (the layers keep theirs)
     private final float[] accept = new float[1]; // [1] router probability
+    private final double precision;    // the quality knob (per-sequence skipping must predict at least this)
+    private final dev.skipper.core.speculation.FirstRouter first; // FiRST routers, or null
+    private final boolean[] skipLayer; // [layers] skipped for this sequence's decode steps (FiRST, lossy)
 
     private long tokens;
     private long exited;
@@ -77,6 +82,9 @@ final class AdaptiveDepthStep implements AutoCloseable {
             byConfidence[i] = confidence.get(i);
         }
         this.reduced = new float[manifest.draftHeads().vocabSize()];
+        this.precision = precision;
+        this.first = manifest.firstRouters() == null ? null : dev.skipper.core.speculation.FirstRouter.load(manifest);
+        this.skipLayer = new boolean[numLayers];
         this.scratch = runner.newHiddenStates(1);
     }
 
@@ -100,6 +108,9 @@ final class AdaptiveDepthStep implements AutoCloseable {
         this.threshold = thresholds.clone();
         this.byConfidence = new boolean[exits.length];
         this.reduced = new float[runner.manifest().draftHeads().vocabSize()];
+        this.precision = 1.0;
+        this.first = null;
+        this.skipLayer = new boolean[numLayers];
         this.scratch = runner.newHiddenStates(1);
     }
 
@@ -131,11 +142,47 @@ final class AdaptiveDepthStep implements AutoCloseable {
         return exitLayer.clone();
     }
 
-    /** Starts a request: clears the stats. */
+    /**
+     * The hook that pools the prompt's layer inputs for per-sequence skipping (FiRST), or null.
+     *
+     * @return the hook, or null
+     */
+    Sequence.LayerInputs promptObserver() {
+        if (first == null) {
+            return null;
+        }
+        first.reset();
+        return first::observe;
+    }
+
+    /**
+     * Starts a request (after its prefill): clears the stats and, with FiRST routers, skips for this
+     * sequence the layers (up to the calibrated count) whose predicted agreement when skipped
+     * reaches the precision.
+     */
     void begin() {
         tokens = 0;
         exited = 0;
         layerRuns = 0;
+        java.util.Arrays.fill(skipLayer, false);
+        if (first != null && first.ready()) {
+            double[] score = first.scores();
+            for (int l : first.choose()) {
+                skipLayer[l] = score[l] >= precision;
+            }
+            first.reset();
+        }
+    }
+
+    /** @return the layers this sequence's decode steps skip (FiRST), ascending */
+    List<Integer> skippedLayers() {
+        List<Integer> out = new ArrayList<>();
+        for (int l = 0; l < numLayers; l++) {
+            if (skipLayer[l]) {
+                out.add(l);
+            }
+        }
+        return out;
     }
 
     /**
@@ -156,6 +203,10 @@ final class AdaptiveDepthStep implements AutoCloseable {
             int next = 0;
             tokens++;
             for (int l = 0; l < numLayers; l++) {
+                if (skipLayer[l]) { // skipped for this sequence: its cache row from its input, h passes through
+                    runner.fillKv(l, hidden, 1, seq.cache());
+                    continue;
+                }
                 runner.layer(l, hidden, 1, seq.cache());
                 layerRuns++;
                 if (next < exitLayer.length && exitLayer[next] == l + 1) {
@@ -164,7 +215,7 @@ final class AdaptiveDepthStep implements AutoCloseable {
                     double gate = accept[0];
                     if (byConfidence[next]) {
                         runner.draftHead(scratch, 1, reduced);
-                        gate = topProbability(reduced);
+                        gate = dev.skipper.core.sampling.Sampler.topProbability(reduced, 0, reduced.length);
                     }
                     if (gate >= threshold[next]) {
                         runner.head(scratch, 0, 1, seq.logits());
@@ -184,19 +235,6 @@ final class AdaptiveDepthStep implements AutoCloseable {
             seq.cache().truncate(pos);
             throw e;
         }
-    }
-
-    /** softmax(logits) of the largest logit. */
-    private static double topProbability(float[] logits) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (float x : logits) {
-            max = Math.max(max, x);
-        }
-        double sum = 0;
-        for (float x : logits) {
-            sum += Math.exp(x - max);
-        }
-        return 1.0 / sum;
     }
 
     /** @return this request's figures */

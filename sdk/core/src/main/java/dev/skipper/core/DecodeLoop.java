@@ -103,8 +103,11 @@ final class DecodeLoop {
             throw new ContextOverflowException(target.length, seq.contextLength());
         }
 
-        // The request's decoder (made on first use; a mode that does not fit fails before any work).
+        // The request's decoder or lossy depth step (made on first use; one that does not fit fails
+        // before any work).
         SpeculativeDecoder spec = decoder(options.speculation() != null ? options.speculation() : speculation.mode());
+        AdaptiveDepthStep depth = spec != null ? null
+                : depthStep(options.adaptiveDepth() != null ? options.adaptiveDepth() : speculation.adaptiveDepth());
 
         // 2. Keep the cached prefix the target shares with the session; append the rest.
         int keep = seq.commonPrefix(target);
@@ -121,7 +124,7 @@ final class DecodeLoop {
         int promptTokens = seq.ensureSomethingToRun();
         boolean prefilled;
         try {
-            seq.observeLayerInputs(spec == null ? null : spec.promptObserver());
+            seq.observeLayerInputs(spec != null ? spec.promptObserver() : depth != null ? depth.promptObserver() : null);
             prefilled = seq.run(this::isCancelled);
         } catch (SkipperException | RuntimeException e) {
             seq.rewind(keep);
@@ -143,8 +146,6 @@ final class DecodeLoop {
         if (spec != null) {
             spec.begin();
         }
-        AdaptiveDepthStep depth = spec != null ? null
-                : depthStep(options.adaptiveDepth() != null ? options.adaptiveDepth() : speculation.adaptiveDepth());
         if (depth != null) {
             depth.begin();
         }

@@ -182,7 +182,7 @@ public final class DefaultSession implements Session {
                 }
                 float[] logits = tmp.logits();
                 agree += dev.skipper.core.sampling.Sampler.argmax(logits, 0, vocab) == full.argmax()[pos] ? 1 : 0;
-                lossy += logSoftmaxAt(logits, vocab, ids[pos + 1]);
+                lossy += dev.skipper.core.sampling.Sampler.logSoftmaxAt(logits, 0, vocab, ids[pos + 1]);
                 reference += full.logprobs()[pos];
                 scored++;
             }
@@ -191,19 +191,6 @@ public final class DefaultSession implements Session {
         } finally {
             lock.unlock();
         }
-    }
-
-    /** {@code log softmax(logits)[token]} in double precision. */
-    private static double logSoftmaxAt(float[] logits, int vocab, int token) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < vocab; i++) {
-            max = Math.max(max, logits[i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < vocab; i++) {
-            sum += Math.exp(logits[i] - max);
-        }
-        return logits[token] - max - Math.log(sum);
     }
 
     /**

@@ -63,7 +63,8 @@ final class TeacherForcedScorer {
                 for (int row = 0; row < count; row++) {
                     int position = start + row;
                     argmax[position] = argmax(logits, row * vocab);
-                    logprobs[position] = logSoftmaxAt(logits, row * vocab, ids[position + 1]);
+                    logprobs[position] = dev.skipper.core.sampling.Sampler.logSoftmaxAt(logits, row * vocab, vocab,
+                            ids[position + 1]);
                     sum += logprobs[position];
                 }
             }
@@ -82,18 +83,5 @@ final class TeacherForcedScorer {
             }
         }
         return best;
-    }
-
-    /** {@code log softmax(row)[token]}, in double precision. */
-    private double logSoftmaxAt(float[] logits, int offset, int token) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < vocab; i++) {
-            max = Math.max(max, logits[offset + i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < vocab; i++) {
-            sum += Math.exp(logits[offset + i] - max);
-        }
-        return logits[offset + token] - max - Math.log(sum);
     }
 }

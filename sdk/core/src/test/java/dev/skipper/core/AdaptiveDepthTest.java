@@ -126,6 +126,36 @@ class AdaptiveDepthTest {
         }
     }
 
+    /** Lossy per-sequence skipping (FiRST): routed layers are skipped but keep complete cache rows. */
+    @ParameterizedTest
+    @FieldSource("CASES")
+    void firstSkippedLayersStillGetTheirCacheRows(String name) throws Exception {
+        DefaultEngine engine = calibrated(name);
+        ModelRunner r = engine.runner();
+        Assumptions.assumeTrue(r.manifest().firstRouters() != null, name + ": no FiRST routers");
+        int layers = r.manifest().model().numLayers();
+        int[] prompt = EngineTestData.goldens(name).prompts().get(0).ids();
+        int p = prompt.length;
+        try (Sequence seq = new Sequence(r, p + STEPS + 1, p);
+             AdaptiveDepthStep step = new AdaptiveDepthStep(seq, 0.5)) {
+            seq.append(prompt, 0, p);
+            seq.observeLayerInputs(step.promptObserver());
+            seq.run(null);
+            seq.observeLayerInputs(null);
+            step.begin();
+            List<Integer> skipped = step.skippedLayers();
+            assertTrue(skipped.size() <= r.manifest().firstRouters().skipCount());
+            for (int i = 0; i < STEPS; i++) {
+                seq.append(Sampler.argmax(seq.logits(), 0, r.manifest().model().vocabSize()));
+                step.step();
+                for (int l = 0; l < layers; l++) {
+                    assertEquals(p + i + 1, seq.cache().length(l), name + " layer " + l + " (skipped: " + skipped + ")");
+                }
+            }
+            assertTrue(step.stats().layersPerToken() <= layers - skipped.size() + 1e-9);
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void bundlesWithoutExitHeadsRefuseIt() {
         SpeculationConfig lossy = SpeculationConfig.OFF.withAdaptiveDepth(AdaptiveDepth.lossy(0.97));

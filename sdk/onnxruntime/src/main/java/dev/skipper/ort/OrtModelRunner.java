@@ -324,11 +324,22 @@ public final class OrtModelRunner implements ModelRunner {
     /** head_major_shared: every tensor already exists; only the two lengths are rewritten. */
     private void layerShared(int layer, OrtHiddenStates hs, int count, OrtKvCache kv, int past)
             throws OrtException, SkipperException {
+        Map<String, OnnxTensorLike> in = hs.layerInputs;
+        Map<String, OnnxValue> out = hs.layerOutputs;
+        putShared(layer, hs, count, kv, past, in, out);
+        out.put(HIDDEN_OUT, hs.otherHidden(count));
+        run(layers[layer], in, out, layer);
+    }
+
+    /**
+     * head_major_shared inputs of a layer or K/V-only graph, and the cache as its in-place present
+     * outputs (GroupQueryAttention appends to the same memory).
+     */
+    private void putShared(int layer, OrtHiddenStates hs, int count, OrtKvCache kv, int past,
+                           Map<String, OnnxTensorLike> in, Map<String, OnnxValue> out) throws OrtException {
         OnnxTensor keys = kv.whole(layer, false);
         OnnxTensor values = kv.whole(layer, true);
         hs.lengths(past, count);
-        Map<String, OnnxTensorLike> in = hs.layerInputs;
-        Map<String, OnnxValue> out = hs.layerOutputs;
         in.put(HIDDEN, hs.currentHidden(count));
         in.put(PAST_KEY, keys);
         in.put(PAST_VALUE, values);
@@ -336,10 +347,8 @@ public final class OrtModelRunner implements ModelRunner {
         in.put(TOTAL_SEQUENCE_LENGTH, hs.totalSequenceLength());
         in.put(COS_CACHE, rope.cos());
         in.put(SIN_CACHE, rope.sin());
-        out.put(HIDDEN_OUT, hs.otherHidden(count));
-        out.put(PRESENT_KEY, keys); // the same memory: GroupQueryAttention appends in place
+        out.put(PRESENT_KEY, keys);
         out.put(PRESENT_VALUE, values);
-        run(layers[layer], in, out, layer);
     }
 
     /** sequence_major: views over the valid prefix and the new rows, made for this call. */
@@ -424,20 +433,10 @@ public final class OrtModelRunner implements ModelRunner {
             ensureOpen();
             Map<String, OnnxTensorLike> in = hs.fillInputs;
             Map<String, OnnxValue> out = hs.fillOutputs;
-            in.put(HIDDEN, hs.currentHidden(count));
             if (headMajor) {
-                OnnxTensor keys = kv.whole(layer, false);
-                OnnxTensor values = kv.whole(layer, true);
-                hs.lengths(past, count);
-                in.put(PAST_KEY, keys);
-                in.put(PAST_VALUE, values);
-                in.put(SEQLENS_K, hs.seqlensK());
-                in.put(TOTAL_SEQUENCE_LENGTH, hs.totalSequenceLength());
-                in.put(COS_CACHE, rope.cos());
-                in.put(SIN_CACHE, rope.sin());
-                out.put(PRESENT_KEY, keys); // in place, as in layerShared
-                out.put(PRESENT_VALUE, values);
+                putShared(layer, hs, count, kv, past, in, out);
             } else {
+                in.put(HIDDEN, hs.currentHidden(count));
                 newKey = kv.rows(layer, false, past, count);
                 newValue = kv.rows(layer, true, past, count);
                 in.put(POSITION_IDS, hs.positions(past, count));

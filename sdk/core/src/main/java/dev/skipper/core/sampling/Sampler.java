@@ -209,6 +209,61 @@ public final class Sampler {
     }
 
     /**
+     * {@code softmax(logits[offset, offset + n))[token]} in double precision (one pass for the
+     * maximum, one for the sum); {@code -inf} logits count as probability 0.
+     *
+     * @param logits logits
+     * @param offset start of the row
+     * @param n row length
+     * @param token index within the row
+     * @return the probability
+     */
+    public static double probabilityOf(float[] logits, int offset, int n, int token) {
+        return Math.exp(logSoftmaxAt(logits, offset, n, token));
+    }
+
+    /**
+     * The probability of the most likely entry of a logit row ({@code 1 / sum exp(l - max)}).
+     *
+     * @param logits logits
+     * @param offset start of the row
+     * @param n row length
+     * @return the top-1 probability
+     */
+    public static double topProbability(float[] logits, int offset, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            max = Math.max(max, logits[offset + i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += Math.exp(logits[offset + i] - max);
+        }
+        return 1.0 / sum;
+    }
+
+    /**
+     * {@code log softmax(logits[offset, offset + n))[token]} in double precision.
+     *
+     * @param logits logits
+     * @param offset start of the row
+     * @param n row length
+     * @param token index within the row
+     * @return the log-probability
+     */
+    public static double logSoftmaxAt(float[] logits, int offset, int n, int token) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            max = Math.max(max, logits[offset + i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += Math.exp(logits[offset + i] - max);
+        }
+        return logits[offset + token] - max - Math.log(sum);
+    }
+
+    /**
      * The index of the largest value, the lowest index on ties.
      *
      * @param values values; {@code [offset, offset + n)} are compared

@@ -160,7 +160,7 @@ public final class LayerDrafter implements Drafter {
                 } else {
                     token = sampler.next(batch.draftLogits, 0, sampling, recent);
                     // With an exit head its calibrated stop signal (router or own confidence) decides.
-                    confidence = exitHead >= 0 ? routed : topProbability(batch.draftLogits, token);
+                    confidence = exitHead >= 0 ? routed : Sampler.probabilityOf(batch.draftLogits, 0, vocab, token);
                 }
                 batch.drafts[i] = token;
                 batch.count = i + 1;
@@ -191,15 +191,7 @@ public final class LayerDrafter implements Drafter {
             full[draftVocab[j]] = reduced[j];
         }
         if (stopOnConfidence) {
-            float mx = Float.NEGATIVE_INFINITY;
-            for (float x : reduced) {
-                mx = Math.max(mx, x);
-            }
-            double sum = 0;
-            for (float x : reduced) {
-                sum += Math.exp(x - mx);
-            }
-            return 1.0 / sum;
+            return Sampler.topProbability(reduced, 0, reduced.length);
         }
         return accept[0];
     }
@@ -210,19 +202,6 @@ public final class LayerDrafter implements Drafter {
             best = Math.max(best, values[offset + i]);
         }
         return best;
-    }
-
-    /** softmax(logits)[token], computed stably in one pass for the max and one for the sum. */
-    private double topProbability(float[] logits, int token) {
-        float maxLogit = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < vocab; i++) {
-            maxLogit = Math.max(maxLogit, logits[i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < vocab; i++) {
-            sum += Math.exp(logits[i] - maxLogit);
-        }
-        return Math.exp(logits[token] - maxLogit) / sum;
     }
 
     @Override
