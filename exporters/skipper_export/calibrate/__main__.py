@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--exit-layers", default="auto",
                    help="comma-separated exit layers, or auto: every 2nd layer from a third of the depth")
     p.add_argument("--seed", type=int, default=0, help="router initialisation and batches (default 0)")
+    p.add_argument("--first-passages", type=int, default=64,
+                   help="passages whose per-layer skip agreement trains the FiRST routers (default 64)")
+    p.add_argument("--first-tokens", type=int, default=64, help="tokens of each such passage (default 64)")
     p.add_argument("--skip-search", action=argparse.BooleanOptionalAction, default=True,
                    help="also search a layer-skip set (default on)")
     p.add_argument("--threads", type=int, default=2)
@@ -53,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         result = calibrate(a.bundle, a.tokens, a.own, a.threads, progress=not a.no_progress,
                            exit_tokens=a.exit_tokens, own_passages=a.own_passages, own_tokens=a.own_tokens,
                            draft_vocab=a.draft_vocab, exit_layers=a.exit_layers, seed=a.seed,
-                           skip_search=a.skip_search)
+                           skip_search=a.skip_search, first_passages=a.first_passages, first_tokens=a.first_tokens)
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -102,12 +105,15 @@ def _chat(manifest: dict) -> Any:
 
 def calibrate(bundle: Path, budget: int, own: int, threads: int, progress: bool = True, *, exit_tokens: int = 16384,
               own_passages: int = 32, own_tokens: int = 128, draft_vocab: int = 8192, exit_layers: str = "auto",
-              seed: int = 0, skip_search: bool = True) -> dict:
+              seed: int = 0, skip_search: bool = True, first_passages: int = 64, first_tokens: int = 64) -> dict:
     from ..verify.bundle_session import BundleSession, load_manifest
     from ..verify.tokenizer import BundleTokenizer
 
     if budget < 64 or own < 0 or own >= budget:
         raise ExportError("--tokens/--own", f"need 64 <= tokens and 0 <= own < tokens, got {budget}, {own}")
+    if first_passages < 2 or first_tokens < 4:
+        raise ExportError("--first-passages/--first-tokens", f"need at least 2 passages of 4 tokens, got "
+                          f"{first_passages}, {first_tokens}")
     if exit_tokens < 64 or own_passages < 0 or own_tokens < 1 or draft_vocab < 2:
         raise ExportError("--exit-tokens/--own-passages/--own-tokens/--draft-vocab",
                           f"need exit-tokens >= 64, own-passages >= 0, own-tokens >= 1, draft-vocab >= 2; got "
@@ -134,7 +140,8 @@ def calibrate(bundle: Path, budget: int, own: int, threads: int, progress: bool 
         if skip_search:
             result["speculation"] = _skip_search(sess, tok.encode, greedy, chat, budget, own, progress, files)
         count = len(result["speculation"]["skip_layers"]) if skip_search else max(1, sess.num_layers // 10)
-        first = _first_routers(sess, manifest, draft["collected"], draft["passages"], count, progress, files)
+        first = _first_routers(sess, manifest, draft["collected"], draft["passages"], count, progress, files,
+                               first_passages, first_tokens)
         result["first_routers"] = {k: v for k, v in first.items() if k not in ("file", "dtype", "shape")}
         result["seconds"] = round(time.perf_counter() - t0, 1)
         _commit(bundle, manifest, staging, files, draft["section"], result.get("speculation"), first)
@@ -247,7 +254,8 @@ def _draft_heads(sess, manifest: dict, encode, greedy, chat, exit_tokens: int, o
     return {"section": section, "summary": summary, "collected": c, "passages": passages}
 
 
-def _first_routers(sess, manifest: dict, c, passages, skip_count: int, progress: bool, files: dict[str, bytes]) -> dict:
+def _first_routers(sess, manifest: dict, c, passages, skip_count: int, progress: bool, files: dict[str, bytes],
+                   max_passages: int, max_tokens: int) -> dict:
     """FiRST-style per-sequence routers: draft/first_routers.f32 [L][H+1] and their figures."""
     from tqdm import tqdm
 
@@ -263,10 +271,11 @@ def _first_routers(sess, manifest: dict, c, passages, skip_count: int, progress:
         return logits.argmax(-1)
 
     with tqdm(total=num_layers, desc="FiRST routers", unit="layer", disable=not progress, leave=False) as bar:
-        r = fit(c, passages, forward, num_layers, eps, skip_count, progress=bar.update)
+        r = fit(c, passages, forward, num_layers, eps, skip_count, max_tokens=max_tokens, max_passages=max_passages,
+                progress=bar.update)
     rel = f"{DRAFT_DIR}/first_routers.f32"
     files[rel] = r.weights.astype("<f4").tobytes()
-    return {"file": rel, "dtype": "float32", "shape": list(r.weights.shape), "pooling": "mean_rms_last_64",
+    return {"file": rel, "dtype": "float32", "shape": list(r.weights.shape), "pooling": f"mean_rms_last_{max_tokens}",
             "skip_count": r.skip_count, "agreement_first": _finite(r.agreement_first),
             "agreement_global": _finite(r.agreement_global), "single_skip_agreement": r.label_mean}
 

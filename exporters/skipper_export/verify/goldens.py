@@ -53,7 +53,8 @@ def _chat(text: str) -> str:
 
 
 # A fast calibration (exit heads only) so the runtime's exit-head drafting is tested on every case.
-FAST_CALIBRATION = {"exit_tokens": 1024, "own_passages": 4, "own_tokens": 32, "draft_vocab": 512, "skip_search": False}
+FAST_CALIBRATION = {"exit_tokens": 1024, "own_passages": 4, "own_tokens": 32, "draft_vocab": 512, "skip_search": False,
+                    "first_passages": 8, "first_tokens": 24}
 
 
 def write_case(out: Path, source: Path | str, ref_path: Path, n_greedy: int, n_tf: int,
