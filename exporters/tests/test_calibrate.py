@@ -136,3 +136,20 @@ def test_first_router_ridge_recovers_a_linear_rule() -> None:
     coef = _ridge_loo(xa[:40], y[:40])
     err = np.abs(xa[40:] @ coef - y[40:]).max()
     assert err < 0.05, err
+
+
+def test_missing_or_empty_calibration_text_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    src = make_tiny(tmp_path / "m", "hf", "bpe", layers=3)
+    bundle = export_bundle(src, tmp_path / "b", weights="fp32")
+    empty = types.ModuleType("pydoc_data.topics")
+    empty.topics = {}  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pydoc_data.topics", empty)
+    with pytest.raises(ExportError, match="pydoc_data.topics is empty"):
+        calibrate(bundle, budget=96, own=24, threads=1, progress=False, skip_search=False)
+    monkeypatch.setitem(sys.modules, "pydoc_data.topics", None)  # import fails: a stripped Python
+    with pytest.raises(ExportError, match="pydoc_data.topics is missing"):
+        calibrate(bundle, budget=96, own=24, threads=1, progress=False, skip_search=False)
+    assert "draft_heads" not in load_manifest(bundle) and not (bundle / "draft").exists()

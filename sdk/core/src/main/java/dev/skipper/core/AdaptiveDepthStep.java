@@ -28,6 +28,14 @@ import java.util.List;
  * filled from their input like an exit's deeper layers. Not thread-safe: one per session.
  */
 final class AdaptiveDepthStep implements AutoCloseable {
+    // Costs in decoder layers (SmolLM2-135M int4, 2 cores): an exit graph (adapter + router) and one
+    // more ONNX Runtime call; the draft head over N tokens is the LM head's 3.3 layers scaled by
+    // N/V, plus a call; a K/V-only fill ~0.1 layer.
+    private static final double EXIT_CHECK_COST = 0.15;
+    private static final double HEAD_COST = 3.3;
+    private static final double CALL_COST = 0.1;
+    private static final double FILL_COST = 0.1;
+
     private final Sequence seq;
     private final ModelRunner runner;
     private final int numLayers;
@@ -69,9 +77,17 @@ final class AdaptiveDepthStep implements AutoCloseable {
             if (rc < 0 && cc < 0) {
                 continue;
             }
+            boolean byConf = cc > rc;
+            // Only exits whose expected saving beats the cost of checking them on every token.
+            double check = EXIT_CHECK_COST + (byConf ? CALL_COST + HEAD_COST
+                    * manifest.draftHeads().vocabSize() / manifest.model().vocabSize() : 0);
+            double saving = Math.max(rc, cc) * (numLayers - e.layer()) * (1 - FILL_COST);
+            if (saving <= check) {
+                continue;
+            }
             usable.add(e);
-            thresholds.add(cc > rc ? c : r);
-            confidence.add(cc > rc);
+            thresholds.add(byConf ? c : r);
+            confidence.add(byConf);
         }
         this.exitLayer = new int[usable.size()];
         this.threshold = new double[usable.size()];
