@@ -167,12 +167,20 @@ class BackendFallbackTest {
             String prompt = EngineTestData.goldens("tiny-bpe-fp32").prompts().get(0).text();
             assertEquals(5, session.generate(prompt, cfg.generation().toOptions(), null).tokenIds().length);
         }
-        // A speculation mode the bundle cannot serve is an error when the engine opens.
-        Files.writeString(yaml, "bundle: " + EngineTestData.bundle("tiny-bpe-fp32").toAbsolutePath() + "\n"
-                + "speculation:\n  mode: layer-skip\n");
+        // A speculation mode the bundle cannot serve is an error when the engine opens (the
+        // standard-flavour test bundle is not calibrated).
+        Path uncalibrated = EngineTestData.bundle("tiny-bpe-fp32-standard").toAbsolutePath();
+        Files.writeString(yaml, "bundle: " + uncalibrated + "\n" + "speculation:\n  mode: layer-skip\n");
         SkipperException e = assertThrows(SkipperException.class,
                 () -> Skipper.open(DeploymentConfigLoader.load(yaml)));
         assertTrue(e.getMessage().contains("mode layer-skip needs speculation.skip_layers"), e.getMessage());
+        Files.writeString(yaml, "bundle: " + uncalibrated + "\n" + "speculation:\n  mode: exit-head\n");
+        e = assertThrows(SkipperException.class, () -> Skipper.open(DeploymentConfigLoader.load(yaml)));
+        assertTrue(e.getMessage().contains("mode exit-head needs a bundle calibrated with ./skipper calibrate"),
+                e.getMessage());
+        Files.writeString(yaml, "bundle: " + uncalibrated + "\n" + "adaptive_depth:\n  enabled: true\n");
+        e = assertThrows(SkipperException.class, () -> Skipper.open(DeploymentConfigLoader.load(yaml)));
+        assertTrue(e.getMessage().contains("adaptive depth needs exit heads"), e.getMessage());
         Files.writeString(yaml, "bundle: " + EngineTestData.bundle("tiny-bpe-fp32").toAbsolutePath() + "\n"
                 + "speculation:\n  mode: early-exit\n  exit_layer: 99\n");
         e = assertThrows(SkipperException.class, () -> Skipper.open(DeploymentConfigLoader.load(yaml)));

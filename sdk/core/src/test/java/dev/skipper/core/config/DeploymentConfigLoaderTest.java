@@ -269,6 +269,21 @@ class DeploymentConfigLoaderTest {
     }
 
     @Test
+    void adaptiveDepthIsOptInAndChecked() throws Exception {
+        assertEquals(dev.skipper.api.AdaptiveDepth.OFF, parse("bundle: b\n").speculation().adaptiveDepth());
+        DeploymentConfig c = parse("bundle: b\nspeculation: {mode: ngram}\nadaptive_depth:\n  enabled: true\n"
+                + "  precision: 0.9\n");
+        assertEquals(dev.skipper.api.AdaptiveDepth.lossy(0.9), c.speculation().adaptiveDepth());
+        assertEquals(SpeculationMode.NGRAM, c.speculation().mode());
+        assertEquals(0.97, parse("bundle: b\nadaptive_depth: {enabled: true}\n").speculation().adaptiveDepth()
+                .precision(), 1e-12);
+        assertFails("bundle: b\nadaptive_depth: {precision: 0.9}\n", 2, "adaptive_depth.enabled", "is missing");
+        assertFails("bundle: b\nadaptive_depth: {enabled: true, precision: 0.4}\n", 2, "adaptive_depth.precision",
+                "in [0.5, 1]");
+        assertFails("bundle: b\nadaptive_depth: {enabled: true, speed: 2}\n", 2, "adaptive_depth.speed", "unknown key");
+    }
+
+    @Test
     void backendValuesAreChecked() {
         assertFails("bundle: b\nbackend: [cpu, gpu]\n", 2, "backend[1]",
                 "must be one of auto, cpu, cuda, tensorrt, got 'gpu'");
