@@ -156,7 +156,7 @@ final class SpeculativeDecoder implements AutoCloseable {
                     yield LayerPlan.skipping(numLayers, calibrated.skipLayers());
                 }
                 if (manifest.firstRouters() != null) {
-                    yield LayerPlan.skipping(numLayers, List.of(numLayers - 1)); // until the first prefill
+                    yield LayerPlan.skipping(numLayers, List.of(numLayers / 2)); // until the first prefill
                 }
                 throw new IllegalArgumentException("mode layer-skip needs speculation.skip_layers, or a bundle "
                         + "calibrated with ./skipper calibrate");
@@ -182,11 +182,22 @@ final class SpeculativeDecoder implements AutoCloseable {
         };
     }
 
-    /** Layer-skip drafting from the bundle's calibration (no configured set) with FiRST routers in it. */
+    /**
+     * Layer-skip drafting from the bundle's calibration (no configured set) with FiRST routers in
+     * it: mode layer-skip, or auto when it picked the calibrated skip set. Decided from the
+     * settings, not the plan's shape (a skip set of the last layers looks like an early exit).
+     */
     private static boolean usesFirstRouter(SpeculationConfig config, BundleManifest manifest, LayerPlan plan) {
-        boolean skipSet = plan.layersRun() != plan.exactLayers();
-        return skipSet && config.skipLayers() == null && manifest.firstRouters() != null
-                && (config.mode() == SpeculationMode.LAYER_SKIP || config.mode() == SpeculationMode.AUTO);
+        if (manifest.firstRouters() == null || config.skipLayers() != null) {
+            return false;
+        }
+        BundleManifest.SpeculationSpec calibrated = manifest.speculation();
+        return switch (config.mode()) {
+            case LAYER_SKIP -> true;
+            case AUTO -> config.exitLayer() == null && calibrated != null && calibrated.pays()
+                    && plan.skipped().equals(calibrated.skipLayers());
+            default -> false;
+        };
     }
 
     /**
