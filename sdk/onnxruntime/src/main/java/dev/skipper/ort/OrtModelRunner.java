@@ -295,15 +295,7 @@ public final class OrtModelRunner implements ModelRunner {
     public void layer(int layer, HiddenStates hidden, int count, KvCache cache) throws SkipperException {
         OrtHiddenStates hs = hidden(hidden);
         OrtKvCache kv = cache(cache);
-        if (layer < 0 || layer >= numLayers) {
-            throw new IndexOutOfBoundsException("layer " + layer + " of " + numLayers);
-        }
-        hs.checkRows(0, count);
-        int past = kv.length(layer);
-        if (count > kv.maxSeq() - past) {
-            throw new SkipperException("layer " + layer + ": " + past + " cached + " + count
-                    + " new tokens exceed the KV cache of " + kv.maxSeq());
-        }
+        int past = appendPosition(layer, hs, count, kv);
         lock.readLock().lock();
         try {
             ensureOpen();
@@ -319,6 +311,24 @@ public final class OrtModelRunner implements ModelRunner {
         } finally {
             lock.readLock().unlock();
         }
+    }
+
+    /**
+     * Checks a layer index, the rows and the cache's room for {@code count} more rows.
+     *
+     * @return the layer's cached length: where the new rows go
+     */
+    private int appendPosition(int layer, OrtHiddenStates hs, int count, OrtKvCache kv) throws SkipperException {
+        if (layer < 0 || layer >= numLayers) {
+            throw new IndexOutOfBoundsException("layer " + layer + " of " + numLayers);
+        }
+        hs.checkRows(0, count);
+        int past = kv.length(layer);
+        if (count > kv.maxSeq() - past) {
+            throw new SkipperException("layer " + layer + ": " + past + " cached + " + count
+                    + " new tokens exceed the KV cache of " + kv.maxSeq());
+        }
+        return past;
     }
 
     /** head_major_shared: every tensor already exists; only the two lengths are rewritten. */
@@ -417,15 +427,7 @@ public final class OrtModelRunner implements ModelRunner {
         if (kvFill == null) {
             throw new UnsupportedOperationException("bundle " + manifest.directory() + " has no kv_fill graphs");
         }
-        if (layer < 0 || layer >= numLayers) {
-            throw new IndexOutOfBoundsException("layer " + layer + " of " + numLayers);
-        }
-        hs.checkRows(0, count);
-        int past = kv.length(layer);
-        if (count > kv.maxSeq() - past) {
-            throw new SkipperException("layer " + layer + ": " + past + " cached + " + count
-                    + " new tokens exceed the KV cache of " + kv.maxSeq());
-        }
+        int past = appendPosition(layer, hs, count, kv);
         lock.readLock().lock();
         OnnxTensor newKey = null;
         OnnxTensor newValue = null;

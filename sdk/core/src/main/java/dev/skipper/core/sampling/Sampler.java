@@ -231,15 +231,11 @@ public final class Sampler {
      * @return the top-1 probability
      */
     public static double topProbability(float[] logits, int offset, int n) {
-        float max = Float.NEGATIVE_INFINITY;
+        double max = Double.NEGATIVE_INFINITY;
         for (int i = 0; i < n; i++) {
             max = Math.max(max, logits[offset + i]);
         }
-        double sum = 0;
-        for (int i = 0; i < n; i++) {
-            sum += Math.exp(logits[offset + i] - max);
-        }
-        return 1.0 / sum;
+        return Math.exp(max - logSumExp(logits, offset, n, max));
     }
 
     /**
@@ -256,11 +252,16 @@ public final class Sampler {
         for (int i = 0; i < n; i++) {
             max = Math.max(max, logits[offset + i]);
         }
+        return logits[offset + token] - logSumExp(logits, offset, n, max);
+    }
+
+    /** {@code log sum exp(row)} given the row's maximum (subtracted for stability). */
+    private static double logSumExp(float[] logits, int offset, int n, double max) {
         double sum = 0;
         for (int i = 0; i < n; i++) {
             sum += Math.exp(logits[offset + i] - max);
         }
-        return logits[offset + token] - max - Math.log(sum);
+        return max + Math.log(sum);
     }
 
     /**
