@@ -168,7 +168,9 @@ public final class DefaultSession implements Session {
         try (Sequence tmp = new Sequence(runner, ids.length, Math.max(1, Math.min(seq.chunk(), prefix)));
              AdaptiveDepthStep step = new AdaptiveDepthStep(tmp, depth.precision())) {
             tmp.append(ids, 0, prefix);
+            tmp.observeLayerInputs(step.promptObserver()); // per-sequence skipping, as generation does
             tmp.run(null);
+            tmp.observeLayerInputs(null);
             step.begin();
             int vocab = runner.manifest().model().vocabSize();
             int agree = 0;

@@ -156,6 +156,31 @@ class AdaptiveDepthTest {
         }
     }
 
+    /** Teacher-forced scoring of the lossy mode: positions, the full model's side, and bad input. */
+    @ParameterizedTest
+    @FieldSource("CASES")
+    void scoringComparesWithTheFullModelOnTheSamePositions(String name) throws Exception {
+        DefaultEngine engine = calibrated(name);
+        String text = EngineTestData.goldens(name).prompts().get(0).text();
+        int prefix = 8;
+        try (DefaultSession s = engine.newSession()) {
+            int[] ids = engine.encode(text, false);
+            dev.skipper.api.ScoreResult full = s.score(text);
+            dev.skipper.api.AdaptiveDepthScore lossy = s.scoreAdaptiveDepth(text, AdaptiveDepth.lossy(0.5), prefix);
+            double sum = 0;
+            for (int pos = prefix - 1; pos < ids.length - 1; pos++) {
+                sum += full.logprobs()[pos];
+            }
+            assertEquals(Math.exp(-sum / (ids.length - prefix)), lossy.fullPerplexity(), 1e-9);
+            assertTrue(lossy.agreement() >= 0 && lossy.agreement() <= 1);
+            assertTrue(lossy.perplexity() > 0 && Double.isFinite(lossy.perplexity()));
+            assertEquals(ids.length - prefix - 1, lossy.stats().tokens());
+            assertEquals(0, s.length(), "scoring leaves the conversation alone");
+            assertThrows(SkipperException.class, () -> s.scoreAdaptiveDepth("hi", AdaptiveDepth.lossy(0.5), 64));
+            assertThrows(IllegalArgumentException.class, () -> s.scoreAdaptiveDepth(text, AdaptiveDepth.OFF, prefix));
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void bundlesWithoutExitHeadsRefuseIt() {
         SpeculationConfig lossy = SpeculationConfig.OFF.withAdaptiveDepth(AdaptiveDepth.lossy(0.97));
