@@ -153,11 +153,6 @@ final class AdaptiveDepthStep implements AutoCloseable {
         return seq;
     }
 
-    /** @return the exit layers in use (those whose router reaches the precision) */
-    int[] exitLayers() {
-        return exitLayer.clone();
-    }
-
     /**
      * The hook that pools the prompt's layer inputs for per-sequence skipping (FiRST), or null.
      *

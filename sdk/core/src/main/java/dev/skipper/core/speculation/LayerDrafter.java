@@ -82,11 +82,6 @@ public final class LayerDrafter implements Drafter {
         setThreshold(threshold);
     }
 
-    /** @return the exit layer whose calibrated head drafts, or -1 (the model's own norm and head) */
-    public int exitHead() {
-        return exitHead;
-    }
-
     /** @return the layer plan */
     public LayerPlan plan() {
         return plan;
