@@ -6,6 +6,9 @@ import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtSession;
 import dev.skipper.api.SkipperException;
 import dev.skipper.api.spi.BackendOptions;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 
 /**
@@ -63,7 +66,7 @@ final class SharedEnvironment {
      */
     static synchronized SharedEnvironment acquire(BackendOptions options) throws SkipperException {
         if (environment == null) {
-            create(options);
+            createOnLargeStack(options);
         } else if (globalPool
                 && (firstOptions.intraOpThreads() != options.intraOpThreads()
                         || firstOptions.allowSpinning() != options.allowSpinning())) {
@@ -74,6 +77,57 @@ final class SharedEnvironment {
                     options.intraOpThreads(), options.allowSpinning());
         }
         return new SharedEnvironment(environment, globalPool, globalPool ? firstOptions : options);
+    }
+
+    /**
+     * Runs {@link #create} on a thread whose stack grows with the process's command line.
+     *
+     * <p>Why: ONNX Runtime 1.29 parses the process command line ({@code /proc/self/cmdline}) when it
+     * loads and creates its environment, recursively, with ~270 bytes of stack per byte of the
+     * line. A Java thread's default stack (1 MB) overflows once the line passes ~4 KB, which a long
+     * {@code -classpath} easily does (IDE and Gradle launches), and the JVM dies with SIGSEGV without
+     * an error report. Measured: 100 KB and 125 KB lines work with the stack given here; the
+     * stack is reserved address space, touched only as deep as the parse goes.
+     */
+    private static void createOnLargeStack(BackendOptions options) throws SkipperException {
+        long stackBytes = (16L << 20) + 1024L * commandLineBytes();
+        SkipperException[] failure = new SkipperException[1];
+        RuntimeException[] crash = new RuntimeException[1];
+        Thread init = new Thread(null, () -> {
+            try {
+                create(options);
+            } catch (SkipperException e) {
+                failure[0] = e;
+            } catch (RuntimeException e) {
+                crash[0] = e;
+            }
+        }, "skipper-ort-init", stackBytes);
+        init.setDaemon(true);
+        try {
+            init.start();
+            init.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SkipperException("interrupted while creating the ONNX Runtime environment", e);
+        } catch (OutOfMemoryError e) {
+            throw new SkipperException("cannot start a thread with a " + (stackBytes >> 20)
+                    + " MB stack to create the ONNX Runtime environment: " + e.getMessage(), e);
+        }
+        if (failure[0] != null) {
+            throw failure[0];
+        }
+        if (crash[0] != null) {
+            throw crash[0];
+        }
+    }
+
+    /** @return the length of this process's command line, or 0 where the OS does not show it */
+    private static long commandLineBytes() {
+        try {
+            return Files.readAllBytes(Path.of("/proc/self/cmdline")).length; // its size reads as 0
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
     }
 
     private static void create(BackendOptions options) throws SkipperException {
