@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.skipper.api.spi.BackendOptions;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -21,14 +22,21 @@ class LongCommandLineTest {
     void theEnvironmentOpensUnderAHundredKilobyteCommandLine() throws Exception {
         String pad = "x".repeat(100_000);
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process p = new ProcessBuilder(List.of(java.toString(), "-Dskipper.pad=" + pad, "-cp",
-                System.getProperty("java.class.path"), Probe.class.getName()))
-                .redirectErrorStream(true).start();
-        byte[] out = p.getInputStream().readAllBytes();
-        assertTrue(p.waitFor(2, TimeUnit.MINUTES), "the probe did not finish");
-        String text = new String(out, StandardCharsets.UTF_8);
-        assertEquals(0, p.exitValue(), "the probe JVM failed (139 = SIGSEGV):\n" + text);
-        assertTrue(text.contains("environment ok"), text);
+        Path log = Files.createTempFile("skipper-cmdline-probe", ".log");
+        try {
+            Process p = new ProcessBuilder(List.of(java.toString(), "-Dskipper.pad=" + pad, "-cp",
+                    System.getProperty("java.class.path"), Probe.class.getName()))
+                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            if (!p.waitFor(2, TimeUnit.MINUTES)) {
+                p.destroyForcibly();
+                throw new AssertionError("the probe JVM did not finish in 2 minutes");
+            }
+            String text = Files.readString(log, StandardCharsets.UTF_8);
+            assertEquals(0, p.exitValue(), "the probe JVM failed (139 = SIGSEGV):\n" + text);
+            assertTrue(text.contains("environment ok"), text);
+        } finally {
+            Files.deleteIfExists(log);
+        }
     }
 
     /** The child JVM: opens the shared environment and one set of session options. */
