@@ -91,33 +91,39 @@ final class SharedEnvironment {
      */
     private static void createOnLargeStack(BackendOptions options) throws SkipperException {
         long stackBytes = (16L << 20) + 1024L * commandLineBytes();
-        SkipperException[] failure = new SkipperException[1];
-        RuntimeException[] crash = new RuntimeException[1];
+        Throwable[] failure = new Throwable[1];
         Thread init = new Thread(null, () -> {
             try {
                 create(options);
-            } catch (SkipperException e) {
+            } catch (SkipperException | RuntimeException | Error e) { // Error: e.g. the native library does not load
                 failure[0] = e;
-            } catch (RuntimeException e) {
-                crash[0] = e;
             }
         }, "skipper-ort-init", stackBytes);
         init.setDaemon(true);
         try {
             init.start();
-            init.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new SkipperException("interrupted while creating the ONNX Runtime environment", e);
         } catch (OutOfMemoryError e) {
             throw new SkipperException("cannot start a thread with a " + (stackBytes >> 20)
                     + " MB stack to create the ONNX Runtime environment: " + e.getMessage(), e);
         }
-        if (failure[0] != null) {
-            throw failure[0];
+        boolean interrupted = false;
+        while (true) { // not abandoned on interrupt: a second creation would race this one
+            try {
+                init.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
         }
-        if (crash[0] != null) {
-            throw crash[0];
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        if (failure[0] instanceof SkipperException e) {
+            throw e;
+        } else if (failure[0] instanceof RuntimeException e) {
+            throw e;
+        } else if (failure[0] instanceof Error e) {
+            throw e;
         }
     }
 
