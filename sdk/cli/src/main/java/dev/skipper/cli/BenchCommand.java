@@ -17,6 +17,7 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -133,54 +134,16 @@ final class BenchCommand implements Callable<Integer> {
             }
             for (Map.Entry<String, List<String>> set : sets.entrySet()) {
                 List<String> texts = set.getValue();
-                Map<String, Object> modeResults = new LinkedHashMap<>();
-                Map<String, int[][]> tokensByMode = new LinkedHashMap<>();
+                Map<String, ModeRuns> runs = new LinkedHashMap<>();
+                for (String mode : modes) {
+                    runs.put(mode, new ModeRuns(texts.size()));
+                }
                 // Prompt-major order: each prompt runs in every mode back to back, so drifts of the
                 // machine's speed hit all modes alike.
-                Map<String, List<Map<String, Object>>> rows = new LinkedHashMap<>();
-                Map<String, List<GenerationStats>> stats = new LinkedHashMap<>();
-                Map<String, List<Double>> shares = new LinkedHashMap<>();
-                for (String mode : modes) {
-                    rows.put(mode, new ArrayList<>());
-                    stats.put(mode, new ArrayList<>());
-                    shares.put(mode, new ArrayList<>());
-                    tokensByMode.put(mode, new int[texts.size()][]);
-                }
                 for (int i = 0; i < texts.size(); i++) {
                     for (String mode : modes) {
-                        GenerationResult r = null;
-                        long wall = 0;
-                        long runtime = 0;
-                        long runtime0 = 0;
-                        for (int rep = 0; rep < repeat; rep++) { // the fastest decode of the repeats counts
-                            long rt0 = e.runtimeNanos();
-                            long wall0 = System.nanoTime();
-                            GenerationResult candidate = generate(session, texts.get(i), options(greedy, mode, depth));
-                            long w = System.nanoTime() - wall0;
-                            if (r == null || candidate.stats().decodeTokensPerSecond() > r.stats().decodeTokensPerSecond()) {
-                                r = candidate;
-                                wall = w;
-                                runtime0 = rt0;
-                                runtime = e.runtimeNanos() - rt0;
-                            }
-                        }
-                        GenerationStats s = r.stats();
-                        stats.get(mode).add(s);
-                        tokensByMode.get(mode)[i] = r.tokenIds();
-                        Map<String, Object> row = new LinkedHashMap<>();
-                        row.put("index", i);
-                        row.put("prompt", texts.get(i));
-                        row.putAll(Reports.stats(s));
-                        row.put("finish_reason", Reports.finishReason(r.finishReason()));
-                        row.put("tokens", r.tokenIds());
-                        if (runtime0 >= 0 && wall > 0) {
-                            // share of the request's wall time inside the backend runtime; the rest is
-                            // Java-side work (sampling, drafting logic, tokenizer, JNI marshalling)
-                            double share = (double) runtime / wall;
-                            row.put("runtime_share", share);
-                            shares.get(mode).add(share);
-                        }
-                        rows.get(mode).add(row);
+                        GenerationStats s = measure(e, session, texts.get(i), options(greedy, mode, depth),
+                                runs.get(mode), i);
                         out.println(String.format(Locale.ROOT,
                                 "%s %s #%d: %d prompt + %d generated tokens, TTFT %.1f ms, decode %.1f tok/s%s",
                                 set.getKey(), mode, i, s.promptTokens(), s.generatedTokens(), s.ttftMillis(),
@@ -188,65 +151,18 @@ final class BenchCommand implements Callable<Integer> {
                         out.flush();
                     }
                 }
+                Map<String, Object> modeResults = new LinkedHashMap<>();
+                ModeRuns first = runs.get(modes.get(0));
                 double arRate = Double.NaN;
                 for (String mode : modes) {
-                    List<GenerationStats> all = stats.get(mode);
-                    Map<String, Object> mean = new LinkedHashMap<>();
-                    mean.put("ttft_ms", mean(all, GenerationStats::ttftMillis));
-                    mean.put("prefill_tokens_per_s", mean(all, GenerationStats::prefillTokensPerSecond));
-                    // a decode speed needs two tokens; one-token answers report 0 and would drag the mean
-                    List<GenerationStats> decoded = all.stream().filter(st -> st.generatedTokens() >= 2).toList();
-                    double rate = mean(decoded, GenerationStats::decodeTokensPerSecond);
-                    mean.put("decode_tokens_per_s", rate);
-                    mean.put("generated_tokens", mean(all, GenerationStats::generatedTokens));
-                    long drafted = 0;
-                    long accepted = 0;
-                    long rounds = 0;
-                    for (GenerationStats st : all) {
-                        drafted += st.speculation().drafted();
-                        accepted += st.speculation().accepted();
-                        rounds += st.speculation().rounds();
-                    }
-                    mean.put("acceptance_rate", drafted == 0 ? null : (double) accepted / drafted);
-                    mean.put("mean_accepted_per_round", rounds == 0 ? null : (double) accepted / rounds);
-                    mean.put("layers_per_token", mean(all, st -> st.speculation().layersPerToken()));
-                    List<Double> sh = shares.get(mode);
-                    mean.put("runtime_share", sh.isEmpty() ? null : sh.stream().mapToDouble(Double::doubleValue)
-                            .average().orElse(0));
+                    Map<String, Object> mean = summarize(set.getKey(), mode, runs.get(mode), modes.get(0), first,
+                            arRate, out);
                     if (mode.equals("ar")) {
-                        arRate = rate;
+                        arRate = (double) mean.get("decode_tokens_per_s");
                     }
-                    if (!Double.isNaN(arRate)) {
-                        mean.put("speedup_vs_ar", rate / arRate);
-                    }
-                    mean.put("same_tokens_as_first_mode", sameTokens(tokensByMode.get(modes.get(0)),
-                            tokensByMode.get(mode)));
-                    double prefix = prefixShare(tokensByMode.get(modes.get(0)), tokensByMode.get(mode));
-                    mean.put("prefix_share_with_first_mode", prefix);
-                    long steps = 0;
-                    long exits = 0;
-                    for (GenerationStats st : all) {
-                        steps += st.adaptiveDepth().tokens();
-                        exits += st.adaptiveDepth().exited();
-                    }
-                    if (steps > 0) {
-                        mean.put("adaptive_depth_exit_rate", (double) exits / steps);
-                        mean.put("adaptive_depth_layers_per_token", mean(all, st -> st.adaptiveDepth().layersPerToken()));
-                    }
-                    out.println(String.format(Locale.ROOT,
-                            "%s %s mean over %d prompts: TTFT %.1f ms, decode %.1f tok/s%s%s", set.getKey(), mode,
-                            all.size(), (double) mean.get("ttft_ms"), rate,
-                            mean.containsKey("speedup_vs_ar") ? String.format(Locale.ROOT, " (%.2fx ar)",
-                                    (double) mean.get("speedup_vs_ar")) : "",
-                            drafted == 0 ? "" : String.format(Locale.ROOT, ", acceptance %.2f, %.2f accepted/round",
-                                    (double) accepted / drafted, rounds == 0 ? 0.0 : (double) accepted / rounds))
-                            + (steps == 0 ? "" : String.format(Locale.ROOT, ", LOSSY: %.2f of steps exited early, "
-                                    + "%.2f of tokens before the first difference from %s", (double) exits / steps,
-                                    prefix, modes.get(0))));
-                    out.flush();
                     Map<String, Object> result = new LinkedHashMap<>();
                     result.put("mean", mean);
-                    result.put("prompts", rows.get(mode));
+                    result.put("prompts", runs.get(mode).rows);
                     modeResults.put(mode, result);
                 }
                 setResults.put(set.getKey(), modeResults);
@@ -267,7 +183,14 @@ final class BenchCommand implements Callable<Integer> {
             if (parent != null) {
                 Files.createDirectories(parent);
             }
-            Files.writeString(jsonOut, Json.pretty(doc) + "\n", StandardCharsets.UTF_8);
+            // next to the target, then renamed over it: an interrupted run leaves no half-written file
+            Path tmp = Files.createTempFile(parent, ".bench-", ".json.tmp");
+            try {
+                Files.writeString(tmp, Json.pretty(doc) + "\n", StandardCharsets.UTF_8);
+                Files.move(tmp, jsonOut, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
             ctx.err().println("bench: wrote " + jsonOut);
             ctx.err().flush();
         }
@@ -284,6 +207,118 @@ final class BenchCommand implements Callable<Integer> {
             default -> SpeculationMode.parse(mode);
         };
         return greedy.withSpeculation(m).withAdaptiveDepth(AdaptiveDepth.OFF);
+    }
+
+    /** One mode's measurements on one prompt set, one entry per prompt. */
+    private static final class ModeRuns {
+        final List<Map<String, Object>> rows = new ArrayList<>(); // the JSON rows
+        final List<GenerationStats> stats = new ArrayList<>();
+        final List<Double> runtimeShares = new ArrayList<>(); // share of wall time inside the backend
+        final int[][] tokens; // [prompt][generated token]
+
+        ModeRuns(int prompts) {
+            tokens = new int[prompts][];
+        }
+    }
+
+    /**
+     * Runs one prompt {@code --repeat} times (the fastest decode counts) and records it in {@code runs}.
+     *
+     * @return the stats of the run that counts
+     */
+    private GenerationStats measure(Engine e, Session session, String prompt, GenerationOptions options,
+                                    ModeRuns runs, int index) throws SkipperException {
+        GenerationResult r = null;
+        long wall = 0;
+        long runtime = 0;
+        for (int rep = 0; rep < repeat; rep++) {
+            long runtime0 = e.runtimeNanos();
+            long wall0 = System.nanoTime();
+            GenerationResult candidate = generate(session, prompt, options);
+            long w = System.nanoTime() - wall0;
+            if (r == null || candidate.stats().decodeTokensPerSecond() > r.stats().decodeTokensPerSecond()) {
+                r = candidate;
+                wall = w;
+                runtime = runtime0 < 0 ? -1 : e.runtimeNanos() - runtime0;
+            }
+        }
+        GenerationStats s = r.stats();
+        runs.stats.add(s);
+        runs.tokens[index] = r.tokenIds();
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("index", index);
+        row.put("prompt", prompt);
+        row.putAll(Reports.stats(s));
+        row.put("finish_reason", Reports.finishReason(r.finishReason()));
+        row.put("tokens", r.tokenIds());
+        if (runtime >= 0 && wall > 0) {
+            // share of the request's wall time inside the backend runtime; the rest is Java-side
+            // work (sampling, drafting logic, tokenizer, JNI marshalling)
+            double share = (double) runtime / wall;
+            row.put("runtime_share", share);
+            runs.runtimeShares.add(share);
+        }
+        runs.rows.add(row);
+        return s;
+    }
+
+    /**
+     * The means of one mode on one prompt set, printed as one line.
+     *
+     * @param firstMode the first mode, and {@code first} its runs: token identity and the shared
+     *     prefix are measured against them
+     * @param arRate plain decoding's mean decode rate when {@code ar} ran before, else NaN
+     */
+    private static Map<String, Object> summarize(String set, String mode, ModeRuns runs, String firstMode,
+                                                 ModeRuns first, double arRate, PrintWriter out) {
+        List<GenerationStats> all = runs.stats;
+        Map<String, Object> mean = new LinkedHashMap<>();
+        mean.put("ttft_ms", mean(all, GenerationStats::ttftMillis));
+        mean.put("prefill_tokens_per_s", mean(all, GenerationStats::prefillTokensPerSecond));
+        // a decode speed needs two tokens; one-token answers report 0 and would drag the mean
+        List<GenerationStats> decoded = all.stream().filter(st -> st.generatedTokens() >= 2).toList();
+        double rate = mean(decoded, GenerationStats::decodeTokensPerSecond);
+        mean.put("decode_tokens_per_s", rate);
+        mean.put("generated_tokens", mean(all, GenerationStats::generatedTokens));
+        long drafted = 0;
+        long accepted = 0;
+        long rounds = 0;
+        long steps = 0;
+        long exits = 0;
+        for (GenerationStats st : all) {
+            drafted += st.speculation().drafted();
+            accepted += st.speculation().accepted();
+            rounds += st.speculation().rounds();
+            steps += st.adaptiveDepth().tokens();
+            exits += st.adaptiveDepth().exited();
+        }
+        mean.put("acceptance_rate", drafted == 0 ? null : (double) accepted / drafted);
+        mean.put("mean_accepted_per_round", rounds == 0 ? null : (double) accepted / rounds);
+        mean.put("layers_per_token", mean(all, st -> st.speculation().layersPerToken()));
+        mean.put("runtime_share", runs.runtimeShares.isEmpty() ? null
+                : runs.runtimeShares.stream().mapToDouble(Double::doubleValue).average().orElse(0));
+        double ar = mode.equals("ar") ? rate : arRate;
+        double speedup = rate / ar;
+        if (!Double.isNaN(ar)) {
+            mean.put("speedup_vs_ar", speedup);
+        }
+        mean.put("same_tokens_as_first_mode", sameTokens(first.tokens, runs.tokens));
+        double prefix = prefixShare(first.tokens, runs.tokens);
+        mean.put("prefix_share_with_first_mode", prefix);
+        if (steps > 0) {
+            mean.put("adaptive_depth_exit_rate", (double) exits / steps);
+            mean.put("adaptive_depth_layers_per_token", mean(all, st -> st.adaptiveDepth().layersPerToken()));
+        }
+        out.println(String.format(Locale.ROOT, "%s %s mean over %d prompts: TTFT %.1f ms, decode %.1f tok/s%s%s",
+                set, mode, all.size(), (double) mean.get("ttft_ms"), rate,
+                mean.containsKey("speedup_vs_ar") ? String.format(Locale.ROOT, " (%.2fx ar)", speedup) : "",
+                drafted == 0 ? "" : String.format(Locale.ROOT, ", acceptance %.2f, %.2f accepted/round",
+                        (double) accepted / drafted, rounds == 0 ? 0.0 : (double) accepted / rounds))
+                + (steps == 0 ? "" : String.format(Locale.ROOT, ", LOSSY: %.2f of steps exited early, "
+                        + "%.2f of tokens before the first difference from %s", (double) exits / steps, prefix,
+                        firstMode)));
+        out.flush();
+        return mean;
     }
 
     /** Mean over prompts of the share of b's tokens before its first difference from a's. */

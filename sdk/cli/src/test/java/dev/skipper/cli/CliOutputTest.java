@@ -189,6 +189,9 @@ class CliOutputTest {
         JsonObject mean = ar.getAsJsonObject("mean");
         assertEquals(12.5, mean.get("ttft_ms").getAsDouble());
         assertTrue(mean.get("decode_tokens_per_s").isJsonNull());
+        try (var files = Files.list(out.getParent())) { // written through a temporary file, renamed
+            assertEquals(List.of(out), files.toList());
+        }
     }
 
     @Test
