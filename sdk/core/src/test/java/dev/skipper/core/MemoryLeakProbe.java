@@ -1,8 +1,11 @@
 package dev.skipper.core;
 
+import dev.skipper.api.AdaptiveDepth;
 import dev.skipper.api.ChatMessage;
 import dev.skipper.api.FinishReason;
+import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.GenerationResult;
+import dev.skipper.api.SpeculationMode;
 import dev.skipper.api.spi.BackendOptions;
 import java.io.IOException;
 import java.lang.management.BufferPoolMXBean;
@@ -62,21 +65,38 @@ final class MemoryLeakProbe {
         }
     }
 
-    /** One 8-token generation: on the long-lived session (reset first), every 10th on a new one, every 7th a chat. */
+    /**
+     * Every decoding path in turn, 8 greedy tokens each: plain, the speculative drafters (prompt
+     * lookup, early exit, calibrated exit head, FiRST-routed layer skip) and lossy adaptive depth.
+     */
+    private static final GenerationOptions[] PATHS = {
+        EngineTestData.greedyNoEos(8),
+        EngineTestData.greedyNoEos(8).withSpeculation(SpeculationMode.NGRAM),
+        EngineTestData.greedyNoEos(8).withSpeculation(SpeculationMode.EARLY_EXIT),
+        EngineTestData.greedyNoEos(8).withSpeculation(SpeculationMode.EXIT_HEAD),
+        EngineTestData.greedyNoEos(8).withSpeculation(SpeculationMode.LAYER_SKIP),
+        EngineTestData.greedyNoEos(8).withAdaptiveDepth(AdaptiveDepth.lossy(0.97)),
+    };
+
+    /**
+     * One generation: on the long-lived session (reset first), every 10th on a new one, every 7th a
+     * chat; the decoding path cycles through {@link #PATHS}.
+     */
     private static void step(DefaultEngine engine, DefaultSession longLived, String prompt, int i) throws Exception {
         if (i % 50 == 49) {
             System.gc(); // direct buffers of closed sessions are freed once collected
         }
         if (i % 10 == 0) {
             try (DefaultSession s = engine.newSession()) {
-                check(s.generate(prompt, EngineTestData.greedyNoEos(8), null).tokenIds().length == 8, i);
+                check(s.generate(prompt, PATHS[(i / 10) % PATHS.length], null).tokenIds().length == 8, i);
             }
             return;
         }
         longLived.reset();
+        GenerationOptions options = PATHS[i % PATHS.length];
         GenerationResult r = i % 7 == 0
-                ? longLived.chat(List.of(ChatMessage.user("hello " + i)), EngineTestData.greedyNoEos(8), null)
-                : longLived.generate(prompt, EngineTestData.greedyNoEos(8), (text, id) -> { });
+                ? longLived.chat(List.of(ChatMessage.user("hello " + i)), options, null)
+                : longLived.generate(prompt, options, (text, id) -> { });
         check(r.finishReason() == FinishReason.MAX_TOKENS, i);
     }
 

@@ -16,8 +16,9 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
- * A leak check, not a timing test: many short requests in one JVM must not grow the process's
- * resident memory (native tensors, direct buffers, sessions kept reachable).
+ * A leak check, not a timing test: many short requests in one JVM, on every decoding path (plain,
+ * each drafter, lossy adaptive depth), must not grow the process's resident memory (native tensors,
+ * direct buffers, sessions kept reachable).
  *
  * <p>The requests run in a JVM of their own ({@link MemoryLeakProbe}). Measured over 12,000
  * generations inside the test JVM, RSS had no trend but jumped by 3-8% between readings: the
