@@ -136,7 +136,7 @@ final class BenchCommand implements Callable<Integer> {
                 List<String> texts = set.getValue();
                 Map<String, ModeRuns> runs = new LinkedHashMap<>();
                 for (String mode : modes) {
-                    runs.put(mode, new ModeRuns(texts.size()));
+                    runs.put(mode, new ModeRuns(mode, texts.size()));
                 }
                 // Prompt-major order: each prompt runs in every mode back to back, so drifts of the
                 // machine's speed hit all modes alike.
@@ -155,8 +155,7 @@ final class BenchCommand implements Callable<Integer> {
                 ModeRuns first = runs.get(modes.get(0));
                 double arRate = Double.NaN;
                 for (String mode : modes) {
-                    Map<String, Object> mean = summarize(set.getKey(), mode, runs.get(mode), modes.get(0), first,
-                            arRate, out);
+                    Map<String, Object> mean = summarize(set.getKey(), runs.get(mode), first, arRate, out);
                     if (mode.equals("ar")) {
                         arRate = (double) mean.get("decode_tokens_per_s");
                     }
@@ -211,12 +210,14 @@ final class BenchCommand implements Callable<Integer> {
 
     /** One mode's measurements on one prompt set, one entry per prompt. */
     private static final class ModeRuns {
+        final String mode;
         final List<Map<String, Object>> rows = new ArrayList<>(); // the JSON rows
         final List<GenerationStats> stats = new ArrayList<>();
         final List<Double> runtimeShares = new ArrayList<>(); // share of wall time inside the backend
         final int[][] tokens; // [prompt][generated token]
 
-        ModeRuns(int prompts) {
+        ModeRuns(String mode, int prompts) {
+            this.mode = mode;
             tokens = new int[prompts][];
         }
     }
@@ -265,12 +266,12 @@ final class BenchCommand implements Callable<Integer> {
     /**
      * The means of one mode on one prompt set, printed as one line.
      *
-     * @param firstMode the first mode, and {@code first} its runs: token identity and the shared
-     *     prefix are measured against them
+     * @param first the first mode's runs: token identity and the shared prefix are measured against them
      * @param arRate plain decoding's mean decode rate when {@code ar} ran before, else NaN
      */
-    private static Map<String, Object> summarize(String set, String mode, ModeRuns runs, String firstMode,
-                                                 ModeRuns first, double arRate, PrintWriter out) {
+    private static Map<String, Object> summarize(String set, ModeRuns runs, ModeRuns first, double arRate,
+                                                 PrintWriter out) {
+        String mode = runs.mode;
         List<GenerationStats> all = runs.stats;
         Map<String, Object> mean = new LinkedHashMap<>();
         mean.put("ttft_ms", mean(all, GenerationStats::ttftMillis));
@@ -316,7 +317,7 @@ final class BenchCommand implements Callable<Integer> {
                         (double) accepted / drafted, rounds == 0 ? 0.0 : (double) accepted / rounds))
                 + (steps == 0 ? "" : String.format(Locale.ROOT, ", LOSSY: %.2f of steps exited early, "
                         + "%.2f of tokens before the first difference from %s", (double) exits / steps, prefix,
-                        firstMode)));
+                        first.mode)));
         out.flush();
         return mean;
     }
