@@ -11,7 +11,7 @@ import pytest
 from skipper_export.tiny import make_tiny
 from skipper_export.verify.bundle_session import BundleSession
 
-from helpers import export_bundle
+from helpers import export_bundle, reference_bounds
 
 
 @pytest.mark.parametrize("flavour", ["ort", "standard"])
@@ -23,6 +23,8 @@ def test_kv_fill_matches_the_layer(tmp_path: Path, flavour: str) -> None:
     assert len(full.kv_fill) == 3
     prompt = [5, 9, 13, 2, 7, 11]
     _, hidden = full.forward(prompt, hidden_states=True)  # hidden[l] = input of layer l
+    # Two float32 computations of the same rows: within twice the float32 yardstick of each other.
+    bound = reference_bounds(src, prompt)
     fill.forward(prompt[:2])  # a cache with 2 rows, then K/V of rows 2.. from the layers' inputs
     for layer in range(3):
         fill.fill_kv(layer, hidden[layer][None, 2:], 2)
@@ -30,6 +32,6 @@ def test_kv_fill_matches_the_layer(tmp_path: Path, flavour: str) -> None:
         fill.length = len(prompt)
         k_got, v_got = fill.kv_rows(layer, len(prompt))
         fill.length = 2
-        np.testing.assert_allclose(k_got, k_want, atol=1e-5, rtol=1e-5)
-        np.testing.assert_allclose(v_got, v_want, atol=1e-5, rtol=1e-5)
+        assert np.abs(k_got - k_want).max() <= 2 * bound["k"][layer], f"layer {layer} keys"
+        assert np.abs(v_got - v_want).max() <= 2 * bound["v"][layer], f"layer {layer} values"
         assert np.abs(k_want[2:]).max() > 0.01  # real rows, not zeros

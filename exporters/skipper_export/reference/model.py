@@ -104,17 +104,28 @@ def silu(x: np.ndarray) -> np.ndarray:
 
 
 class ReferenceModel:
-    def __init__(self, cfg: RefConfig, weights: dict[str, np.ndarray]) -> None:
+    """The forward pass in one floating-point type.
+
+    float64 (the default) is the oracle: no float32 rounding inside it. float32 runs the same math
+    in float32 (numpy's own kernels, with their own summation orders), so its distance from the
+    float64 pass measures how far *a* correct float32 implementation lands: the yardstick parity
+    tests scale their bounds by, instead of a tolerance fitted to one machine's kernels.
+    """
+
+    def __init__(self, cfg: RefConfig, weights: dict[str, np.ndarray], dtype: type = np.float64) -> None:
+        if dtype not in (np.float64, np.float32):
+            raise ExportError("dtype", f"reference dtype must be float64 or float32, got {dtype}")
         self.cfg = cfg
-        # Held in float64 once: the forward pass is the oracle, so no float32 rounding inside it.
-        # Costs 2x the float32 checkpoint size in RAM; fine for the small models this checks.
-        self.w: dict[str, np.ndarray] = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
-        self.inv_freq, self.rope_scale = rope_inv_freq(cfg)  # [D/2], float
+        self.dtype = dtype
+        # Held in the pass's type once. float64 costs 2x the float32 checkpoint size in RAM; fine
+        # for the small models this checks.
+        self.w: dict[str, np.ndarray] = {k: np.asarray(v, dtype=dtype) for k, v in weights.items()}
+        self.inv_freq, self.rope_scale = rope_inv_freq(cfg)  # [D/2] float64, float
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "ReferenceModel":
+    def load(cls, path: str | os.PathLike[str], dtype: type = np.float64) -> "ReferenceModel":
         cfg, weights = load_weights(path)
-        return cls(cfg, weights)
+        return cls(cfg, weights, dtype)
 
     # ----------------------------------------------------------------------------------------
 
@@ -122,8 +133,10 @@ class ReferenceModel:
         # x [S, n, D], positions [S]
         angles = positions[:, None].astype(np.float64) * self.inv_freq[None, :]  # [S, D/2]
         angles = np.concatenate([angles, angles], axis=-1)  # [S, D]
-        cos = (np.cos(angles) * self.rope_scale)[:, None, :]  # [S, 1, D]
-        sin = (np.sin(angles) * self.rope_scale)[:, None, :]  # [S, 1, D]
+        # Angles and their cos/sin in float64 either way, rounded once to the pass's type (what a
+        # float32 implementation's precomputed table holds).
+        cos = (np.cos(angles) * self.rope_scale).astype(self.dtype)[:, None, :]  # [S, 1, D]
+        sin = (np.sin(angles) * self.rope_scale).astype(self.dtype)[:, None, :]  # [S, 1, D]
         return x * cos + rotate_half(x) * sin  # [S, n, D]
 
     def _attention(self, l: int, x: np.ndarray, positions: np.ndarray, cache: RefKVCache) -> np.ndarray:
@@ -157,7 +170,7 @@ class ReferenceModel:
         K = np.repeat(K, group, axis=1)  # [T, nH, D]
         Vv = np.repeat(Vv, group, axis=1)  # [T, nH, D]
 
-        scores = np.einsum("shd,thd->hst", q, K) / math.sqrt(D)  # [nH, S, T]
+        scores = np.einsum("shd,thd->hst", q, K) / self.dtype(math.sqrt(D))  # [nH, S, T]
         key_pos = np.arange(T)  # [T]
         causal = key_pos[None, :] <= positions[:, None]  # [S, T] new token i sees past + tokens <= i
         scores = np.where(causal[None, :, :], scores, -np.inf)  # [nH, S, T]
@@ -200,15 +213,23 @@ class ReferenceModel:
 
     def greedy(self, prompt: list[int], n: int) -> list[int]:
         """``n`` new tokens by argmax, one at a time through the KV cache; no EOS stopping."""
+        return self.greedy_with_margins(prompt, n)[0]
+
+    def greedy_with_margins(self, prompt: list[int], n: int) -> tuple[list[int], list[float]]:
+        """:meth:`greedy`'s tokens and, per token, its logit minus the runner-up's (how close to a tie)."""
+        tokens: list[int] = []
+        margins: list[float] = []
         if n <= 0:
-            return []
+            return tokens, margins
         cache = RefKVCache()
-        nxt = int(np.argmax(self.forward(prompt, cache).logits[-1]))
-        out = [nxt]
-        while len(out) < n:
-            nxt = int(np.argmax(self.forward([nxt], cache).logits[-1]))
-            out.append(nxt)
-        return out
+        logits = self.forward(prompt, cache).logits[-1]  # [V]
+        while True:
+            top2 = np.partition(logits, -2)[-2:]  # [2] runner-up, best
+            tokens.append(int(np.argmax(logits)))
+            margins.append(float(top2[1] - top2[0]))
+            if len(tokens) == n:
+                return tokens, margins
+            logits = self.forward([tokens[-1]], cache).logits[-1]
 
     def teacher_forced_argmax(self, tokens: list[int], chunk: int = 256) -> np.ndarray:
         """Argmax of the logits at every position [S]; chunked through the cache to bound memory."""

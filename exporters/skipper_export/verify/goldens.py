@@ -3,13 +3,18 @@
 ``python -m skipper_export goldens --out build/test-data [--real]`` writes, per case,
 ``<case>/bundle/`` and ``<case>/goldens.json``:
 
-  prompts:        [{"text", "ids", "greedy": [64 reference greedy tokens]}]
-  teacher_forced: {"ids": [...], "argmax": [...]}  reference argmax of the next token at every position
+  prompts:        [{"text", "ids", "greedy": [up to 64 reference greedy tokens], "greedy_cut": null | {...}}]
+  teacher_forced: {"ids": [...], "argmax": [...], "near_ties": [positions], "tie_bound": float}
+                  reference argmax of the next token at every position; near_ties lists the positions
+                  whose float64 top-2 margin is within the float32 yardstick's tie bound (yardstick.py),
+                  where a correct float32 runtime may pick the runner-up
   tokenizer:      [{"text", "ids"}] edge-case texts encoded by the exporter's tokenizer (specials parsed)
   eos_ids, vocab_size
 
 Greedy and argmax come from the float64 reference (reference/), never from the bundle, so the Java
-runtime is checked against an independent implementation.
+runtime is checked against an independent implementation. A greedy golden ends before the first step
+that is an fp32 near-tie (greedy_cut says where and why): past it, two correct float32 runtimes may
+write different texts, so no token there is a fact a test may demand.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import ExportError
 from ..export import ExportOptions, export
 from ..reference.model import ReferenceModel
@@ -27,6 +34,7 @@ from ..tiny import make_tiny
 from ..tiny.corpus import real_text
 from .bundle_session import load_manifest
 from .tokenizer import BundleTokenizer
+from .yardstick import fp32_bound, teacher_forced
 
 EDGE_CASES = [
     "",
@@ -67,17 +75,23 @@ def write_case(out: Path, source: Path | str, ref_path: Path, n_greedy: int, n_t
         run_calibration(bundle, 96, 24, 2, progress=False, **calibrate)
     manifest = load_manifest(bundle, verify=False)
     tok = BundleTokenizer(bundle, manifest)
-    ref = ReferenceModel.load(ref_path)
+    ref, ref32 = ReferenceModel.load(ref_path), ReferenceModel.load(ref_path, np.float32)
     prompts = []
     for p in PROMPTS:
         ids = tok.encode(_chat(p))
-        prompts.append({"text": _chat(p), "ids": ids, "greedy": ref.greedy(ids, n_greedy)})
+        greedy, margins = ref.greedy_with_margins(ids, n_greedy)
+        tie = 2 * fp32_bound(ref.forward(ids).logits, ref32.forward(ids).logits)
+        cut = next((j for j, m in enumerate(margins) if m <= tie), None)
+        prompts.append({"text": _chat(p), "ids": ids, "greedy": greedy[:cut],
+                        "greedy_cut": None if cut is None else {"at": cut, "margin": margins[cut], "tie_bound": tie}})
     tf_ids = tok.encode(real_text(20_000)[3_000:])[:n_tf]
+    tf = teacher_forced(ref, ref32, tf_ids)
     goldens = {
         "vocab_size": manifest["model"]["vocab_size"],
         "eos_ids": manifest["tokenizer"]["eos_ids"],
         "prompts": prompts,
-        "teacher_forced": {"ids": tf_ids, "argmax": [int(x) for x in ref.teacher_forced_argmax(tf_ids)]},
+        "teacher_forced": {"ids": tf_ids, "argmax": [int(x) for x in tf.argmax],
+                           "near_ties": [int(i) for i in np.flatnonzero(~tf.decided)], "tie_bound": tf.tie_bound},
         "tokenizer": [{"text": t, "ids": tok.encode(t)} for t in EDGE_CASES],
     }
     (out / "goldens.json").write_text(json.dumps(goldens, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

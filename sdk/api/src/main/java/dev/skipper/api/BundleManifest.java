@@ -378,6 +378,21 @@ public record BundleManifest(
             Objects.requireNonNull(precision, "precision");
             Objects.requireNonNull(matmulAccuracy, "matmulAccuracy");
         }
+
+        /**
+         * Whether the bundle computes float32 arithmetic on the source checkpoint's own values:
+         * float32 activations, no float16 matrix, and quantized matrices only as the source's exact
+         * integers with float32 matmuls. Such a bundle differs from exact math only by float32
+         * rounding, so its top-1 may differ from a float64 reference's only at near-ties.
+         *
+         * @return true for float32 arithmetic on exact weights
+         */
+        public boolean exactArithmetic() {
+            boolean fp16 = Stream.of(precision.embedding(), precision.layers(), precision.lmHead())
+                    .anyMatch(set -> set.contains(Precision.FP16));
+            boolean quantizedExactly = !precision.anyQuantized() || (exactFromSource && "fp32".equals(matmulAccuracy));
+            return activations == DType.FLOAT32 && !fp16 && quantizedExactly;
+        }
     }
 
     /**

@@ -36,8 +36,10 @@ class ScoreTest {
                     mismatches.add(i);
                 }
             }
-            if (EngineTestData.FP32_CASES.contains(name)) {
-                assertEquals(List.of(), mismatches, name + ": positions whose argmax differs");
+            if (engine.manifest().weights().exactArithmetic()) {
+                // float32 rounding may flip a near-tie of the float64 reference and nothing else.
+                mismatches.removeAll(g.nearTies());
+                assertEquals(List.of(), mismatches, name + ": positions whose argmax differs (not near-ties)");
             } else {
                 double agreement = 1 - mismatches.size() / (double) s.argmax().length;
                 assertTrue(agreement >= 0.99, name + ": agreement " + agreement + " at " + mismatches);

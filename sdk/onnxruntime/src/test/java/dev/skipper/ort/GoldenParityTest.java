@@ -64,11 +64,14 @@ class GoldenParityTest {
             assertEquals(ids.length, kv.length(0));
         }
         double rate = agree / (double) ids.length;
-        System.out.printf("%s: teacher-forced top-1 agreement %d/%d (%.2f%%)%n", name, agree, ids.length, 100 * rate);
-        if (TestCases.quantized(r)) {
-            assertTrue(rate >= 0.99, name + ": agreement " + rate + " < 0.99 at " + mismatches);
+        System.out.printf("%s: teacher-forced top-1 agreement %d/%d (%.2f%%), %d fp32 near-ties%n", name, agree,
+                ids.length, 100 * rate, g.nearTies().size());
+        if (TestCases.exactArithmetic(r)) {
+            // float32 rounding may flip a near-tie and nothing else.
+            mismatches.removeAll(g.nearTies());
+            assertEquals(List.of(), mismatches, name + ": positions whose argmax differs (not near-ties)");
         } else {
-            assertEquals(List.of(), mismatches, name + ": positions whose argmax differs");
+            assertTrue(rate >= 0.99, name + ": agreement " + rate + " < 0.99 at " + mismatches);
         }
     }
 
