@@ -13,6 +13,7 @@ from .bundle.writer import BundleWriter
 from .errors import ExportError
 from .graphs.builder import MS_DOMAIN, STANDARD_OPSET
 from .graphs.contract import embed_io, head_io, kv_fill_io, kv_layout, layer_io
+from .graphs.attention import SCRATCH_ROWS
 from .graphs.rope import rope_cache
 from .graphs.embed import build_embed
 from .graphs.head import build_head
@@ -101,7 +102,8 @@ def _write(ckpt: Checkpoint, mode: str, act: str, opts: ExportOptions, w: Bundle
     rope_section = None
     if layout == "head_major_shared":
         inv_freq, mscale = c.rope_inv_freq()
-        table = rope_cache(inv_freq, mscale, c.max_position, act)  # [2, max_position, D/2]
+        # The layer graphs may write (and rotate) SCRATCH_ROWS rows past a full context.
+        table = rope_cache(inv_freq, mscale, c.max_position + SCRATCH_ROWS, act)  # [2, max_position + scratch, D/2]
         w.write(ROPE_CACHE_FILE, table.tobytes(order="C"))
         rope_section = {"file": ROPE_CACHE_FILE, "dtype": act, "shape": list(table.shape)}
     with _progress(2 * c.num_layers + 2, opts.progress, f"export {mode}/{flavour}") as bar:
@@ -148,6 +150,8 @@ def _write(ckpt: Checkpoint, mode: str, act: str, opts: ExportOptions, w: Bundle
             else [1, c.num_kv_heads, "max_seq", c.head_dim],
             "dtype": act,
             "keys_rotated": True,
+            # Rows after max_seq the runtime allocates for the layer graphs to write (never valid).
+            "scratch_rows": SCRATCH_ROWS if layout == "head_major_shared" else 0,
         },
         # GroupQueryAttention's cos/sin tables, little-endian, [2 (cos, sin), positions, D/2].
         "rope_cache": rope_section,

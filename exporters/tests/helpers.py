@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from skipper_export.export import ExportOptions, export
+from skipper_export.verify.bundle_session import BundleSession
 from skipper_export.verify.yardstick import fp32_bound, top2_margin  # noqa: F401 (re-exported for the tests)
 
 
@@ -39,6 +40,28 @@ def reference_bounds(source: Path | str, tokens: list[int]) -> dict[str, Any]:
     return {"logits": fp32_bound(o64.logits, o32.logits),
             "k": [fp32_bound(a, b) for a, b in zip(c64.k, c32.k)],
             "v": [fp32_bound(a, b) for a, b in zip(c64.v, c32.v)]}
+
+
+def batch_vs_alone_max_diff(bundle: Path, seed: int, trials: int = 3) -> tuple[float, int]:
+    """Largest |logit| difference between tokens verified n at a time and the same tokens one by one."""
+    batch, alone = BundleSession(bundle, max_seq=160), BundleSession(bundle, max_seq=160)
+    rng = np.random.default_rng(seed)
+    vocab = int(batch.manifest["model"]["vocab_size"])
+    worst, rows = 0.0, 0
+    for _ in range(trials):
+        prompt = [int(t) for t in rng.integers(3, vocab, int(rng.integers(3, 60)))]
+        for n in (2, 3, 5, 8):
+            drafts = [int(t) for t in rng.integers(3, vocab, n)]
+            batch.truncate(0)
+            batch.forward(prompt)
+            many, _ = batch.forward(drafts)
+            alone.truncate(0)
+            alone.forward(prompt)
+            for i, t in enumerate(drafts):
+                one, _ = alone.forward([t])
+                worst = max(worst, float(np.abs(many[i] - one[0]).max()))
+                rows += 1
+    return worst, rows
 
 
 def edge_case_texts() -> list[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import export_bundle, fp32_bound, fp32_ratios, rewrite_gguf, top2_margin
+from helpers import batch_vs_alone_max_diff, export_bundle, fp32_bound, fp32_ratios, rewrite_gguf, top2_margin
 from skipper_export.load.source import resolve_source
 from skipper_export.reference.model import ReferenceModel
 from skipper_export.tiny.corpus import real_text
@@ -179,3 +179,11 @@ def test_zz_record_figures(bundles: dict[str, Path]) -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({**RESULTS, "bundle_bytes": sizes}, indent=1) + "\n")
     assert all(s > 0 for s in sizes.values())
+
+
+def test_default_recipe_is_batch_invariant(bundles: dict[str, Path]) -> None:
+    """The demo's recipe (int4 weights, int8 matmul activations): tokens verified n at a time get
+    bitwise the logits they get decoded alone, so speculation cannot change greedy output."""
+    worst, rows = batch_vs_alone_max_diff(bundles["int4-ort-int8acc"], seed=11, trials=2)
+    RESULTS["default_recipe_batch_vs_alone_max_logit_diff"] = worst
+    assert rows == 36 and worst == 0.0, f"rows in a batch differ from rows alone by up to {worst}"

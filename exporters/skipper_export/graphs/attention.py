@@ -6,7 +6,11 @@ after it. The mask is by index: new token i (0-based within the step) sees cache
 P = past length.
 
 ``gqa_attention`` (ORT flavour): one com.microsoft GroupQueryAttention node does RoPE, the cache
-update and attention over a head-major cache buffer shared between past and present.
+update and attention over a head-major cache buffer shared between past and present. In layer graphs
+it always runs over at least two query rows (``SCRATCH_ROWS``): ONNX Runtime's CPU kernel computes a
+single query row along another path than several (its probs x V product with M = 1), so a token
+verified in a batch got logits ~1e-6 off its logits alone, which int8 activation rounding turned into
+other tokens. With the last row repeated, a row's arithmetic no longer depends on the row count.
 """
 
 from __future__ import annotations
@@ -45,14 +49,34 @@ def attention(g: GraphBuilder, q: str, k_all: str, v_all: str, num_kv_heads: int
     return g.op("Reshape", [out, g.i64([1, 0, num_kv_heads * group * head_dim])])  # [1, S, H_q*D]
 
 
-def gqa_attention(g: GraphBuilder, qkv: str, num_heads: int, num_kv_heads: int) -> tuple[str, str, str]:
+# Cache rows after the valid ones a layer graph may write (the repeated row's K/V): the runtime's
+# buffers hold max_seq + SCRATCH_ROWS rows, and the rope table as many positions past max_position.
+SCRATCH_ROWS = 1
+
+
+def gqa_attention(g: GraphBuilder, qkv: str, num_heads: int, num_kv_heads: int,
+                  batch_invariant: bool = True) -> tuple[str, str, str]:
     """Packed qkv [1, S, (H_q + 2*KVH)*D] (q/k not yet rotated) -> (attn [1, S, H_q*D], present_key,
-    present_value [1, KVH, max_seq, D]).
+    present_value [1, KVH, max_seq (+ SCRATCH_ROWS), D]).
 
     Graph inputs used (see contract.layer_io, head_major_shared): past_key/past_value (the same
     buffers as the outputs), seqlens_k = [P + S - 1], total_sequence_length = P + S, cos_cache and
-    sin_cache [rope_positions, D/2]. Causal within the new tokens, all P cached rows visible."""
-    return g.op("GroupQueryAttention",
-                [qkv, "", "", "past_key", "past_value", "seqlens_k", "total_sequence_length", "cos_cache", "sin_cache"],
-                n_out=3, domain=MS_DOMAIN, num_heads=num_heads, kv_num_heads=num_kv_heads, do_rotary=1,
-                rotary_interleaved=0)
+    sin_cache [rope_positions, D/2]. Causal within the new tokens, all P cached rows visible.
+
+    batch_invariant: run S + 1 rows, the last one repeated at position P + S, and drop its output.
+    Causality keeps it out of the real rows; its K/V land in the scratch row P + S, past the valid
+    length, where the next token's write replaces them. Off only where the attention output is
+    discarded (kv_fill)."""
+    seqlens, total = "seqlens_k", "total_sequence_length"
+    if batch_invariant:
+        last = g.op("Slice", [qkv, g.i64([-1]), g.i64([np.iinfo(np.int64).max]), g.i64([1])])  # [1, 1, QKV]
+        qkv = g.op("Concat", [qkv, last], axis=1)  # [1, S + 1, QKV]
+        seqlens = g.op("Add", [seqlens, g.const(np.array([SCRATCH_ROWS], np.int32), np.int32)])
+        total = g.op("Add", [total, g.const(np.array(SCRATCH_ROWS, np.int32), np.int32)])
+    attn, k, v = g.op("GroupQueryAttention",
+                      [qkv, "", "", "past_key", "past_value", seqlens, total, "cos_cache", "sin_cache"],
+                      n_out=3, domain=MS_DOMAIN, num_heads=num_heads, kv_num_heads=num_kv_heads, do_rotary=1,
+                      rotary_interleaved=0)
+    if batch_invariant:
+        attn = g.op("Slice", [attn, g.i64([0]), g.i64([-SCRATCH_ROWS]), g.i64([1])])  # [1, S, H_q*D]
+    return attn, k, v

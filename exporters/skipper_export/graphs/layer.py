@@ -88,7 +88,7 @@ def build_kv_fill(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: st
         shape = g.op("Concat", [g.i64([1]), seq, g.i64([q_dim])], axis=0)
         zeros = g.op("ConstantOfShape", [shape], value=onnx.helper.make_tensor("zero", _ONNX_ACT[act], [1], [0]))
         qkv = g.op("Concat", [zeros, kv], axis=-1)  # [1, S, q_dim + 2*kv_dim], Q = 0
-        _, k, v = gqa_attention(g, qkv, c.num_heads, c.num_kv_heads)
+        _, k, v = gqa_attention(g, qkv, c.num_heads, c.num_kv_heads, batch_invariant=False)
     else:
         k, v = g.op("Split", [kv, g.i64([kv_dim, kv_dim])], n_out=2, axis=-1)
         k = g.op("Reshape", [k, g.i64([1, 0, c.num_kv_heads, c.head_dim])])  # [1, S, KVH, D]

@@ -73,7 +73,8 @@ class BundleSession:
         kvh, d = int(m["num_kv_heads"]), int(m["head_dim"])
         self.layout = self.manifest["kv_cache"]["layout"]
         self.shared = self.layout == "head_major_shared"
-        kv_shape = (1, kvh, self.max_seq, d) if self.shared else (1, self.max_seq, kvh, d)
+        rows = self.max_seq + int(self.manifest["kv_cache"].get("scratch_rows", 0))  # valid rows + scratch rows
+        kv_shape = (1, kvh, rows, d) if self.shared else (1, rows, kvh, d)
         self.keys = [np.zeros(kv_shape, self.act) for _ in self.layers]  # [layers] + kv_shape
         self.values = [np.zeros(kv_shape, self.act) for _ in self.layers]
         self.length = 0  # valid rows in every layer's cache

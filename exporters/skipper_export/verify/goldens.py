@@ -1,7 +1,8 @@
 """Test data for the Java runtime: bundles plus what the independent numpy reference says about them.
 
 ``python -m skipper_export goldens --out build/test-data [--real]`` writes, per case,
-``<case>/bundle/`` and ``<case>/goldens.json``:
+``<case>/bundle/`` and ``<case>/goldens.json`` (the default recipe's cases, ``*-int4-int8``, only
+the bundle: tests compare that runtime with itself):
 
   prompts:        [{"text", "ids", "greedy": [up to 64 reference greedy tokens], "greedy_cut": null | {...}}]
   teacher_forced: {"ids": [...], "argmax": [...], "near_ties": [positions], "tie_bound": float}
@@ -65,14 +66,20 @@ FAST_CALIBRATION = {"exit_tokens": 1024, "own_passages": 4, "own_tokens": 32, "d
                     "first_passages": 8, "first_tokens": 24}
 
 
-def write_case(out: Path, source: Path | str, ref_path: Path, n_greedy: int, n_tf: int,
-               calibrate: dict[str, Any] | None = None, **export_kw: Any) -> None:
+def write_bundle(out: Path, source: Path | str, calibrate: dict[str, Any] | None = None, **export_kw: Any) -> Path:
+    """``<case>/bundle`` alone (what tests comparing the runtime with itself need), calibrated if asked."""
     bundle = out / "bundle"
     export(ExportOptions(source=str(source), out=bundle, force=True, progress=False, **export_kw))
     if calibrate is not None:
         from ..calibrate.__main__ import calibrate as run_calibration
 
         run_calibration(bundle, 96, 24, 2, progress=False, **calibrate)
+    return bundle
+
+
+def write_case(out: Path, source: Path | str, ref_path: Path, n_greedy: int, n_tf: int,
+               calibrate: dict[str, Any] | None = None, **export_kw: Any) -> None:
+    bundle = write_bundle(out, source, calibrate, **export_kw)
     manifest = load_manifest(bundle, verify=False)
     tok = BundleTokenizer(bundle, manifest)
     ref, ref32 = ReferenceModel.load(ref_path), ReferenceModel.load(ref_path, np.float32)
@@ -110,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         write_case(a.out / "tiny-bpe-fp32", bpe, bpe, 24, 128, calibrate=FAST_CALIBRATION, weights="fp32")
         write_case(a.out / "tiny-spm-int4", spm, spm, 24, 128, calibrate=FAST_CALIBRATION, weights="int4")
         write_case(a.out / "tiny-bpe-fp32-standard", bpe, bpe, 24, 128, weights="fp32", flavour="standard")
+        # The default recipe (int8 matmul activations): no reference goldens (its agreement with exact
+        # math is statistical), only the bundle, for the speculative-equals-plain tests.
+        write_bundle(a.out / "tiny-spm-int4-int8", spm, FAST_CALIBRATION, weights="int4", ort_accuracy="int8")
         if a.real:
             from ..load.source import resolve_source
 
@@ -117,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             write_case(a.out / "smollm2-fp32", gguf, gguf, 64, 512, weights="fp32")
             write_case(a.out / "smollm2-int4", gguf, gguf, 64, 512, calibrate={**FAST_CALIBRATION, "draft_vocab": 4096},
                        weights="int4")
+            write_bundle(a.out / "smollm2-int4-int8", gguf, {**FAST_CALIBRATION, "draft_vocab": 4096}, weights="int4",
+                         ort_accuracy="int8")
         return 0
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -558,8 +558,15 @@ public record BundleManifest(
      *     {@code [1, num_kv_heads, max_seq, head_dim]} by layout
      * @param dtype element type (same as {@link WeightsSpec#activations()})
      * @param keysRotated whether cached keys already have rotary embedding applied
+     * @param scratchRows rows after {@code max_seq} the layer graphs may write (never valid): the
+     *     runtime's buffers hold {@code max_seq + scratchRows} rows. The ort flavour's layers repeat
+     *     the last new token once so attention never takes ONNX Runtime's single-row path (batch
+     *     invariance); 0 when the manifest omits it
      */
-    public record KvCacheSpec(KvLayout layout, List<Dim> shape, DType dtype, boolean keysRotated) {
+    public record KvCacheSpec(KvLayout layout, List<Dim> shape, DType dtype, boolean keysRotated, int scratchRows) {
+        /** Upper bound the reader accepts for {@link #scratchRows()}. */
+        public static final int MAX_SCRATCH_ROWS = 16;
+
         // Checks non-null components and copies the shape.
         public KvCacheSpec {
             Objects.requireNonNull(layout, "layout");

@@ -477,7 +477,13 @@ public final class BundleManifestReader {
                         + weights.activations().yamlName() + ")");
             }
             boolean rotated = bool(s.required("keys_rotated"), s.child("keys_rotated"));
-            return new KvCacheSpec(layout, shape, dtype, rotated);
+            Node scratchNode = s.optional("scratch_rows");
+            int scratch = scratchNode == null ? 0 : nonNegativeInt(scratchNode, s.child("scratch_rows"));
+            if (scratch > KvCacheSpec.MAX_SCRATCH_ROWS) {
+                throw fail(scratchNode, s.child("scratch_rows"), "must be at most " + KvCacheSpec.MAX_SCRATCH_ROWS
+                        + ", got " + scratch);
+            }
+            return new KvCacheSpec(layout, shape, dtype, rotated, scratch);
         }
 
         /** {@code speculation}: skip_layers (distinct layer indices) and the calibration figures. */
@@ -705,9 +711,10 @@ public final class BundleManifestReader {
                         + "] ([cos|sin, positions, model.head_dim / 2]), got " + shape);
             }
             int positions = (int) shape.get(1).size();
-            if (positions < model.maxPosition()) {
+            if (positions < (long) model.maxPosition() + kv.scratchRows()) {
                 throw fail(shapeNode, s.child("shape"), "covers " + positions
-                        + " positions, fewer than model.max_position (" + model.maxPosition() + ")");
+                        + " positions, fewer than model.max_position + kv_cache.scratch_rows (" + model.maxPosition()
+                        + " + " + kv.scratchRows() + ")");
             }
             RopeCacheSpec spec = new RopeCacheSpec(file, dtype, positions, width);
             long size = Files.size(listed.get(file));

@@ -146,6 +146,7 @@ class BundleManifestReaderTest {
         assertEquals(List.of(Dim.of(1), Dim.of("max_seq"), Dim.of(3), Dim.of(64)), m.kvCache().shape());
         assertEquals(DType.FLOAT32, m.kvCache().dtype());
         assertTrue(m.kvCache().keysRotated());
+        assertEquals(0, m.kvCache().scratchRows(), "older manifests have no scratch rows");
 
         TokenizerSpec t = m.tokenizer();
         assertEquals(TokenizerSpec.Kind.BPE, t.kind());
@@ -496,6 +497,8 @@ class BundleManifestReaderTest {
                 Arguments.of("  shape: [1, max_seq, 3, 64]\n", "  shape: [1, max_seq, 9, 64]\n", "kv_cache.shape", "must be [1, max_seq, 3, 64]"),
                 Arguments.of("  shape: [1, max_seq, 3, 64]\n", "  shape: [1, max_seq, 3]\n", "kv_cache.shape", "must be [1, max_seq, 3, 64]"),
                 Arguments.of("  dtype: float32\n  keys_rotated", "  dtype: float16\n  keys_rotated", "kv_cache.dtype", "(float16) must equal weights.activations (float32)"),
+                Arguments.of("  keys_rotated: true\n", "  keys_rotated: true\n  scratch_rows: -1\n", "kv_cache.scratch_rows", "must be an integer >= 0, got -1"),
+                Arguments.of("  keys_rotated: true\n", "  keys_rotated: true\n  scratch_rows: 99\n", "kv_cache.scratch_rows", "must be at most 16, got 99"),
                 Arguments.of("  kind: bpe\n", "  kind: wordpiece\n", "tokenizer.kind", "must be one of bpe, spm, got 'wordpiece'"),
                 Arguments.of("  eos_ids: [2]\n", "  eos_ids: 2\n", "tokenizer.eos_ids", "must be a list, got 2"),
                 Arguments.of("  eos_ids: [2]\n", "  eos_ids: [2, 49152]\n", "tokenizer.eos_ids[1]", "must be a token id in [0, 49152)"),

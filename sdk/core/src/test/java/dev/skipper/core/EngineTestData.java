@@ -29,6 +29,12 @@ final class EngineTestData {
     /** Every case with goldens. */
     static final List<String> ALL_CASES =
             List.of("tiny-bpe-fp32", "tiny-spm-int4", "tiny-bpe-fp32-standard", "smollm2-fp32", "smollm2-int4");
+    /**
+     * Bundles of the default recipe (int4 weights, int8 matmul activations) without reference
+     * goldens: their agreement with exact math is statistical, but speculation must still give
+     * exactly their own plain decoding (the layer graphs are batch-invariant).
+     */
+    static final List<String> DEFAULT_RECIPE_CASES = List.of("tiny-spm-int4-int8", "smollm2-int4-int8");
     /** Small, fast cases. */
     static final List<String> TINY_CASES = List.of("tiny-bpe-fp32", "tiny-spm-int4", "tiny-bpe-fp32-standard");
     /** Context of the test engines: every golden prompt plus its tokens fits. */
@@ -54,7 +60,7 @@ final class EngineTestData {
 
     /** @return a case's bundle directory (or a skip when the data is missing) */
     static Path bundle(String name) {
-        return TokenizerTestData.caseDir(name).resolve("bundle");
+        return TokenizerTestData.bundleCaseDir(name).resolve("bundle");
     }
 
     /**

@@ -22,11 +22,12 @@ import org.junit.jupiter.params.provider.FieldSource;
 /**
  * Lossless greedy speculation: every mode gives exactly the tokens plain greedy decoding gives, on
  * the shipped prompt sets (chat, input-grounded, code: 21 prompts on SmolLM2), for tiny models and SmolLM2 in
- * fp32 and int4. Drafting runs with fixed settings (no adaptation) so that every round drafts and
+ * fp32, int4 and the default recipe (int4 with int8 matmul activations). Drafting runs with fixed settings (no adaptation) so that every round drafts and
  * rejections happen at many positions.
  */
 class SpeculativeGreedyTest {
-    static final List<String> CASES = EngineTestData.ALL_CASES;
+    static final List<String> CASES = java.util.stream.Stream.concat(EngineTestData.ALL_CASES.stream(),
+            EngineTestData.DEFAULT_RECIPE_CASES.stream()).toList();
     private static final int NEW_TOKENS = 32;
     private static final SpeculationMode[] MODES = {SpeculationMode.NGRAM, SpeculationMode.EARLY_EXIT,
         SpeculationMode.LAYER_SKIP, SpeculationMode.AUTO};

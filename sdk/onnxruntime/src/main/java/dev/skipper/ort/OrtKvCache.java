@@ -17,10 +17,12 @@ import java.nio.ByteBuffer;
  *       Runtime writes the new rows ({@code key}/{@code value} outputs) in place at rows
  *       {@code length .. length+count-1} through pinned outputs. The views change shape with the
  *       length, so they are made per call.</li>
- *   <li>{@code head_major_shared} {@code [kvHeads][maxSeq][headDim]}: one tensor per buffer over the
- *       whole capacity, created here once, is both the graph's past input and its pinned present
- *       output; GroupQueryAttention appends in place. A decode step creates no tensor.</li>
+ *   <li>{@code head_major_shared} {@code [kvHeads][maxSeq + scratch][headDim]}: one tensor per buffer
+ *       over the whole capacity, created here once, is both the graph's past input and its pinned
+ *       present output; GroupQueryAttention appends in place. A decode step creates no tensor.</li>
  * </ul>
+ * The buffers hold {@code kv_cache.scratch_rows} more rows than the capacity: the ort flavour's layer
+ * graphs write the K/V of a repeated last token there (batch invariance), and they are never valid.
  * Either way nothing is copied and truncation only lowers lengths.
  *
  * <p>Not thread-safe: one sequence, one thread at a time. {@link #close()} closes the tensors and
@@ -32,16 +34,17 @@ public final class OrtKvCache implements KvCache {
     private final OrtModelRunner owner;
     private final int numLayers;
     private final int maxSeq;
+    private final int bufferRows; // maxSeq + the manifest's kv_cache.scratch_rows (written by the graphs, never valid)
     private final int kvHeads;
     private final int headDim;
     private final boolean fp16;
     private final boolean headMajor; // head_major_shared layout (else sequence_major)
     private final int rowBytes; // bytes of one token's row: kvHeads*headDim*sizeof(dtype)
 
-    // sequence_major: [layers][maxSeq][kvHeads][headDim]; head_major_shared: [layers][kvHeads][maxSeq][headDim]
+    // sequence_major: [layers][bufferRows][kvHeads][headDim]; head_major_shared: [layers][kvHeads][bufferRows][headDim]
     private ByteBuffer[] keys;   // rotated keys, float32 or float16
     private ByteBuffer[] values; // float32 or float16
-    private final OnnxTensor[] keyTensors;   // [layers] head_major_shared only: [1, kvHeads, maxSeq, headDim] over keys[l]
+    private final OnnxTensor[] keyTensors;   // [layers] head_major_shared only: [1, kvHeads, bufferRows, headDim] over keys[l]
     private final OnnxTensor[] valueTensors; // [layers] same over values[l]
     private final int[] lengths; // [layers] valid rows per layer
     private boolean closed;
@@ -53,6 +56,7 @@ public final class OrtKvCache implements KvCache {
      * @param owner the runner that made it
      * @param numLayers decoder layers
      * @param maxSeq capacity in tokens, 1 .. maxPosition
+     * @param scratchRows rows after the capacity the layer graphs may write (kv_cache.scratch_rows)
      * @param maxPosition the model's max_position
      * @param kvHeads key/value heads
      * @param headDim head width
@@ -60,8 +64,8 @@ public final class OrtKvCache implements KvCache {
      * @param headMajor the head_major_shared layout (else sequence_major)
      * @throws SkipperException if maxSeq is out of range or the memory cannot be allocated
      */
-    OrtKvCache(OrtEnvironment env, OrtModelRunner owner, int numLayers, int maxSeq, int maxPosition, int kvHeads,
-               int headDim, boolean fp16, boolean headMajor) throws SkipperException {
+    OrtKvCache(OrtEnvironment env, OrtModelRunner owner, int numLayers, int maxSeq, int scratchRows, int maxPosition,
+               int kvHeads, int headDim, boolean fp16, boolean headMajor) throws SkipperException {
         if (maxSeq < 1 || maxSeq > maxPosition) {
             throw new SkipperException("KV cache maxSeq " + maxSeq + " must be between 1 and the model's max_position "
                     + maxPosition);
@@ -70,6 +74,7 @@ public final class OrtKvCache implements KvCache {
         this.owner = owner;
         this.numLayers = numLayers;
         this.maxSeq = maxSeq;
+        this.bufferRows = maxSeq + scratchRows; // maxSeq <= maxPosition and scratchRows <= 16: no overflow
         this.kvHeads = kvHeads;
         this.headDim = headDim;
         this.fp16 = fp16;
@@ -79,7 +84,7 @@ public final class OrtKvCache implements KvCache {
         long bufferBytes;
         long totalBytes;
         try {
-            bufferBytes = Math.multiplyExact(rowBytesLong, (long) maxSeq);
+            bufferBytes = Math.multiplyExact(rowBytesLong, (long) bufferRows);
             totalBytes = Math.multiplyExact(Math.multiplyExact(bufferBytes, 2L), (long) numLayers);
         } catch (ArithmeticException e) {
             throw new SkipperException("KV cache of maxSeq " + maxSeq + " overflows a 64-bit byte count");
@@ -103,9 +108,9 @@ public final class OrtKvCache implements KvCache {
         if (headMajor) {
             try {
                 for (int l = 0; l < numLayers; l++) {
-                    keyTensors[l] = Tensors.activations(env, keys[l], 0, (int) bufferBytes, fp16, 1, kvHeads, maxSeq, headDim);
-                    valueTensors[l] = Tensors.activations(env, values[l], 0, (int) bufferBytes, fp16, 1, kvHeads, maxSeq,
-                            headDim);
+                    keyTensors[l] = Tensors.activations(env, keys[l], 0, (int) bufferBytes, fp16, 1, kvHeads, bufferRows, headDim);
+                    valueTensors[l] = Tensors.activations(env, values[l], 0, (int) bufferBytes, fp16, 1, kvHeads,
+                            bufferRows, headDim);
                 }
             } catch (OrtException e) {
                 close();
@@ -246,7 +251,7 @@ public final class OrtKvCache implements KvCache {
         for (int t = 0; t < count; t++) {
             for (int h = 0; h < kvHeads; h++) {
                 for (int d = 0; d < headDim; d++) {
-                    long element = headMajor ? ((long) h * maxSeq + row + t) * headDim + d
+                    long element = headMajor ? ((long) h * bufferRows + row + t) * headDim + d
                             : ((long) (row + t) * kvHeads + h) * headDim + d;
                     int at = (int) (element * elementBytes);
                     out[(t * kvHeads + h) * headDim + d] = fp16 ? Half.toFloat(buffer.getShort(at)) : buffer.getFloat(at);

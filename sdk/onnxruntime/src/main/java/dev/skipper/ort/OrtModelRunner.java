@@ -246,7 +246,8 @@ public final class OrtModelRunner implements ModelRunner {
         lock.readLock().lock();
         try {
             ensureOpen();
-            return new OrtKvCache(env, this, numLayers, maxSeq, maxPosition, kvHeads, headDim, fp16, headMajor);
+            return new OrtKvCache(env, this, numLayers, maxSeq, manifest.kvCache().scratchRows(), maxPosition, kvHeads,
+                    headDim, fp16, headMajor);
         } finally {
             lock.readLock().unlock();
         }
