@@ -303,7 +303,18 @@ final class BenchCommand implements Callable<Integer> {
         if (!Double.isNaN(ar)) {
             mean.put("speedup_vs_ar", speedup);
         }
-        mean.put("same_tokens_as_first_mode", sameTokens(first.tokens, runs.tokens));
+        int differing = 0;
+        for (int i = 0; i < runs.tokens.length; i++) {
+            boolean same = java.util.Arrays.equals(first.tokens[i], runs.tokens[i]);
+            differing += same ? 0 : 1;
+            for (Map<String, Object> row : runs.rows) {
+                if (row.get("index").equals(i)) {
+                    row.put("same_tokens_as_first_mode", same);
+                }
+            }
+        }
+        mean.put("same_tokens_as_first_mode", differing == 0);
+        mean.put("prompts_differing_from_first_mode", differing);
         double prefix = prefixShare(first.tokens, runs.tokens);
         mean.put("prefix_share_with_first_mode", prefix);
         if (steps > 0) {
@@ -315,9 +326,10 @@ final class BenchCommand implements Callable<Integer> {
                 mean.containsKey("speedup_vs_ar") ? String.format(Locale.ROOT, " (%.2fx ar)", speedup) : "",
                 drafted == 0 ? "" : String.format(Locale.ROOT, ", acceptance %.2f, %.2f accepted/round",
                         (double) accepted / drafted, rounds == 0 ? 0.0 : (double) accepted / rounds))
-                + (steps == 0 ? "" : String.format(Locale.ROOT, ", LOSSY: %.2f of steps exited early, "
-                        + "%.2f of tokens before the first difference from %s", (double) exits / steps, prefix,
-                        first.mode)));
+                + (steps == 0 ? "" : String.format(Locale.ROOT, ", LOSSY: %.2f of steps exited early",
+                        (double) exits / steps))
+                + (differing == 0 ? "" : String.format(Locale.ROOT, ", DIFFERS from %s on %d/%d prompts (%.2f of "
+                        + "tokens before the first difference)", first.mode, differing, runs.tokens.length, prefix)));
         out.flush();
         return mean;
     }
@@ -342,15 +354,6 @@ final class BenchCommand implements Callable<Integer> {
         }
         return String.format(Locale.ROOT, ", %d rounds, %d/%d drafts accepted, %d plain steps%s", s.rounds(),
                 s.accepted(), s.drafted(), s.plainSteps(), s.switchedOff() ? ", switched off" : "");
-    }
-
-    private static boolean sameTokens(int[][] a, int[][] b) {
-        for (int i = 0; i < a.length; i++) {
-            if (!java.util.Arrays.equals(a[i], b[i])) {
-                return false;
-            }
-        }
-        return true;
     }
 
     private GenerationResult generate(Session session, String prompt, GenerationOptions options) throws SkipperException {

@@ -171,6 +171,11 @@ class RealBundleTest {
             assertTrue(set.getAsJsonObject(mode).getAsJsonObject("mean").get("same_tokens_as_first_mode").getAsBoolean(),
                     mode);
             assertTrue(set.getAsJsonObject(mode).getAsJsonObject("mean").has("speedup_vs_ar"), mode);
+            assertEquals(0, set.getAsJsonObject(mode).getAsJsonObject("mean").get("prompts_differing_from_first_mode")
+                    .getAsInt(), mode);
+            for (var row : set.getAsJsonObject(mode).getAsJsonArray("prompts")) { // and say so prompt by prompt
+                assertTrue(row.getAsJsonObject().get("same_tokens_as_first_mode").getAsBoolean(), mode);
+            }
         }
         assertEquals(2, ar.getAsJsonArray("prompts").size());
         assertTrue(ar.getAsJsonObject("mean").get("ttft_ms").getAsDouble() > 0);
