@@ -1,6 +1,7 @@
 package dev.skipper.cli;
 
 import dev.skipper.api.FinishReason;
+import dev.skipper.api.BundleManifest;
 import dev.skipper.api.GenerationResult;
 import dev.skipper.api.AdaptiveDepthStats;
 import dev.skipper.api.GenerationStats;
@@ -81,16 +82,35 @@ final class Reports {
      * {@code run --json}'s object.
      *
      * @param r the result
-     * @return keys text, prompt_tokens, tokens, finish_reason, stats
+     * @param bundle the engine's bundle
+     * @return keys bundle, text, prompt_tokens, tokens, finish_reason, stats
      */
-    static Map<String, Object> run(GenerationResult r) {
+    static Map<String, Object> run(GenerationResult r, BundleManifest bundle) {
         Map<String, Object> m = new LinkedHashMap<>();
+        m.put("bundle", recipe(bundle));
         m.put("text", r.text());
         m.put("prompt_tokens", r.stats().promptTokens());
         m.put("tokens", r.tokenIds());
         m.put("finish_reason", finishReason(r.finishReason()));
         m.put("stats", stats(r.stats()));
         return m;
+    }
+
+    /**
+     * The arithmetic a bundle computes with, so a result says which recipe made it.
+     *
+     * @param m the manifest
+     * @return keys producer, weights, activations, matmul_accuracy (int8: activations quantized per
+     *     block inside the quantized matmuls), exact_arithmetic (float32 on the source's own values)
+     */
+    static Map<String, Object> recipe(BundleManifest m) {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("producer", m.producer());
+        r.put("weights", m.weights().mode().name().toLowerCase(Locale.ROOT));
+        r.put("activations", m.weights().activations().yamlName());
+        r.put("matmul_accuracy", m.weights().matmulAccuracy());
+        r.put("exact_arithmetic", m.weights().exactArithmetic());
+        return r;
     }
 
     /**

@@ -83,7 +83,7 @@ final class RunCommand implements Callable<Integer> {
             if (printer != null) {
                 printer.endLine();
             } else {
-                ctx.out().println(Json.compact(Reports.run(r)));
+                ctx.out().println(Json.compact(Reports.run(r, e.manifest())));
                 ctx.out().flush();
             }
             ctx.err().println(Reports.statsLine(r, e.backendName()));

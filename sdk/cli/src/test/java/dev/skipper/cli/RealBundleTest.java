@@ -74,7 +74,10 @@ class RealBundleTest {
     @Test
     void runJsonKeys() {
         JsonObject o = runJson();
-        assertEquals(Set.of("text", "prompt_tokens", "tokens", "finish_reason", "stats"), o.keySet());
+        assertEquals(Set.of("bundle", "text", "prompt_tokens", "tokens", "finish_reason", "stats"), o.keySet());
+        JsonObject recipe = o.getAsJsonObject("bundle"); // which arithmetic made this output
+        assertEquals(Set.of("producer", "weights", "activations", "matmul_accuracy", "exact_arithmetic"), recipe.keySet());
+        assertTrue(recipe.get("producer").getAsString().startsWith("skipper_export "), recipe::toString);
         JsonObject s = o.getAsJsonObject("stats");
         assertEquals(Set.of("prompt_tokens", "generated_tokens", "ttft_ms", "prefill_tokens_per_s",
                 "decode_tokens_per_s", "speculation"), s.keySet());
