@@ -13,8 +13,9 @@ activation), whose rounding is a coin flip per implementation: the float32 refer
 off it with OpenBLAS's Haswell kernels and the bundle 6 ulps, so a pure ratio of errors swings by
 10x between machines. The floor covers that element: a K-term float32 sum moves by ~sqrt(K) ulps
 between summation orders, sqrt(1536) = 39 for the FFN's down projection, hence 32 ulps. Measured
-bundle error / bound: 0.02-0.10 on SmolLM2 (5 chat prompts x 32 tensors, both graph flavours, Intel
-Xeon AVX-512 with OpenBLAS SkylakeX or Haswell kernels) and at most 0.28 on the tiny test models.
+bundle error / bound on SmolLM2 (5 chat prompts x 32 tensors, Intel Xeon AVX-512): 0.11-0.17 with
+OpenBLAS's SkylakeX kernels, 0.11-0.40 with OPENBLAS_CORETYPE=Haswell (a 4-ulp floor gave up to 0.79
+there), standard flavour 0.10; at most 0.28 on the tiny test models.
 Wrong models land far above: on SmolLM2 rope theta x 1.001 5.6x the bound and one matrix x 1.001
 12-55x; on the tiny models one tensor x 1.001 69-154x (test_parity_bound_fails_on_a_wrong_model and
 test_parity_check_fails_on_a_weight_off_by_a_thousandth keep this true).
