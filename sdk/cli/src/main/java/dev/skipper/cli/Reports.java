@@ -82,12 +82,14 @@ final class Reports {
      * {@code run --json}'s object.
      *
      * @param r the result
-     * @param bundle the engine's bundle
-     * @return keys bundle, text, prompt_tokens, tokens, finish_reason, stats
+     * @param bundle the engine's bundle, or null when it has none (test doubles)
+     * @return keys bundle (when known), text, prompt_tokens, tokens, finish_reason, stats
      */
     static Map<String, Object> run(GenerationResult r, BundleManifest bundle) {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("bundle", recipe(bundle));
+        if (bundle != null) { // test doubles of the engine have no bundle
+            m.put("bundle", recipe(bundle));
+        }
         m.put("text", r.text());
         m.put("prompt_tokens", r.stats().promptTokens());
         m.put("tokens", r.tokenIds());

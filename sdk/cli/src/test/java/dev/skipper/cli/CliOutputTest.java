@@ -184,7 +184,9 @@ class CliOutputTest {
         JsonArray rows = ar.getAsJsonArray("prompts");
         assertEquals(2, rows.size());
         assertEquals(Set.of("index", "prompt", "prompt_tokens", "generated_tokens", "ttft_ms", "prefill_tokens_per_s",
-                "decode_tokens_per_s", "speculation", "finish_reason", "tokens"), rows.get(0).getAsJsonObject().keySet());
+                "decode_tokens_per_s", "speculation", "finish_reason", "tokens", "same_tokens_as_first_mode"),
+                rows.get(0).getAsJsonObject().keySet());
+        assertTrue(rows.get(0).getAsJsonObject().get("same_tokens_as_first_mode").getAsBoolean(), "ar is the first mode");
         assertEquals("second", rows.get(1).getAsJsonObject().get("prompt").getAsString());
         JsonObject mean = ar.getAsJsonObject("mean");
         assertEquals(12.5, mean.get("ttft_ms").getAsDouble());
