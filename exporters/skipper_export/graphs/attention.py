@@ -51,6 +51,7 @@ def attention(g: GraphBuilder, q: str, k_all: str, v_all: str, num_kv_heads: int
 
 # Cache rows after the valid ones a layer graph may write (the repeated row's K/V): the runtime's
 # buffers hold max_seq + SCRATCH_ROWS rows, and the rope table as many positions past max_position.
+# gqa_attention repeats exactly one row, so this is 1 by construction, not a tuning knob.
 SCRATCH_ROWS = 1
 
 
