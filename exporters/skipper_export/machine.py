@@ -19,6 +19,33 @@ _ISA = re.compile(r"^(sse4_2|avx|avx2|fma|f16c|avx512\w*|avx_vnni\w*|amx\w*|asim
 _ENV = re.compile(r"^(OPENBLAS_\w+|OMP_\w+|MKL_\w+|GOTO\w+|ORT_\w+|ONNXRUNTIME_\w+|SKIPPER_\w+|\w+_NUM_THREADS|MALLOC_\w+)$")
 
 
+def available_cpus() -> int:
+    """Processors this process may run on (CPU affinity and cgroup cpusets honoured), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def thread_count(value: str) -> int:
+    """argparse type of ``--threads``: 1 or more; above :func:`available_cpus` it is capped with one
+    warning line (extra threads only wait for each other, and hundreds crashed ONNX Runtime)."""
+    import argparse
+
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
+    cpus = available_cpus()
+    if n > cpus:
+        print(f"warning: --threads {n} is more than the {cpus} processors this process may use; using {cpus}",
+              file=sys.stderr)
+        return cpus
+    return n
+
+
 def _cpuinfo() -> tuple[str, list[str]]:
     """CPU model and the kernel-relevant flags of the first core in /proc/cpuinfo (x86 or Arm)."""
     model, flags = "", []

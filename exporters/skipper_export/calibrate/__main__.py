@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ExportError
+from ..machine import thread_count
 
 DRAFT_DIR = "draft"
 
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--first-tokens", type=int, default=64, help="tokens of each such passage (default 64)")
     p.add_argument("--skip-search", action=argparse.BooleanOptionalAction, default=True,
                    help="also search a layer-skip set (default on)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=thread_count, default=2,
+                   help="intra-op threads, capped at the available processors (default 2)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)

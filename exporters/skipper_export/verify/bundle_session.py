@@ -17,6 +17,7 @@ import numpy as np
 import yaml
 
 from ..errors import ExportError
+from ..machine import available_cpus
 
 _NP = {"float32": np.float32, "float16": np.float16}
 
@@ -55,7 +56,7 @@ class BundleSession:
         self.num_layers = int(m["num_layers"])
         self.max_seq = min(max_seq, int(m["max_position"]))
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
+        opts.intra_op_num_threads = max(1, min(threads, available_cpus()))  # hundreds crash ORT natively
         opts.inter_op_num_threads = 1
         # 32 sessions each own a pool: spinning workers of idle sessions would steal the cores.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..errors import ExportError
+from ..machine import thread_count
 from .bundle_session import BundleSession
 from .tokenizer import BundleTokenizer
 
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None, write: Callable[[str], None] = sys.stdou
     p.add_argument("--prompt", required=True)
     p.add_argument("--max-tokens", type=int, default=64)
     p.add_argument("--raw", action="store_true", help="do not apply the chat template")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=thread_count, default=2,
+                   help="intra-op threads, capped at the available processors (default 2)")
     a = p.parse_args(argv)
     try:
         if a.max_tokens < 1:

@@ -15,6 +15,7 @@ public interface Session extends AutoCloseable {
      * @param listener receives streamed text, or {@code null}
      * @return the result
      * @throws ContextOverflowException if the prompt does not fit the context
+     * @throws EmptyPromptException if the session is empty and the prompt encodes to no tokens
      * @throws SkipperException on a runtime failure
      */
     GenerationResult generate(String prompt, GenerationOptions options, TokenListener listener) throws SkipperException;

@@ -1,5 +1,6 @@
 package dev.skipper.cli;
 
+import dev.skipper.api.spi.BackendOptions;
 import dev.skipper.api.ChatMessage;
 import dev.skipper.api.Engine;
 import dev.skipper.api.GenerationOptions;
@@ -82,7 +83,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--repeat", paramLabel = "N", order = 15, defaultValue = "1",
             description = "Runs of each prompt in each mode; the fastest decode counts (default: ${DEFAULT-VALUE}). "
-                    + "Other tenants of a shared machine slow single runs down by 10 % and more.")
+                    + "Other tenants of a shared machine slow single runs down by 10 %% and more.")
     int repeat;
 
     @Option(names = "--json", paramLabel = "OUT", order = 40, description = "Write the measurements as JSON to OUT.")
@@ -176,7 +177,8 @@ final class BenchCommand implements Callable<Integer> {
             if (recipe != null) {
                 doc.put("recipe", recipe);
             }
-            doc.put("threads", config.threads());
+            // What ran (Skipper.open caps at the processors), so llama.cpp gets the same count.
+            doc.put("threads", Math.min(config.threads(), BackendOptions.availableProcessors()));
             doc.put("max_tokens", greedy.maxNewTokens());
             doc.put("chat", chat);
             doc.put("warmup", warmup);

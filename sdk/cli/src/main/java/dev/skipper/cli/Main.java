@@ -31,6 +31,7 @@ public final class Main {
     static final int EXIT_ERROR = 2;
     /** Exit status of unexpected exceptions (bugs). */
     static final int EXIT_INTERNAL = 1;
+    private static final String LOG_FORMAT = "java.util.logging.SimpleFormatter.format";
 
     private Main() {}
 
@@ -40,6 +41,11 @@ public final class Main {
      * @param args command-line arguments, starting with the verb
      */
     public static void main(String[] args) {
+        // Warnings from the SDK (System.Logger -> java.util.logging) as one line each,
+        // "warning: ...", instead of JUL's two-line default with a timestamp and class name.
+        if (System.getProperty(LOG_FORMAT) == null) {
+            System.setProperty(LOG_FORMAT, "%4$s: %5$s%6$s%n");
+        }
         PrintWriter out = new PrintWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), false);
         PrintWriter err = new PrintWriter(new OutputStreamWriter(System.err, StandardCharsets.UTF_8), true);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));

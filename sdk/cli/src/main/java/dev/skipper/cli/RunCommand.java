@@ -5,6 +5,7 @@ import dev.skipper.api.Engine;
 import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.GenerationResult;
 import dev.skipper.api.Session;
+import dev.skipper.api.SkipperException;
 import dev.skipper.core.config.DeploymentConfig;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -67,6 +68,12 @@ final class RunCommand implements Callable<Integer> {
         DeploymentConfig config = Deployments.resolve(spec, engine, b -> generation.addTo(spec, b));
         GenerationOptions options = config.generation().toOptions();
         String text = prompt.equals("-") ? readStdin() : prompt;
+        if (text.isBlank()) {
+            // A fresh session has nothing to continue; a blank chat turn asks nothing. Refused
+            // before the bundle is opened.
+            throw new SkipperException((prompt.equals("-") ? "the prompt read from stdin" : "--prompt")
+                    + " is empty or only whitespace: give the text to generate from");
+        }
         try (Engine e = ctx.opener().open(config); Session session = e.newSession()) {
             StreamPrinter printer = json ? null : new StreamPrinter(ctx.out());
             GenerationResult r;

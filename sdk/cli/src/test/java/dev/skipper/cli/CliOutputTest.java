@@ -8,6 +8,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.skipper.api.ChatMessage;
 import dev.skipper.api.ContextOverflowException;
+import dev.skipper.api.EmptyPromptException;
 import dev.skipper.api.SkipperException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -17,6 +18,8 @@ import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** What the commands print, against a fake engine. */
 class CliOutputTest {
@@ -76,6 +79,32 @@ class CliOutputTest {
         Cli.Result r = Cli.withInput(fake, "line one\nline two\n", "run", "--bundle", "b", "--prompt", "-");
         assertEquals(0, r.status(), r::toString);
         assertEquals(List.of("generate:line one\nline two"), fake.calls);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"", " ", "\t \n", "\u3000"})
+    void blankPromptIsOneErrorLineBeforeTheBundleIsOpened(String prompt) {
+        for (boolean chat : new boolean[] {false, true}) {
+            Cli.Result r = chat ? Cli.run(fake, "run", "--bundle", "b", "--prompt", prompt, "--chat")
+                    : Cli.run(fake, "run", "--bundle", "b", "--prompt", prompt);
+            assertEquals(2, r.status(), r::toString);
+            assertEquals("error: --prompt is empty or only whitespace: give the text to generate from\n", r.err());
+            assertEquals("", r.out());
+            assertEquals(null, fake.config, "the engine must not be opened for a blank prompt");
+        }
+        Cli.Result stdin = Cli.withInput(fake, prompt + "\n", "run", "--bundle", "b", "--prompt", "-");
+        assertEquals(2, stdin.status(), stdin::toString);
+        assertEquals("error: the prompt read from stdin is empty or only whitespace: give the text to generate from\n",
+                stdin.err());
+    }
+
+    @Test
+    void emptyPromptFromTheApiIsOneErrorLine() {
+        fake.failGenerate = new EmptyPromptException();
+        Cli.Result r = Cli.run(fake, "run", "--bundle", "b", "--prompt", "x");
+        assertEquals(2, r.status(), r::toString);
+        assertTrue(r.err().startsWith("error: the prompt is empty") && r.err().indexOf('\n') == r.err().length() - 1,
+                r::toString);
     }
 
     @Test

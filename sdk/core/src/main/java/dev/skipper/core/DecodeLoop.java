@@ -1,6 +1,7 @@
 package dev.skipper.core;
 
 import dev.skipper.api.ContextOverflowException;
+import dev.skipper.api.EmptyPromptException;
 import dev.skipper.api.FinishReason;
 import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.GenerationResult;
@@ -89,13 +90,14 @@ final class DecodeLoop {
      * @param listener streamed text, or {@code null}
      * @return the result
      * @throws ContextOverflowException if {@code target} does not fit the context (session unchanged)
+     * @throws EmptyPromptException if {@code target} is empty
      * @throws SkipperException on a backend failure
      */
     GenerationResult run(long startNanos, int[] target, GenerationOptions options, TokenListener listener)
             throws SkipperException {
         cancelled = false;
         if (target.length == 0) {
-            throw new IllegalArgumentException("the prompt encodes to no tokens and the session is empty");
+            throw new EmptyPromptException();
         }
 
         // 1. Context check: everything must fit; nothing is truncated and the session is unchanged.

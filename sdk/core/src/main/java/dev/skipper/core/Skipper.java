@@ -108,6 +108,7 @@ public final class Skipper {
         Objects.requireNonNull(bundleDir, "bundleDir");
         Objects.requireNonNull(options, "options");
         List<String> order = BackendSelector.expand(backendOrder);
+        options = capThreads(options, BackendOptions.availableProcessors());
         if (contextLength < 0) {
             throw new IllegalArgumentException("context length must be >= 0 (0 = the model's), got " + contextLength);
         }
@@ -137,5 +138,22 @@ public final class Skipper {
             tokenizer.close();
             throw e;
         }
+    }
+
+    /**
+     * Caps the thread count at the processors this process may use, with one warning.
+     *
+     * @param options as asked
+     * @param processors {@link BackendOptions#availableProcessors()}
+     * @return the options to open the backend with
+     */
+    static BackendOptions capThreads(BackendOptions options, int processors) {
+        if (options.intraOpThreads() <= processors) {
+            return options;
+        }
+        LOG.log(System.Logger.Level.WARNING, "threads=" + options.intraOpThreads() + " is more than the "
+                + processors + " processors this process may use; using " + processors
+                + " (extra threads only wait for each other)");
+        return options.withThreadsAtMost(processors);
     }
 }

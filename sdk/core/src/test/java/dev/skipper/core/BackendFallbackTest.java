@@ -1,6 +1,7 @@
 package dev.skipper.core;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -127,6 +128,32 @@ class BackendFallbackTest {
                 bundle, BackendOptions.DEFAULTS, List.of("cuda", "tensorrt"), 64, providers));
         assertTrue(e.getMessage().contains("no CUDA device is visible") && e.getMessage().contains("needs standard"),
                 e.getMessage());
+    }
+
+    @Test
+    void threadsAboveTheProcessorsAreCappedWithOneWarning() throws Exception {
+        BackendOptions asked = new BackendOptions(999, true, true);
+        try (Capture log = new Capture()) {
+            BackendOptions used = Skipper.capThreads(asked, 2);
+            assertEquals(2, used.intraOpThreads());
+            assertEquals(asked.allowSpinning(), used.allowSpinning());
+            assertEquals(1, log.warnings().size(), "exactly one warning");
+            String w = log.warnings().get(0).getMessage();
+            assertTrue(w.contains("threads=999") && w.contains("using 2"), w);
+        }
+        try (Capture log = new Capture()) {
+            BackendOptions two = new BackendOptions(2, true, true);
+            assertSame(two, Skipper.capThreads(two, 2), "within the processors: unchanged");
+            assertSame(BackendOptions.DEFAULTS, Skipper.capThreads(BackendOptions.DEFAULTS, 1), "0 = default");
+            assertEquals(0, log.warnings().size());
+        }
+        // End to end: a pool of 999 threads crashed ONNX Runtime in native code; now it opens and runs.
+        try (Capture log = new Capture();
+             DefaultEngine engine = Skipper.open(EngineTestData.bundle("tiny-bpe-fp32"), asked, List.of("cpu"), 0);
+             DefaultSession s = engine.newSession()) {
+            assertEquals(3, s.generate("hello", EngineTestData.greedyNoEos(3), null).tokenIds().length);
+            assertEquals(BackendOptions.availableProcessors() < 999 ? 1 : 0, log.warnings().size());
+        }
     }
 
     @Test

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.skipper.api.ContextOverflowException;
+import dev.skipper.api.EmptyPromptException;
 import dev.skipper.api.FinishReason;
 import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.GenerationResult;
@@ -77,6 +78,21 @@ class SessionBehaviourTest {
                     () -> session.generate(text, GenerationOptions.greedy(1), null));
             assertEquals(tokens, e.tokens());
             assertEquals(0, session.length());
+        }
+    }
+
+    @Test
+    void anEmptyPromptOnAnEmptySessionIsATypedErrorAndWhitespaceIsText() throws Exception {
+        try (DefaultEngine engine = Skipper.open(EngineTestData.bundle("tiny-bpe-fp32"), BackendOptions.DEFAULTS,
+                List.of("cpu"), 0); DefaultSession session = engine.newSession()) {
+            assertThrows(EmptyPromptException.class, () -> session.generate("", GenerationOptions.greedy(1), null));
+            assertEquals(0, session.length(), "nothing was added");
+            GenerationResult r = session.generate(" ", EngineTestData.greedyNoEos(2), null);
+            assertEquals(2, r.tokenIds().length, "a space is a token to continue from");
+            int held = session.length();
+            GenerationResult more = session.generate("", EngineTestData.greedyNoEos(1), null);
+            assertEquals(1, more.tokenIds().length, "on a non-empty session an empty prompt continues it");
+            assertEquals(held + 1, session.length());
         }
     }
 

@@ -60,11 +60,15 @@ final class SharedEnvironment {
     /**
      * Returns the shared environment, creating it with a global thread pool on first use.
      *
-     * @param options thread count and spinning (honoured by the first call only)
+     * @param asked thread count (capped at the available processors) and spinning (honoured by the
+     *     first call only)
      * @return the environment and how its sessions must be configured
      * @throws SkipperException if ONNX Runtime cannot create an environment
      */
-    static synchronized SharedEnvironment acquire(BackendOptions options) throws SkipperException {
+    static synchronized SharedEnvironment acquire(BackendOptions asked) throws SkipperException {
+        // Skipper.open caps (with its warning) before a backend sees the options; this guards
+        // direct SPI callers: a pool of hundreds of threads crashed ONNX Runtime in native code.
+        BackendOptions options = asked.withThreadsAtMost(BackendOptions.availableProcessors());
         if (environment == null) {
             createOnLargeStack(options);
         } else if (globalPool
