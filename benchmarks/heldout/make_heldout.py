@@ -1,6 +1,5 @@
-"""Held-out real text for `./skipper score --adaptive-depth`: docstrings of Python standard-library
-modules (none of us wrote them; calibration reads pydoc_data topics and the model's own answers,
-never these). Deterministic for a given Python version.
+"""Held-out real text for `./skipper score` (stdlib module docstrings; see
+exporters/skipper_export/bench/heldout.py for what and why).
 
     .venv/bin/python benchmarks/heldout/make_heldout.py [MAX_CHARS] > build/heldout.txt
 
@@ -9,21 +8,16 @@ MAX_CHARS (default 6000, ~1500 SmolLM2 tokens) keeps the text inside a 2048-toke
 
 from __future__ import annotations
 
-import importlib
 import sys
+from pathlib import Path
 
-MODULES = ("argparse", "csv", "difflib", "heapq", "inspect", "json", "logging", "pickle", "shlex", "string",
-           "textwrap", "threading", "unittest", "urllib.parse", "zipfile", "collections", "functools", "sqlite3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "exporters"))
+
+from skipper_export.bench.heldout import DEFAULT_CHARS, heldout_text  # noqa: E402
 
 
 def main() -> int:
-    limit = int(sys.argv[1]) if len(sys.argv) > 1 else 6000
-    parts = []
-    for name in MODULES:
-        doc = (importlib.import_module(name).__doc__ or "").strip()
-        if len(doc) > 200:
-            parts.append(doc)
-    sys.stdout.write(("\n\n".join(parts))[:limit] + "\n")
+    sys.stdout.write(heldout_text(int(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CHARS))
     return 0
 
 

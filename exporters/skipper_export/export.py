@@ -34,7 +34,10 @@ class ExportOptions:
     weights: str = "auto"  # auto | fp32 | fp16 | int8 | int4
     flavour: str = "ort"
     activations: str = "auto"  # auto | float32 | float16 (float16 only for the standard flavour)
-    ort_accuracy: str = "fp32"  # MatMulNBits compute for int4/int8 weights: fp32 | int8 (ort flavour only)
+    # Compute of the int4/int8-weight matmuls (ort flavour): int8 = activations quantized per block
+    # inside MatMulNBits, the default recipe (fast, batch-invariant); fp32 = float compute on the
+    # exact weights (the parity tests' bundles). Float weights and the standard flavour ignore it.
+    matmul: str = "int8"
     force: bool = False
     progress: bool = True
 
@@ -94,9 +97,9 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
 def _write(ckpt: Checkpoint, mode: str, act: str, opts: ExportOptions, w: BundleWriter) -> dict[str, Any]:
     c = ckpt.config
     flavour = opts.flavour
-    if opts.ort_accuracy not in ACCURACY_LEVELS:
-        raise ExportError("--ort-accuracy", f"unknown value '{opts.ort_accuracy}' (choose fp32, int8)")
-    acc = ACCURACY_LEVELS[opts.ort_accuracy] if flavour == "ort" else 0
+    if opts.matmul not in ACCURACY_LEVELS:
+        raise ExportError("--matmul", f"unknown value '{opts.matmul}' (choose int8, fp32)")
+    acc = ACCURACY_LEVELS[opts.matmul] if flavour == "ort" else 0
     graphs: dict[str, Any] = {}
     layout = kv_layout(flavour)
     rope_section = None

@@ -81,7 +81,7 @@ def test_quantized_sources_export_their_own_integers(models: Path, tmp_path: Pat
     compute it matches the fp32 reference as tightly as an fp32 export does."""
     src = make_tiny(models / f"gguf-{ttype}", "gguf", "bpe", ttype)
     mode = "int8" if ttype == "Q8_0" else "int4"
-    bundle = export_bundle(src, tmp_path / "b", weights=mode, flavour=flavour, ort_accuracy="fp32")
+    bundle = export_bundle(src, tmp_path / "b", weights=mode, flavour=flavour, matmul="fp32")
     m = yaml.safe_load((bundle / "manifest.yaml").read_text())
     assert m["weights"]["exact_from_source"] is True
     _check_fp32_parity(src, bundle)
@@ -94,7 +94,7 @@ def test_quantized_sources_export_their_own_integers(models: Path, tmp_path: Pat
 def test_requantized_exports_stay_close(models: Path, tmp_path: Path, mode: str, flavour: str, acc: str) -> None:
     """Float sources quantized by the exporter: top-1 agreement with the fp32 reference."""
     src = make_tiny(models / "hf-bpe", "hf", "bpe", layers=3, tie_word_embeddings=False)
-    bundle = export_bundle(src, tmp_path / "b", weights=mode, flavour=flavour, ort_accuracy=acc)
+    bundle = export_bundle(src, tmp_path / "b", weights=mode, flavour=flavour, matmul=acc)
     ref = ReferenceModel.load(src)
     tokens = list(np.random.default_rng(1).integers(3, 500, 200))
     want = ref.teacher_forced_argmax(tokens)
@@ -124,7 +124,7 @@ def test_rollback_at_every_position_matches_fresh_decoding(models: Path, tmp_pat
     cache that never saw the rejected tokens (to float32 arithmetic: two fp32 evaluations of the
     same rows, so within twice the float32 yardstick of each other)."""
     src = make_tiny(models / "gguf-Q4_1", "gguf", "bpe", "Q4_1")
-    bundle = export_bundle(src, tmp_path / "b", weights="int4", ort_accuracy="fp32")
+    bundle = export_bundle(src, tmp_path / "b", weights="int4", matmul="fp32")
     sess = BundleSession(bundle, max_seq=64)
     fresh = BundleSession(bundle, max_seq=64)
     prefix, drafted, actual = PROMPT[:6], [301, 302, 303, 304], [401, 402, 403, 404]
@@ -254,7 +254,7 @@ def test_ort_layers_are_batch_invariant(models: Path, tmp_path: Path, weights: s
     """A token's logits in an n-row verification pass are bitwise its logits decoded alone (what makes
     speculative greedy output identical to plain decoding, int8 activations included)."""
     src = make_tiny(models / "gguf-Q4_1", "gguf", "bpe", "Q4_1")
-    bundle = export_bundle(src, tmp_path / "b", weights=weights, flavour="ort", ort_accuracy=accuracy)
+    bundle = export_bundle(src, tmp_path / "b", weights=weights, flavour="ort", matmul=accuracy)
     worst, rows = batch_vs_alone_max_diff(bundle, seed=3)
     assert rows == 54 and worst == 0.0, f"rows in a batch differ from rows alone by up to {worst}"
 
@@ -277,3 +277,28 @@ def test_ort_layers_write_a_scratch_row_and_fill_the_whole_context(models: Path,
     assert np.abs(logits[0] - want).max() <= 2 * reference_bounds(src, tokens)["logits"]
     with pytest.raises(ValueError, match="exceed"):
         sess.forward([5])
+
+
+def test_export_without_flags_is_the_default_recipe(models: Path, tmp_path: Path) -> None:
+    """One default everywhere: `export` with no flags writes what `./skipper demo` writes (int8 matmul
+    activations for quantized weights); fp32 compute is asked for by name (--matmul, old name
+    --ort-accuracy), and float weights have no quantized matmuls to compute in int8."""
+    import os
+    import subprocess
+    import sys
+
+    src = make_tiny(models / "gguf-Q4_1", "gguf", "bpe", "Q4_1")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+    def recipe(*flags: str) -> dict:
+        out = tmp_path / f"b{len(list(tmp_path.iterdir()))}"
+        r = subprocess.run([sys.executable, "-m", "skipper_export", "export", "--no-progress", "--source", str(src),
+                            "--out", str(out), *flags], capture_output=True, text=True, env=env, timeout=300)
+        assert r.returncode == 0, r.stderr
+        return yaml.safe_load((out / "manifest.yaml").read_text())["weights"]
+
+    default = recipe()
+    assert (default["mode"], default["matmul_accuracy"]) == ("int4", "int8")
+    assert recipe("--matmul", "fp32")["matmul_accuracy"] == "fp32"
+    assert recipe("--ort-accuracy", "fp32")["matmul_accuracy"] == "fp32"
+    assert recipe("--weights", "fp32")["matmul_accuracy"] == "fp32"

@@ -65,7 +65,7 @@ def bundles(tmp_path_factory: pytest.TempPathFactory, gguf: Path) -> dict[str, P
         "fp32-ort": dict(weights="fp32", flavour="ort"),
         "fp32-standard": dict(weights="fp32", flavour="standard"),
         "int4-ort": dict(weights="int4", flavour="ort"),
-        "int4-ort-int8acc": dict(weights="int4", flavour="ort", ort_accuracy="int8"),
+        "int4-ort-int8acc": dict(weights="int4", flavour="ort", matmul="int8"),
         "int4-standard": dict(weights="int4", flavour="standard"),
         "int8-ort": dict(weights="int8", flavour="ort"),
         "fp16-ort": dict(weights="fp16", flavour="ort"),

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .llama_cpp import MODES as LLAMA_MODES
+from .llama_cpp import MODES as LLAMA_MODES, source_gguf
 
 
 def _read_prompts(path: Path) -> list[str]:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     doc: dict[str, Any] = json.loads(a.java_json.read_text(encoding="utf-8"))
     bundle = a.bundle or Path(doc["bundle"])
-    gguf = a.gguf or _source_gguf(bundle)
+    gguf = a.gguf or source_gguf(bundle)
     sets = {f.stem: _read_prompts(f) for f in a.prompts}
     llama_modes = [m for m in a.llama_modes.split(",") if m]
     for m in llama_modes:
@@ -69,23 +69,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: wrote {a.plot}")
     print(f"bench: wrote {a.json}")
     return 0
-
-
-def _source_gguf(bundle: Path) -> Path | None:
-    """The GGUF a bundle was exported from, when it is a known model's (matched by file name)."""
-    import yaml
-
-    from ..load.source import KNOWN_MODELS, resolve_source
-
-    name = (yaml.safe_load((bundle / "manifest.yaml").read_text(encoding="utf-8")).get("source") or {}).get("name")
-    for known in KNOWN_MODELS:
-        try:
-            path = resolve_source(known)
-        except Exception:  # noqa: BLE001 - a known model that is not installed is simply not a match
-            continue
-        if path.name == name:
-            return path
-    return None
 
 
 def mark_differences(doc: dict[str, Any]) -> None:

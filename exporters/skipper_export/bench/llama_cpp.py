@@ -80,3 +80,20 @@ def _generate(llm: Any, tokens: list[int], max_tokens: int, eos: int) -> tuple[l
             break
     rate = (len(ids) - 1) / (last - first) if len(ids) >= 2 and last > first else float("nan")
     return ids, first - start, rate
+
+
+def source_gguf(bundle: Path) -> Path | None:
+    """The GGUF a bundle was exported from, when it is a known model's (matched by file name)."""
+    import yaml
+
+    from ..load.source import KNOWN_MODELS, resolve_source
+
+    name = (yaml.safe_load((bundle / "manifest.yaml").read_text(encoding="utf-8")).get("source") or {}).get("name")
+    for known in KNOWN_MODELS:
+        try:
+            path = resolve_source(known)
+        except Exception:  # noqa: BLE001 - a known model that is not installed is simply not a match
+            continue
+        if path.name == name:
+            return path
+    return None

@@ -115,20 +115,22 @@ def main(argv: list[str] | None = None) -> int:
         bpe = make_tiny(models / "hf-bpe", "hf", "bpe", layers=3, tie_word_embeddings=False)
         spm = make_tiny(models / "gguf-spm-q4_1", "gguf", "spm", "Q4_1")
         write_case(a.out / "tiny-bpe-fp32", bpe, bpe, 24, 128, calibrate=FAST_CALIBRATION, weights="fp32")
-        write_case(a.out / "tiny-spm-int4", spm, spm, 24, 128, calibrate=FAST_CALIBRATION, weights="int4")
+        # Reference goldens hold bundles to the float32 yardstick: exact weights x float compute.
+        write_case(a.out / "tiny-spm-int4", spm, spm, 24, 128, calibrate=FAST_CALIBRATION, weights="int4",
+                   matmul="fp32")
         write_case(a.out / "tiny-bpe-fp32-standard", bpe, bpe, 24, 128, weights="fp32", flavour="standard")
         # The default recipe (int8 matmul activations): no reference goldens (its agreement with exact
         # math is statistical), only the bundle, for the speculative-equals-plain tests.
-        write_bundle(a.out / "tiny-spm-int4-int8", spm, FAST_CALIBRATION, weights="int4", ort_accuracy="int8")
+        write_bundle(a.out / "tiny-spm-int4-int8", spm, FAST_CALIBRATION, weights="int4", matmul="int8")
         if a.real:
             from ..load.source import resolve_source
 
             gguf = resolve_source("smollm2-135m")
             write_case(a.out / "smollm2-fp32", gguf, gguf, 64, 512, weights="fp32")
             write_case(a.out / "smollm2-int4", gguf, gguf, 64, 512, calibrate={**FAST_CALIBRATION, "draft_vocab": 4096},
-                       weights="int4")
+                       weights="int4", matmul="fp32")
             write_bundle(a.out / "smollm2-int4-int8", gguf, {**FAST_CALIBRATION, "draft_vocab": 4096}, weights="int4",
-                         ort_accuracy="int8")
+                         matmul="int8")
         return 0
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)

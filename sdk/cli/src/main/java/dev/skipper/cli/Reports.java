@@ -119,10 +119,17 @@ final class Reports {
      * {@code score --json}'s object.
      *
      * @param r the scores
-     * @return keys tokens, argmax, logprobs, perplexity
+     * @param bundle the engine's bundle, or null when it has none (test doubles)
+     * @return keys bundle (when known: {@link #recipe} and its path), tokens, argmax, logprobs,
+     *     perplexity
      */
-    static Map<String, Object> score(ScoreResult r) {
+    static Map<String, Object> score(ScoreResult r, BundleManifest bundle) {
         Map<String, Object> m = new LinkedHashMap<>();
+        if (bundle != null) {
+            Map<String, Object> b = recipe(bundle);
+            b.put("path", bundle.directory().toString());
+            m.put("bundle", b);
+        }
         m.put("tokens", r.tokens());
         m.put("argmax", r.argmax());
         m.put("logprobs", r.logprobs());

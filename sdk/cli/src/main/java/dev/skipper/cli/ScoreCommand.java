@@ -80,7 +80,7 @@ final class ScoreCommand implements Callable<Integer> {
                 lossy = session.scoreAdaptiveDepth(text, AdaptiveDepth.lossy(adaptiveDepth), prefix);
             }
             if (json) {
-                Map<String, Object> doc = Reports.score(r);
+                Map<String, Object> doc = Reports.score(r, e.manifest());
                 if (lossy != null) {
                     Map<String, Object> d = new LinkedHashMap<>();
                     d.put("lossy", true);
