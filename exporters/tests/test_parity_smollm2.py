@@ -172,13 +172,15 @@ def test_lossy_exports_keep_their_agreement_floor(variant: str, floor: float, bu
     assert agreement >= floor, f"{variant}: {agreement:.4f} over {len(real_tokens)} tokens"
 
 
-def test_zz_record_figures(bundles: dict[str, Path]) -> None:
-    """Not a check: writes the measured figures (and bundle sizes) for docs and the issue note."""
+@pytest.fixture(scope="module", autouse=True)
+def _record_figures(bundles: dict[str, Path]):  # type: ignore[no-untyped-def]
+    """After the module's tests: writes the measured figures (and bundle sizes) for docs and notes.
+    A fixture, not a test: writing a file checks nothing."""
+    yield
     sizes = {k: sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) for k, p in bundles.items()}
     out = Path(__file__).resolve().parents[2] / "build" / "parity-smollm2.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({**RESULTS, "bundle_bytes": sizes}, indent=1) + "\n")
-    assert all(s > 0 for s in sizes.values())
 
 
 def test_default_recipe_is_batch_invariant(bundles: dict[str, Path]) -> None:

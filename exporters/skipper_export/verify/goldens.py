@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         write_case(a.out / "tiny-spm-int4", spm, spm, 24, 128, calibrate=FAST_CALIBRATION, weights="int4",
                    matmul="fp32")
         write_case(a.out / "tiny-bpe-fp32-standard", bpe, bpe, 24, 128, weights="fp32", flavour="standard")
+        # float16 compute (the TensorRT-style recipe), checked against its float32 twin by the runtime tests.
+        write_bundle(a.out / "tiny-bpe-fp16-standard", bpe, weights="fp16", flavour="standard")
         # The default recipe (int8 matmul activations): no reference goldens (its agreement with exact
         # math is statistical), only the bundle, for the speculative-equals-plain tests.
         write_bundle(a.out / "tiny-spm-int4-int8", spm, FAST_CALIBRATION, weights="int4", matmul="int8")

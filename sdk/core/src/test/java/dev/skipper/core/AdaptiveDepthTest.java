@@ -132,7 +132,7 @@ class AdaptiveDepthTest {
     void firstSkippedLayersStillGetTheirCacheRows(String name) throws Exception {
         DefaultEngine engine = calibrated(name);
         ModelRunner r = engine.runner();
-        Assumptions.assumeTrue(r.manifest().firstRouters() != null, name + ": no FiRST routers");
+        assertTrue(r.manifest().firstRouters() != null, name + ": calibration always trains FiRST routers");
         int layers = r.manifest().model().numLayers();
         int[] prompt = EngineTestData.goldens(name).prompts().get(0).ids();
         int p = prompt.length;
@@ -193,8 +193,12 @@ class AdaptiveDepthTest {
 
     private static DefaultEngine calibrated(String name) throws SkipperException {
         DefaultEngine engine = EngineTestData.engine(name);
-        Assumptions.assumeTrue(engine.runner().hasDraftHeads() && engine.runner().hasKvFill(),
-                name + ": no calibrated exit heads / kv_fill graphs in the test data");
+        boolean present = engine.runner().hasDraftHeads() && engine.runner().hasKvFill();
+        if (!(name.contains("standard") || name.equals("smollm2-fp32"))) { // the cases goldens calibrates
+            assertTrue(present, name + ": the test data calibrates this case, but it lacks exit heads / kv_fill");
+        } else {
+            Assumptions.abort(name + ": not calibrated by the test data, no exit heads / kv_fill graphs");
+        }
         return engine;
     }
 

@@ -26,16 +26,33 @@ class SpeculativeSamplingTest {
 
     @ParameterizedTest
     @EnumSource(value = SpeculationMode.class, names = {"LAYER_SKIP", "NGRAM", "EXIT_HEAD"})
-    void firstTokenOfARoundFollowsTheModelsDistribution(SpeculationMode mode) throws Exception {
+    void theTokensOfARoundFollowTheModelsDistribution(SpeculationMode mode) throws Exception {
         DefaultEngine engine = EngineTestData.engine("tiny-bpe-fp32");
         var runner = engine.runner();
         int layers = runner.manifest().model().numLayers();
         int vocab = runner.manifest().model().vocabSize();
-        // A prompt whose last 3-gram occurred before, so prompt lookup drafts [5, 6, 7, 8].
+        // A prompt whose last 3-gram occurred before, so prompt lookup drafts [c, 6, 7, 8]; c is
+        // chosen likely under p, so that lookup drafts get accepted and the round's later tokens
+        // are tested too.
         int[] prompt = {11, 5, 6, 7, 8, 9, 5, 6, 7, 8};
         int x = 9;
         SpeculationConfig config = new SpeculationConfig(mode, null, 4, 0.0, List.of(layers - 1), 3, true).fixed();
         try (Sequence seq = new Sequence(runner, 64, 16)) {
+            float[] probe = new float[vocab];
+            Sampler probeSampler = new Sampler(vocab);
+            for (int c = 3; c < vocab; c++) {
+                prompt[6] = c;
+                seq.rewind(0);
+                seq.append(prompt, 0, prompt.length);
+                seq.append(x);
+                seq.run(null);
+                probeSampler.probabilities(seq.logits(), 0, SAMPLING, seq.recent(), probe, 0);
+                if (probe[c] >= 0.1f) {
+                    break;
+                }
+            }
+            assertTrue(probe[prompt[6]] >= 0.1f, "no token c with p(c) >= 0.1 after the prompt");
+            seq.rewind(0);
             seq.append(prompt, 0, prompt.length);
             seq.run(null);
             seq.append(x);
@@ -51,8 +68,12 @@ class SpeculativeSamplingTest {
 
             Sampler sampler = new Sampler(vocab);
             long[] counts = new long[vocab];
+            int[] first = new int[TRIALS];
+            int[] second = new int[TRIALS];
             int[] out = new int[8];
+            int[] next = new int[8];
             long rounds = 0;
+            long accepted = 0;
             try (SpeculativeDecoder spec = new SpeculativeDecoder(seq, sampler, config, true)) {
                 for (int t = 0; t < TRIALS; t++) {
                     sampler.begin(1000 + t);
@@ -60,7 +81,17 @@ class SpeculativeSamplingTest {
                     int n = spec.step(SAMPLING, 5, out);
                     assertTrue(n >= 1);
                     counts[out[0]]++;
+                    first[t] = out[0];
                     rounds += spec.stats(n).rounds();
+                    accepted += n - 1;
+                    // The token after it: from the same round when a draft was accepted, else from
+                    // the next step. Both must follow p(. | x, first).
+                    if (n >= 2) {
+                        second[t] = out[1];
+                    } else {
+                        spec.step(SAMPLING, 4, next);
+                        second[t] = next[0];
+                    }
                     seq.rewindPending(past + 1);
                     assertTrue(seq.cached() == past && seq.cache().length(0) == past);
                 }
@@ -74,6 +105,38 @@ class SpeculativeSamplingTest {
                     mode.yamlName(), chi, wrong, df, critical);
             assertTrue(chi < critical, mode + ": chi-square " + chi + " >= " + critical);
             assertTrue(wrong > critical, mode + ": the test cannot tell p from a hotter p (" + wrong + ")");
+
+            // Second token, given the most frequent first token y: against p(. | x, y) from plain steps.
+            int y = 0;
+            for (int v = 1; v < vocab; v++) {
+                y = counts[v] > counts[y] ? v : y;
+            }
+            seq.run(null); // x
+            seq.append(y);
+            seq.run(null);
+            float[] p2 = new float[vocab];
+            float[] hotter2 = new float[vocab];
+            plain.probabilities(seq.logits(), 0, SAMPLING, seq.recent(), p2, 0);
+            plain.probabilities(seq.logits(), 0, HOTTER, seq.recent(), hotter2, 0);
+            seq.rewindPending(past + 1);
+            long[] counts2 = new long[vocab];
+            int given = 0;
+            for (int t = 0; t < TRIALS; t++) {
+                if (first[t] == y) {
+                    counts2[second[t]]++;
+                    given++;
+                }
+            }
+            double chi2 = chiSquare(counts2, p2, given);
+            double wrong2 = chiSquare(counts2, hotter2, given);
+            double critical2 = critical(support(p2) - 1);
+            System.out.printf("%s: second token given %d (%d trials, %d drafts accepted in all): chi2 %.1f vs p, "
+                    + "%.1f vs the hotter p, critical %.1f%n", mode.yamlName(), y, given, accepted, chi2, wrong2,
+                    critical2);
+            assertTrue(given >= TRIALS / 10, mode + ": too few trials start with the most frequent token: " + given);
+            assertTrue(accepted > 0, mode + ": no draft was accepted, so the round's later tokens were not tested");
+            assertTrue(chi2 < critical2, mode + ": second token chi-square " + chi2 + " >= " + critical2);
+            assertTrue(wrong2 > critical2, mode + ": the second-token test cannot tell p from a hotter p (" + wrong2 + ")");
         }
     }
 

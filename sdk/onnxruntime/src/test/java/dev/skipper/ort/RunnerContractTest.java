@@ -97,7 +97,7 @@ class RunnerContractTest {
     @MethodSource("cases")
     void kvFillWritesWhatTheLayerWrites(String name) throws Exception {
         OrtModelRunner r = TestCases.runner(name);
-        Assumptions.assumeTrue(r.hasKvFill(), name + " has no kv_fill graphs");
+        TestCases.requireCalibrated(name, r.hasKvFill(), "kv_fill graphs");
         int[] prompt = TestCases.goldens(name).prompts().get(0).ids();
         int n = prompt.length;
         int layers = r.manifest().model().numLayers();
@@ -134,7 +134,7 @@ class RunnerContractTest {
     @MethodSource("cases")
     void exitAndDraftHeadsRunOnTheirRows(String name) throws Exception {
         OrtModelRunner r = TestCases.runner(name);
-        Assumptions.assumeTrue(r.hasDraftHeads(), name + " has no draft heads");
+        TestCases.requireCalibrated(name, r.hasDraftHeads(), "draft heads");
         var spec = r.manifest().draftHeads();
         int exit = spec.defaultExit();
         int[] prompt = TestCases.goldens(name).prompts().get(0).ids();
@@ -297,14 +297,12 @@ class RunnerContractTest {
     }
 
     /**
-     * A float16 bundle of the tiny model ({@code tiny-bpe-fp16-standard}, not written by {@code
-     * goldens}: export it with {@code --flavour standard --weights fp16}) against its float32 twin.
+     * A float16 bundle of the tiny model ({@code tiny-bpe-fp16-standard}: {@code goldens} exports it
+     * with {@code --flavour standard --weights fp16}) against its float32 twin.
      */
     @Test
     void float16BundleTracksTheFloat32One() throws Exception {
-        Path root = TestCases.root();
-        Path fp16Bundle = root.resolve("tiny-bpe-fp16-standard/bundle");
-        Assumptions.assumeTrue(Files.isDirectory(fp16Bundle), "optional case tiny-bpe-fp16-standard is absent");
+        Path fp16Bundle = TestCases.bundleOnly("tiny-bpe-fp16-standard");
         OrtModelRunner fp32 = TestCases.runner(TINY);
         TestCases.Goldens g = TestCases.goldens(TINY);
         int vocab = g.vocabSize();

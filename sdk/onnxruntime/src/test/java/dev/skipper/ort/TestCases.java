@@ -71,11 +71,62 @@ final class TestCases {
      * @return its directory
      */
     static Path caseDir(String name) {
+        skipRealWhenOff(name);
         Path dir = root().resolve(name);
         if (!Files.isDirectory(dir.resolve("bundle"))) {
             missing("test case " + dir + " is missing (generate it with skipper_export goldens)");
         }
         return dir;
+    }
+
+    /**
+     * Whether {@code skipper_export goldens} calibrates a case (exit heads, draft vocabulary,
+     * routers, kv_fill graphs): every case but the standard-flavour and fp32 SmolLM2 ones.
+     *
+     * @param name the case
+     * @return true when its bundle must hold the calibration artefacts
+     */
+    static boolean calibratedByTestData(String name) {
+        return !(name.contains("standard") || name.equals("smollm2-fp32"));
+    }
+
+    /**
+     * Fails when a case the test data calibrates lacks an artefact; skips (reported as skipped)
+     * the cases it does not calibrate.
+     *
+     * @param name the case
+     * @param present whether the runner has the artefact
+     * @param what the artefact, for the message
+     */
+    static void requireCalibrated(String name, boolean present, String what) {
+        if (calibratedByTestData(name)) {
+            if (!present) {
+                fail(name + ": the test data calibrates this case, but it has no " + what);
+            }
+        } else {
+            Assumptions.abort(name + ": not calibrated by the test data, so no " + what);
+        }
+    }
+
+    /**
+     * A case's bundle directory for cases written without goldens ({@code <case>/bundle}).
+     *
+     * @param name the case
+     * @return the bundle directory
+     */
+    static Path bundleOnly(String name) {
+        Path bundle = root().resolve(name).resolve("bundle");
+        if (!Files.isDirectory(bundle)) {
+            missing("test case " + bundle + " is missing (generate it with skipper_export goldens)");
+        }
+        return bundle;
+    }
+
+    /** SmolLM2 cases are skipped when {@code ./skipper test} ran with SKIPPER_TEST_REAL=0 (-Dskipper.testReal=false). */
+    private static void skipRealWhenOff(String name) {
+        if (name.startsWith("smollm2") && "false".equals(System.getProperty("skipper.testReal"))) {
+            Assumptions.abort(name + ": SmolLM2 cases are off (SKIPPER_TEST_REAL=0)");
+        }
     }
 
     private static void missing(String why) {
