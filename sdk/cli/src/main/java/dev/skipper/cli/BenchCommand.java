@@ -46,6 +46,9 @@ import picocli.CommandLine.Spec;
         footer = {"", "Exit status: 0 done; 2 usage error or failure (one 'error: ...' line on stderr).",
             "JSON schema: docs/cli.md."})
 final class BenchCommand implements Callable<Integer> {
+    /** Most warm-up runs and repeats: a bench is minutes, not days (2^31 repeats never ends). */
+    static final int MAX_RUNS = 100;
+
     /** Modes this command runs ({@code spec} is {@code auto}). */
     static final List<String> MODES = List.of("ar", "spec", "auto", "ngram", "early-exit", "exit-head", "layer-skip",
             "adaptive-depth");
@@ -78,11 +81,13 @@ final class BenchCommand implements Callable<Integer> {
     boolean chat;
 
     @Option(names = "--warmup", paramLabel = "N", order = 14, defaultValue = "1",
-            description = "Untimed runs of the first prompt before measuring (default: ${DEFAULT-VALUE}).")
+            description = "Untimed runs of the first prompt before measuring, 0 to " + MAX_RUNS
+                    + " (default: ${DEFAULT-VALUE}).")
     int warmup;
 
     @Option(names = "--repeat", paramLabel = "N", order = 15, defaultValue = "1",
-            description = "Runs of each prompt in each mode; the fastest decode counts (default: ${DEFAULT-VALUE}). "
+            description = "Runs of each prompt in each mode, 1 to " + MAX_RUNS + "; the fastest decode counts "
+                    + "(default: ${DEFAULT-VALUE}). "
                     + "Other tenants of a shared machine slow single runs down by 10 %% and more.")
     int repeat;
 
@@ -101,11 +106,11 @@ final class BenchCommand implements Callable<Integer> {
                         + String.join(", ", MODES));
             }
         }
-        if (warmup < 0) {
-            throw new ParameterException(spec.commandLine(), "--warmup must be >= 0, got " + warmup);
+        if (warmup < 0 || warmup > MAX_RUNS) {
+            throw new ParameterException(spec.commandLine(), "--warmup must be in [0, " + MAX_RUNS + "], got " + warmup);
         }
-        if (repeat < 1) {
-            throw new ParameterException(spec.commandLine(), "--repeat must be >= 1, got " + repeat);
+        if (repeat < 1 || repeat > MAX_RUNS) {
+            throw new ParameterException(spec.commandLine(), "--repeat must be in [1, " + MAX_RUNS + "], got " + repeat);
         }
         DeploymentConfig config = Deployments.resolve(spec, engine, b -> b.maxNewTokens(maxTokens));
         Map<String, List<String>> sets = new LinkedHashMap<>();

@@ -107,9 +107,9 @@ public final class Main {
         if (t instanceof SkipperException) {
             err.println("error: " + oneLine(t.getMessage()));
         } else if (t instanceof NoSuchFileException e) {
-            err.println("error: no such file: " + e.getFile());
+            err.println("error: " + oneLine("no such file: " + e.getFile()));
         } else if (t instanceof AccessDeniedException e) {
-            err.println("error: permission denied: " + e.getFile());
+            err.println("error: " + oneLine("permission denied: " + e.getFile()));
         } else if (t instanceof IOException) {
             err.println("error: " + oneLine(String.valueOf(t.getMessage())));
         } else {
@@ -122,8 +122,22 @@ public final class Main {
         return EXIT_ERROR;
     }
 
+    /** Longest message shown: a 1 MB value quoted in a message must not become a 1 MB error line. */
+    private static final int MAX_MESSAGE_CHARS = 480;
+
     private static String oneLine(String s) {
-        return s == null ? "" : s.strip().replace("\r\n", " ").replace('\n', ' ').replace('\r', ' ');
+        if (s == null) {
+            return "";
+        }
+        String line = s.strip().replace("\r\n", " ").replace('\n', ' ').replace('\r', ' ');
+        if (line.length() <= MAX_MESSAGE_CHARS) {
+            return line;
+        }
+        int cut = MAX_MESSAGE_CHARS - 40;
+        if (Character.isHighSurrogate(line.charAt(cut - 1))) {
+            cut--;
+        }
+        return line.substring(0, cut) + "... (" + (line.length() - cut) + " more characters)";
     }
 
     /** The root command: without a verb it prints the usage and fails. */

@@ -223,7 +223,11 @@ class CliParsingTest {
         Path prompts = tmp.resolve("p.txt");
         Files.writeString(prompts, "a\n");
         assertUsageError(run("bench", "--bundle", "b", "--prompts", prompts.toString(), "--repeat", "0"),
-                "--repeat must be >= 1");
+                "--repeat must be in [1, 100], got 0");
+        assertUsageError(run("bench", "--bundle", "b", "--prompts", prompts.toString(), "--repeat", "101"),
+                "--repeat must be in [1, 100], got 101");
+        assertUsageError(run("bench", "--bundle", "b", "--prompts", prompts.toString(), "--warmup", "2147483647"),
+                "--warmup must be in [0, 100]");
         assertUsageError(run("run", "--bundle", "b", "--prompt", "x", "--mode", "fastest"),
                 "unknown speculation mode 'fastest'");
         assertUsageError(run("bench", "--bundle", "b", "--prompts", prompts.toString(), "--modes", "fast"),

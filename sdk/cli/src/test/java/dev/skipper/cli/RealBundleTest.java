@@ -128,7 +128,11 @@ class RealBundleTest {
         Cli.Result r = cli("score", "--bundle", bundle, "--text-file", text.toString(), "--json");
         assertEquals(0, r.status(), r::toString);
         JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
-        assertEquals(Set.of("tokens", "argmax", "logprobs", "perplexity"), o.keySet());
+        assertEquals(Set.of("bundle", "tokens", "argmax", "logprobs", "perplexity"), o.keySet());
+        JsonObject b = o.getAsJsonObject("bundle");
+        assertEquals(Path.of(bundle).toAbsolutePath().normalize(), Path.of(b.get("path").getAsString()).toAbsolutePath()
+                .normalize(), "score --json names the bundle it scored with");
+        assertEquals("fp32", b.get("weights").getAsString());
         int n = o.getAsJsonArray("tokens").size();
         assertTrue(n > 2);
         assertEquals(n - 1, o.getAsJsonArray("argmax").size());
@@ -204,5 +208,36 @@ class RealBundleTest {
         assertEquals(2, missing.status(), missing::toString);
         assertTrue(missing.err().startsWith("error: "), missing::toString);
         assertEquals(1, missing.err().lines().count(), missing::toString);
+    }
+
+    /**
+     * Accepted values at their extremes on the real engine: each run ends within a minute with
+     * exit 0 or one error line (exit 2), never a native crash, an internal error or a hang.
+     * {@code --threads 999} crashed ONNX Runtime in native code before threads were capped.
+     */
+    @Test
+    void extremeAcceptedValuesEndCleanlyOnTheRealEngine() {
+        String[][] cases = {
+            {"--threads", "999"}, {"--threads", "1024"}, {"--max-tokens", "2147483647", "--context-length", "64"},
+            {"--context-length", "1048576"}, {"--context-length", "1"}, {"--top-k", "2147483647"},
+            {"--seed", "-9223372036854775808"}, {"--temperature", "1e-30"}, {"--temperature", "1e30"},
+            {"--top-p", "1e-30"}, {"--min-p", "1"}, {"--repetition-penalty", "1e30"}, {"--mode", "auto"},
+            {"--stop", "\u0000"}, {"--max-tokens", "1"},
+        };
+        for (String[] extra : cases) {
+            String[] args = new String[6 + extra.length];
+            System.arraycopy(new String[] {"run", "--bundle", bundle, "--prompt", "hello world", "--json"}, 0, args, 0, 6);
+            System.arraycopy(extra, 0, args, 6, extra.length);
+            Cli.Result r = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(60),
+                    () -> cli(args), () -> "hung: " + String.join(" ", extra));
+            String shown = String.join(" ", extra) + "\n" + r;
+            assertTrue(r.status() == 0 || r.status() == 2, shown);
+            assertFalse(r.err().contains("internal error") || r.err().contains("\tat "), shown);
+            if (r.status() == 2) {
+                assertTrue(r.err().startsWith("error: "), shown);
+            } else {
+                assertTrue(JsonParser.parseString(r.out().strip()).isJsonObject(), shown);
+            }
+        }
     }
 }
