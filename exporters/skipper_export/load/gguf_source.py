@@ -190,6 +190,8 @@ def _weights(reader: Any, path: Path, cfg: ModelConfig, where: str) -> dict[str,
         if tname not in SUPPORTED_TYPES:
             raise ExportError(where, f"tensor '{t.name}' has type {tname}, supported: {', '.join(SUPPORTED_TYPES)}")
         shape = tuple(int(x) for x in reversed([int(d) for d in t.shape]))  # GGUF lists dims innermost first
+        if not shape or min(shape) < 1:
+            raise ExportError(where, f"tensor '{t.name}' has shape {shape}: every dimension must be >= 1")
         block, type_size = GGML_QUANT_SIZES[t.tensor_type]
         if shape[-1] % block:
             raise ExportError(where, f"tensor '{t.name}' row length {shape[-1]} is not a multiple of the {tname} block size {block}")
