@@ -5,8 +5,8 @@ package dev.skipper.api;
  * generate concurrently. Close it after its sessions.
  */
 public interface Engine extends AutoCloseable {
-    /** @return the bundle's manifest */
-    BundleManifest manifest();
+    /** @return the loaded model: name, sizes, and the recipe its bundle computes with */
+    ModelInfo model();
 
     /** @return the backend in use ({@code cpu}, {@code cuda}, {@code tensorrt}) */
     String backendName();

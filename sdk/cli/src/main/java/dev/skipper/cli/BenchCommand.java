@@ -1,19 +1,19 @@
 package dev.skipper.cli;
 
-import dev.skipper.api.spi.BackendOptions;
+import dev.skipper.api.AdaptiveDepth;
 import dev.skipper.api.ChatMessage;
 import dev.skipper.api.Engine;
 import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.GenerationResult;
 import dev.skipper.api.GenerationStats;
 import dev.skipper.api.SamplingOptions;
-import dev.skipper.api.AdaptiveDepth;
-import dev.skipper.api.SpeculationMode;
-import dev.skipper.api.SpeculationStats;
-import dev.skipper.core.text.PromptFile;
 import dev.skipper.api.Session;
 import dev.skipper.api.SkipperException;
+import dev.skipper.api.SpeculationMode;
+import dev.skipper.api.SpeculationStats;
 import dev.skipper.core.config.DeploymentConfig;
+import dev.skipper.core.text.PromptFile;
+import dev.skipper.runtime.spi.BackendOptions;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -134,7 +134,7 @@ final class BenchCommand implements Callable<Integer> {
         Map<String, Object> recipe;
         try (Engine e = ctx.opener().open(config); Session session = e.newSession()) {
             backend = e.backendName();
-            recipe = e.manifest() == null ? null : Reports.recipe(e.manifest()); // null: a test double
+            recipe = e.model() == null ? null : Reports.recipe(e.model()); // null: a test double
             for (String mode : modes) { // warm up every mode's buffers and the JIT
                 for (int i = 0; i < warmup; i++) {
                     generate(session, sets.values().iterator().next().get(0), options(greedy, mode, depth));

@@ -1,12 +1,12 @@
 package dev.skipper.cli;
 
-import dev.skipper.api.FinishReason;
-import dev.skipper.api.BundleManifest;
-import dev.skipper.api.GenerationResult;
 import dev.skipper.api.AdaptiveDepthStats;
+import dev.skipper.api.FinishReason;
+import dev.skipper.api.GenerationResult;
 import dev.skipper.api.GenerationStats;
-import dev.skipper.api.SpeculationStats;
+import dev.skipper.api.ModelInfo;
 import dev.skipper.api.ScoreResult;
+import dev.skipper.api.SpeculationStats;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -85,7 +85,7 @@ final class Reports {
      * @param bundle the engine's bundle, or null when it has none (test doubles)
      * @return keys bundle (when known), text, prompt_tokens, tokens, finish_reason, stats
      */
-    static Map<String, Object> run(GenerationResult r, BundleManifest bundle) {
+    static Map<String, Object> run(GenerationResult r, ModelInfo bundle) {
         Map<String, Object> m = new LinkedHashMap<>();
         if (bundle != null) { // test doubles of the engine have no bundle
             m.put("bundle", recipe(bundle));
@@ -101,17 +101,18 @@ final class Reports {
     /**
      * The arithmetic a bundle computes with, so a result says which recipe made it.
      *
-     * @param m the manifest
+     * @param m the model
      * @return keys producer, weights, activations, matmul_accuracy (int8: activations quantized per
      *     block inside the quantized matmuls), exact_arithmetic (float32 on the source's own values)
      */
-    static Map<String, Object> recipe(BundleManifest m) {
+    static Map<String, Object> recipe(ModelInfo m) {
+        ModelInfo.Recipe recipe = m.recipe();
         Map<String, Object> r = new LinkedHashMap<>();
-        r.put("producer", m.producer());
-        r.put("weights", m.weights().mode().name().toLowerCase(Locale.ROOT));
-        r.put("activations", m.weights().activations().yamlName());
-        r.put("matmul_accuracy", m.weights().matmulAccuracy());
-        r.put("exact_arithmetic", m.weights().exactArithmetic());
+        r.put("producer", recipe.producer());
+        r.put("weights", recipe.weights());
+        r.put("activations", recipe.activations());
+        r.put("matmul_accuracy", recipe.matmulAccuracy());
+        r.put("exact_arithmetic", recipe.exactArithmetic());
         return r;
     }
 
@@ -123,11 +124,11 @@ final class Reports {
      * @return keys bundle (when known: {@link #recipe} and its path), tokens, argmax, logprobs,
      *     perplexity
      */
-    static Map<String, Object> score(ScoreResult r, BundleManifest bundle) {
+    static Map<String, Object> score(ScoreResult r, ModelInfo bundle) {
         Map<String, Object> m = new LinkedHashMap<>();
         if (bundle != null) {
             Map<String, Object> b = recipe(bundle);
-            b.put("path", bundle.directory().toString());
+            b.put("path", bundle.bundle().toString());
             m.put("bundle", b);
         }
         m.put("tokens", r.tokens());

@@ -90,7 +90,7 @@ final class RunCommand implements Callable<Integer> {
             if (printer != null) {
                 printer.endLine();
             } else {
-                ctx.out().println(Json.compact(Reports.run(r, e.manifest())));
+                ctx.out().println(Json.compact(Reports.run(r, e.model())));
                 ctx.out().flush();
             }
             ctx.err().println(Reports.statsLine(r, e.backendName()));

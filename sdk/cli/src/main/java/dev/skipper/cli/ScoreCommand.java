@@ -1,8 +1,8 @@
 package dev.skipper.cli;
 
-import dev.skipper.api.Engine;
 import dev.skipper.api.AdaptiveDepth;
 import dev.skipper.api.AdaptiveDepthScore;
+import dev.skipper.api.Engine;
 import dev.skipper.api.ScoreResult;
 import dev.skipper.api.Session;
 import dev.skipper.api.SkipperException;
@@ -80,7 +80,7 @@ final class ScoreCommand implements Callable<Integer> {
                 lossy = session.scoreAdaptiveDepth(text, AdaptiveDepth.lossy(adaptiveDepth), prefix);
             }
             if (json) {
-                Map<String, Object> doc = Reports.score(r, e.manifest());
+                Map<String, Object> doc = Reports.score(r, e.model());
                 if (lossy != null) {
                     Map<String, Object> d = new LinkedHashMap<>();
                     d.put("lossy", true);

@@ -1,12 +1,12 @@
 package dev.skipper.cli;
 
-import dev.skipper.api.BundleManifest;
 import dev.skipper.api.ChatMessage;
 import dev.skipper.api.Engine;
 import dev.skipper.api.FinishReason;
 import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.GenerationResult;
 import dev.skipper.api.GenerationStats;
+import dev.skipper.api.ModelInfo;
 import dev.skipper.api.ScoreResult;
 import dev.skipper.api.Session;
 import dev.skipper.api.SkipperException;
@@ -36,7 +36,7 @@ final class FakeEngine implements Engine, EngineOpener {
     }
 
     @Override
-    public BundleManifest manifest() {
+    public ModelInfo model() {
         return null;
     }
 

@@ -1,10 +1,10 @@
 package dev.skipper.core;
 
 import dev.skipper.api.AdaptiveDepthStats;
-import dev.skipper.api.BundleManifest;
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.spi.HiddenStates;
-import dev.skipper.api.spi.ModelRunner;
+import dev.skipper.bundle.BundleManifest;
+import dev.skipper.runtime.spi.HiddenStates;
+import dev.skipper.runtime.spi.ModelRunner;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -1,10 +1,10 @@
 package dev.skipper.core;
 
-import dev.skipper.api.BundleManifest;
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.spi.BackendOptions;
-import dev.skipper.api.spi.BackendProvider;
-import dev.skipper.api.spi.ModelRunner;
+import dev.skipper.bundle.BundleManifest;
+import dev.skipper.runtime.spi.BackendOptions;
+import dev.skipper.runtime.spi.BackendProvider;
+import dev.skipper.runtime.spi.ModelRunner;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;

@@ -1,11 +1,12 @@
 package dev.skipper.core;
 
-import dev.skipper.api.BundleManifest;
 import dev.skipper.api.Engine;
+import dev.skipper.api.ModelInfo;
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.spi.ModelRunner;
+import dev.skipper.bundle.BundleManifest;
 import dev.skipper.core.config.SpeculationConfig;
 import dev.skipper.core.tokenizer.Tokenizer;
+import dev.skipper.runtime.spi.ModelRunner;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -81,6 +82,11 @@ public final class DefaultEngine implements Engine {
     }
 
     @Override
+    public ModelInfo model() {
+        return runner.manifest().modelInfo();
+    }
+
+    /** @return the bundle's full manifest (tools and tests; apps use {@link #model()}) */
     public BundleManifest manifest() {
         return runner.manifest();
     }

@@ -8,8 +8,8 @@ import dev.skipper.api.ScoreResult;
 import dev.skipper.api.Session;
 import dev.skipper.api.SkipperException;
 import dev.skipper.api.TokenListener;
-import dev.skipper.api.spi.ModelRunner;
 import dev.skipper.core.sampling.Sampler;
+import dev.skipper.runtime.spi.ModelRunner;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -164,7 +164,7 @@ public final class DefaultSession implements Session {
         }
         ScoreResult full = score(ids);
         enter();
-        dev.skipper.api.spi.ModelRunner runner = engine.runner();
+        dev.skipper.runtime.spi.ModelRunner runner = engine.runner();
         try (Sequence tmp = new Sequence(runner, ids.length, Math.max(1, Math.min(seq.chunk(), prefix)));
              AdaptiveDepthStep step = new AdaptiveDepthStep(tmp, depth.precision())) {
             tmp.append(ids, 0, prefix);

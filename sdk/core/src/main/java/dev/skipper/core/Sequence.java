@@ -1,10 +1,10 @@
 package dev.skipper.core;
 
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.spi.HiddenStates;
-import dev.skipper.api.spi.KvCache;
-import dev.skipper.api.spi.ModelRunner;
 import dev.skipper.core.sampling.RecentTokens;
+import dev.skipper.runtime.spi.HiddenStates;
+import dev.skipper.runtime.spi.KvCache;
+import dev.skipper.runtime.spi.ModelRunner;
 import java.util.Arrays;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;

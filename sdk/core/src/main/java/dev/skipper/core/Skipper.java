@@ -1,16 +1,16 @@
 package dev.skipper.core;
 
-import dev.skipper.api.SpeculationMode;
-import dev.skipper.api.BundleManifest;
-import dev.skipper.api.BundleManifestReader;
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.spi.BackendOptions;
-import dev.skipper.api.spi.BackendProvider;
+import dev.skipper.api.SpeculationMode;
+import dev.skipper.bundle.BundleManifest;
+import dev.skipper.bundle.BundleManifestReader;
 import dev.skipper.core.config.BackendChoice;
 import dev.skipper.core.config.DeploymentConfig;
 import dev.skipper.core.config.SpeculationConfig;
 import dev.skipper.core.tokenizer.Tokenizer;
 import dev.skipper.core.tokenizer.Tokenizers;
+import dev.skipper.runtime.spi.BackendOptions;
+import dev.skipper.runtime.spi.BackendProvider;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;

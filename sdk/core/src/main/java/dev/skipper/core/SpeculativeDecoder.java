@@ -1,17 +1,17 @@
 package dev.skipper.core;
 
-import dev.skipper.api.BundleManifest;
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SkipperException;
 import dev.skipper.api.SpeculationMode;
 import dev.skipper.api.SpeculationStats;
+import dev.skipper.bundle.BundleManifest;
 import dev.skipper.core.config.SpeculationConfig;
 import dev.skipper.core.sampling.RecentTokens;
 import dev.skipper.core.sampling.Sampler;
 import dev.skipper.core.speculation.DraftBatch;
 import dev.skipper.core.speculation.DraftController;
-import dev.skipper.core.speculation.FirstRouter;
 import dev.skipper.core.speculation.Drafter;
+import dev.skipper.core.speculation.FirstRouter;
 import dev.skipper.core.speculation.LayerDrafter;
 import dev.skipper.core.speculation.LayerPlan;
 import dev.skipper.core.speculation.PromptLookupDrafter;

@@ -3,9 +3,9 @@ package dev.skipper.core;
 import dev.skipper.api.ContextOverflowException;
 import dev.skipper.api.ScoreResult;
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.spi.HiddenStates;
-import dev.skipper.api.spi.KvCache;
-import dev.skipper.api.spi.ModelRunner;
+import dev.skipper.runtime.spi.HiddenStates;
+import dev.skipper.runtime.spi.KvCache;
+import dev.skipper.runtime.spi.ModelRunner;
 
 /**
  * Teacher-forced scoring: runs a token sequence through the model in chunks and reads, at every

@@ -5,7 +5,7 @@
  * conversations in their KV cache, and score texts.
  *
  * <p>Inside a session: a {@code Sequence} holds the tokens, the KV cache and the logits and runs
- * tokens through the backend's per-graph primitives ({@link dev.skipper.api.spi.ModelRunner});
+ * tokens through the backend's per-graph primitives ({@link dev.skipper.runtime.spi.ModelRunner});
  * a {@code DecodeLoop} turns a prompt into a result (context check, prefix reuse, chunked
  * prefill, sample / stop / stream / feed); a {@code TeacherForcedScorer} scores texts in a
  * temporary cache.

@@ -1,25 +1,24 @@
 package dev.skipper.core;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.skipper.api.AdaptiveDepth;
 import dev.skipper.api.AdaptiveDepthStats;
 import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.GenerationResult;
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.spi.BackendOptions;
-import dev.skipper.api.spi.HiddenStates;
-import dev.skipper.api.spi.KvCache;
-import dev.skipper.api.spi.ModelRunner;
 import dev.skipper.core.config.SpeculationConfig;
 import dev.skipper.core.sampling.Sampler;
+import dev.skipper.runtime.spi.BackendOptions;
+import dev.skipper.runtime.spi.HiddenStates;
+import dev.skipper.runtime.spi.KvCache;
+import dev.skipper.runtime.spi.ModelRunner;
 import java.util.List;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Lossy adaptive depth: a router that never fires gives plain decoding exactly; one that always

@@ -1,19 +1,14 @@
 package dev.skipper.core;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertSame;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.skipper.api.BundleFormatException;
-import dev.skipper.api.BundleManifest;
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.spi.BackendOptions;
-import dev.skipper.api.spi.BackendProvider;
-import dev.skipper.api.spi.ModelRunner;
+import dev.skipper.bundle.BundleManifest;
 import dev.skipper.core.config.DeploymentConfig;
 import dev.skipper.core.config.DeploymentConfigLoader;
 import dev.skipper.ort.OrtBackendProvider;
+import dev.skipper.runtime.spi.BackendOptions;
+import dev.skipper.runtime.spi.BackendProvider;
+import dev.skipper.runtime.spi.ModelRunner;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,6 +19,10 @@ import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Backend choice and fallback, context length, and opening from a deployment file. */
 class BackendFallbackTest {

@@ -1,14 +1,13 @@
 package dev.skipper.core;
 
+import dev.skipper.api.ChatMessage;
+import dev.skipper.api.SkipperException;
+import dev.skipper.bundle.BundleManifestReader;
+import java.util.List;
+import org.junit.jupiter.api.Test;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-
-import dev.skipper.api.BundleManifestReader;
-import dev.skipper.api.ChatMessage;
-import dev.skipper.api.SkipperException;
-import java.util.List;
-import org.junit.jupiter.api.Test;
 
 /** Rendering of the common template families, and the sandbox. */
 class ChatTemplateTest {

@@ -1,25 +1,24 @@
 package dev.skipper.core;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
-import dev.skipper.api.BundleManifest;
-import dev.skipper.api.BundleManifestReader;
 import dev.skipper.api.ChatMessage;
 import dev.skipper.api.ContextOverflowException;
 import dev.skipper.api.FinishReason;
 import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.GenerationResult;
-import dev.skipper.api.spi.BackendOptions;
+import dev.skipper.bundle.BundleManifest;
+import dev.skipper.bundle.BundleManifestReader;
 import dev.skipper.core.tokenizer.Tokenizers;
 import dev.skipper.ort.OrtBackendProvider;
+import dev.skipper.runtime.spi.BackendOptions;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Multi-turn chat: KV reuse across turns, and equality with a fresh session given the whole conversation. */
 class ChatTest {

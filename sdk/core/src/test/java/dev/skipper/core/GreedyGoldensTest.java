@@ -1,8 +1,5 @@
 package dev.skipper.core;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
 import dev.skipper.api.FinishReason;
 import dev.skipper.api.GenerationResult;
 import dev.skipper.core.EngineTestData.Goldens;
@@ -16,6 +13,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** Sessions against the float64 reference's greedy continuations, prompt by prompt. */
 class GreedyGoldensTest {

@@ -6,7 +6,7 @@ import dev.skipper.api.FinishReason;
 import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.GenerationResult;
 import dev.skipper.api.SpeculationMode;
-import dev.skipper.api.spi.BackendOptions;
+import dev.skipper.runtime.spi.BackendOptions;
 import java.io.IOException;
 import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;

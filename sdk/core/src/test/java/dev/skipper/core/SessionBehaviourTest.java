@@ -1,11 +1,5 @@
 package dev.skipper.core;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.skipper.api.ContextOverflowException;
 import dev.skipper.api.EmptyPromptException;
 import dev.skipper.api.FinishReason;
@@ -13,9 +7,9 @@ import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.GenerationResult;
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.TokenListener;
-import dev.skipper.api.spi.BackendOptions;
 import dev.skipper.core.EngineTestData.Goldens;
 import dev.skipper.core.EngineTestData.Prompt;
+import dev.skipper.runtime.spi.BackendOptions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -28,6 +22,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Context limits, cancellation, stop strings, seeds, streaming and end-of-sequence of a session. */
 class SessionBehaviourTest {

@@ -1,23 +1,22 @@
 package dev.skipper.core;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.skipper.api.ChatMessage;
 import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.GenerationResult;
 import dev.skipper.api.SpeculationMode;
 import dev.skipper.api.SpeculationStats;
-import dev.skipper.api.spi.BackendOptions;
 import dev.skipper.core.config.SpeculationConfig;
 import dev.skipper.core.text.PromptFile;
+import dev.skipper.runtime.spi.BackendOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Lossless greedy speculation: every mode gives exactly the tokens plain greedy decoding gives, on

@@ -1,7 +1,5 @@
 package dev.skipper.core;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SpeculationMode;
 import dev.skipper.core.config.SpeculationConfig;
@@ -9,6 +7,7 @@ import dev.skipper.core.sampling.Sampler;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Exact speculative sampling: at a fixed context (prompt, then a pending token x), the token a

@@ -1,20 +1,19 @@
 package dev.skipper.core;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.skipper.api.FinishReason;
 import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.GenerationResult;
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SpeculationMode;
-import dev.skipper.api.spi.BackendOptions;
 import dev.skipper.core.config.SpeculationConfig;
+import dev.skipper.runtime.spi.BackendOptions;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A request that ends inside a speculative round (a stop string, the token limit) leaves the

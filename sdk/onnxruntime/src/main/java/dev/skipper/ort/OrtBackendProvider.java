@@ -1,11 +1,11 @@
 package dev.skipper.ort;
 
 import ai.onnxruntime.OrtEnvironment;
-import dev.skipper.api.BundleManifest;
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.spi.BackendOptions;
-import dev.skipper.api.spi.BackendProvider;
-import dev.skipper.api.spi.ModelRunner;
+import dev.skipper.bundle.BundleManifest;
+import dev.skipper.runtime.spi.BackendOptions;
+import dev.skipper.runtime.spi.BackendProvider;
+import dev.skipper.runtime.spi.ModelRunner;
 import java.nio.file.Path;
 
 /**

@@ -6,7 +6,7 @@ import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.spi.HiddenStates;
+import dev.skipper.runtime.spi.HiddenStates;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;

@@ -4,7 +4,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.spi.KvCache;
+import dev.skipper.runtime.spi.KvCache;
 import java.nio.ByteBuffer;
 
 /**

@@ -1,14 +1,13 @@
 package dev.skipper.ort;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
-import dev.skipper.api.BundleManifest;
-import dev.skipper.api.spi.HiddenStates;
-import dev.skipper.api.spi.KvCache;
+import dev.skipper.bundle.BundleManifest;
+import dev.skipper.runtime.spi.HiddenStates;
+import dev.skipper.runtime.spi.KvCache;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Java heap allocated per decode step (embed + every layer + head, one token), with HotSpot's

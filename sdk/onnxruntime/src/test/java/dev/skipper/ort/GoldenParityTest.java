@@ -1,11 +1,7 @@
 package dev.skipper.ort;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
-import dev.skipper.api.spi.HiddenStates;
-import dev.skipper.api.spi.KvCache;
+import dev.skipper.runtime.spi.HiddenStates;
+import dev.skipper.runtime.spi.KvCache;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -16,6 +12,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The backend against the float64 reference's goldens, for every exported case. */
 class GoldenParityTest {

@@ -1,15 +1,9 @@
 package dev.skipper.ort;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.spi.BackendProvider;
-import dev.skipper.api.spi.HiddenStates;
-import dev.skipper.api.spi.KvCache;
+import dev.skipper.runtime.spi.BackendProvider;
+import dev.skipper.runtime.spi.HiddenStates;
+import dev.skipper.runtime.spi.KvCache;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ServiceLoader;
@@ -18,6 +12,11 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The KV-cache contract, early exit, limits and the life cycle of runners, caches and buffers. */
 class RunnerContractTest {
@@ -308,7 +307,7 @@ class RunnerContractTest {
         int vocab = g.vocabSize();
         int[] ids = java.util.Arrays.copyOf(g.teacherIds(), 64);
         try (OrtModelRunner half = TestCases.open(fp16Bundle)) {
-            assertTrue(half.manifest().weights().activations() == dev.skipper.api.BundleManifest.DType.FLOAT16);
+            assertTrue(half.manifest().weights().activations() == dev.skipper.bundle.BundleManifest.DType.FLOAT16);
             float[] a;
             float[] b;
             try (KvCache kv = fp32.newKvCache(ids.length); HiddenStates hs = fp32.newHiddenStates(ids.length)) {

@@ -1,13 +1,11 @@
 package dev.skipper.ort;
 
-import static org.junit.jupiter.api.Assertions.fail;
-
-import dev.skipper.api.BundleManifest;
-import dev.skipper.api.BundleManifestReader;
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.spi.BackendOptions;
-import dev.skipper.api.spi.HiddenStates;
-import dev.skipper.api.spi.KvCache;
+import dev.skipper.bundle.BundleManifest;
+import dev.skipper.bundle.BundleManifestReader;
+import dev.skipper.runtime.spi.BackendOptions;
+import dev.skipper.runtime.spi.HiddenStates;
+import dev.skipper.runtime.spi.KvCache;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -19,6 +17,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Assumptions;
+import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The exporter's test data ({@code -Dskipper.testData=DIR}, cases {@code DIR/<case>/bundle} and

@@ -1,7 +1,7 @@
 package dev.skipper.core.config;
 
 import dev.skipper.api.SamplingOptions;
-import dev.skipper.api.spi.BackendOptions;
+import dev.skipper.runtime.spi.BackendOptions;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.List;

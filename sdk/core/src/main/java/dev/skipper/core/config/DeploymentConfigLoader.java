@@ -1,14 +1,13 @@
 package dev.skipper.core.config;
 
-import dev.skipper.api.SpeculationMode;
+import dev.skipper.bundle.yaml.HardenedYaml;
+
 import dev.skipper.api.SamplingOptions;
-import dev.skipper.api.spi.BackendOptions;
+import dev.skipper.api.SpeculationMode;
 import dev.skipper.core.config.NodeReader.Section;
+import dev.skipper.runtime.spi.BackendOptions;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
@@ -25,7 +24,7 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  * Reads deployment files ({@code configs/*.yaml}; schema in {@code docs/configuration.md}).
  *
  * <p>The YAML is composed into a node tree under size, alias and nesting limits and never turned
- * into objects by SnakeYAML ({@link YamlComposer}); the tree is then walked against the schema
+ * into objects by SnakeYAML ({@link HardenedYaml}); the tree is then walked against the schema
  * below: unknown keys, duplicate keys, wrong types, out-of-range values and missing required keys
  * all fail with a {@link ConfigException} whose one-line message is {@code FILE:LINE: key.path:
  * problem}. An empty value ({@code key:} or {@code key: ~}) means the key's default.
@@ -36,8 +35,14 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  * <p>Stateless and thread-safe.
  */
 public final class DeploymentConfigLoader {
+    /** Most code points a deployment file may have (deployment files are a few KB). */
+    public static final int MAX_CODE_POINTS = 256 * 1024;
+
+    /** YAML limits: 8 aliases to collections, nesting 8 deep (the schema itself needs 3). */
+    private static final HardenedYaml.Limits LIMITS = new HardenedYaml.Limits(MAX_CODE_POINTS, 8, 8);
+
     /** Largest file accepted, in bytes (4 per code point at most in UTF-8). */
-    public static final long MAX_FILE_BYTES = 4L * YamlComposer.MAX_CODE_POINTS;
+    public static final long MAX_FILE_BYTES = 4L * MAX_CODE_POINTS;
 
     private static final List<String> TOP_KEYS = List.of("bundle", "backend", "threads", "allow_spinning",
             "context_length", "generation", "speculation", "adaptive_depth");
@@ -76,11 +81,7 @@ public final class DeploymentConfigLoader {
         }
         String text;
         try {
-            text = StandardCharsets.UTF_8.newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(Files.readAllBytes(yaml)))
-                    .toString();
+            text = HardenedYaml.decodeUtf8(Files.readAllBytes(yaml));
         } catch (CharacterCodingException e) {
             throw new ConfigException(yaml, 0, null, "not valid UTF-8", e);
         }
@@ -104,11 +105,17 @@ public final class DeploymentConfigLoader {
             text = text.substring(1); // a UTF-8 byte order mark some editors write
         }
         int codePoints = text.codePointCount(0, text.length());
-        if (codePoints > YamlComposer.MAX_CODE_POINTS) {
+        if (codePoints > MAX_CODE_POINTS) {
             throw new ConfigException(source, 0, null, "too large: " + codePoints + " code points (at most "
-                    + YamlComposer.MAX_CODE_POINTS + ")", null);
+                    + MAX_CODE_POINTS + ")", null);
         }
-        Node root = YamlComposer.compose(text, source);
+        Node root;
+        try {
+            root = HardenedYaml.compose(text, LIMITS);
+        } catch (HardenedYaml.Failure e) {
+            String hint = e.problem().contains("Nesting") ? " (a deployment file needs at most 3 levels)" : "";
+            throw new ConfigException(source, e.line(), e.keyPath(), e.problem() + hint, e);
+        }
         if (root == null) {
             throw new ConfigException(source, 0, null, "the file is empty (it needs at least a bundle: key)", null);
         }

@@ -1,5 +1,7 @@
 package dev.skipper.core.config;
 
+import dev.skipper.bundle.yaml.HardenedYaml;
+
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -61,23 +63,16 @@ final class NodeReader {
             throw fail(node, path, (path.isEmpty() ? "the file must be a mapping of keys" : "must be a mapping")
                     + ", got " + describe(node));
         }
+        // Keys are plain scalars, each once, no merge key: HardenedYaml checked the whole tree.
         Map<String, NodeTuple> entries = new LinkedHashMap<>();
         for (NodeTuple t : mapping.getValue()) {
-            if (!(t.getKeyNode() instanceof ScalarNode k)) {
-                throw fail(t.getKeyNode(), path, "keys must be plain words, got a key that is " + describe(t.getKeyNode()));
-            }
+            ScalarNode k = (ScalarNode) t.getKeyNode();
             String key = k.getValue();
-            String keyPath = child(path, clip(key));
-            if (Tag.MERGE.equals(k.getTag())) {
-                throw fail(k, keyPath, "merge keys (<<) are not supported; write the keys out");
-            }
             if (!known.contains(key)) {
-                throw fail(k, keyPath, "unknown key" + suggestion(key, known) + "; known keys here: "
-                        + String.join(", ", known));
+                throw fail(k, HardenedYaml.child(path, key), "unknown key" + suggestion(key, known)
+                        + "; known keys here: " + String.join(", ", known));
             }
-            if (entries.putIfAbsent(key, t) != null) {
-                throw fail(k, keyPath, "appears twice (each key may appear once)");
-            }
+            entries.put(key, t);
         }
         return new Section(path, where, entries);
     }
@@ -172,7 +167,7 @@ final class NodeReader {
     }
 
     static boolean isNull(Node node) {
-        return node instanceof ScalarNode && Tag.NULL.equals(node.getTag());
+        return HardenedYaml.isNull(node);
     }
 
     static String child(String path, String key) {
@@ -186,9 +181,6 @@ final class NodeReader {
     private ScalarNode scalar(Node node, String path, String expected) throws ConfigException {
         if (!(node instanceof ScalarNode s)) {
             throw fail(node, path, "must be " + expected + ", got " + describe(node));
-        }
-        if (typeName(s.getTag()) == null && !Tag.STR.equals(s.getTag())) {
-            throw fail(node, path, "has the unsupported tag " + s.getTag().getValue() + " (tags are not allowed)");
         }
         return s;
     }

@@ -1,8 +1,8 @@
 package dev.skipper.core.speculation;
 
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.spi.HiddenStates;
-import dev.skipper.api.spi.ModelRunner;
+import dev.skipper.runtime.spi.HiddenStates;
+import dev.skipper.runtime.spi.ModelRunner;
 
 /**
  * The buffers of one speculative round, allocated once per session and reused by every round.

@@ -2,9 +2,9 @@ package dev.skipper.core.speculation;
 
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.spi.KvCache;
 import dev.skipper.core.sampling.RecentTokens;
 import dev.skipper.core.sampling.Sampler;
+import dev.skipper.runtime.spi.KvCache;
 
 /**
  * Proposes the tokens that follow the pending token, cheaper than the full model does.

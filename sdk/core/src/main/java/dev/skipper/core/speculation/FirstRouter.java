@@ -1,8 +1,8 @@
 package dev.skipper.core.speculation;
 
-import dev.skipper.api.BundleManifest;
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.spi.HiddenStates;
+import dev.skipper.bundle.BundleManifest;
+import dev.skipper.runtime.spi.HiddenStates;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -1,9 +1,9 @@
 package dev.skipper.core.speculation;
 
 import dev.skipper.api.SamplingOptions;
-import dev.skipper.api.spi.KvCache;
 import dev.skipper.core.sampling.RecentTokens;
 import dev.skipper.core.sampling.Sampler;
+import dev.skipper.runtime.spi.KvCache;
 
 /**
  * Prompt lookup: when the last n tokens occurred earlier in the sequence (prompt or generated

@@ -2,10 +2,10 @@ package dev.skipper.core.speculation;
 
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.spi.KvCache;
-import dev.skipper.api.spi.ModelRunner;
 import dev.skipper.core.sampling.RecentTokens;
 import dev.skipper.core.sampling.Sampler;
+import dev.skipper.runtime.spi.KvCache;
+import dev.skipper.runtime.spi.ModelRunner;
 
 /**
  * Checks a round's drafts with the full model in one batched pass and decides which to keep.

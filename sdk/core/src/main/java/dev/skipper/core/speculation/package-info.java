@@ -5,8 +5,8 @@
  * turns speculation off when it does not pay. The round as a state machine is in
  * {@code docs/architecture.md}.
  *
- * <p>These classes work on the backend SPI ({@link dev.skipper.api.spi.ModelRunner},
- * {@link dev.skipper.api.spi.KvCache}, {@link dev.skipper.api.spi.HiddenStates}) and plain arrays;
+ * <p>These classes work on the backend SPI ({@link dev.skipper.runtime.spi.ModelRunner},
+ * {@link dev.skipper.runtime.spi.KvCache}, {@link dev.skipper.runtime.spi.HiddenStates}) and plain arrays;
  * {@code dev.skipper.core.SpeculativeDecoder} connects them to a session's sequence.
  */
 package dev.skipper.core.speculation;

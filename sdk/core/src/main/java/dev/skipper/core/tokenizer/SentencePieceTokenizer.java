@@ -2,8 +2,8 @@ package dev.skipper.core.tokenizer;
 
 import ai.djl.sentencepiece.SpProcessor;
 import ai.djl.sentencepiece.SpTokenizer;
-import dev.skipper.api.BundleManifest.TokenizerSpec;
 import dev.skipper.api.SkipperException;
+import dev.skipper.bundle.BundleManifest.TokenizerSpec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

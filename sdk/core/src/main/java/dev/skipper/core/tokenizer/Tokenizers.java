@@ -1,8 +1,8 @@
 package dev.skipper.core.tokenizer;
 
-import dev.skipper.api.BundleManifest;
-import dev.skipper.api.BundleManifest.TokenizerSpec;
 import dev.skipper.api.SkipperException;
+import dev.skipper.bundle.BundleManifest.TokenizerSpec;
+import dev.skipper.bundle.BundleManifest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Objects;

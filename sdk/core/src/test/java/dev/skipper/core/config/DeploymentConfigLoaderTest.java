@@ -1,20 +1,19 @@
 package dev.skipper.core.config;
 
-import dev.skipper.api.SpeculationMode;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SkipperException;
+import dev.skipper.api.SpeculationMode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class DeploymentConfigLoaderTest {
 
@@ -212,7 +211,9 @@ class DeploymentConfigLoaderTest {
         assertFails("bundle: b\ngeneration:\n  sampling:\n    greedy: false\n    topK: 4\n", 5,
                 "generation.sampling.topK", "unknown key (did you mean top_k?)");
         assertFails("bundle: b\nspeculation:\n  mode: ngram\n  draft: 3\n", 4, "speculation.draft", "unknown key");
-        assertFails("bundle: b\nbase: &base {threads: 1}\n<<: *base\n", 2, "base", "unknown key");
+        // The YAML-level check (HardenedYaml) runs over the whole tree before the schema walk.
+        assertFails("bundle: b\nbase: &base {threads: 1}\n<<: *base\n", 3, "<<", "merge keys (<<) are not supported");
+        assertFails("bundle: b\nbase: &base {threads: 1}\n", 2, "base", "unknown key");
         assertFails("<<: {threads: 1}\nbundle: b\n", 1, "<<", "merge keys (<<) are not supported");
     }
 
@@ -324,7 +325,7 @@ class DeploymentConfigLoaderTest {
                 assertThrows(ConfigException.class, () -> DeploymentConfigLoader.load(latin1)).problem());
         Path big = Files.writeString(tmp.resolve("big.yaml"), "#".repeat((int) DeploymentConfigLoader.MAX_FILE_BYTES + 1));
         assertTrue(assertThrows(ConfigException.class, () -> DeploymentConfigLoader.load(big)).problem().startsWith("too large"));
-        Path manyCodePoints = Files.writeString(tmp.resolve("cp.yaml"), "#".repeat(YamlComposer.MAX_CODE_POINTS + 1));
+        Path manyCodePoints = Files.writeString(tmp.resolve("cp.yaml"), "#".repeat(DeploymentConfigLoader.MAX_CODE_POINTS + 1));
         assertTrue(assertThrows(ConfigException.class, () -> DeploymentConfigLoader.load(manyCodePoints)).problem()
                 .contains("code points"));
         Path bom = Files.writeString(tmp.resolve("bom.yaml"), "\uFEFFbundle: b\n");

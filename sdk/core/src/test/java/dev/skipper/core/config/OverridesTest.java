@@ -1,16 +1,15 @@
 package dev.skipper.core.config;
 
+import dev.skipper.api.GenerationOptions;
+import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SpeculationMode;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-
-import dev.skipper.api.GenerationOptions;
-import dev.skipper.api.SamplingOptions;
-import java.nio.file.Path;
-import java.util.List;
-import org.junit.jupiter.api.Test;
 
 class OverridesTest {
 

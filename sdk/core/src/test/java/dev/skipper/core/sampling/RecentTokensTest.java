@@ -1,9 +1,8 @@
 package dev.skipper.core.sampling;
 
+import org.junit.jupiter.api.Test;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-
-import org.junit.jupiter.api.Test;
 
 class RecentTokensTest {
 

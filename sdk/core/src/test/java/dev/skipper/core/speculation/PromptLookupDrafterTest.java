@@ -1,15 +1,14 @@
 package dev.skipper.core.speculation;
 
+import dev.skipper.api.SamplingOptions;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-
-import dev.skipper.api.SamplingOptions;
-import java.util.Arrays;
-import java.util.List;
-import org.junit.jupiter.api.Test;
 
 /** Prompt lookup, layer plans and the draft controller: pure logic, no model. */
 class PromptLookupDrafterTest {

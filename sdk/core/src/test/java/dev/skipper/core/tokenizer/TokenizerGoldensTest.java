@@ -1,10 +1,6 @@
 package dev.skipper.core.tokenizer;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
-import dev.skipper.api.BundleManifest;
+import dev.skipper.bundle.BundleManifest;
 import dev.skipper.core.tokenizer.TokenizerTestData.Encoded;
 import dev.skipper.core.tokenizer.TokenizerTestData.Goldens;
 import java.util.ArrayList;
@@ -13,6 +9,9 @@ import java.util.Random;
 import java.util.stream.IntStream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The Java tokenizers against the exporter's Python tokenizer, case by case. */
 class TokenizerGoldensTest {

@@ -1,14 +1,12 @@
 package dev.skipper.core.tokenizer;
 
-import static org.junit.jupiter.api.Assertions.fail;
-
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import dev.skipper.api.BundleManifest;
-import dev.skipper.api.BundleManifestReader;
 import dev.skipper.api.SkipperException;
+import dev.skipper.bundle.BundleManifest;
+import dev.skipper.bundle.BundleManifestReader;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -16,6 +14,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Assumptions;
+import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The exporter's test data ({@code -Dskipper.testData=DIR}; cases {@code DIR/<case>/bundle} and

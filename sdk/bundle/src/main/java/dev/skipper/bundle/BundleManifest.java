@@ -1,5 +1,6 @@
-package dev.skipper.api;
+package dev.skipper.bundle;
 
+import dev.skipper.api.ModelInfo;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.EnumSet;
@@ -65,6 +66,18 @@ public record BundleManifest(
         String chatTemplate,
         GraphsSpec graphs,
         Map<String, String> files) {
+
+    /**
+     * The public summary of this bundle an embedding app sees ({@code Engine.model()}).
+     *
+     * @return name, sizes and recipe
+     */
+    public ModelInfo modelInfo() {
+        ModelInfo.Recipe recipe = new ModelInfo.Recipe(producer, weights.mode().name().toLowerCase(Locale.ROOT),
+                weights.activations().yamlName(), weights.matmulAccuracy(), weights.exactArithmetic());
+        return new ModelInfo(directory, model.name(), model.numLayers(), model.vocabSize(), model.maxPosition(),
+                chatTemplate != null, recipe);
+    }
 
     /** The value of the manifest's {@code format} key. */
     public static final String FORMAT = "skipper-bundle";

@@ -1,11 +1,11 @@
-package dev.skipper.api.spi;
+package dev.skipper.runtime.spi;
 
-import dev.skipper.api.BundleManifest;
 import dev.skipper.api.SkipperException;
+import dev.skipper.bundle.BundleManifest;
 import java.nio.file.Path;
 
 /**
- * A backend found with {@link java.util.ServiceLoader} ({@code META-INF/services/dev.skipper.api.spi.BackendProvider}),
+ * A backend found with {@link java.util.ServiceLoader} ({@code META-INF/services/dev.skipper.runtime.spi.BackendProvider}),
  * so a CPU deployment never loads GPU classes.
  */
 public interface BackendProvider {

@@ -1,4 +1,4 @@
-package dev.skipper.api.spi;
+package dev.skipper.runtime.spi;
 
 /**
  * Backend settings from the deployment file or the API.

@@ -1,20 +1,13 @@
-package dev.skipper.api;
+package dev.skipper.bundle;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
-import dev.skipper.api.BundleManifest.Dim;
-import dev.skipper.api.BundleManifest.DType;
-import dev.skipper.api.BundleManifest.Flavour;
-import dev.skipper.api.BundleManifest.GraphSpec;
-import dev.skipper.api.BundleManifest.Precision;
-import dev.skipper.api.BundleManifest.RopeScaling;
-import dev.skipper.api.BundleManifest.TokenizerSpec;
+import dev.skipper.api.BundleFormatException;
+import dev.skipper.bundle.BundleManifest.DType;
+import dev.skipper.bundle.BundleManifest.Dim;
+import dev.skipper.bundle.BundleManifest.Flavour;
+import dev.skipper.bundle.BundleManifest.GraphSpec;
+import dev.skipper.bundle.BundleManifest.Precision;
+import dev.skipper.bundle.BundleManifest.RopeScaling;
+import dev.skipper.bundle.BundleManifest.TokenizerSpec;
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.net.URL;
@@ -33,6 +26,13 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class BundleManifestReaderTest {
 
@@ -362,7 +362,7 @@ class BundleManifestReaderTest {
     void rejectsDuplicateTopLevelKey() throws Exception {
         edit("producer: skipper_export 0.1.0\n", "producer: skipper_export 0.1.0\nproducer: someone else\n");
         BundleFormatException e = fails();
-        assertContains(e.getMessage(), "duplicate key producer");
+        assertContains(e.getMessage(), "producer appears twice");
         assertEquals(4, e.line());
     }
 
@@ -370,7 +370,7 @@ class BundleManifestReaderTest {
     void rejectsDuplicateNestedKey() throws Exception {
         edit("  num_layers: 2\n", "  num_layers: 2\n  num_layers: 30\n");
         BundleFormatException e = fails();
-        assertContains(e.getMessage(), "duplicate key num_layers");
+        assertContains(e.getMessage(), "model.num_layers appears twice");
         assertTrue(e.line() > 0);
     }
 
@@ -572,7 +572,7 @@ class BundleManifestReaderTest {
 
         // Ignored, but still YAML: a duplicate unknown key is rejected like any other duplicate.
         edit("flavour: ort\n", "flavour: ort\nexported_at: again\n");
-        assertContains(fails().getMessage(), "duplicate key exported_at");
+        assertContains(fails().getMessage(), "exported_at appears twice");
     }
 
     @Test
@@ -602,9 +602,12 @@ class BundleManifestReaderTest {
     }
 
     @Test
-    void acceptsMergeKeysAsYamlDefines() throws Exception {
+    void rejectsMergeKeysLikeDeploymentFiles() throws Exception {
+        // One YAML policy for every file we read (HardenedYaml): merge keys are refused, not expanded.
         edit("  head_dim: 64\n", "  <<: {head_dim: 64}\n");
-        assertEquals(64, BundleManifestReader.read(bundle, false).model().headDim());
+        BundleFormatException e = fails();
+        assertEquals("model.<<", e.keyPath());
+        assertContains(e.getMessage(), "merge keys (<<) are not supported");
     }
 
     @Test

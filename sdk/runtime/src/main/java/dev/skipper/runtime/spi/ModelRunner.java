@@ -1,7 +1,7 @@
-package dev.skipper.api.spi;
+package dev.skipper.runtime.spi;
 
-import dev.skipper.api.BundleManifest;
 import dev.skipper.api.SkipperException;
+import dev.skipper.bundle.BundleManifest;
 
 /**
  * The per-graph primitives a backend runs for one loaded bundle. The decode loop and speculative

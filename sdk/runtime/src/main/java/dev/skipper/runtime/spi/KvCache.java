@@ -1,4 +1,4 @@
-package dev.skipper.api.spi;
+package dev.skipper.runtime.spi;
 
 /**
  * One sequence's KV cache: per layer a preallocated K and V buffer

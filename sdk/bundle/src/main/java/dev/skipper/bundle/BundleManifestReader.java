@@ -1,34 +1,33 @@
-package dev.skipper.api;
+package dev.skipper.bundle;
 
-import dev.skipper.api.BundleManifest.Dim;
-import dev.skipper.api.BundleManifest.DType;
-import dev.skipper.api.BundleManifest.Flavour;
-import dev.skipper.api.BundleManifest.GraphSpec;
-import dev.skipper.api.BundleManifest.GraphsSpec;
-import dev.skipper.api.BundleManifest.KvCacheSpec;
-import dev.skipper.api.BundleManifest.KvLayout;
-import dev.skipper.api.BundleManifest.ModelDims;
-import dev.skipper.api.BundleManifest.OrtSpec;
-import dev.skipper.api.BundleManifest.Precision;
-import dev.skipper.api.BundleManifest.RolePrecision;
-import dev.skipper.api.BundleManifest.RopeCacheSpec;
-import dev.skipper.api.BundleManifest.RopeScaling;
-import dev.skipper.api.BundleManifest.RopeSpec;
-import dev.skipper.api.BundleManifest.SourceSpec;
-import dev.skipper.api.BundleManifest.SpeculationSpec;
-import dev.skipper.api.BundleManifest.DraftHeadsSpec;
-import dev.skipper.api.BundleManifest.ExitHeadSpec;
-import dev.skipper.api.BundleManifest.FirstRoutersSpec;
-import dev.skipper.api.BundleManifest.TensorSpec;
-import dev.skipper.api.BundleManifest.TokenizerSpec;
-import dev.skipper.api.BundleManifest.WeightsSpec;
+import dev.skipper.bundle.yaml.HardenedYaml;
+
+import dev.skipper.api.BundleFormatException;
+import dev.skipper.bundle.BundleManifest.DType;
+import dev.skipper.bundle.BundleManifest.Dim;
+import dev.skipper.bundle.BundleManifest.DraftHeadsSpec;
+import dev.skipper.bundle.BundleManifest.ExitHeadSpec;
+import dev.skipper.bundle.BundleManifest.FirstRoutersSpec;
+import dev.skipper.bundle.BundleManifest.Flavour;
+import dev.skipper.bundle.BundleManifest.GraphSpec;
+import dev.skipper.bundle.BundleManifest.GraphsSpec;
+import dev.skipper.bundle.BundleManifest.KvCacheSpec;
+import dev.skipper.bundle.BundleManifest.KvLayout;
+import dev.skipper.bundle.BundleManifest.ModelDims;
+import dev.skipper.bundle.BundleManifest.OrtSpec;
+import dev.skipper.bundle.BundleManifest.Precision;
+import dev.skipper.bundle.BundleManifest.RolePrecision;
+import dev.skipper.bundle.BundleManifest.RopeCacheSpec;
+import dev.skipper.bundle.BundleManifest.RopeScaling;
+import dev.skipper.bundle.BundleManifest.RopeSpec;
+import dev.skipper.bundle.BundleManifest.SourceSpec;
+import dev.skipper.bundle.BundleManifest.SpeculationSpec;
+import dev.skipper.bundle.BundleManifest.TensorSpec;
+import dev.skipper.bundle.BundleManifest.TokenizerSpec;
+import dev.skipper.bundle.BundleManifest.WeightsSpec;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.io.Reader;
 import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -45,30 +44,22 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.regex.Pattern;
-import org.yaml.snakeyaml.DumperOptions;
 import org.yaml.snakeyaml.LoaderOptions;
-import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
-import org.yaml.snakeyaml.error.Mark;
-import org.yaml.snakeyaml.error.MarkedYAMLException;
 import org.yaml.snakeyaml.error.YAMLException;
 import org.yaml.snakeyaml.nodes.MappingNode;
 import org.yaml.snakeyaml.nodes.Node;
 import org.yaml.snakeyaml.nodes.NodeTuple;
 import org.yaml.snakeyaml.nodes.ScalarNode;
 import org.yaml.snakeyaml.nodes.SequenceNode;
-import org.yaml.snakeyaml.nodes.Tag;
-import org.yaml.snakeyaml.representer.Representer;
-import org.yaml.snakeyaml.resolver.Resolver;
 
 /**
  * Reads and validates a bundle's {@code manifest.yaml}.
  *
- * <p>The YAML is parsed with SnakeYAML's safe constructor (standard YAML types only, no
- * arbitrary classes), duplicate keys rejected, at most {@value #MAX_ALIASES} aliases to
- * collections, nesting at most {@value #MAX_NESTING} deep and at most {@value #MAX_CODE_POINTS}
- * code points. Then every key the format defines is checked: presence, type, range, consistency
- * between sections (layer count, KV cache shape, token ids, each graph's inputs and outputs against
+ * <p>The YAML is read under the shared {@link HardenedYaml} policy (composed to nodes only, standard
+ * tags only, duplicate keys rejected), with at most {@value #MAX_ALIASES} aliases to collections,
+ * nesting at most {@value #MAX_NESTING} deep and at most {@value #MAX_CODE_POINTS} code points.
+ * Then every key the format defines is checked: presence, type, range, consistency between sections (layer count, KV cache shape, token ids, each graph's inputs and outputs against
  * the format's contract in {@code docs/bundle-format.md}), and every file the manifest names must be
  * a regular file inside the bundle directory (relative path, no {@code ..}, no symbolic link leading
  * out). Any problem raises a {@link BundleFormatException} whose one-line message names the
@@ -98,6 +89,8 @@ public final class BundleManifestReader {
 
     /** Most bytes a manifest file may have (4 bytes per code point at most in UTF-8). */
     public static final long MAX_MANIFEST_BYTES = 4L * MAX_CODE_POINTS;
+
+    private static final HardenedYaml.Limits LIMITS = new HardenedYaml.Limits(MAX_CODE_POINTS, MAX_ALIASES, MAX_NESTING);
 
     private static final int HASH_BUFFER_BYTES = 1 << 20;
 
@@ -136,86 +129,31 @@ public final class BundleManifestReader {
             throw new BundleFormatException(manifest, 0, null, "too large: " + bytes + " bytes (at most "
                     + MAX_MANIFEST_BYTES + ")");
         }
-        ManifestConstructor constructor = new ManifestConstructor(loaderOptions());
-        Node root = compose(manifest, constructor);
-        return new Parser(manifest, bundleDir.toRealPath(), constructor).parse(root, verifyHashes);
-    }
-
-    private static LoaderOptions loaderOptions() {
-        LoaderOptions options = new LoaderOptions();
-        options.setAllowDuplicateKeys(false);
-        options.setMaxAliasesForCollections(MAX_ALIASES);
-        options.setNestingDepthLimit(MAX_NESTING);
-        options.setCodePointLimit(MAX_CODE_POINTS);
-        options.setAllowRecursiveKeys(false);
-        options.setMergeOnCompose(false);
-        options.setProcessComments(false);
-        options.setWrappedToRootException(true);
-        return options;
-    }
-
-    /** Parses the YAML to a node tree and constructs it once with the safe constructor. */
-    private static Node compose(Path manifest, ManifestConstructor constructor)
-            throws BundleFormatException, IOException {
-        DumperOptions dumperOptions = new DumperOptions();
-        Yaml yaml = new Yaml(constructor, new Representer(dumperOptions), dumperOptions,
-                constructor.options(), new Resolver());
-        try (InputStream in = Files.newInputStream(manifest);
-                Reader reader = new InputStreamReader(in, StandardCharsets.UTF_8.newDecoder()
-                        .onMalformedInput(CodingErrorAction.REPORT)
-                        .onUnmappableCharacter(CodingErrorAction.REPORT))) {
-            Node root = yaml.compose(reader);
-            if (root == null) {
-                throw new BundleFormatException(manifest, 0, null, "empty manifest");
-            }
-            // Builds the plain Java objects once: SnakeYAML's own checks (duplicate keys, unknown
-            // tags, recursive keys) run here. The parser then walks the node tree for line numbers.
-            constructor.constructAll(root);
-            return root;
-        } catch (MarkedYAMLException e) {
-            Mark mark = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
-            int line = mark == null ? 0 : mark.getLine() + 1;
-            String problem = e.getProblem() != null ? e.getProblem() : e.getMessage();
-            if (e.getContext() != null && problem != null && problem.startsWith("found duplicate key")) {
-                problem = problem + " (each key may appear once)";
-            }
-            throw new BundleFormatException(manifest, line, null, "invalid YAML: " + oneLine(problem), e);
-        } catch (YAMLException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof CharacterCodingException) {
-                throw new BundleFormatException(manifest, 0, null, "not valid UTF-8", e);
-            }
-            if (cause instanceof IOException io) {
-                throw io;
-            }
-            throw new BundleFormatException(manifest, 0, null, "invalid YAML: " + oneLine(e.getMessage()), e);
+        String text;
+        try {
+            text = HardenedYaml.decodeUtf8(Files.readAllBytes(manifest));
         } catch (CharacterCodingException e) {
             throw new BundleFormatException(manifest, 0, null, "not valid UTF-8", e);
         }
+        Node root;
+        try {
+            root = HardenedYaml.compose(text, LIMITS);
+        } catch (HardenedYaml.Failure e) {
+            throw new BundleFormatException(manifest, e.line(), e.keyPath(), e.problem(), e);
+        }
+        if (root == null) {
+            throw new BundleFormatException(manifest, 0, null, "empty manifest");
+        }
+        return new Parser(manifest, bundleDir.toRealPath(), new ScalarValues()).parse(root, verifyHashes);
     }
 
-    private static String oneLine(String s) {
-        if (s == null) {
-            return "unknown YAML error";
-        }
-        return s.strip().replaceAll("\\s*\\R\\s*", " ");
-    }
-
-    /** SnakeYAML's safe constructor, with the two protected entry points the reader needs. */
-    private static final class ManifestConstructor extends SafeConstructor {
-        private final LoaderOptions options;
-
-        ManifestConstructor(LoaderOptions options) {
-            super(options);
-            this.options = options;
-        }
-
-        LoaderOptions options() {
-            return options;
-        }
-
-        void constructAll(Node root) {
-            constructDocument(root);
+    /**
+     * Plain Java values of scalar nodes with the standard tags (str, int, float, bool, null): SnakeYAML's
+     * safe constructor, applied to one scalar at a time and never to the document.
+     */
+    private static final class ScalarValues extends SafeConstructor {
+        ScalarValues() {
+            super(new LoaderOptions());
         }
 
         Object scalar(ScalarNode node) {
@@ -227,9 +165,9 @@ public final class BundleManifestReader {
     private static final class Parser {
         private final Path manifest;
         private final Path root;
-        private final ManifestConstructor constructor;
+        private final ScalarValues constructor;
 
-        Parser(Path manifest, Path root, ManifestConstructor constructor) {
+        Parser(Path manifest, Path root, ScalarValues constructor) {
             this.manifest = manifest;
             this.root = root;
             this.constructor = constructor;
@@ -240,12 +178,12 @@ public final class BundleManifestReader {
             String format = string(top.required("format"), "format");
             if (!BundleManifest.FORMAT.equals(format)) {
                 throw fail(top.required("format"), "format",
-                        "must be '" + BundleManifest.FORMAT + "', got '" + clip(format) + "': not a Skipper bundle");
+                        "must be '" + BundleManifest.FORMAT + "', got '" + HardenedYaml.clip(format) + "': not a Skipper bundle");
             }
             Node versionNode = top.required("format_version");
             Object version = scalar(versionNode, "format_version", "an integer");
             if (!(version instanceof Integer v)) {
-                throw fail(versionNode, "format_version", "must be an integer, got " + describe(versionNode));
+                throw fail(versionNode, "format_version", "must be an integer, got " + HardenedYaml.describe(versionNode));
             }
             if (v != BundleManifest.FORMAT_VERSION) {
                 throw fail(versionNode, "format_version", "is " + v + ", but this SDK reads only version "
@@ -261,24 +199,24 @@ public final class BundleManifestReader {
             Flavour flavour = choice(top.required("flavour"), "flavour", Flavour.values(), Flavour::yamlName);
             Map<String, Integer> opsets = opsets(section(top.required("opsets"), "opsets"), flavour);
             Node ortNode = top.optional("onnxruntime");
-            OrtSpec ort = ortNode == null || isNull(ortNode) ? OrtSpec.NONE : ort(section(ortNode, "onnxruntime"));
+            OrtSpec ort = ortNode == null || HardenedYaml.isNull(ortNode) ? OrtSpec.NONE : ort(section(ortNode, "onnxruntime"));
             KvCacheSpec kvCache = kvCache(section(top.required("kv_cache"), "kv_cache"), model, weights);
             Section filesSection = section(top.required("files"), "files");
             Map<String, Path> listed = files(filesSection);
             RopeCacheSpec ropeCache = ropeCache(top.optional("rope_cache"), top.required("kv_cache"), kvCache, model,
                     weights, listed);
             Node specNode = top.optional("speculation");
-            SpeculationSpec speculation = specNode == null || isNull(specNode) ? null
+            SpeculationSpec speculation = specNode == null || HardenedYaml.isNull(specNode) ? null
                     : speculation(section(specNode, "speculation"), model);
             Node draftNode = top.optional("draft_heads");
-            DraftHeadsSpec draftHeads = draftNode == null || isNull(draftNode) ? null
+            DraftHeadsSpec draftHeads = draftNode == null || HardenedYaml.isNull(draftNode) ? null
                     : draftHeads(section(draftNode, "draft_heads"), model, weights, listed);
             Node firstNode = top.optional("first_routers");
-            FirstRoutersSpec firstRouters = firstNode == null || isNull(firstNode) ? null
+            FirstRoutersSpec firstRouters = firstNode == null || HardenedYaml.isNull(firstNode) ? null
                     : firstRouters(section(firstNode, "first_routers"), model, listed);
             TokenizerSpec tokenizer = tokenizer(section(top.required("tokenizer"), "tokenizer"), model, listed);
             Node templateNode = top.required("chat_template");
-            String chatTemplate = isNull(templateNode) ? null : string(templateNode, "chat_template");
+            String chatTemplate = HardenedYaml.isNull(templateNode) ? null : string(templateNode, "chat_template");
             GraphsSpec graphs = graphs(section(top.required("graphs"), "graphs"), model, weights, kvCache.layout(), listed);
 
             Map<String, String> files = new LinkedHashMap<>();
@@ -298,7 +236,7 @@ public final class BundleManifestReader {
             String format = nonEmptyString(s.required("format"), s.child("format"));
             String name = nonEmptyString(s.required("name"), s.child("name"));
             Node shaNode = s.optional("sha256");
-            String sha = shaNode == null || isNull(shaNode) ? null : sha256(shaNode, s.child("sha256"));
+            String sha = shaNode == null || HardenedYaml.isNull(shaNode) ? null : sha256(shaNode, s.child("sha256"));
             return new SourceSpec(format, name, sha);
         }
 
@@ -348,7 +286,7 @@ public final class BundleManifestReader {
                 betaFast = positiveNumber(s.required("beta_fast"), s.child("beta_fast"));
                 betaSlow = positiveNumber(s.required("beta_slow"), s.child("beta_slow"));
                 Node a = s.optional("attention_factor");
-                attention = a == null || isNull(a) ? null : positiveNumber(a, s.child("attention_factor"));
+                attention = a == null || HardenedYaml.isNull(a) ? null : positiveNumber(a, s.child("attention_factor"));
             }
             return new RopeSpec(theta, scaling, factor, originalMax, low, high, betaFast, betaSlow, attention);
         }
@@ -367,12 +305,12 @@ public final class BundleManifestReader {
                 Object b = scalar(blockNode, s.child("block_size"), "a positive integer");
                 if (!(b instanceof Integer i) || i <= 0) {
                     throw fail(blockNode, s.child("block_size"),
-                            "must be a positive integer when a matrix is quantized (int8/int4), got " + describe(blockNode));
+                            "must be a positive integer when a matrix is quantized (int8/int4), got " + HardenedYaml.describe(blockNode));
                 }
                 blockSize = i;
-            } else if (!isNull(blockNode)) {
+            } else if (!HardenedYaml.isNull(blockNode)) {
                 throw fail(blockNode, s.child("block_size"),
-                        "must be null when no matrix is quantized, got " + describe(blockNode));
+                        "must be null when no matrix is quantized, got " + HardenedYaml.describe(blockNode));
             }
             boolean exact = bool(s.required("exact_from_source"), s.child("exact_from_source"));
             Node accNode = s.optional("matmul_accuracy");
@@ -397,7 +335,7 @@ public final class BundleManifestReader {
                 }
                 if (found == null || !set.add(found)) {
                     throw fail(node, s.child(key), "must be fp32, fp16, int8 or int4, or several of them joined by '+' "
-                            + "(such as int4+int8), got " + describe(node));
+                            + "(such as int4+int8), got " + HardenedYaml.describe(node));
                 }
             }
             return set;
@@ -427,7 +365,7 @@ public final class BundleManifestReader {
 
         private OrtSpec ort(Section s) throws BundleFormatException {
             Node configNode = s.optional("session_config");
-            if (configNode == null || isNull(configNode)) {
+            if (configNode == null || HardenedYaml.isNull(configNode)) {
                 return OrtSpec.NONE;
             }
             Section config = section(configNode, s.child("session_config"));
@@ -439,7 +377,7 @@ public final class BundleManifestReader {
                 Node value = e.getValue().getValueNode();
                 Object v = scalar(value, config.child(e.getKey()), "a string");
                 if (!(v instanceof String || v instanceof Integer)) {
-                    throw fail(value, config.child(e.getKey()), "must be a string, got " + describe(value));
+                    throw fail(value, config.child(e.getKey()), "must be a string, got " + HardenedYaml.describe(value));
                 }
                 entries.put(e.getKey(), v.toString());
             }
@@ -496,7 +434,7 @@ public final class BundleManifestReader {
                 String key = s.child("skip_layers") + "[" + i + "]";
                 Object v = scalar(n, key, "a layer index");
                 if (!(v instanceof Integer l) || l < 0 || l >= model.numLayers()) {
-                    throw fail(n, key, "must be a layer index in [0, " + model.numLayers() + "), got " + describe(n));
+                    throw fail(n, key, "must be a layer index in [0, " + model.numLayers() + "), got " + HardenedYaml.describe(n));
                 }
                 if (layers.contains(l)) {
                     throw fail(n, key, "layer " + l + " is listed twice");
@@ -506,7 +444,7 @@ public final class BundleManifestReader {
             double speedup = 0;
             double agreement = 0;
             Node calNode = s.optional("calibration");
-            if (calNode != null && !isNull(calNode)) {
+            if (calNode != null && !HardenedYaml.isNull(calNode)) {
                 Section cal = section(calNode, s.child("calibration"));
                 speedup = fraction(cal.optional("estimated_speedup"), cal.child("estimated_speedup"), 1000);
                 agreement = fraction(cal.optional("agreement"), cal.child("agreement"), 1);
@@ -530,7 +468,7 @@ public final class BundleManifestReader {
             String vocabFile = listedFile(fileNode, vocab.child("file"), listed);
             Node dtypeNode = vocab.required("dtype");
             if (!"int32".equals(scalar(dtypeNode, vocab.child("dtype"), "int32"))) {
-                throw fail(dtypeNode, vocab.child("dtype"), "must be int32, got " + describe(dtypeNode));
+                throw fail(dtypeNode, vocab.child("dtype"), "must be int32, got " + HardenedYaml.describe(dtypeNode));
             }
             Node sizeNode = vocab.required("size");
             int size = positiveInt(sizeNode, vocab.child("size"));
@@ -540,7 +478,7 @@ public final class BundleManifestReader {
             }
             long bytes = Files.size(listed.get(vocabFile));
             if (bytes != 4L * size) {
-                throw fail(fileNode, vocab.child("file"), "'" + clip(vocabFile) + "' has " + bytes + " bytes, expected "
+                throw fail(fileNode, vocab.child("file"), "'" + HardenedYaml.clip(vocabFile) + "' has " + bytes + " bytes, expected "
                         + 4L * size + " (" + size + " int32 token ids)");
             }
             Map<String, String> usedBy = new HashMap<>();
@@ -566,7 +504,7 @@ public final class BundleManifestReader {
                 Object layer = scalar(layerNode, e.child("layer"), "a layer count");
                 if (!(layer instanceof Integer l) || l < 1 || l >= model.numLayers()) {
                     throw fail(layerNode, e.child("layer"), "must be an exit layer in [1, " + (model.numLayers() - 1)
-                            + "], got " + describe(layerNode));
+                            + "], got " + HardenedYaml.describe(layerNode));
                 }
                 if (exits.stream().anyMatch(x -> x.layer() == l)) {
                     throw fail(layerNode, e.child("layer"), "exit layer " + l + " is listed twice");
@@ -582,7 +520,7 @@ public final class BundleManifestReader {
             Node defNode = s.required("default_exit");
             Object def = scalar(defNode, s.child("default_exit"), "an exit layer");
             if (!(def instanceof Integer d) || exits.stream().noneMatch(x -> x.layer() == d)) {
-                throw fail(defNode, s.child("default_exit"), "must be one of the exits' layers, got " + describe(defNode));
+                throw fail(defNode, s.child("default_exit"), "must be one of the exits' layers, got " + HardenedYaml.describe(defNode));
             }
             return new DraftHeadsSpec(vocabFile, size, head, d, exits);
         }
@@ -594,7 +532,7 @@ public final class BundleManifestReader {
             String file = listedFile(fileNode, s.child("file"), listed);
             Node dtypeNode = s.required("dtype");
             if (!"float32".equals(scalar(dtypeNode, s.child("dtype"), "float32"))) {
-                throw fail(dtypeNode, s.child("dtype"), "must be float32, got " + describe(dtypeNode));
+                throw fail(dtypeNode, s.child("dtype"), "must be float32, got " + HardenedYaml.describe(dtypeNode));
             }
             List<Dim> shape = dims(s.required("shape"), s.child("shape"));
             List<Dim> want = List.of(Dim.of(model.numLayers()), Dim.of(model.hiddenSize() + 1));
@@ -605,14 +543,14 @@ public final class BundleManifestReader {
             long bytes = Files.size(listed.get(file));
             long expected = 4L * model.numLayers() * (model.hiddenSize() + 1);
             if (bytes != expected) {
-                throw fail(fileNode, s.child("file"), "'" + clip(file) + "' has " + bytes + " bytes, expected " + expected);
+                throw fail(fileNode, s.child("file"), "'" + HardenedYaml.clip(file) + "' has " + bytes + " bytes, expected " + expected);
             }
             Node poolingNode = s.required("pooling");
             Object pooling = scalar(poolingNode, s.child("pooling"), "mean_rms_last_N");
             java.util.regex.Matcher m = java.util.regex.Pattern.compile("mean_rms_last_([1-9][0-9]{0,5})")
                     .matcher(String.valueOf(pooling));
             if (!(pooling instanceof String) || !m.matches()) {
-                throw fail(poolingNode, s.child("pooling"), "must be mean_rms_last_N, got " + describe(poolingNode));
+                throw fail(poolingNode, s.child("pooling"), "must be mean_rms_last_N, got " + HardenedYaml.describe(poolingNode));
             }
             Node countNode = s.required("skip_count");
             int count = positiveInt(countNode, s.child("skip_count"));
@@ -628,7 +566,7 @@ public final class BundleManifestReader {
         /** {@code NAME.auc}, a number in [0, 1], or 0 when absent. */
         private double auc(Section exit, String name) throws BundleFormatException {
             Node node = exit.optional(name);
-            if (node == null || isNull(node)) {
+            if (node == null || HardenedYaml.isNull(node)) {
                 return 0;
             }
             Section s = section(node, exit.child(name));
@@ -638,7 +576,7 @@ public final class BundleManifestReader {
         /** {@code KEY.thresholds}: rows {@code [threshold, precision, coverage]}, each in [0, 1], ascending. */
         private List<double[]> thresholdTable(Section exit, String name) throws BundleFormatException {
             Node routerNode = exit.optional(name);
-            if (routerNode == null || isNull(routerNode)) {
+            if (routerNode == null || HardenedYaml.isNull(routerNode)) {
                 return List.of();
             }
             Section router = section(routerNode, exit.child(name));
@@ -655,7 +593,7 @@ public final class BundleManifestReader {
                 for (int j = 0; j < 3; j++) {
                     Node n = row.getValue().get(j);
                     values[j] = fraction(n, key + "[" + j + "]", 1);
-                    if (isNull(n)) {
+                    if (HardenedYaml.isNull(n)) {
                         throw fail(n, key + "[" + j + "]", "must be a number in [0, 1]");
                     }
                 }
@@ -668,14 +606,14 @@ public final class BundleManifestReader {
         }
 
         private double fraction(Node node, String key, double max) throws BundleFormatException {
-            if (node == null || isNull(node)) {
+            if (node == null || HardenedYaml.isNull(node)) {
                 return 0;
             }
             Object v = scalar(node, key, "a number");
             double d = v instanceof Number n ? n.doubleValue() : Double.NaN;
             if (!(d >= 0 && d <= max)) {
                 throw fail(node, key, "must be a number in [0, " + (max == Math.rint(max) ? String.valueOf((long) max)
-                        : String.valueOf(max)) + "], got " + describe(node));
+                        : String.valueOf(max)) + "], got " + HardenedYaml.describe(node));
             }
             return d;
         }
@@ -684,7 +622,7 @@ public final class BundleManifestReader {
         private RopeCacheSpec ropeCache(Node node, Node kvNode, KvCacheSpec kv, ModelDims model, WeightsSpec weights,
                 Map<String, Path> listed) throws BundleFormatException, IOException {
             boolean wanted = kv.layout() == KvLayout.HEAD_MAJOR_SHARED;
-            if (node == null || isNull(node)) {
+            if (node == null || HardenedYaml.isNull(node)) {
                 if (wanted) {
                     throw fail(node == null ? kvNode : node, "rope_cache", "is required with kv_cache.layout " + kv.layout().yamlName()
                                     + " (the layer graphs take its cos/sin tables as input)");
@@ -719,7 +657,7 @@ public final class BundleManifestReader {
             RopeCacheSpec spec = new RopeCacheSpec(file, dtype, positions, width);
             long size = Files.size(listed.get(file));
             if (size != spec.bytes()) {
-                throw fail(s.required("file"), s.child("file"), "'" + clip(file) + "' has " + size
+                throw fail(s.required("file"), s.child("file"), "'" + HardenedYaml.clip(file) + "' has " + size
                         + " bytes, but shape " + shape + " of " + dtype.yamlName() + " needs " + spec.bytes());
             }
             return spec;
@@ -775,7 +713,7 @@ public final class BundleManifestReader {
                 Object index = scalar(indexNode, layer.child("index"), "an integer");
                 if (!(index instanceof Integer idx) || idx != i) {
                     throw fail(indexNode, layer.child("index"), "must be " + i
-                            + " (layers are listed in order 0.." + (count - 1) + "), got " + describe(indexNode));
+                            + " (layers are listed in order 0.." + (count - 1) + "), got " + HardenedYaml.describe(indexNode));
                 }
                 layers.add(graph(layer, listed, usedBy, contract.layerInputs, contract.layerOutputs));
             }
@@ -783,7 +721,7 @@ public final class BundleManifestReader {
                     contract.headInputs, contract.headOutputs);
             List<GraphSpec> kvFill = new ArrayList<>();
             Node fillNode = s.optional("kv_fill");
-            if (fillNode != null && !isNull(fillNode)) {
+            if (fillNode != null && !HardenedYaml.isNull(fillNode)) {
                 SequenceNode fills = list(fillNode, s.child("kv_fill"));
                 if (fills.getValue().size() != model.numLayers()) {
                     throw fail(fillNode, s.child("kv_fill"), "has " + fills.getValue().size()
@@ -794,7 +732,7 @@ public final class BundleManifestReader {
                     Node indexNode = fill.required("index");
                     Object index = scalar(indexNode, fill.child("index"), "an integer");
                     if (!(index instanceof Integer idx) || idx != i) {
-                        throw fail(indexNode, fill.child("index"), "must be " + i + ", got " + describe(indexNode));
+                        throw fail(indexNode, fill.child("index"), "must be " + i + ", got " + HardenedYaml.describe(indexNode));
                     }
                     kvFill.add(graph(fill, listed, usedBy, contract.fillInputs, contract.fillOutputs));
                 }
@@ -808,7 +746,7 @@ public final class BundleManifestReader {
             String file = listedFile(fileNode, s.child("file"), listed);
             String previous = usedBy.putIfAbsent(file, s.child("file"));
             if (previous != null) {
-                throw fail(fileNode, s.child("file"), "'" + clip(file) + "' is also the file of " + previous);
+                throw fail(fileNode, s.child("file"), "'" + HardenedYaml.clip(file) + "' is also the file of " + previous);
             }
             List<TensorSpec> inputs = tensors(s.required("inputs"), s.child("inputs"));
             List<TensorSpec> outputs = tensors(s.required("outputs"), s.child("outputs"));
@@ -826,7 +764,7 @@ public final class BundleManifestReader {
                 TensorSpec a = actual.get(i);
                 TensorSpec want = expected.stream().filter(t -> t.name().equals(a.name())).findFirst().orElse(null);
                 if (want == null) {
-                    throw fail(items.get(i), path + "[" + i + "]", "'" + clip(a.name()) + "' is not in the contract of "
+                    throw fail(items.get(i), path + "[" + i + "]", "'" + HardenedYaml.clip(a.name()) + "' is not in the contract of "
                             + "format version " + BundleManifest.FORMAT_VERSION + " (expected " + String.join(", ", expectedNames) + ")");
                 }
                 if (a.dtype() != want.dtype() || !a.shape().equals(want.shape())) {
@@ -912,7 +850,7 @@ public final class BundleManifestReader {
                 Node nameNode = t.required("name");
                 String name = nonEmptyString(nameNode, t.child("name"));
                 if (!names.add(name)) {
-                    throw fail(nameNode, t.child("name"), "'" + clip(name) + "' is listed twice in " + path);
+                    throw fail(nameNode, t.child("name"), "'" + HardenedYaml.clip(name) + "' is listed twice in " + path);
                 }
                 DType dtype = choice(t.required("dtype"), t.child("dtype"), DType.values(), DType::yamlName);
                 List<Dim> shape = dims(t.required("shape"), t.child("shape"));
@@ -988,7 +926,7 @@ public final class BundleManifestReader {
             String file = nonEmptyString(node, key);
             checkRelativePath(node, key, file);
             if (!listed.containsKey(file)) {
-                throw fail(node, key, "'" + clip(file) + "' is not listed in files");
+                throw fail(node, key, "'" + HardenedYaml.clip(file) + "' is not listed in files");
             }
             return file;
         }
@@ -1017,14 +955,14 @@ public final class BundleManifestReader {
                 why = "absolute";
             }
             if (why != null) {
-                throw fail(at, key, "must be a relative path inside the bundle, got '" + clip(rel) + "' (" + why + ")");
+                throw fail(at, key, "must be a relative path inside the bundle, got '" + HardenedYaml.clip(rel) + "' (" + why + ")");
             }
         }
 
         private String sha256(Node node, String key) throws BundleFormatException {
             Object v = scalar(node, key, "a SHA-256 (64 lowercase hex digits)");
             if (!(v instanceof String s) || !SHA256_HEX.matcher(s).matches()) {
-                throw fail(node, key, "must be a SHA-256 (64 lowercase hex digits), got " + describe(node));
+                throw fail(node, key, "must be a SHA-256 (64 lowercase hex digits), got " + HardenedYaml.describe(node));
             }
             return s;
         }
@@ -1041,21 +979,21 @@ public final class BundleManifestReader {
                 } else if (v instanceof String name && IDENTIFIER.matcher(name).matches()) {
                     dims.add(Dim.of(name));
                 } else {
-                    throw fail(d, dk, "must be a positive integer or a dimension name such as seq, got " + describe(d));
+                    throw fail(d, dk, "must be a positive integer or a dimension name such as seq, got " + HardenedYaml.describe(d));
                 }
             }
             return dims;
         }
 
         private Integer optionalTokenId(Node node, String key, ModelDims model) throws BundleFormatException {
-            return isNull(node) ? null : tokenId(node, key, model);
+            return HardenedYaml.isNull(node) ? null : tokenId(node, key, model);
         }
 
         private int tokenId(Node node, String key, ModelDims model) throws BundleFormatException {
             Object v = scalar(node, key, "a token id");
             if (!(v instanceof Integer id) || id < 0 || id >= model.vocabSize()) {
                 throw fail(node, key, "must be a token id in [0, " + model.vocabSize()
-                        + ") (model.vocab_size), got " + describe(node));
+                        + ") (model.vocab_size), got " + HardenedYaml.describe(node));
             }
             return id;
         }
@@ -1067,7 +1005,7 @@ public final class BundleManifestReader {
         private int positiveInt(Node node, String key) throws BundleFormatException {
             Object v = scalar(node, key, "a positive integer");
             if (!(v instanceof Integer i) || i <= 0) {
-                throw fail(node, key, "must be a positive integer, got " + describe(node));
+                throw fail(node, key, "must be a positive integer, got " + HardenedYaml.describe(node));
             }
             return i;
         }
@@ -1075,7 +1013,7 @@ public final class BundleManifestReader {
         private int nonNegativeInt(Node node, String key) throws BundleFormatException {
             Object v = scalar(node, key, "an integer >= 0");
             if (!(v instanceof Integer i) || i < 0) {
-                throw fail(node, key, "must be an integer >= 0, got " + describe(node));
+                throw fail(node, key, "must be an integer >= 0, got " + HardenedYaml.describe(node));
             }
             return i;
         }
@@ -1085,7 +1023,7 @@ public final class BundleManifestReader {
             double d = v instanceof Integer || v instanceof Long || v instanceof Double ? ((Number) v).doubleValue()
                     : Double.NaN;
             if (!(d > 0) || Double.isInfinite(d)) {
-                throw fail(node, key, "must be a positive number, got " + describe(node));
+                throw fail(node, key, "must be a positive number, got " + HardenedYaml.describe(node));
             }
             return d;
         }
@@ -1093,7 +1031,7 @@ public final class BundleManifestReader {
         private boolean bool(Node node, String key) throws BundleFormatException {
             Object v = scalar(node, key, "true or false");
             if (!(v instanceof Boolean b)) {
-                throw fail(node, key, "must be true or false, got " + describe(node));
+                throw fail(node, key, "must be true or false, got " + HardenedYaml.describe(node));
             }
             return b;
         }
@@ -1101,7 +1039,7 @@ public final class BundleManifestReader {
         private String string(Node node, String key) throws BundleFormatException {
             Object v = scalar(node, key, "a string");
             if (!(v instanceof String s)) {
-                throw fail(node, key, "must be a string, got " + describe(node));
+                throw fail(node, key, "must be a string, got " + HardenedYaml.describe(node));
             }
             return s;
         }
@@ -1130,12 +1068,12 @@ public final class BundleManifestReader {
                 }
             }
             throw fail(node, key, "must be " + (names.size() == 1 ? "'" + names.get(0) + "'" : what)
-                    + ", got " + describe(node));
+                    + ", got " + HardenedYaml.describe(node));
         }
 
         private SequenceNode list(Node node, String key) throws BundleFormatException {
             if (!(node instanceof SequenceNode seq)) {
-                throw fail(node, key, "must be a list, got " + describe(node));
+                throw fail(node, key, "must be a list, got " + HardenedYaml.describe(node));
             }
             return seq;
         }
@@ -1143,43 +1081,20 @@ public final class BundleManifestReader {
         /** The plain Java value of a scalar node (Integer, Long, BigInteger, Double, Boolean, String or null). */
         private Object scalar(Node node, String key, String expected) throws BundleFormatException {
             if (!(node instanceof ScalarNode scalar)) {
-                throw fail(node, key, "must be " + expected + ", got " + describe(node));
+                throw fail(node, key, "must be " + expected + ", got " + HardenedYaml.describe(node));
             }
             try {
                 return constructor.scalar(scalar);
             } catch (YAMLException e) {
-                throw fail(node, key, "has an invalid value " + describe(node) + ": " + oneLine(e.getMessage()));
+                throw fail(node, key, "has an invalid value " + HardenedYaml.describe(node) + ": " + HardenedYaml.oneLine(e.getMessage()));
             }
-        }
-
-        private static boolean isNull(Node node) {
-            return node instanceof ScalarNode && Tag.NULL.equals(node.getTag());
-        }
-
-        private static String describe(Node node) {
-            if (node instanceof MappingNode) {
-                return "a mapping";
-            }
-            if (node instanceof SequenceNode) {
-                return "a list";
-            }
-            if (isNull(node)) {
-                return "null";
-            }
-            String text = clip(((ScalarNode) node).getValue());
-            return Tag.STR.equals(node.getTag()) ? "'" + text + "'" : text;
-        }
-
-        private static String clip(String s) {
-            String one = s.replace("\n", "\\n").replace("\r", "\\r");
-            return one.length() <= 80 ? one : one.substring(0, 77) + "...";
         }
 
         private Section section(Node node, String path) throws BundleFormatException {
             if (!(node instanceof MappingNode mapping)) {
                 throw fail(node, path.isEmpty() ? null : path,
                         (path.isEmpty() ? "the top level must be a mapping of keys" : "must be a mapping")
-                                + ", got " + describe(node));
+                                + ", got " + HardenedYaml.describe(node));
             }
             return new Section(path, mapping);
         }
@@ -1195,26 +1110,16 @@ public final class BundleManifestReader {
             final MappingNode node;
             final Map<String, NodeTuple> entries = new LinkedHashMap<>();
 
-            Section(String path, MappingNode node) throws BundleFormatException {
+            Section(String path, MappingNode node) {
                 this.path = path;
                 this.node = node;
-                for (NodeTuple t : node.getValue()) {
-                    Node k = t.getKeyNode();
-                    if (!(k instanceof ScalarNode ks)) {
-                        throw fail(k, path.isEmpty() ? null : path, "keys must be plain strings, got a key that is " + describe(k));
-                    }
-                    if (entries.putIfAbsent(ks.getValue(), t) != null) {
-                        throw fail(k, child(ks.getValue()), "appears twice (each key may appear once)");
-                    }
+                for (NodeTuple t : node.getValue()) { // keys: plain scalars, each once (HardenedYaml)
+                    entries.put(((ScalarNode) t.getKeyNode()).getValue(), t);
                 }
             }
 
             String child(String key) {
-                String k = IDENTIFIER.matcher(key).matches() ? key : "[" + clip(key) + "]";
-                if (path.isEmpty()) {
-                    return k;
-                }
-                return k.startsWith("[") ? path + k : path + "." + k;
+                return HardenedYaml.child(path, key);
             }
 
             Node required(String key) throws BundleFormatException {

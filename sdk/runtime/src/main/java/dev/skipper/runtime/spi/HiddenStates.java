@@ -1,4 +1,4 @@
-package dev.skipper.api.spi;
+package dev.skipper.runtime.spi;
 
 /**
  * A backend-owned working buffer of hidden states {@code [maxTokens][hidden]} that embedding, layer
