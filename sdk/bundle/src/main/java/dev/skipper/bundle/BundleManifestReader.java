@@ -26,17 +26,12 @@ import dev.skipper.bundle.BundleManifest.TensorSpec;
 import dev.skipper.bundle.BundleManifest.TokenizerSpec;
 import dev.skipper.bundle.BundleManifest.WeightsSpec;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.CharacterCodingException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -92,11 +87,8 @@ public final class BundleManifestReader {
 
     private static final HardenedYaml.Limits LIMITS = new HardenedYaml.Limits(MAX_CODE_POINTS, MAX_ALIASES, MAX_NESTING);
 
-    private static final int HASH_BUFFER_BYTES = 1 << 20;
 
     private static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
-    private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
-    private static final Pattern WINDOWS_DRIVE = Pattern.compile("^[A-Za-z]:.*");
 
     private BundleManifestReader() {
     }
@@ -482,15 +474,12 @@ public final class BundleManifestReader {
                         + 4L * size + " (" + size + " int32 token ids)");
             }
             Map<String, String> usedBy = new HashMap<>();
-            Dim one = Dim.of(1);
-            Dim seq = Dim.of("seq");
-            List<TensorSpec> hidden = List.of(new TensorSpec("hidden", DType.FLOAT32,
-                    List.of(one, seq, Dim.of(model.hiddenSize()))));
-            GraphSpec head = graph(section(s.required("head"), s.child("head")), listed, usedBy, hidden,
-                    List.of(new TensorSpec("logits", DType.FLOAT32, List.of(one, seq, Dim.of(size)))));
-            List<TensorSpec> exitOutputs = List.of(
-                    new TensorSpec("hidden_out", DType.FLOAT32, List.of(one, seq, Dim.of(model.hiddenSize()))),
-                    new TensorSpec("accept_prob", DType.FLOAT32, List.of(one, seq)));
+            GraphContract contract = GraphContract.of(model, weights.activations(), KvLayout.SEQUENCE_MAJOR); // heads: any layout
+            GraphContract.Io headIo = contract.draftHead(size);
+            GraphSpec head = graph(section(s.required("head"), s.child("head")), listed, usedBy, headIo.inputs(),
+                    headIo.outputs());
+            List<TensorSpec> hidden = contract.exitHead().inputs();
+            List<TensorSpec> exitOutputs = contract.exitHead().outputs();
             Node exitsNode = s.required("exits");
             SequenceNode list = list(exitsNode, s.child("exits"));
             if (list.getValue().isEmpty()) {
@@ -695,10 +684,10 @@ public final class BundleManifestReader {
 
         private GraphsSpec graphs(Section s, ModelDims model, WeightsSpec weights, KvLayout layout,
                 Map<String, Path> listed) throws BundleFormatException {
-            Contract contract = new Contract(model, weights.activations(), layout);
+            GraphContract contract = GraphContract.of(model, weights.activations(), layout);
             Map<String, String> usedBy = new HashMap<>();
             GraphSpec embed = graph(section(s.required("embed"), s.child("embed")), listed, usedBy,
-                    contract.embedInputs, contract.embedOutputs);
+                    contract.embed().inputs(), contract.embed().outputs());
             Node layersNode = s.required("layers");
             SequenceNode layersList = list(layersNode, s.child("layers"));
             int count = layersList.getValue().size();
@@ -715,10 +704,10 @@ public final class BundleManifestReader {
                     throw fail(indexNode, layer.child("index"), "must be " + i
                             + " (layers are listed in order 0.." + (count - 1) + "), got " + HardenedYaml.describe(indexNode));
                 }
-                layers.add(graph(layer, listed, usedBy, contract.layerInputs, contract.layerOutputs));
+                layers.add(graph(layer, listed, usedBy, contract.layer().inputs(), contract.layer().outputs()));
             }
             GraphSpec head = graph(section(s.required("head"), s.child("head")), listed, usedBy,
-                    contract.headInputs, contract.headOutputs);
+                    contract.head().inputs(), contract.head().outputs());
             List<GraphSpec> kvFill = new ArrayList<>();
             Node fillNode = s.optional("kv_fill");
             if (fillNode != null && !HardenedYaml.isNull(fillNode)) {
@@ -734,7 +723,7 @@ public final class BundleManifestReader {
                     if (!(index instanceof Integer idx) || idx != i) {
                         throw fail(indexNode, fill.child("index"), "must be " + i + ", got " + HardenedYaml.describe(indexNode));
                     }
-                    kvFill.add(graph(fill, listed, usedBy, contract.fillInputs, contract.fillOutputs));
+                    kvFill.add(graph(fill, listed, usedBy, contract.kvFill().inputs(), contract.kvFill().outputs()));
                 }
             }
             return new GraphsSpec(embed, layers, head, kvFill);
@@ -758,84 +747,15 @@ public final class BundleManifestReader {
         /** Names, dtypes and shapes of a graph's inputs or outputs must be exactly the format's contract. */
         private void checkContract(Node listNode, String path, List<TensorSpec> actual, List<TensorSpec> expected)
                 throws BundleFormatException {
+            GraphContract.Mismatch m = GraphContract.mismatch(actual, expected);
+            if (m == null) {
+                return;
+            }
+            if (m.index() < 0) {
+                throw fail(listNode, path, m.problem());
+            }
             List<Node> items = ((SequenceNode) listNode).getValue();
-            List<String> expectedNames = expected.stream().map(TensorSpec::name).toList();
-            for (int i = 0; i < actual.size(); i++) {
-                TensorSpec a = actual.get(i);
-                TensorSpec want = expected.stream().filter(t -> t.name().equals(a.name())).findFirst().orElse(null);
-                if (want == null) {
-                    throw fail(items.get(i), path + "[" + i + "]", "'" + HardenedYaml.clip(a.name()) + "' is not in the contract of "
-                            + "format version " + BundleManifest.FORMAT_VERSION + " (expected " + String.join(", ", expectedNames) + ")");
-                }
-                if (a.dtype() != want.dtype() || !a.shape().equals(want.shape())) {
-                    throw fail(items.get(i), path + "[" + i + "]", "'" + a.name() + "' must be " + show(want)
-                            + ", got " + show(a));
-                }
-            }
-            for (TensorSpec want : expected) {
-                if (actual.stream().noneMatch(t -> t.name().equals(want.name()))) {
-                    throw fail(listNode, path, "has no '" + want.name() + "' (expected " + show(want) + ")");
-                }
-            }
-        }
-
-        private static String show(TensorSpec t) {
-            return t.dtype().yamlName() + " " + t.shape();
-        }
-
-        /** The graphs' inputs and outputs as docs/bundle-format.md ("The graphs") defines them. */
-        private static final class Contract {
-            final List<TensorSpec> embedInputs;
-            final List<TensorSpec> embedOutputs;
-            final List<TensorSpec> layerInputs;
-            final List<TensorSpec> layerOutputs;
-            final List<TensorSpec> headInputs;
-            final List<TensorSpec> headOutputs;
-            final List<TensorSpec> fillInputs;  // kv_fill: the layer's inputs (sequence_major: hidden, position_ids)
-            final List<TensorSpec> fillOutputs; // kv_fill: the layer's K/V outputs
-
-            Contract(ModelDims m, DType act, KvLayout layout) {
-                Dim one = Dim.of(1);
-                Dim seq = Dim.of("seq");
-                Dim past = Dim.of("past");
-                List<Dim> hidden = List.of(one, seq, Dim.of(m.hiddenSize()));
-                List<Dim> ids = List.of(one, seq);
-                List<Dim> newKv = List.of(one, seq, Dim.of(m.numKvHeads()), Dim.of(m.headDim()));
-                List<Dim> pastKv = List.of(one, past, Dim.of(m.numKvHeads()), Dim.of(m.headDim()));
-                embedInputs = List.of(new TensorSpec("input_ids", DType.INT64, ids));
-                embedOutputs = List.of(new TensorSpec("hidden", act, hidden));
-                if (layout == KvLayout.HEAD_MAJOR_SHARED) {
-                    List<Dim> cache = List.of(one, Dim.of(m.numKvHeads()), Dim.of("max_seq"), Dim.of(m.headDim()));
-                    List<Dim> rope = List.of(Dim.of("rope_positions"), Dim.of(m.headDim() / 2));
-                    layerInputs = List.of(new TensorSpec("hidden", act, hidden),
-                            new TensorSpec("past_key", act, cache),
-                            new TensorSpec("past_value", act, cache),
-                            new TensorSpec("seqlens_k", DType.INT32, List.of(one)),
-                            new TensorSpec("total_sequence_length", DType.INT32, List.of()),
-                            new TensorSpec("cos_cache", act, rope),
-                            new TensorSpec("sin_cache", act, rope));
-                    layerOutputs = List.of(new TensorSpec("hidden_out", act, hidden),
-                            new TensorSpec("present_key", act, cache),
-                            new TensorSpec("present_value", act, cache));
-                } else {
-                    layerInputs = List.of(new TensorSpec("hidden", act, hidden),
-                            new TensorSpec("position_ids", DType.INT64, ids),
-                            new TensorSpec("past_key", act, pastKv),
-                            new TensorSpec("past_value", act, pastKv));
-                    layerOutputs = List.of(new TensorSpec("hidden_out", act, hidden),
-                            new TensorSpec("key", act, newKv),
-                            new TensorSpec("value", act, newKv));
-                }
-                if (layout == KvLayout.HEAD_MAJOR_SHARED) {
-                    fillInputs = layerInputs;
-                } else {
-                    fillInputs = layerInputs.subList(0, 2);
-                }
-                fillOutputs = layerOutputs.subList(1, 3);
-                headInputs = List.of(new TensorSpec("hidden", act, hidden));
-                headOutputs = List.of(new TensorSpec("logits", DType.FLOAT32,
-                        List.of(one, seq, Dim.of(m.vocabSize()))));
-            }
+            throw fail(items.get(m.index()), path + "[" + m.index() + "]", m.problem());
         }
 
         private List<TensorSpec> tensors(Node node, String path) throws BundleFormatException {
@@ -877,46 +797,22 @@ public final class BundleManifestReader {
         }
 
         private Path confined(Node at, String key, String rel) throws BundleFormatException, IOException {
-            Path real;
             try {
-                real = root.resolve(rel).toRealPath();
-            } catch (NoSuchFileException e) {
-                throw fail(at, key, "is listed but " + root.resolve(rel) + " does not exist");
+                return BundleFiles.confined(root, rel);
+            } catch (BundleFiles.Problem e) {
+                throw fail(at, key, e.getMessage());
             }
-            if (!real.startsWith(root)) {
-                throw fail(at, key, "resolves to " + real + ", outside the bundle " + root + " (symbolic link?)");
-            }
-            if (!Files.isRegularFile(real)) {
-                throw fail(at, key, "is not a regular file");
-            }
-            return real;
         }
 
         private void verify(Section s, Map<String, String> files, Map<String, Path> listed)
                 throws BundleFormatException, IOException {
-            byte[] buffer = new byte[HASH_BUFFER_BYTES];
             for (Map.Entry<String, String> e : files.entrySet()) {
-                MessageDigest digest = sha256Digest();
-                try (InputStream in = Files.newInputStream(listed.get(e.getKey()))) {
-                    int n;
-                    while ((n = in.read(buffer)) > 0) {
-                        digest.update(buffer, 0, n);
-                    }
-                }
-                String actual = HexFormat.of().formatHex(digest.digest());
+                String actual = BundleFiles.sha256(listed.get(e.getKey()));
                 if (!actual.equals(e.getValue())) {
                     Node at = s.entries.get(e.getKey()).getKeyNode();
                     throw fail(at, s.child(e.getKey()), "sha256 mismatch: the manifest says " + e.getValue()
                             + ", the file has " + actual + " (file changed or corrupted; re-export the bundle)");
                 }
-            }
-        }
-
-        private static MessageDigest sha256Digest() {
-            try {
-                return MessageDigest.getInstance("SHA-256");
-            } catch (NoSuchAlgorithmException e) {
-                throw new IllegalStateException("every Java platform has SHA-256", e);
             }
         }
 
@@ -932,36 +828,16 @@ public final class BundleManifestReader {
         }
 
         private void checkRelativePath(Node at, String key, String rel) throws BundleFormatException {
-            String why = null;
-            if (rel.isEmpty()) {
-                why = "empty";
-            } else if (rel.startsWith("/") || WINDOWS_DRIVE.matcher(rel).matches()) {
-                why = "absolute";
-            } else if (rel.indexOf('\\') >= 0 || rel.indexOf('\0') >= 0) {
-                why = "use '/' between folders, no backslash or NUL";
-            } else {
-                for (String segment : rel.split("/", -1)) {
-                    if (segment.equals("..")) {
-                        why = "'..' leads out of the bundle";
-                        break;
-                    }
-                    if (segment.isEmpty() || segment.equals(".")) {
-                        why = "empty or '.' segment";
-                        break;
-                    }
-                }
-            }
-            if (why == null && Path.of(rel).isAbsolute()) {
-                why = "absolute";
-            }
+            String why = BundleFiles.relativePathProblem(rel);
             if (why != null) {
-                throw fail(at, key, "must be a relative path inside the bundle, got '" + HardenedYaml.clip(rel) + "' (" + why + ")");
+                throw fail(at, key, "must be a relative path inside the bundle, got '" + HardenedYaml.clip(rel) + "' ("
+                        + why + ")");
             }
         }
 
         private String sha256(Node node, String key) throws BundleFormatException {
             Object v = scalar(node, key, "a SHA-256 (64 lowercase hex digits)");
-            if (!(v instanceof String s) || !SHA256_HEX.matcher(s).matches()) {
+            if (!(v instanceof String s) || !BundleFiles.isSha256(s)) {
                 throw fail(node, key, "must be a SHA-256 (64 lowercase hex digits), got " + HardenedYaml.describe(node));
             }
             return s;

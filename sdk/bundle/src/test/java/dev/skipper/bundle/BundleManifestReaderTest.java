@@ -8,9 +8,8 @@ import dev.skipper.bundle.BundleManifest.GraphSpec;
 import dev.skipper.bundle.BundleManifest.Precision;
 import dev.skipper.bundle.BundleManifest.RopeScaling;
 import dev.skipper.bundle.BundleManifest.TokenizerSpec;
+import dev.skipper.testing.FixtureBundle;
 import java.io.IOException;
-import java.net.URISyntaxException;
-import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,24 +38,12 @@ class BundleManifestReaderTest {
     @TempDir
     Path tmp;
 
-    /** A fresh copy of the 2-layer fixture bundle (src/test/resources/bundles/tiny). */
+    /** A fresh copy of the 2-layer fixture bundle ({@link FixtureBundle}). */
     Path bundle;
 
     @BeforeEach
-    void copyFixture() throws IOException, URISyntaxException {
-        URL url = getClass().getResource("/bundles/tiny/manifest.yaml");
-        Path source = Path.of(url.toURI()).getParent();
-        bundle = tmp.resolve("bundle");
-        try (Stream<Path> paths = Files.walk(source)) {
-            for (Path p : (Iterable<Path>) paths::iterator) {
-                Path target = bundle.resolve(source.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(target);
-                } else {
-                    Files.copy(p, target);
-                }
-            }
-        }
+    void copyFixture() {
+        bundle = FixtureBundle.copyTo(tmp.resolve("bundle"));
     }
 
     private Path manifest() {

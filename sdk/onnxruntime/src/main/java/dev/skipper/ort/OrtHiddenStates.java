@@ -6,7 +6,9 @@ import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import dev.skipper.api.SkipperException;
-import dev.skipper.runtime.spi.HiddenStates;
+import dev.skipper.runtime.AbstractHiddenStates;
+import dev.skipper.runtime.DirectBuffers;
+import dev.skipper.runtime.Half;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
@@ -29,9 +31,8 @@ import java.util.Map;
  * thread at a time. {@link #close()} frees those tensors; the buffers' direct memory is returned
  * when the garbage collector reclaims them.
  */
-public final class OrtHiddenStates implements HiddenStates {
+public final class OrtHiddenStates extends AbstractHiddenStates {
     private final OrtEnvironment env;
-    private final OrtModelRunner owner;
     private final int maxTokens;
     private final int hiddenSize;
     private final int vocab;
@@ -72,8 +73,6 @@ public final class OrtHiddenStates implements HiddenStates {
     final Map<String, OnnxTensorLike> draftInputs = new HashMap<>(4);
     final Map<String, OnnxValue> draftOutputs = new HashMap<>(4);
 
-    private boolean closed;
-
     /**
      * Allocates every buffer.
      *
@@ -88,11 +87,8 @@ public final class OrtHiddenStates implements HiddenStates {
      */
     OrtHiddenStates(OrtEnvironment env, OrtModelRunner owner, int maxTokens, int hiddenSize, int vocab, int draftVocab,
                     boolean fp16) throws SkipperException {
-        if (maxTokens < 1) {
-            throw new SkipperException("hidden states need at least 1 row, got " + maxTokens);
-        }
+        super(owner, maxTokens, hiddenSize);
         this.env = env;
-        this.owner = owner;
         this.maxTokens = maxTokens;
         this.hiddenSize = hiddenSize;
         this.vocab = vocab;
@@ -101,45 +97,32 @@ public final class OrtHiddenStates implements HiddenStates {
         this.rowBytes = hiddenSize * (fp16 ? 2 : 4);
         String what = "hidden states of " + maxTokens + " rows";
         long hiddenBytes = (long) maxTokens * rowBytes;
-        this.hidden = new ByteBuffer[] {Tensors.allocate(hiddenBytes, what), Tensors.allocate(hiddenBytes, what)};
-        this.inputIds = Tensors.allocate((long) maxTokens * Long.BYTES, what).asLongBuffer();
-        this.positionIds = Tensors.allocate((long) maxTokens * Long.BYTES, what).asLongBuffer();
-        this.lengths = Tensors.allocate(2L * Integer.BYTES, what).asIntBuffer();
-        this.logits = Tensors.allocate((long) maxTokens * vocab * Float.BYTES, "logits of " + maxTokens + " rows")
+        this.hidden = new ByteBuffer[] {DirectBuffers.allocate(hiddenBytes, what), DirectBuffers.allocate(hiddenBytes, what)};
+        this.inputIds = DirectBuffers.allocate((long) maxTokens * Long.BYTES, what).asLongBuffer();
+        this.positionIds = DirectBuffers.allocate((long) maxTokens * Long.BYTES, what).asLongBuffer();
+        this.lengths = DirectBuffers.allocate(2L * Integer.BYTES, what).asIntBuffer();
+        this.logits = DirectBuffers.allocate((long) maxTokens * vocab * Float.BYTES, "logits of " + maxTokens + " rows")
                 .asFloatBuffer();
         this.hiddenTensors = new OnnxTensor[2][maxTokens + 1];
         this.idsTensors = new OnnxTensor[maxTokens + 1];
         this.positionTensors = new OnnxTensor[maxTokens + 1];
         this.logitsTensors = new OnnxTensor[maxTokens + 1];
-        this.accept = Tensors.allocate((long) maxTokens * Float.BYTES, what).asFloatBuffer();
+        this.accept = DirectBuffers.allocate((long) maxTokens * Float.BYTES, what).asFloatBuffer();
         this.draftLogitsTensors = new OnnxTensor[maxTokens + 1];
         this.acceptTensors = new OnnxTensor[maxTokens + 1];
     }
 
     @Override
-    public int maxTokens() {
-        return maxTokens;
-    }
-
-    @Override
-    public float[] read(int row, int count) {
-        ensureOpen();
-        checkRows(row, count);
+    protected void readCurrent(int row, int count, float[] out) {
         ByteBuffer buffer = hidden[current];
-        float[] out = new float[count * hiddenSize];
         int base = row * rowBytes;
         for (int i = 0; i < out.length; i++) {
             out[i] = fp16 ? Half.toFloat(buffer.getShort(base + i * 2)) : buffer.getFloat(base + i * 4);
         }
-        return out;
     }
 
     @Override
-    public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
+    protected void releaseBuffers() {
         for (OnnxTensor[] perBuffer : hiddenTensors) {
             closeAll(perBuffer);
         }
@@ -159,18 +142,6 @@ public final class OrtHiddenStates implements HiddenStates {
     }
 
     // ---- used by OrtModelRunner -------------------------------------------------------------
-
-    /** @return the runner that created this object */
-    OrtModelRunner owner() {
-        return owner;
-    }
-
-    /** @throws IllegalStateException after close */
-    void ensureOpen() {
-        if (closed) {
-            throw new IllegalStateException("hidden states are closed");
-        }
-    }
 
     /**
      * Rows {@code [0, count)} of the current hidden buffer, {@code [1, count, hidden]}.
@@ -368,32 +339,12 @@ public final class OrtHiddenStates implements HiddenStates {
     void copyRowsTo(int row, OrtHiddenStates dst, int dstRow, int count) {
         ByteBuffer from = hidden[current];
         ByteBuffer to = dst.hidden[dst.current];
-        if (from == to && Math.abs(row - dstRow) < count && row != dstRow) {
-            throw new IllegalArgumentException("overlapping rows");
-        }
         to.put(dstRow * rowBytes, from, row * rowBytes, count * rowBytes);
-    }
-
-    /** @return hidden width */
-    int hiddenSize() {
-        return hiddenSize;
     }
 
     /** @return whether the hidden states are float16 */
     boolean isFp16() {
         return fp16;
-    }
-
-    /**
-     * @param row first row
-     * @param count rows, at least 1
-     * @throws IndexOutOfBoundsException if the rows do not fit
-     */
-    void checkRows(int row, int count) {
-        if (row < 0 || count < 1 || row > maxTokens - count) {
-            throw new IndexOutOfBoundsException("rows [" + row + ", " + row + "+" + count + ") of hidden states with "
-                    + maxTokens + " rows");
-        }
     }
 
     private OnnxTensor hiddenTensor(int which, int count) throws OrtException {

@@ -8,16 +8,32 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.skipper.api.SkipperException;
 import dev.skipper.bundle.BundleManifest;
-import dev.skipper.runtime.spi.HiddenStates;
-import dev.skipper.runtime.spi.KvCache;
-import dev.skipper.runtime.spi.ModelRunner;
+import dev.skipper.bundle.GraphContract;
+import dev.skipper.runtime.AbstractModelRunner;
+import dev.skipper.runtime.BundleTables;
+import dev.skipper.runtime.KvGeometry;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
+import static dev.skipper.bundle.GraphContract.ACCEPT_PROB;
+import static dev.skipper.bundle.GraphContract.COS_CACHE;
+import static dev.skipper.bundle.GraphContract.HIDDEN;
+import static dev.skipper.bundle.GraphContract.HIDDEN_OUT;
+import static dev.skipper.bundle.GraphContract.INPUT_IDS;
+import static dev.skipper.bundle.GraphContract.KEY;
+import static dev.skipper.bundle.GraphContract.LOGITS;
+import static dev.skipper.bundle.GraphContract.PAST_KEY;
+import static dev.skipper.bundle.GraphContract.PAST_VALUE;
+import static dev.skipper.bundle.GraphContract.POSITION_IDS;
+import static dev.skipper.bundle.GraphContract.PRESENT_KEY;
+import static dev.skipper.bundle.GraphContract.PRESENT_VALUE;
+import static dev.skipper.bundle.GraphContract.SEQLENS_K;
+import static dev.skipper.bundle.GraphContract.SIN_CACHE;
+import static dev.skipper.bundle.GraphContract.TOTAL_SEQUENCE_LENGTH;
+import static dev.skipper.bundle.GraphContract.VALUE;
 
 /**
  * Runs a bundle's graphs with ONNX Runtime on the CPU: one {@link OrtSession} for the embedding,
@@ -31,33 +47,15 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * rows {@code P .. P+count-1}, and {@code logits} into the logits staging buffer. The only copy of
  * a step is the logits into the caller's {@code float[]}.
  *
- * <p>Thread safety: sessions accept concurrent {@code run()} calls and all per-sequence state is in
- * the cache and hidden-state objects, so different threads may run different sequences at once.
- * {@link #close()} waits for calls in progress; any call after it throws
- * {@link IllegalStateException}.
+ * <p>Argument checks, KV lengths and close semantics are {@link AbstractModelRunner}'s: this class
+ * holds only ONNX Runtime calls and their bindings. Thread safety: sessions accept concurrent
+ * {@code run()} calls and all per-sequence state is in the cache and hidden-state objects, so
+ * different threads may run different sequences at once.
  */
-public final class OrtModelRunner implements ModelRunner {
+public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, OrtKvCache> {
 
     private final LongAdder runNanos = new LongAdder(); // time inside OrtSession.run, all threads
 
-    private static final String INPUT_IDS = "input_ids";
-    private static final String HIDDEN = "hidden";
-    private static final String POSITION_IDS = "position_ids";
-    private static final String PAST_KEY = "past_key";
-    private static final String PAST_VALUE = "past_value";
-    private static final String SEQLENS_K = "seqlens_k";
-    private static final String TOTAL_SEQUENCE_LENGTH = "total_sequence_length";
-    private static final String COS_CACHE = "cos_cache";
-    private static final String SIN_CACHE = "sin_cache";
-    private static final String PRESENT_KEY = "present_key";
-    private static final String PRESENT_VALUE = "present_value";
-    private static final String HIDDEN_OUT = "hidden_out";
-    private static final String KEY = "key";
-    private static final String VALUE = "value";
-    private static final String LOGITS = "logits";
-    private static final String ACCEPT_PROB = "accept_prob";
-
-    private final BundleManifest manifest;
     private final OrtEnvironment env;
     private final OrtSession embed;    // input_ids [1, S] -> hidden [1, S, H]
     // [layers] sequence_major: hidden, position_ids, past_key, past_value -> hidden_out, key, value;
@@ -69,19 +67,10 @@ public final class OrtModelRunner implements ModelRunner {
     // position_ids) -> present_key, present_value (sequence_major: key, value)
     private final OrtSession[] kvFill;
     private final DraftHeads draft;    // calibrated exit heads, or null
-    private final int numLayers;
     private final int hiddenSize;
-    private final int vocab;
-    private final int kvHeads;
-    private final int headDim;
-    private final int maxPosition;
     private final boolean fp16;
     private final boolean headMajor; // kv_cache.layout head_major_shared
     private final RopeTables rope;   // head_major_shared: cos/sin inputs shared by every layer and sequence; else null
-
-    /** Read: a call in progress; write: close. */
-    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-    private volatile boolean closed;
 
     /**
      * The bundle's early-exit draft graphs.
@@ -89,27 +78,20 @@ public final class OrtModelRunner implements ModelRunner {
      * @param exits {@code [numLayers]} exit graph after that many layers (hidden -> hidden_out,
      *     accept_prob), null where none
      * @param head hidden [1, S, H] -> logits [1, S, N] over the draft vocabulary
-     * @param vocab {@code [N]} token id of each draft logit column
      */
-    private record DraftHeads(OrtSession[] exits, OrtSession head, int[] vocab) {
+    private record DraftHeads(OrtSession[] exits, OrtSession head) {
     }
 
     private OrtModelRunner(BundleManifest manifest, OrtEnvironment env, OrtSession embed, OrtSession[] layers,
-                           OrtSession head, OrtSession[] kvFill, DraftHeads draft, RopeTables rope) {
-        this.manifest = manifest;
+                           OrtSession head, OrtSession[] kvFill, DraftHeads draft, int[] draftVocab, RopeTables rope) {
+        super(manifest, OrtHiddenStates.class, OrtKvCache.class, draftVocab, kvFill != null);
         this.env = env;
         this.embed = embed;
         this.layers = layers;
         this.head = head;
         this.draft = draft;
         this.kvFill = kvFill;
-        BundleManifest.ModelDims m = manifest.model();
-        this.numLayers = m.numLayers();
-        this.hiddenSize = m.hiddenSize();
-        this.vocab = m.vocabSize();
-        this.kvHeads = m.numKvHeads();
-        this.headDim = m.headDim();
-        this.maxPosition = m.maxPosition();
+        this.hiddenSize = manifest.model().hiddenSize();
         this.fp16 = manifest.weights().activations() == BundleManifest.DType.FLOAT16;
         this.headMajor = manifest.kvCache().layout() == BundleManifest.KvLayout.HEAD_MAJOR_SHARED;
         this.rope = rope;
@@ -133,38 +115,32 @@ public final class OrtModelRunner implements ModelRunner {
         }
         BundleManifest.GraphsSpec graphs = manifest.graphs();
         boolean headMajor = manifest.kvCache().layout() == BundleManifest.KvLayout.HEAD_MAJOR_SHARED;
-        Set<String> layerInputs = headMajor
-                ? Set.of(HIDDEN, PAST_KEY, PAST_VALUE, SEQLENS_K, TOTAL_SEQUENCE_LENGTH, COS_CACHE, SIN_CACHE)
-                : Set.of(HIDDEN, POSITION_IDS, PAST_KEY, PAST_VALUE);
-        Set<String> layerOutputs = headMajor ? Set.of(HIDDEN_OUT, PRESENT_KEY, PRESENT_VALUE) : Set.of(HIDDEN_OUT, KEY, VALUE);
+        GraphContract contract = GraphContract.of(manifest);
         List<OrtSession> opened = new ArrayList<>();
         RopeTables rope = null;
         try (OrtSession.SessionOptions options = shared.sessionOptions(manifest.onnxruntime().sessionConfig())) {
             if (headMajor) {
                 rope = RopeTables.load(shared.env(), manifest);
             }
-            OrtSession embed = load(shared.env(), manifest, graphs.embed().file(), options, opened,
-                    Set.of(INPUT_IDS), Set.of(HIDDEN));
+            OrtSession embed = load(shared.env(), manifest, graphs.embed().file(), options, opened, contract.embed());
             OrtSession[] layers = new OrtSession[graphs.layers().size()];
             for (int l = 0; l < layers.length; l++) {
                 layers[l] = load(shared.env(), manifest, graphs.layers().get(l).file(), options, opened,
-                        layerInputs, layerOutputs);
+                        contract.layer());
             }
-            OrtSession head = load(shared.env(), manifest, graphs.head().file(), options, opened,
-                    Set.of(HIDDEN), Set.of(LOGITS));
+            OrtSession head = load(shared.env(), manifest, graphs.head().file(), options, opened, contract.head());
             OrtSession[] kvFill = null;
             if (!graphs.kvFill().isEmpty()) {
-                Set<String> fillInputs = headMajor ? layerInputs : Set.of(HIDDEN, POSITION_IDS);
-                Set<String> fillOutputs = headMajor ? Set.of(PRESENT_KEY, PRESENT_VALUE) : Set.of(KEY, VALUE);
                 kvFill = new OrtSession[graphs.kvFill().size()];
                 for (int l = 0; l < kvFill.length; l++) {
                     kvFill[l] = load(shared.env(), manifest, graphs.kvFill().get(l).file(), options, opened,
-                            fillInputs, fillOutputs);
+                            contract.kvFill());
                 }
             }
             DraftHeads draft = manifest.draftHeads() == null ? null
-                    : loadDraftHeads(shared.env(), manifest, options, opened);
-            return new OrtModelRunner(manifest, shared.env(), embed, layers, head, kvFill, draft, rope);
+                    : loadDraftHeads(shared.env(), manifest, contract, options, opened);
+            int[] draftVocab = draft == null ? null : BundleTables.draftVocabulary(manifest);
+            return new OrtModelRunner(manifest, shared.env(), embed, layers, head, kvFill, draft, draftVocab, rope);
         } catch (OrtException e) {
             closeAll(opened);
             closeQuietly(rope);
@@ -176,51 +152,25 @@ public final class OrtModelRunner implements ModelRunner {
         }
     }
 
-    private static DraftHeads loadDraftHeads(OrtEnvironment env, BundleManifest manifest,
+    private static DraftHeads loadDraftHeads(OrtEnvironment env, BundleManifest manifest, GraphContract contract,
                                              OrtSession.SessionOptions options, List<OrtSession> opened)
             throws SkipperException {
         BundleManifest.DraftHeadsSpec spec = manifest.draftHeads();
         OrtSession[] exits = new OrtSession[manifest.model().numLayers()];
         for (BundleManifest.ExitHeadSpec e : spec.exits()) {
-            exits[e.layer()] = load(env, manifest, e.graph().file(), options, opened, Set.of(HIDDEN),
-                    Set.of(HIDDEN_OUT, ACCEPT_PROB));
+            exits[e.layer()] = load(env, manifest, e.graph().file(), options, opened, contract.exitHead());
         }
-        OrtSession head = load(env, manifest, spec.head().file(), options, opened, Set.of(HIDDEN), Set.of(LOGITS));
-        return new DraftHeads(exits, head, readVocabulary(manifest, spec));
-    }
-
-    /** The draft vocabulary file: exactly {@code size} little-endian int32 ids, each in the vocabulary. */
-    private static int[] readVocabulary(BundleManifest manifest, BundleManifest.DraftHeadsSpec spec)
-            throws SkipperException {
-        Path path = manifest.resolve(spec.vocabFile());
-        byte[] bytes;
-        try {
-            long size = java.nio.file.Files.size(path);
-            if (size != 4L * spec.vocabSize()) {
-                throw new SkipperException(path + ": " + size + " bytes, expected " + 4L * spec.vocabSize()
-                        + " (draft_heads.vocab.size " + spec.vocabSize() + " int32 ids)");
-            }
-            bytes = java.nio.file.Files.readAllBytes(path);
-        } catch (java.io.IOException e) {
-            throw new SkipperException("cannot read " + path + ": " + e.getMessage(), e);
-        }
-        java.nio.IntBuffer ids = java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer();
-        int[] vocab = new int[spec.vocabSize()];
-        int modelVocab = manifest.model().vocabSize();
-        for (int i = 0; i < vocab.length; i++) {
-            vocab[i] = ids.get(i);
-            if (vocab[i] < 0 || vocab[i] >= modelVocab) {
-                throw new SkipperException(path + ": entry " + i + " is token id " + vocab[i]
-                        + ", outside the vocabulary [0, " + modelVocab + ")");
-            }
-        }
-        return vocab;
+        OrtSession head = load(env, manifest, spec.head().file(), options, opened,
+                contract.draftHead(spec.vocabSize()));
+        return new DraftHeads(exits, head);
     }
 
     /** Loads one graph by file path (resolved in the manifest's validated directory) and checks its I/O names. */
     private static OrtSession load(OrtEnvironment env, BundleManifest manifest, String file,
-                                   OrtSession.SessionOptions options, List<OrtSession> opened, Set<String> inputs,
-                                   Set<String> outputs) throws SkipperException {
+                                   OrtSession.SessionOptions options, List<OrtSession> opened, GraphContract.Io io)
+            throws SkipperException {
+        Set<String> inputs = io.inputNames();
+        Set<String> outputs = io.outputNames();
         Path path = manifest.resolve(file);
         OrtSession session;
         try {
@@ -237,99 +187,38 @@ public final class OrtModelRunner implements ModelRunner {
     }
 
     @Override
-    public BundleManifest manifest() {
-        return manifest;
+    protected OrtKvCache createKvCache(KvGeometry geometry) throws SkipperException {
+        return new OrtKvCache(env, this, geometry);
     }
 
     @Override
-    public KvCache newKvCache(int maxSeq) throws SkipperException {
-        lock.readLock().lock();
-        try {
-            ensureOpen();
-            return new OrtKvCache(env, this, numLayers, maxSeq, manifest.kvCache().scratchRows(), maxPosition, kvHeads,
-                    headDim, fp16, headMajor);
-        } finally {
-            lock.readLock().unlock();
-        }
+    protected OrtHiddenStates createHiddenStates(int maxTokens) throws SkipperException {
+        return new OrtHiddenStates(env, this, maxTokens, hiddenSize, vocab, draftVocabularySize(), fp16);
     }
 
     @Override
-    public HiddenStates newHiddenStates(int maxTokens) throws SkipperException {
-        lock.readLock().lock();
+    protected void runEmbed(int[] tokens, int offset, int count, OrtHiddenStates hs) throws SkipperException {
         try {
-            ensureOpen();
-            return new OrtHiddenStates(env, this, maxTokens, hiddenSize, vocab,
-                    draft == null ? 0 : draft.vocab().length, fp16);
-        } finally {
-            lock.readLock().unlock();
-        }
-    }
-
-    @Override
-    public void embed(int[] tokens, int offset, int count, HiddenStates out) throws SkipperException {
-        OrtHiddenStates hs = hidden(out);
-        if (offset < 0 || count < 1 || offset > tokens.length - count) {
-            throw new IndexOutOfBoundsException("tokens [" + offset + ", " + offset + "+" + count + ") of "
-                    + tokens.length);
-        }
-        hs.checkRows(0, count);
-        for (int i = offset; i < offset + count; i++) {
-            if (tokens[i] < 0 || tokens[i] >= vocab) {
-                throw new IllegalArgumentException("token id " + tokens[i] + " is outside the vocabulary [0, "
-                        + vocab + ")");
-            }
-        }
-        lock.readLock().lock();
-        try {
-            ensureOpen();
             hs.embedInputs.put(INPUT_IDS, hs.inputIds(tokens, offset, count));
             hs.embedOutputs.put(HIDDEN, hs.currentHidden(count));
             run(embed, hs.embedInputs, hs.embedOutputs, -1);
         } catch (OrtException e) {
             throw new SkipperException("embed: cannot create tensors: " + oneLine(e.getMessage()), e);
-        } finally {
-            lock.readLock().unlock();
         }
     }
 
     @Override
-    public void layer(int layer, HiddenStates hidden, int count, KvCache cache) throws SkipperException {
-        OrtHiddenStates hs = hidden(hidden);
-        OrtKvCache kv = cache(cache);
-        int past = appendPosition(layer, hs, count, kv);
-        lock.readLock().lock();
+    protected void runLayer(int layer, OrtHiddenStates hs, int count, OrtKvCache kv, int past) throws SkipperException {
         try {
-            ensureOpen();
             if (headMajor) {
                 layerShared(layer, hs, count, kv, past);
             } else {
                 layerSequenceMajor(layer, hs, count, kv, past);
             }
-            kv.advance(layer, count);
             hs.swap();
         } catch (OrtException e) {
             throw new SkipperException("layer " + layer + ": cannot create tensors: " + oneLine(e.getMessage()), e);
-        } finally {
-            lock.readLock().unlock();
         }
-    }
-
-    /**
-     * Checks a layer index, the rows and the cache's room for {@code count} more rows.
-     *
-     * @return the layer's cached length: where the new rows go
-     */
-    private int appendPosition(int layer, OrtHiddenStates hs, int count, OrtKvCache kv) throws SkipperException {
-        if (layer < 0 || layer >= numLayers) {
-            throw new IndexOutOfBoundsException("layer " + layer + " of " + numLayers);
-        }
-        hs.checkRows(0, count);
-        int past = kv.length(layer);
-        if (count > kv.maxSeq() - past) {
-            throw new SkipperException("layer " + layer + ": " + past + " cached + " + count
-                    + " new tokens exceed the KV cache of " + kv.maxSeq());
-        }
-        return past;
     }
 
     /** head_major_shared: every tensor already exists; only the two lengths are rewritten. */
@@ -393,16 +282,9 @@ public final class OrtModelRunner implements ModelRunner {
     }
 
     @Override
-    public void head(HiddenStates hidden, int row, int count, float[] logits) throws SkipperException {
-        OrtHiddenStates hs = hidden(hidden);
-        hs.checkRows(row, count);
-        if (logits.length < (long) count * vocab) {
-            throw new IllegalArgumentException("logits need " + ((long) count * vocab) + " floats, got " + logits.length);
-        }
+    protected void runHead(OrtHiddenStates hs, int row, int count, float[] logits) throws SkipperException {
         OnnxTensor rows = null;
-        lock.readLock().lock();
         try {
-            ensureOpen();
             rows = row == 0 ? null : hs.currentHiddenAt(row, count);
             hs.headInputs.put(HIDDEN, rows == null ? hs.currentHidden(count) : rows);
             hs.headOutputs.put(LOGITS, hs.logits(count));
@@ -411,29 +293,15 @@ public final class OrtModelRunner implements ModelRunner {
         } catch (OrtException e) {
             throw new SkipperException("head: cannot create tensors: " + oneLine(e.getMessage()), e);
         } finally {
-            lock.readLock().unlock();
             Tensors.closeQuietly(rows);
         }
     }
 
     @Override
-    public boolean hasKvFill() {
-        return kvFill != null;
-    }
-
-    @Override
-    public void fillKv(int layer, HiddenStates hidden, int count, KvCache cache) throws SkipperException {
-        OrtHiddenStates hs = hidden(hidden);
-        OrtKvCache kv = cache(cache);
-        if (kvFill == null) {
-            throw new UnsupportedOperationException("bundle " + manifest.directory() + " has no kv_fill graphs");
-        }
-        int past = appendPosition(layer, hs, count, kv);
-        lock.readLock().lock();
+    protected void runFillKv(int layer, OrtHiddenStates hs, int count, OrtKvCache kv, int past) throws SkipperException {
         OnnxTensor newKey = null;
         OnnxTensor newValue = null;
         try {
-            ensureOpen();
             Map<String, OnnxTensorLike> in = hs.fillInputs;
             Map<String, OnnxValue> out = hs.fillOutputs;
             if (headMajor) {
@@ -447,129 +315,65 @@ public final class OrtModelRunner implements ModelRunner {
                 out.put(VALUE, newValue);
             }
             run(kvFill[layer], in, out, numLayers + 3);
-            kv.advance(layer, count);
         } catch (OrtException e) {
             throw new SkipperException("kv fill " + layer + ": cannot create tensors: " + oneLine(e.getMessage()), e);
         } finally {
-            lock.readLock().unlock();
             Tensors.closeQuietly(newKey);
             Tensors.closeQuietly(newValue);
         }
     }
 
     @Override
-    public boolean hasDraftHeads() {
-        return draft != null;
-    }
-
-    @Override
-    public void exitHead(int exitLayer, HiddenStates hidden, int count, float[] accept) throws SkipperException {
-        OrtHiddenStates hs = hidden(hidden);
-        hs.checkRows(0, count);
-        OrtSession exit = exitSession(exitLayer);
-        if (accept.length < count) {
-            throw new IllegalArgumentException("accept needs " + count + " floats, got " + accept.length);
-        }
-        lock.readLock().lock();
+    protected void runExitHead(int exitLayer, OrtHiddenStates hs, int count, float[] accept) throws SkipperException {
         try {
-            ensureOpen();
             hs.exitInputs.put(HIDDEN, hs.currentHidden(count));
             hs.exitOutputs.put(HIDDEN_OUT, hs.otherHidden(count));
             hs.exitOutputs.put(ACCEPT_PROB, hs.accept(count));
-            run(exit, hs.exitInputs, hs.exitOutputs, numLayers + 1);
+            run(draft.exits()[exitLayer], hs.exitInputs, hs.exitOutputs, numLayers + 1);
             hs.swap();
             hs.copyAccept(accept, count);
         } catch (OrtException e) {
             throw new SkipperException("exit head " + exitLayer + ": cannot create tensors: " + oneLine(e.getMessage()), e);
-        } finally {
-            lock.readLock().unlock();
         }
     }
 
     @Override
-    public void draftHead(HiddenStates hidden, int count, float[] logits) throws SkipperException {
-        OrtHiddenStates hs = hidden(hidden);
-        hs.checkRows(0, count);
-        if (draft == null) {
-            throw new UnsupportedOperationException("bundle " + manifest.directory() + " has no draft heads");
-        }
-        if (logits.length < (long) count * draft.vocab().length) {
-            throw new IllegalArgumentException("draft logits need " + ((long) count * draft.vocab().length)
-                    + " floats, got " + logits.length);
-        }
-        lock.readLock().lock();
+    protected void runDraftHead(OrtHiddenStates hs, int count, float[] logits) throws SkipperException {
         try {
-            ensureOpen();
             hs.draftInputs.put(HIDDEN, hs.currentHidden(count));
             hs.draftOutputs.put(LOGITS, hs.draftLogits(count));
             run(draft.head(), hs.draftInputs, hs.draftOutputs, numLayers + 2);
             hs.copyDraftLogits(logits, count);
         } catch (OrtException e) {
             throw new SkipperException("draft head: cannot create tensors: " + oneLine(e.getMessage()), e);
-        } finally {
-            lock.readLock().unlock();
         }
     }
 
     @Override
-    public int[] draftVocabulary() {
-        if (draft == null) {
-            throw new UnsupportedOperationException("bundle " + manifest.directory() + " has no draft heads");
-        }
-        return draft.vocab().clone();
+    protected void runCopyRows(OrtHiddenStates from, int fromRow, OrtHiddenStates to, int toRow, int count) {
+        from.copyRowsTo(fromRow, to, toRow, count);
     }
 
-    private OrtSession exitSession(int exitLayer) {
-        if (draft == null) {
-            throw new UnsupportedOperationException("bundle " + manifest.directory() + " has no exit heads");
-        }
-        if (exitLayer < 0 || exitLayer >= numLayers || draft.exits()[exitLayer] == null) {
-            throw new IllegalArgumentException("no exit head after " + exitLayer + " layers in " + manifest.directory());
-        }
-        return draft.exits()[exitLayer];
-    }
-
+    /** Closes every session. The shared environment stays (it is process-wide). */
     @Override
-    public void copyRows(HiddenStates from, int fromRow, HiddenStates to, int toRow, int count) {
-        OrtHiddenStates src = hidden(from);
-        OrtHiddenStates dst = hidden(to);
-        src.checkRows(fromRow, count);
-        dst.checkRows(toRow, count);
-        src.copyRowsTo(fromRow, dst, toRow, count);
-    }
-
-    /**
-     * Closes every session; waits for calls in progress. Idempotent. The shared environment stays
-     * (it is process-wide).
-     */
-    @Override
-    public void close() {
-        lock.writeLock().lock();
-        try {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            List<OrtSession> all = new ArrayList<>(numLayers + 2);
-            all.add(embed);
-            all.addAll(List.of(layers));
-            all.add(head);
-            if (kvFill != null) {
-                all.addAll(List.of(kvFill));
-            }
-            if (draft != null) {
-                for (OrtSession e : draft.exits()) {
-                    if (e != null) {
-                        all.add(e);
-                    }
+    protected void closeNative() {
+        List<OrtSession> all = new ArrayList<>(numLayers + 2);
+        all.add(embed);
+        all.addAll(List.of(layers));
+        all.add(head);
+        if (kvFill != null) {
+            all.addAll(List.of(kvFill));
+        }
+        if (draft != null) {
+            for (OrtSession e : draft.exits()) {
+                if (e != null) {
+                    all.add(e);
                 }
-                all.add(draft.head());
             }
-            closeAll(all);
-            closeQuietly(rope);
-        } finally {
-            lock.writeLock().unlock();
+            all.add(draft.head());
         }
+        closeAll(all);
+        closeQuietly(rope);
     }
 
     /**
@@ -603,28 +407,6 @@ public final class OrtModelRunner implements ModelRunner {
         return runNanos.sum();
     }
 
-    private OrtHiddenStates hidden(HiddenStates hidden) {
-        if (!(hidden instanceof OrtHiddenStates hs) || hs.owner() != this) {
-            throw new IllegalArgumentException("hidden states were not created by this runner");
-        }
-        hs.ensureOpen();
-        return hs;
-    }
-
-    private OrtKvCache cache(KvCache cache) {
-        if (!(cache instanceof OrtKvCache kv) || kv.owner() != this) {
-            throw new IllegalArgumentException("KV cache was not created by this runner");
-        }
-        kv.ensureOpen();
-        return kv;
-    }
-
-    private void ensureOpen() {
-        if (closed) {
-            throw new IllegalStateException("model runner is closed");
-        }
-    }
-
     private static void closeAll(List<OrtSession> sessions) {
         for (OrtSession s : sessions) {
             try {
@@ -645,8 +427,4 @@ public final class OrtModelRunner implements ModelRunner {
         return message == null ? "" : message.replace('\n', ' ').replace('\r', ' ');
     }
 
-    /** @return whether {@link #close()} was called */
-    boolean isClosed() {
-        return closed;
-    }
 }

@@ -5,12 +5,8 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import dev.skipper.api.SkipperException;
 import dev.skipper.bundle.BundleManifest;
-import java.io.IOException;
+import dev.skipper.runtime.BundleTables;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 
 /**
  * The bundle's rotary table ({@code rope_cache}) as the two tensors every layer graph of the
@@ -30,8 +26,7 @@ final class RopeTables implements AutoCloseable {
     }
 
     /**
-     * Reads the table named by the manifest (its size was checked against the shape by the
-     * manifest reader; it is checked again here before the buffer is filled).
+     * Reads the table named by the manifest ({@link BundleTables#ropeTable}) and wraps its halves.
      *
      * @param env the environment
      * @param manifest a manifest with a rope cache
@@ -41,28 +36,9 @@ final class RopeTables implements AutoCloseable {
      */
     static RopeTables load(OrtEnvironment env, BundleManifest manifest) throws SkipperException, OrtException {
         BundleManifest.RopeCacheSpec spec = manifest.ropeCache();
-        Path file = manifest.resolve(spec.file());
         boolean fp16 = spec.dtype() == BundleManifest.DType.FLOAT16;
+        ByteBuffer table = BundleTables.ropeTable(manifest);
         long bytes = spec.bytes();
-        ByteBuffer table = Tensors.allocate(bytes, "the rotary table " + file);
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            if (channel.size() != bytes) {
-                throw new SkipperException(file + ": " + channel.size() + " bytes, expected " + bytes
-                        + " (rope_cache.shape [2, " + spec.positions() + ", " + spec.width() + "])");
-            }
-            table.order(ByteOrder.LITTLE_ENDIAN); // the file's order; native order is checked below
-            while (table.hasRemaining()) {
-                if (channel.read(table) < 0) {
-                    throw new SkipperException(file + ": ends early");
-                }
-            }
-        } catch (IOException e) {
-            throw new SkipperException("cannot read " + file + ": " + e.getMessage(), e);
-        }
-        if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
-            throw new SkipperException("the rotary table is little-endian; this platform is not");
-        }
-        table.order(ByteOrder.nativeOrder()).clear();
         int half = (int) (bytes / 2);
         OnnxTensor cos = Tensors.activations(env, table, 0, half, fp16, spec.positions(), spec.width());
         try {

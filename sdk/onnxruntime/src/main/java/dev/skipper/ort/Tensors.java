@@ -4,14 +4,14 @@ import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
-import dev.skipper.api.SkipperException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 
 /**
- * Direct native-order buffers and zero-copy {@link OnnxTensor} views over regions of them.
+ * Zero-copy {@link OnnxTensor} views over regions of direct native-order buffers
+ * ({@link dev.skipper.runtime.DirectBuffers}).
  *
  * <p>ONNX Runtime wraps a direct buffer's memory without copying it, both as an input and as a
  * pinned output (written in place by {@code OrtSession.run}). The tensor does not own the memory:
@@ -19,27 +19,6 @@ import java.nio.LongBuffer;
  */
 final class Tensors {
     private Tensors() {}
-
-    /**
-     * Allocates a zeroed direct buffer in native byte order.
-     *
-     * @param bytes size in bytes (checked to fit one buffer)
-     * @param what what it is for, for the error message
-     * @return the buffer
-     * @throws SkipperException if it is too large for one buffer or direct memory is exhausted
-     */
-    static ByteBuffer allocate(long bytes, String what) throws SkipperException {
-        if (bytes < 0 || bytes > Integer.MAX_VALUE) {
-            throw new SkipperException(what + " needs " + bytes + " bytes, more than one buffer can hold ("
-                    + Integer.MAX_VALUE + ")");
-        }
-        try {
-            return ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
-        } catch (OutOfMemoryError e) {
-            throw new SkipperException("cannot allocate " + mib(bytes) + " for " + what
-                    + ": direct memory exhausted (see -XX:MaxDirectMemorySize)", e);
-        }
-    }
 
     /**
      * A tensor over {@code [byteOffset, byteOffset + byteLength)} of an activation buffer.
@@ -102,15 +81,5 @@ final class Tensors {
         if (tensor != null) {
             tensor.close();
         }
-    }
-
-    /**
-     * Formats a byte count for messages.
-     *
-     * @param bytes bytes
-     * @return for example {@code 94.4 MiB}
-     */
-    static String mib(long bytes) {
-        return String.format(java.util.Locale.ROOT, "%.1f MiB", bytes / (1024.0 * 1024.0));
     }
 }

@@ -2,6 +2,7 @@ package dev.skipper.ort;
 
 import dev.skipper.runtime.spi.HiddenStates;
 import dev.skipper.runtime.spi.KvCache;
+import dev.skipper.testing.Goldens;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -29,10 +30,10 @@ class GoldenParityTest {
     @MethodSource("cases")
     void greedyDecodingMatchesTheReferenceTokenForToken(String name) throws Exception {
         OrtModelRunner r = TestCases.runner(name);
-        TestCases.Goldens g = TestCases.goldens(name);
+        Goldens g = TestCases.goldens(name);
         assertEquals(g.vocabSize(), r.manifest().model().vocabSize());
         for (int p = 0; p < g.prompts().size(); p++) {
-            TestCases.Prompt prompt = g.prompts().get(p);
+            Goldens.Prompt prompt = g.prompts().get(p);
             int[] got = TestCases.greedy(r, prompt.ids(), prompt.greedy().length);
             assertArrayEquals(prompt.greedy(), got, name + " prompt " + p + ": " + prompt.text());
         }
@@ -42,7 +43,7 @@ class GoldenParityTest {
     @MethodSource("cases")
     void teacherForcedArgmaxMatchesTheReference(String name) throws Exception {
         OrtModelRunner r = TestCases.runner(name);
-        TestCases.Goldens g = TestCases.goldens(name);
+        Goldens g = TestCases.goldens(name);
         int[] ids = g.teacherIds();
         int vocab = g.vocabSize();
         int agree = 0;
@@ -78,14 +79,14 @@ class GoldenParityTest {
     @MethodSource("cases")
     void twoThreadsDecodeDifferentPromptsOnOneRunner(String name) throws Exception {
         OrtModelRunner r = TestCases.runner(name);
-        TestCases.Goldens g = TestCases.goldens(name);
+        Goldens g = TestCases.goldens(name);
         int threads = 2;
         ExecutorService pool = Executors.newFixedThreadPool(threads);
         try {
             CountDownLatch start = new CountDownLatch(1);
             List<Future<int[]>> results = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
-                TestCases.Prompt prompt = g.prompts().get(t % g.prompts().size());
+                Goldens.Prompt prompt = g.prompts().get(t % g.prompts().size());
                 results.add(pool.submit(() -> {
                     start.await();
                     return TestCases.greedy(r, prompt.ids(), prompt.greedy().length);
@@ -93,7 +94,7 @@ class GoldenParityTest {
             }
             start.countDown();
             for (int t = 0; t < threads; t++) {
-                TestCases.Prompt prompt = g.prompts().get(t % g.prompts().size());
+                Goldens.Prompt prompt = g.prompts().get(t % g.prompts().size());
                 assertArrayEquals(prompt.greedy(), results.get(t).get(5, TimeUnit.MINUTES), name + " thread " + t);
             }
         } finally {

@@ -4,6 +4,8 @@ import dev.skipper.api.SkipperException;
 import dev.skipper.runtime.spi.BackendProvider;
 import dev.skipper.runtime.spi.HiddenStates;
 import dev.skipper.runtime.spi.KvCache;
+import dev.skipper.testing.Goldens;
+import dev.skipper.testing.TestData;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ServiceLoader;
@@ -38,7 +40,7 @@ class RunnerContractTest {
     @MethodSource("cases")
     void rollbackGivesWhatACacheThatNeverSawTheTokensGives(String name) throws Exception {
         OrtModelRunner r = TestCases.runner(name);
-        TestCases.Goldens g = TestCases.goldens(name);
+        Goldens g = TestCases.goldens(name);
         int vocab = g.vocabSize();
         int[] prompt = g.prompts().get(0).ids();
         int[] drafted = {3, 7, vocab - 1, 11};
@@ -96,7 +98,7 @@ class RunnerContractTest {
     @MethodSource("cases")
     void kvFillWritesWhatTheLayerWrites(String name) throws Exception {
         OrtModelRunner r = TestCases.runner(name);
-        TestCases.requireCalibrated(name, r.hasKvFill(), "kv_fill graphs");
+        TestData.requireCalibrated(name, r.hasKvFill(), "kv_fill graphs");
         int[] prompt = TestCases.goldens(name).prompts().get(0).ids();
         int n = prompt.length;
         int layers = r.manifest().model().numLayers();
@@ -133,7 +135,7 @@ class RunnerContractTest {
     @MethodSource("cases")
     void exitAndDraftHeadsRunOnTheirRows(String name) throws Exception {
         OrtModelRunner r = TestCases.runner(name);
-        TestCases.requireCalibrated(name, r.hasDraftHeads(), "draft heads");
+        TestData.requireCalibrated(name, r.hasDraftHeads(), "draft heads");
         var spec = r.manifest().draftHeads();
         int exit = spec.defaultExit();
         int[] prompt = TestCases.goldens(name).prompts().get(0).ids();
@@ -301,9 +303,9 @@ class RunnerContractTest {
      */
     @Test
     void float16BundleTracksTheFloat32One() throws Exception {
-        Path fp16Bundle = TestCases.bundleOnly("tiny-bpe-fp16-standard");
+        Path fp16Bundle = TestData.bundle("tiny-bpe-fp16-standard");
         OrtModelRunner fp32 = TestCases.runner(TINY);
-        TestCases.Goldens g = TestCases.goldens(TINY);
+        Goldens g = TestCases.goldens(TINY);
         int vocab = g.vocabSize();
         int[] ids = java.util.Arrays.copyOf(g.teacherIds(), 64);
         try (OrtModelRunner half = TestCases.open(fp16Bundle)) {

@@ -6,24 +6,17 @@ import dev.skipper.bundle.BundleManifestReader;
 import dev.skipper.runtime.spi.BackendOptions;
 import dev.skipper.runtime.spi.HiddenStates;
 import dev.skipper.runtime.spi.KvCache;
+import dev.skipper.testing.Goldens;
+import dev.skipper.testing.TestData;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.stream.Collectors;
-import org.junit.jupiter.api.Assumptions;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * The exporter's test data ({@code -Dskipper.testData=DIR}, cases {@code DIR/<case>/bundle} and
- * {@code DIR/<case>/goldens.json}) and the decode steps the tests share.
- *
- * <p>Missing data skips the test, unless {@code -Dskipper.requireTestData=true}: then it fails.
+ * Runners over the exporter's test data ({@link TestData}: where it is, and when missing data skips
+ * or fails) and the decode steps the ORT tests share.
  */
 final class TestCases {
     /** Every case with goldens; the smollm2 ones exist only after {@code goldens --real}. */
@@ -35,104 +28,24 @@ final class TestCases {
 
     private TestCases() {}
 
-    /** One prompt of a goldens file. */
-    record Prompt(String text, int[] ids, int[] greedy) {}
-
-    /** A case's reference outputs. */
     /**
-     * A case's goldens; {@code nearTies} are the teacher-forced positions whose float64 top-2 margin
-     * is within the float32 tie bound (exporters/skipper_export/verify/yardstick.py), where a
-     * correct float32 runtime may pick the runner-up.
-     */
-    record Goldens(int vocabSize, List<Prompt> prompts, int[] teacherIds, int[] teacherArgmax, Set<Integer> nearTies) {}
-
-    /**
-     * The test data directory.
-     *
-     * @return it
-     */
-    static Path root() {
-        String dir = System.getProperty("skipper.testData");
-        if (dir == null || dir.isBlank()) {
-            missing("-Dskipper.testData is not set");
-        }
-        Path root = Path.of(dir);
-        if (!Files.isDirectory(root)) {
-            missing("test data directory " + root + " does not exist");
-        }
-        return root;
-    }
-
-    /**
-     * A case's directory.
+     * A case's directory ({@link TestData#caseDir}).
      *
      * @param name the case
      * @return its directory
      */
     static Path caseDir(String name) {
-        skipRealWhenOff(name);
-        Path dir = root().resolve(name);
-        if (!Files.isDirectory(dir.resolve("bundle"))) {
-            missing("test case " + dir + " is missing (generate it with skipper_export goldens)");
-        }
-        return dir;
+        return TestData.caseDir(name);
     }
 
     /**
-     * Whether {@code skipper_export goldens} calibrates a case (exit heads, draft vocabulary,
-     * routers, kv_fill graphs): every case but the standard-flavour and fp32 SmolLM2 ones.
+     * A case's goldens ({@link TestData#goldens}).
      *
      * @param name the case
-     * @return true when its bundle must hold the calibration artefacts
+     * @return them
      */
-    static boolean calibratedByTestData(String name) {
-        return !(name.contains("standard") || name.equals("smollm2-fp32"));
-    }
-
-    /**
-     * Fails when a case the test data calibrates lacks an artefact; skips (reported as skipped)
-     * the cases it does not calibrate.
-     *
-     * @param name the case
-     * @param present whether the runner has the artefact
-     * @param what the artefact, for the message
-     */
-    static void requireCalibrated(String name, boolean present, String what) {
-        if (calibratedByTestData(name)) {
-            if (!present) {
-                fail(name + ": the test data calibrates this case, but it has no " + what);
-            }
-        } else {
-            Assumptions.abort(name + ": not calibrated by the test data, so no " + what);
-        }
-    }
-
-    /**
-     * A case's bundle directory for cases written without goldens ({@code <case>/bundle}).
-     *
-     * @param name the case
-     * @return the bundle directory
-     */
-    static Path bundleOnly(String name) {
-        Path bundle = root().resolve(name).resolve("bundle");
-        if (!Files.isDirectory(bundle)) {
-            missing("test case " + bundle + " is missing (generate it with skipper_export goldens)");
-        }
-        return bundle;
-    }
-
-    /** SmolLM2 cases are skipped when {@code ./skipper test} ran with SKIPPER_TEST_REAL=0 (-Dskipper.testReal=false). */
-    private static void skipRealWhenOff(String name) {
-        if (name.startsWith("smollm2") && "false".equals(System.getProperty("skipper.testReal"))) {
-            Assumptions.abort(name + ": SmolLM2 cases are off (SKIPPER_TEST_REAL=0)");
-        }
-    }
-
-    private static void missing(String why) {
-        if (Boolean.getBoolean("skipper.requireTestData")) {
-            fail(why + " and -Dskipper.requireTestData=true");
-        }
-        Assumptions.abort(why);
+    static Goldens goldens(String name) {
+        return TestData.goldens(name);
     }
 
     /**
@@ -171,29 +84,6 @@ final class TestCases {
      * @param name the case
      * @return them
      */
-    @SuppressWarnings("unchecked")
-    static Goldens goldens(String name) {
-        Path file = caseDir(name).resolve("goldens.json");
-        Map<String, Object> json;
-        try {
-            json = (Map<String, Object>) Json.parse(Files.readString(file, StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot read " + file, e);
-        }
-        List<Prompt> prompts = ((List<Object>) json.get("prompts")).stream()
-                .map(p -> (Map<String, Object>) p)
-                .map(p -> new Prompt((String) p.get("text"), ints(p.get("ids")), ints(p.get("greedy"))))
-                .toList();
-        Map<String, Object> tf = (Map<String, Object>) json.get("teacher_forced");
-        return new Goldens(((Long) json.get("vocab_size")).intValue(), prompts, ints(tf.get("ids")),
-                ints(tf.get("argmax")), Arrays.stream(ints(tf.get("near_ties"))).boxed().collect(Collectors.toUnmodifiableSet()));
-    }
-
-    @SuppressWarnings("unchecked")
-    private static int[] ints(Object list) {
-        return ((List<Object>) list).stream().mapToInt(o -> ((Long) o).intValue()).toArray();
-    }
-
     /**
      * Whether a case computes float32 arithmetic on the source's exact values, where top-1 must
      * equal the float64 reference's at every position but the near-ties (else parity is statistical).

@@ -1,7 +1,7 @@
-package dev.skipper.ort;
+package dev.skipper.runtime;
 
 /** IEEE 754 half precision (binary16) to float conversion; Java 17 has no {@code Float.float16ToFloat}. */
-final class Half {
+public final class Half {
     private Half() {}
 
     /**
@@ -10,7 +10,7 @@ final class Half {
      * @param bits the 16 bits of the half
      * @return the same value as a float
      */
-    static float toFloat(short bits) {
+    public static float toFloat(short bits) {
         int h = bits & 0xffff;
         int sign = (h & 0x8000) << 16;
         int exponent = (h >>> 10) & 0x1f;

@@ -1,4 +1,4 @@
-package dev.skipper.ort;
+package dev.skipper.runtime;
 
 import org.junit.jupiter.api.Test;
 import static org.junit.jupiter.api.Assertions.assertEquals;
