@@ -624,11 +624,6 @@ public record BundleManifest(
         public SpeculationSpec {
             skipLayers = List.copyOf(skipLayers);
         }
-
-        /** @return whether calibration estimated that layer-skip drafting beats plain decoding */
-        public boolean pays() {
-            return estimatedSpeedup > 1.0;
-        }
     }
 
     /**
@@ -709,60 +704,6 @@ public record BundleManifest(
             Objects.requireNonNull(graph, "graph");
             router = router.stream().map(double[]::clone).toList();
             confidence = confidence.stream().map(double[]::clone).toList();
-        }
-
-        /**
-         * The lowest router threshold whose held-out precision reaches {@code precision}.
-         *
-         * @param precision wanted fraction of router firings that agree with the full model
-         * @return the threshold, or {@code Double.NaN} when no threshold reaches it
-         */
-        public double thresholdFor(double precision) {
-            return lowest(router, precision);
-        }
-
-        /**
-         * The lowest threshold on the exit's own top-1 probability (softmax over the draft
-         * vocabulary, CALM style) whose held-out precision reaches {@code precision}.
-         *
-         * @param precision wanted fraction of firings that agree with the full model
-         * @return the threshold, or {@code Double.NaN} when none reaches it
-         */
-        public double confidenceThresholdFor(double precision) {
-            return lowest(confidence, precision);
-        }
-
-        /**
-         * Held-out share of tokens a table's threshold lets exit.
-         *
-         * @param table {@link #router()} or {@link #confidence()}
-         * @param threshold one of its thresholds
-         * @return the coverage, or 0 when the threshold is not in the table
-         */
-        public static double coverage(List<double[]> table, double threshold) {
-            for (double[] row : table) {
-                if (row[0] == threshold) {
-                    return row[2];
-                }
-            }
-            return 0;
-        }
-
-        /**
-         * @return whether the exit's own top-1 probability separates accepted from rejected drafts
-         *     better than its router on held-out text (then drafting stops on it)
-         */
-        public boolean confidenceRanksBetter() {
-            return confidenceAuc > routerAuc;
-        }
-
-        private static double lowest(List<double[]> table, double precision) {
-            for (double[] row : table) {
-                if (row[1] >= precision && row[2] > 0) {
-                    return row[0];
-                }
-            }
-            return Double.NaN;
         }
     }
 

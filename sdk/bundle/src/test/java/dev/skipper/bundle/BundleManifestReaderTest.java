@@ -25,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -179,7 +180,6 @@ class BundleManifestReaderTest {
         assertEquals(List.of(0, 1), s.skipLayers());
         assertEquals(0.86, s.estimatedSpeedup(), 1e-12);
         assertEquals(0.84, s.agreement(), 1e-12);
-        assertFalse(s.pays());
         edit("  skip_layers: [1, 0]\n", "  skip_layers: [1, 2]\n");
         BundleFormatException e = fails();
         assertContains(e.getMessage(), "speculation.skip_layers[1] must be a layer index in [0, 2), got 2");
@@ -218,9 +218,9 @@ class BundleManifestReaderTest {
         assertEquals("draft/exit_1.onnx", e.graph().file());
         assertEquals(0.5, e.agreement(), 1e-12);
         assertEquals(0.25, e.rawAgreement(), 1e-12);
-        assertEquals(0.5, e.thresholdFor(0.8), 1e-12);
-        assertEquals(0.75, e.thresholdFor(0.9), 1e-12);
-        assertTrue(Double.isNaN(e.thresholdFor(0.99)));
+        assertEquals(3, e.router().size());
+        assertArrayEquals(new double[] {0.5, 0.8, 0.5}, e.router().get(1));
+        assertEquals(0.8, e.routerAuc(), 1e-12);
     }
 
     @Test
