@@ -4,11 +4,11 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.skipper.testing.TestData;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,17 +33,7 @@ class RealBundleTest {
     /** Runs before each test, so that missing data reports every test as skipped. */
     @BeforeEach
     void findBundle() {
-        String dir = System.getProperty("skipper.testData");
-        Path b = dir == null || dir.isBlank() ? null : Path.of(dir, CASE, "bundle");
-        if (b == null || !Files.isRegularFile(b.resolve("manifest.yaml"))) {
-            String why = b == null ? "-Dskipper.testData is not set"
-                    : "test case " + b + " is missing (generate it with skipper_export goldens)";
-            if (Boolean.getBoolean("skipper.requireTestData")) {
-                fail(why + " and -Dskipper.requireTestData=true");
-            }
-            Assumptions.abort(why);
-        }
-        bundle = b.toString();
+        bundle = TestData.bundle(CASE).toString();
     }
 
     private static Cli.Result cli(String... args) {

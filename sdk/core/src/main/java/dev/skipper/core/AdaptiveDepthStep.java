@@ -3,6 +3,7 @@ package dev.skipper.core;
 import dev.skipper.api.AdaptiveDepthStats;
 import dev.skipper.api.SkipperException;
 import dev.skipper.bundle.BundleManifest;
+import dev.skipper.core.speculation.CalibrationPolicy;
 import dev.skipper.runtime.spi.HiddenStates;
 import dev.skipper.runtime.spi.ModelRunner;
 import java.util.ArrayList;
@@ -70,10 +71,10 @@ final class AdaptiveDepthStep implements AutoCloseable {
         List<Double> thresholds = new ArrayList<>();
         List<Boolean> confidence = new ArrayList<>();
         for (BundleManifest.ExitHeadSpec e : manifest.draftHeads().exits()) {
-            double r = e.thresholdFor(precision);
-            double c = e.confidenceThresholdFor(precision);
-            double rc = Double.isNaN(r) ? -1 : BundleManifest.ExitHeadSpec.coverage(e.router(), r);
-            double cc = Double.isNaN(c) ? -1 : BundleManifest.ExitHeadSpec.coverage(e.confidence(), c);
+            double r = CalibrationPolicy.routerThreshold(e, precision);
+            double c = CalibrationPolicy.confidenceThreshold(e, precision);
+            double rc = Double.isNaN(r) ? -1 : CalibrationPolicy.coverage(e.router(), r);
+            double cc = Double.isNaN(c) ? -1 : CalibrationPolicy.coverage(e.confidence(), c);
             if (rc < 0 && cc < 0) {
                 continue;
             }

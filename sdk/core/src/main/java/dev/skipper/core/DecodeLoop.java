@@ -9,16 +9,14 @@ import dev.skipper.api.GenerationStats;
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SkipperException;
 import dev.skipper.api.AdaptiveDepth;
-import dev.skipper.api.AdaptiveDepthStats;
 import dev.skipper.api.SpeculationMode;
-import dev.skipper.api.SpeculationStats;
 import dev.skipper.api.TokenListener;
 import dev.skipper.core.config.SpeculationConfig;
 import dev.skipper.core.sampling.Sampler;
-import dev.skipper.core.text.StopStringMatcher;
 import dev.skipper.core.tokenizer.StreamingDetokenizer;
 import java.util.Arrays;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -30,8 +28,9 @@ import java.util.Map;
  *       {@link ContextOverflowException} names both numbers and nothing changes;
  *   <li>prefix reuse: tokens the request shares with the session's sequence stay cached;
  *   <li>prefill: the rest runs in chunks, the head only on the last row;
- *   <li>decode: sample, end-of-sequence check, text through the streaming detokenizer and the
- *       stop-string matcher, listener, limits, cancellation, then feed the token.
+ *   <li>decode: the first token from the prefill logits, then steps of the request's
+ *       {@link DecodeStrategy} (plain, speculative or adaptive depth), each token through the
+ *       {@link FinishTracker} (end of sequence, stop strings, listener, limits), cancellation.
  * </ol>
  *
  * <p>The last sampled token is not fed at the end of a request: it stays known-but-not-run in the
@@ -52,10 +51,12 @@ final class DecodeLoop {
 
     /** The session's speculation settings (the mode a request gets when it names none). */
     private final SpeculationConfig speculation;
+    /** One full step per token: what a request gets without speculation or adaptive depth. */
+    private final PlainDecoding plain;
     /** Speculative decoders by mode, made when a request first uses the mode. */
     private final Map<SpeculationMode, SpeculativeDecoder> decoders = new EnumMap<>(SpeculationMode.class);
-    /** Lossy adaptive-depth steps by precision, made when a request first uses one. */
-    private final Map<Double, AdaptiveDepthStep> depthSteps = new java.util.HashMap<>();
+    /** Lossy adaptive-depth decoding by precision, made when a request first uses one. */
+    private final Map<Double, AdaptiveDepthDecoding> depthSteps = new HashMap<>();
 
     /** Set by {@link #cancel()} from any thread; cleared when a request starts. */
     private volatile boolean cancelled;
@@ -74,6 +75,7 @@ final class DecodeLoop {
         this.sampler = sampler;
         this.detokenizer = detokenizer;
         this.eosIds = eosIds.clone();
+        this.plain = new PlainDecoding(seq, sampler);
     }
 
     /** Asks the running request to stop at its next check (before each prefill chunk and each step). */
@@ -105,11 +107,8 @@ final class DecodeLoop {
             throw new ContextOverflowException(target.length, seq.contextLength());
         }
 
-        // The request's decoder or lossy depth step (made on first use; one that does not fit fails
-        // before any work).
-        SpeculativeDecoder spec = decoder(options.speculation() != null ? options.speculation() : speculation.mode());
-        AdaptiveDepthStep depth = spec != null ? null
-                : depthStep(options.adaptiveDepth() != null ? options.adaptiveDepth() : speculation.adaptiveDepth());
+        // The request's strategy (made on first use; one that does not fit fails before any work).
+        DecodeStrategy strategy = strategy(options);
 
         // 2. Keep the cached prefix the target shares with the session; append the rest.
         int keep = seq.commonPrefix(target);
@@ -126,7 +125,7 @@ final class DecodeLoop {
         int promptTokens = seq.ensureSomethingToRun();
         boolean prefilled;
         try {
-            seq.observeLayerInputs(spec != null ? spec.promptObserver() : depth != null ? depth.promptObserver() : null);
+            seq.observeLayerInputs(strategy.promptObserver());
             prefilled = seq.run(this::isCancelled);
         } catch (SkipperException | RuntimeException e) {
             seq.rewind(keep);
@@ -141,25 +140,18 @@ final class DecodeLoop {
         }
         long prefillEnd = System.nanoTime();
 
-        // 4. Decode: the first token from the prefill logits, then steps (plain, or speculative
-        // rounds that produce several tokens at once).
+        // 4. Decode: the first token from the prefill logits, then the strategy's steps (one token,
+        // or speculative rounds that produce several at once).
         SamplingOptions sampling = options.sampling();
         sampler.begin(sampling.seed());
-        if (spec != null) {
-            spec.begin();
-        }
-        if (depth != null) {
-            depth.begin();
-        }
-        int[] step = new int[spec == null ? 1 : spec.maxTokensPerStep()]; // [tokens of one step]
-        StopStringMatcher stops = new StopStringMatcher(options.stopStrings());
+        strategy.begin();
+        int[] step = new int[strategy.maxTokensPerStep()]; // [tokens of one step]
+        FinishTracker finish = new FinishTracker(eosIds, detokenizer, options, listener);
         int[] out = new int[Math.min(options.maxNewTokens(), seq.contextLength() + 1 - seq.length())]; // [generated]
-        StringBuilder text = new StringBuilder();
         int n = 0;
         long firstNanos = 0;
         long lastNanos = 0;
         FinishReason reason;
-        boolean flushed = false;
         try {
             outer:
             while (true) {
@@ -169,21 +161,11 @@ final class DecodeLoop {
                 }
                 int count;
                 if (n == 0) {
-                    step[0] = sample(sampling);
+                    step[0] = seq.sampleNext(sampler, sampling);
                     seq.append(step[0]); // known, not run: the next step (or request) feeds it
                     count = 1;
-                } else if (depth != null) {
-                    depth.step(); // LOSSY: may exit at a checkpoint layer
-                    step[0] = sample(sampling);
-                    seq.append(step[0]);
-                    count = 1;
-                } else if (spec == null) {
-                    seq.run(null); // embed 1 row, every layer, head
-                    step[0] = sample(sampling);
-                    seq.append(step[0]);
-                    count = 1;
                 } else {
-                    count = speculativeStep(spec, sampling, out.length - n, step);
+                    count = strategy.step(sampling, out.length - n, step);
                 }
                 for (int j = 0; j < count; j++) {
                     int token = step[j];
@@ -192,17 +174,7 @@ final class DecodeLoop {
                     if (n == 1) {
                         firstNanos = lastNanos;
                     }
-                    FinishReason end = null;
-                    if (options.stopAtEos() && isEos(token)) {
-                        end = FinishReason.EOS;
-                    } else {
-                        emit(stops.feed(detokenizer.push(token)), token, text, listener);
-                        if (stops.stopped()) {
-                            end = FinishReason.STOP_STRING;
-                        } else if (n == options.maxNewTokens()) {
-                            end = FinishReason.MAX_TOKENS;
-                        }
-                    }
+                    FinishReason end = finish.accept(token);
                     if (end != null) {
                         // Tokens of the step after this one were never seen: as plain decoding would
                         // have left it, this token is the pending one.
@@ -218,46 +190,31 @@ final class DecodeLoop {
                     break;
                 }
             }
-
-            // Text held back (an incomplete character, a possible stop-string start) ends the stream.
-            String rest = detokenizer.flush();
-            flushed = true;
-            if (!stops.stopped() && n > 0) {
-                String tail = stops.feed(rest);
-                if (stops.stopped()) {
-                    if (reason != FinishReason.EOS) {
-                        reason = FinishReason.STOP_STRING;
-                    }
-                } else {
-                    tail += stops.flush();
-                }
-                if (!tail.isEmpty()) {
-                    emit(tail, out[n - 1], text, listener);
-                }
-            }
+            reason = finish.finish(reason);
         } finally {
-            if (!flushed) {
-                detokenizer.flush(); // an exception ended the stream: start the next one clean
-            }
+            finish.abandon(); // an exception ended the stream: start the next one clean
         }
 
         double ttftMillis = n > 0 ? (firstNanos - startNanos) / 1e6 : 0;
         double prefillRate = promptTokens / seconds(prefillEnd - prefillStart);
         double decodeRate = n > 1 ? (n - 1) / seconds(lastNanos - firstNanos) : 0;
-        return new GenerationResult(text.toString(), Arrays.copyOf(out, n), reason,
+        return new GenerationResult(finish.text(), Arrays.copyOf(out, n), reason,
                 new GenerationStats(promptTokens, n, ttftMillis, prefillRate, decodeRate,
-                        spec == null ? SpeculationStats.NONE : spec.stats(n),
-                        depth == null ? AdaptiveDepthStats.NONE : depth.stats()));
+                        strategy.speculationStats(n), strategy.adaptiveDepthStats()));
     }
 
-    /** One speculative step; bad logits become a {@link SkipperException}. */
-    private int speculativeStep(SpeculativeDecoder spec, SamplingOptions sampling, int budget, int[] step)
-            throws SkipperException {
-        try {
-            return spec.step(sampling, budget, step);
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            throw new SkipperException("speculative step failed: " + e.getMessage(), e);
+    /**
+     * The request's strategy: its speculation mode (else the session's), and when that is off its
+     * adaptive-depth setting (else the session's), and when that is off plain decoding.
+     */
+    private DecodeStrategy strategy(GenerationOptions options) throws SkipperException {
+        SpeculativeDecoder spec = decoder(options.speculation() != null ? options.speculation() : speculation.mode());
+        if (spec != null) {
+            return spec;
         }
+        AdaptiveDepthDecoding depth = depthStep(options.adaptiveDepth() != null ? options.adaptiveDepth()
+                : speculation.adaptiveDepth());
+        return depth != null ? depth : plain;
     }
 
     /**
@@ -286,13 +243,13 @@ final class DecodeLoop {
      * @return the step, or {@code null} when adaptive depth is off
      * @throws SkipperException if the bundle cannot run adaptive depth
      */
-    private AdaptiveDepthStep depthStep(AdaptiveDepth setting) throws SkipperException {
+    private AdaptiveDepthDecoding depthStep(AdaptiveDepth setting) throws SkipperException {
         if (!setting.enabled()) {
             return null;
         }
-        AdaptiveDepthStep d = depthSteps.get(setting.precision());
+        AdaptiveDepthDecoding d = depthSteps.get(setting.precision());
         if (d == null) {
-            d = new AdaptiveDepthStep(seq, setting.precision());
+            d = new AdaptiveDepthDecoding(seq, sampler, new AdaptiveDepthStep(seq, setting.precision()));
             depthSteps.put(setting.precision(), d);
         }
         return d;
@@ -311,39 +268,14 @@ final class DecodeLoop {
             d.close();
         }
         decoders.clear();
-        for (AdaptiveDepthStep d : depthSteps.values()) {
+        for (AdaptiveDepthDecoding d : depthSteps.values()) {
             d.close();
         }
         depthSteps.clear();
     }
 
-    /** The next token from the current logits; bad logits become a {@link SkipperException}. */
-    private int sample(SamplingOptions sampling) throws SkipperException {
-        try {
-            return sampler.next(seq.logits(), 0, sampling, seq.recent());
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            throw new SkipperException("cannot sample the next token: " + e.getMessage(), e);
-        }
-    }
-
     private boolean isCancelled() {
         return cancelled;
-    }
-
-    private boolean isEos(int token) {
-        for (int eos : eosIds) {
-            if (eos == token) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static void emit(String piece, int token, StringBuilder text, TokenListener listener) {
-        text.append(piece);
-        if (listener != null) {
-            listener.onToken(piece, token);
-        }
     }
 
     private static double seconds(long nanos) {

@@ -1,7 +1,9 @@
 package dev.skipper.core;
 
+import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SkipperException;
 import dev.skipper.core.sampling.RecentTokens;
+import dev.skipper.core.sampling.Sampler;
 import dev.skipper.runtime.spi.HiddenStates;
 import dev.skipper.runtime.spi.KvCache;
 import dev.skipper.runtime.spi.ModelRunner;
@@ -181,6 +183,22 @@ final class Sequence implements AutoCloseable {
     /** @return {@code [vocab]} logits after the last {@link #run}; overwritten by the next */
     float[] logits() {
         return logits;
+    }
+
+    /**
+     * The next token from the current logits and the repetition window.
+     *
+     * @param sampler the session's sampler
+     * @param sampling the request's sampling
+     * @return the token
+     * @throws SkipperException on bad logits (NaN, all -inf)
+     */
+    int sampleNext(Sampler sampler, SamplingOptions sampling) throws SkipperException {
+        try {
+            return sampler.next(logits, 0, sampling, recent());
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new SkipperException("cannot sample the next token: " + e.getMessage(), e);
+        }
     }
 
     /**

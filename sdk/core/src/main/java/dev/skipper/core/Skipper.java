@@ -1,12 +1,12 @@
 package dev.skipper.core;
 
 import dev.skipper.api.SkipperException;
-import dev.skipper.api.SpeculationMode;
 import dev.skipper.bundle.BundleManifest;
 import dev.skipper.bundle.BundleManifestReader;
 import dev.skipper.core.config.BackendChoice;
 import dev.skipper.core.config.DeploymentConfig;
 import dev.skipper.core.config.SpeculationConfig;
+import dev.skipper.core.speculation.SpeculationPolicy;
 import dev.skipper.core.tokenizer.Tokenizer;
 import dev.skipper.core.tokenizer.Tokenizers;
 import dev.skipper.runtime.spi.BackendOptions;
@@ -114,7 +114,9 @@ public final class Skipper {
         }
         BundleManifest manifest;
         try {
-            manifest = BundleManifestReader.read(bundleDir, options.verifyHashes());
+            // Every file's sha256 is checked on open (about a second per 500 MB): a bundle that
+            // changed since export is refused, never half-loaded.
+            manifest = BundleManifestReader.read(bundleDir, true);
         } catch (IOException e) {
             throw new SkipperException("cannot read the bundle " + bundleDir + ": " + e, e);
         }
@@ -124,7 +126,7 @@ public final class Skipper {
                     + maxPosition + " (" + bundleDir + ")");
         }
         int context = contextLength == 0 ? maxPosition : contextLength;
-        SpeculativeDecoder.check(speculation, manifest);
+        SpeculationPolicy.check(speculation, manifest);
         if (speculation.adaptiveDepth().enabled()) {
             AdaptiveDepthStep.check(manifest, null);
         }

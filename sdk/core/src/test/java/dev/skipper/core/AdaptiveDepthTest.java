@@ -11,8 +11,8 @@ import dev.skipper.runtime.spi.BackendOptions;
 import dev.skipper.runtime.spi.HiddenStates;
 import dev.skipper.runtime.spi.KvCache;
 import dev.skipper.runtime.spi.ModelRunner;
+import dev.skipper.testing.TestData;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -192,12 +192,8 @@ class AdaptiveDepthTest {
 
     private static DefaultEngine calibrated(String name) throws SkipperException {
         DefaultEngine engine = EngineTestData.engine(name);
-        boolean present = engine.runner().hasDraftHeads() && engine.runner().hasKvFill();
-        if (!(name.contains("standard") || name.equals("smollm2-fp32"))) { // the cases goldens calibrates
-            assertTrue(present, name + ": the test data calibrates this case, but it lacks exit heads / kv_fill");
-        } else {
-            Assumptions.abort(name + ": not calibrated by the test data, no exit heads / kv_fill graphs");
-        }
+        TestData.requireCalibrated(name, engine.runner().hasDraftHeads() && engine.runner().hasKvFill(),
+                "exit heads / kv_fill graphs");
         return engine;
     }
 

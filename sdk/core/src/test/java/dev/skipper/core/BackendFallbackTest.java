@@ -131,7 +131,7 @@ class BackendFallbackTest {
 
     @Test
     void threadsAboveTheProcessorsAreCappedWithOneWarning() throws Exception {
-        BackendOptions asked = new BackendOptions(999, true, true);
+        BackendOptions asked = new BackendOptions(999, true);
         try (Capture log = new Capture()) {
             BackendOptions used = Skipper.capThreads(asked, 2);
             assertEquals(2, used.intraOpThreads());
@@ -141,7 +141,7 @@ class BackendFallbackTest {
             assertTrue(w.contains("threads=999") && w.contains("using 2"), w);
         }
         try (Capture log = new Capture()) {
-            BackendOptions two = new BackendOptions(2, true, true);
+            BackendOptions two = new BackendOptions(2, true);
             assertSame(two, Skipper.capThreads(two, 2), "within the processors: unchanged");
             assertSame(BackendOptions.DEFAULTS, Skipper.capThreads(BackendOptions.DEFAULTS, 1), "0 = default");
             assertEquals(0, log.warnings().size());

@@ -1,28 +1,19 @@
 package dev.skipper.core;
 
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SkipperException;
 import dev.skipper.core.tokenizer.TokenizerTestData;
 import dev.skipper.runtime.spi.BackendOptions;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
+import dev.skipper.testing.Goldens;
+import dev.skipper.testing.TestData;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.stream.Collectors;
 
 /**
- * The exporter's test cases ({@code -Dskipper.testData=DIR}, located by {@link TokenizerTestData})
+ * The exporter's test cases ({@code -Dskipper.testData=DIR}, located by {@link dev.skipper.testing.TestData})
  * and engines over them, opened once per JVM and shared by the engine tests.
  */
 final class EngineTestData {
@@ -45,22 +36,9 @@ final class EngineTestData {
     private EngineTestData() {
     }
 
-    /** One golden prompt: raw chat-formatted text, its ids, the reference's greedy continuation. */
-    record Prompt(String text, int[] ids, int[] greedy) {
-    }
-
-    /**
-     * A case's goldens; {@code nearTies} are the teacher-forced positions whose float64 top-2 margin
-     * is within the float32 tie bound (exporters/skipper_export/verify/yardstick.py), where a
-     * correct float32 runtime may pick the runner-up.
-     */
-    record Goldens(int vocabSize, int[] eosIds, List<Prompt> prompts, int[] teacherIds, int[] teacherArgmax,
-            Set<Integer> nearTies) {
-    }
-
     /** @return a case's bundle directory (or a skip when the data is missing) */
     static Path bundle(String name) {
-        return TokenizerTestData.bundleCaseDir(name).resolve("bundle");
+        return TestData.bundle(name);
     }
 
     /**
@@ -80,31 +58,13 @@ final class EngineTestData {
     }
 
     /**
-     * Reads a case's goldens.
+     * Reads a case's goldens ({@link TestData#goldens}).
      *
      * @param name the case
      * @return them
      */
     static Goldens goldens(String name) {
-        Path file = TokenizerTestData.caseDir(name).resolve("goldens.json");
-        JsonObject json;
-        try {
-            json = JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8)).getAsJsonObject();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        List<Prompt> prompts = new ArrayList<>();
-        for (JsonElement p : json.getAsJsonArray("prompts")) {
-            JsonObject o = p.getAsJsonObject();
-            prompts.add(new Prompt(o.get("text").getAsString(), TokenizerTestData.ints(o.getAsJsonArray("ids")),
-                    TokenizerTestData.ints(o.getAsJsonArray("greedy"))));
-        }
-        JsonObject tf = json.getAsJsonObject("teacher_forced");
-        return new Goldens(json.get("vocab_size").getAsInt(), TokenizerTestData.ints(json.getAsJsonArray("eos_ids")),
-                prompts, TokenizerTestData.ints(tf.getAsJsonArray("ids")),
-                TokenizerTestData.ints(tf.getAsJsonArray("argmax")),
-                Arrays.stream(TokenizerTestData.ints(tf.getAsJsonArray("near_ties"))).boxed()
-                        .collect(Collectors.toUnmodifiableSet()));
+        return TestData.goldens(name);
     }
 
     /**

@@ -2,8 +2,8 @@ package dev.skipper.core;
 
 import dev.skipper.api.FinishReason;
 import dev.skipper.api.GenerationResult;
-import dev.skipper.core.EngineTestData.Goldens;
-import dev.skipper.core.EngineTestData.Prompt;
+import dev.skipper.testing.Goldens.Prompt;
+import dev.skipper.testing.Goldens;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;

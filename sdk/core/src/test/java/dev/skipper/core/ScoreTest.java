@@ -3,7 +3,7 @@ package dev.skipper.core;
 import dev.skipper.api.ContextOverflowException;
 import dev.skipper.api.GenerationResult;
 import dev.skipper.api.ScoreResult;
-import dev.skipper.core.EngineTestData.Goldens;
+import dev.skipper.testing.Goldens;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

@@ -8,6 +8,7 @@ import dev.skipper.api.SpeculationStats;
 import dev.skipper.core.config.SpeculationConfig;
 import dev.skipper.core.text.PromptFile;
 import dev.skipper.runtime.spi.BackendOptions;
+import dev.skipper.testing.TestData;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -148,11 +149,7 @@ class SpeculativeGreedyTest {
     @FieldSource("CASES")
     void exitHeadDraftsGivePlainGreedyTokens(String name) throws Exception {
         DefaultEngine plain = EngineTestData.engine(name);
-        if (plain.manifest().draftHeads() == null) {
-            assertTrue(name.contains("standard") || name.equals("smollm2-fp32"),
-                    name + ": the test data calibrates exit heads for this case");
-            org.junit.jupiter.api.Assumptions.abort(name + ": not calibrated by the test data, no exit heads");
-        }
+        TestData.requireCalibrated(name, plain.manifest().draftHeads() != null, "exit heads");
         assertTrue(plain.runner().hasDraftHeads());
         SpeculationConfig spec = new SpeculationConfig(SpeculationMode.EXIT_HEAD, null, 4, 0.0, null, 3, true).fixed();
         boolean tiny = name.startsWith("tiny");

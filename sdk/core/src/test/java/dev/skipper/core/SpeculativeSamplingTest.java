@@ -81,7 +81,7 @@ class SpeculativeSamplingTest {
                     assertTrue(n >= 1);
                     counts[out[0]]++;
                     first[t] = out[0];
-                    rounds += spec.stats(n).rounds();
+                    rounds += spec.speculationStats(n).rounds();
                     accepted += n - 1;
                     // The token after it: from the same round when a draft was accepted, else from
                     // the next step. Both must follow p(. | x, first).

@@ -96,7 +96,7 @@ public record DeploymentConfig(Path bundle, List<BackendChoice> backends, int th
      * @return threads and spinning from here, hash verification at its default (on)
      */
     public BackendOptions backendOptions() {
-        return new BackendOptions(threads, allowSpinning, BackendOptions.DEFAULTS.verifyHashes());
+        return new BackendOptions(threads, allowSpinning);
     }
 
     /** Why a backend list is invalid, or null; shared with the loader so both say the same. */

@@ -1,36 +1,51 @@
 package dev.skipper.core.speculation;
 
-import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SkipperException;
-import dev.skipper.core.sampling.RecentTokens;
-import dev.skipper.core.sampling.Sampler;
-import dev.skipper.runtime.spi.KvCache;
 
 /**
- * Proposes the tokens that follow the pending token, cheaper than the full model does.
+ * Proposes the tokens that follow the pending token, cheaper than the full model does: the one
+ * interface every drafting method implements (prompt lookup, early exit and layer skipping, exit
+ * heads, and trained draft heads), in the spirit of llama.cpp's {@code common/speculative.h}.
  *
- * <p>On entry the sequence's tokens are {@code tokens[0, length)}; the last of them is the pending
- * token (known, not yet in the cache), so every layer's cache holds {@code length - 1} rows. A
- * drafter may append rows to the cache (the verifier drops every inexact one) and must leave
- * {@code recent} as it found it.
+ * <ul>
+ *   <li>Tokens: {@link Drafts#add}. Their distribution q (for exact sampling): fill
+ *       {@link Drafts#q()} at {@link Drafts#qOffset} before each add, or declare the drafts fixed
+ *       choices with {@link Drafts#proposeFixed()}.
+ *   <li>Layer reuse (a capability): a drafter that ran the first E layers exactly declares it with
+ *       {@link Drafts#reuseLayers} and leaves the layer-E hidden states in
+ *       {@link Drafts#verifyRows()}; the verifier then runs only the layers after E over the batch.
+ *   <li>A drafter may append rows to the cache (the verifier drops every inexact one) and must leave
+ *       {@link DraftContext#recent()} as it found it.
+ * </ul>
+ *
+ * <p>The round, the verifier and the adaptive controller do not depend on the drafter's kind.
  */
-public interface Drafter {
+public interface Drafter extends AutoCloseable {
     /** @return a short name for stats and logs, such as {@code ngram} */
     String name();
 
     /**
-     * Drafts up to {@code max} tokens into {@code batch}.
+     * Whether drafting runs the model. A drafter that does not (prompt lookup) is free: the round
+     * tries it first and moves on to the next drafter when it proposes nothing.
      *
-     * @param tokens the sequence's tokens
-     * @param length tokens known; {@code tokens[length-1]} is the pending token
-     * @param max most drafts, 1 .. batch.capacity
-     * @param cache the sequence's cache ({@code length - 1} rows in every layer)
-     * @param sampling how tokens are chosen (drafts follow the same processing)
-     * @param sampler the session's sampler
-     * @param recent the repetition-penalty window over {@code tokens[0, length)}
-     * @param batch receives the drafts; {@link DraftBatch#clear()}ed by the caller
+     * @return true when it runs model layers or heads
+     */
+    default boolean runsModel() {
+        return true;
+    }
+
+    /**
+     * Proposes up to {@code max} tokens.
+     *
+     * @param context the sequence, cache and sampling of this round
+     * @param max most drafts, 1 .. out.capacity()
+     * @param out receives the drafts; cleared by the caller
      * @throws SkipperException on a backend failure
      */
-    void draft(int[] tokens, int length, int max, KvCache cache, SamplingOptions sampling, Sampler sampler,
-               RecentTokens recent, DraftBatch batch) throws SkipperException;
+    void propose(DraftContext context, int max, Drafts out) throws SkipperException;
+
+    /** Frees the drafter's own buffers; idempotent. */
+    @Override
+    default void close() {
+    }
 }

@@ -5,40 +5,24 @@ import dev.skipper.runtime.spi.HiddenStates;
 import dev.skipper.runtime.spi.ModelRunner;
 
 /**
- * The buffers of one speculative round, allocated once per session and reused by every round.
+ * What a {@link Drafter} proposes in one round, in buffers allocated once per session: the drafted
+ * tokens, optionally the distribution each was drawn from, and optionally the hidden states of the
+ * layers it ran exactly (so the verifier need not run them again).
  *
- * <p>A drafter fills {@link #drafts} (and, when sampling, {@link #q}) and, when it ran the model's
- * leading layers exactly, the layer-{@code exactLayers} hidden state of every input it ran into
- * rows {@code [0, count)} of {@link #verifyHidden}: the pending token's at row 0, draft i's at row
- * i+1. The verifier extends the batch with the last draft and runs the rest of the model over it.
+ * <p>A drafter writes only through the public methods; the round and the {@link Verifier} read the
+ * rest. Not thread-safe: one per session.
  */
-public final class DraftBatch implements AutoCloseable {
-    /** Most drafts one round can hold. */
-    public final int capacity;
-    /** {@code [capacity]} drafted token ids; {@code [0, count)} valid. */
-    public final int[] drafts;
-    /**
-     * {@code [capacity][vocab]} the distribution each draft was sampled from (sampling only);
-     * unused when {@link #deterministic}.
-     */
-    public final float[] q;
-    /** {@code [capacity+1][hidden]} verification rows: inputs' hidden states at layer exactLayers. */
-    public final HiddenStates verifyHidden;
-    /** {@code [1][hidden]} the drafter's working row. */
-    public final HiddenStates draftHidden;
-    /** {@code [vocab]} the drafter's logits. */
-    public final float[] draftLogits;
-    /** {@code [1]} the token a drafter embeds next (no array per call). */
-    public final int[] input = new int[1];
+public final class Drafts implements AutoCloseable {
+    private final int capacity;
+    private final int vocab;
+    private final int[] tokens;          // [capacity] drafted token ids; [0, count) valid
+    private final float[] q;             // [capacity][vocab] each draft's distribution (sampling), or empty
+    private final HiddenStates verifyRows; // [capacity+1][hidden] inputs' hidden states at layer exactLayers, or null
 
-    /** Drafts proposed this round. */
-    public int count;
-    /** Whether each draft was a fixed choice (q one-hot at the draft), as prompt lookup's are. */
-    public boolean deterministic;
-    /** Leading layers whose KV the drafter wrote exactly for the inputs it ran (0: none). */
-    public int exactLayers;
-    /** Decoder-layer executions the drafter spent this round (for the stats). */
-    public long layerRuns;
+    private int count;
+    private boolean deterministic;
+    private int exactLayers;
+    private long layerRuns;
 
     /**
      * @param runner the engine's runner
@@ -46,42 +30,116 @@ public final class DraftBatch implements AutoCloseable {
      * @param withQ whether to allocate the draft distributions (sampling)
      * @throws SkipperException if the backend cannot allocate the hidden states
      */
-    public DraftBatch(ModelRunner runner, int capacity, boolean withQ) throws SkipperException {
-        int vocab = runner.manifest().model().vocabSize();
-        this.capacity = capacity;
-        this.drafts = new int[capacity];
-        this.q = withQ ? new float[Math.multiplyExact(capacity, vocab)] : new float[0];
-        this.draftLogits = new float[vocab];
-        HiddenStates verify = runner.newHiddenStates(capacity + 1);
-        try {
-            this.draftHidden = runner.newHiddenStates(1);
-        } catch (SkipperException | RuntimeException e) {
-            verify.close();
-            throw e;
-        }
-        this.verifyHidden = verify;
+    public Drafts(ModelRunner runner, int capacity, boolean withQ) throws SkipperException {
+        this(capacity, runner.manifest().model().vocabSize(), withQ, runner.newHiddenStates(capacity + 1));
     }
 
-    private DraftBatch(int capacity) {
+    private Drafts(int capacity, int vocab, boolean withQ, HiddenStates verifyRows) {
+        if (capacity < 1) {
+            throw new IllegalArgumentException("a round needs room for at least 1 draft, got " + capacity);
+        }
         this.capacity = capacity;
-        this.drafts = new int[capacity];
-        this.q = new float[0];
-        this.draftLogits = new float[0];
-        this.verifyHidden = null;
-        this.draftHidden = null;
+        this.vocab = vocab;
+        this.tokens = new int[capacity];
+        this.q = withQ ? new float[Math.multiplyExact(capacity, vocab)] : new float[0];
+        this.verifyRows = verifyRows;
     }
 
     /**
-     * A batch without model buffers, for drafters that run no model (tests).
+     * Drafts without model buffers, for drafters that run no model (tests).
      *
      * @param capacity most drafts
-     * @return the batch
+     * @return the buffers
      */
-    static DraftBatch forTests(int capacity) {
-        return new DraftBatch(capacity);
+    static Drafts forTests(int capacity) {
+        return new Drafts(capacity, 0, false, null);
     }
 
-    /** Starts a round. */
+    // ---- what a drafter writes ------------------------------------------------------------------
+
+    /** @return most drafts one round can hold */
+    public int capacity() {
+        return capacity;
+    }
+
+    /** @return drafts proposed so far this round */
+    public int count() {
+        return count;
+    }
+
+    /**
+     * Appends a draft. With {@link #hasQ()} and a sampled request, row {@link #qOffset} of
+     * {@link #q()} must already hold the distribution it was drawn from, unless the round is
+     * {@link #proposeFixed() fixed}.
+     *
+     * @param token the drafted token id
+     * @throws IllegalStateException when the round is full
+     */
+    public void add(int token) {
+        if (count == capacity) {
+            throw new IllegalStateException("the round holds at most " + capacity + " drafts");
+        }
+        tokens[count++] = token;
+    }
+
+    /**
+     * Declares this round's drafts fixed choices (q one-hot at each draft), as copied text is: the
+     * verifier then needs no distribution (prompt lookup).
+     */
+    public void proposeFixed() {
+        deterministic = true;
+    }
+
+    /** @return whether draft distributions were allocated (the session may sample) */
+    public boolean hasQ() {
+        return q.length > 0;
+    }
+
+    /** @return the {@code [capacity][vocab]} distribution rows (empty without {@link #hasQ()}) */
+    public float[] q() {
+        return q;
+    }
+
+    /**
+     * @param draft a draft index
+     * @return where draft {@code draft}'s distribution starts in {@link #q()}
+     */
+    public int qOffset(int draft) {
+        return draft * vocab;
+    }
+
+    /**
+     * Layer reuse: declares that the drafter ran the model's first {@code layers} layers exactly
+     * for every input it ran (the pending token, then each draft but the last) and put their
+     * layer-{@code layers} hidden states into {@link #verifyRows()}: the pending token's at row 0,
+     * draft i's at row i+1. Their K/V in those layers are then kept as they are.
+     *
+     * @param layers leading layers run exactly, 0 .. the model's layers - 1
+     */
+    public void reuseLayers(int layers) {
+        if (layers < 0) {
+            throw new IllegalArgumentException("reused layers must be >= 0, got " + layers);
+        }
+        exactLayers = layers;
+    }
+
+    /** @return the verification rows a layer-reusing drafter fills ({@link #reuseLayers}) */
+    public HiddenStates verifyRows() {
+        return verifyRows;
+    }
+
+    /**
+     * Counts decoder-layer executions the drafter spent (for the stats).
+     *
+     * @param runs layer calls
+     */
+    public void countLayerRuns(long runs) {
+        layerRuns += runs;
+    }
+
+    // ---- what the round and the verifier read -----------------------------------------------------
+
+    /** Starts a round (the round calls it before {@link Drafter#propose}). */
     public void clear() {
         count = 0;
         deterministic = false;
@@ -89,21 +147,42 @@ public final class DraftBatch implements AutoCloseable {
         layerRuns = 0;
     }
 
-    /** @return whether q rows were allocated */
-    public boolean hasQ() {
-        return q.length > 0;
+    /**
+     * @param i a draft index, 0 .. count-1
+     * @return the drafted token
+     */
+    int token(int i) {
+        return tokens[i];
+    }
+
+    /** @return whether the drafts are fixed choices (q one-hot) */
+    boolean deterministic() {
+        return deterministic;
+    }
+
+    /** @return leading layers whose K/V the drafter wrote exactly (0: none) */
+    int exactLayers() {
+        return exactLayers;
+    }
+
+    /** @return decoder-layer executions the drafter reported this round */
+    public long layerRuns() {
+        return layerRuns;
+    }
+
+    /**
+     * @param i a draft index
+     * @param token a token id
+     * @return q(token) of draft i: 1 or 0 for fixed drafts
+     */
+    double q(int i, int token) {
+        return deterministic ? (token == tokens[i] ? 1.0 : 0.0) : q[i * vocab + token];
     }
 
     @Override
     public void close() {
-        try {
-            if (verifyHidden != null) {
-                verifyHidden.close();
-            }
-        } finally {
-            if (draftHidden != null) {
-                draftHidden.close();
-            }
+        if (verifyRows != null) {
+            verifyRows.close();
         }
     }
 }

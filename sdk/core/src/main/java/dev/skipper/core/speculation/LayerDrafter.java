@@ -4,6 +4,7 @@ import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SkipperException;
 import dev.skipper.core.sampling.RecentTokens;
 import dev.skipper.core.sampling.Sampler;
+import dev.skipper.runtime.spi.HiddenStates;
 import dev.skipper.runtime.spi.KvCache;
 import dev.skipper.runtime.spi.ModelRunner;
 import java.util.Arrays;
@@ -34,14 +35,18 @@ public final class LayerDrafter implements Drafter {
     private final int[] draftVocab;   // [N] token of each draft-head column (exit head only)
     private final float[] reduced;    // [N] draft-head logits (exit head only)
     private final float[] accept = new float[1]; // [1] router probability of the current draft
+    private final HiddenStates work;  // [1][hidden] the row being drafted
+    private final float[] logits;     // [vocab] the draft's logits (exit head: scattered from reduced)
+    private final int[] input = new int[1]; // [1] the token embedded next (no array per call)
     private final boolean stopOnConfidence; // exit head: stop on its own top-1 probability (else its router)
 
     /**
      * @param runner the engine's runner
      * @param plan which layers the draft runs
      * @param threshold stop drafting after a draft whose top-1 probability is below this, in [0, 1]
+     * @throws SkipperException if its working row cannot be allocated
      */
-    public LayerDrafter(ModelRunner runner, LayerPlan plan, double threshold) {
+    public LayerDrafter(ModelRunner runner, LayerPlan plan, double threshold) throws SkipperException {
         this(runner, plan, threshold, false);
     }
 
@@ -51,8 +56,10 @@ public final class LayerDrafter implements Drafter {
      * @param threshold stop drafting after a draft whose confidence is below this, in [0, 1]
      * @param exitHead draft through the bundle's calibrated exit head at the plan's exit layer
      *     (requires an early-exit plan and {@link ModelRunner#hasDraftHeads()})
+     * @throws SkipperException if its working row cannot be allocated
      */
-    public LayerDrafter(ModelRunner runner, LayerPlan plan, double threshold, boolean exitHead) {
+    public LayerDrafter(ModelRunner runner, LayerPlan plan, double threshold, boolean exitHead)
+            throws SkipperException {
         this.runner = runner;
         this.plan = plan;
         this.numLayers = runner.manifest().model().numLayers();
@@ -72,7 +79,7 @@ public final class LayerDrafter implements Drafter {
             this.exitHead = exit;
             this.draftVocab = runner.draftVocabulary();
             this.reduced = new float[draftVocab.length];
-            this.stopOnConfidence = runner.manifest().draftHeads().exit(exit).orElseThrow().confidenceRanksBetter();
+            this.stopOnConfidence = CalibrationPolicy.confidenceRanksBetter(runner.manifest().draftHeads().exit(exit).orElseThrow());
         } else {
             this.exitHead = -1;
             this.draftVocab = null;
@@ -80,6 +87,8 @@ public final class LayerDrafter implements Drafter {
             this.stopOnConfidence = false;
         }
         setThreshold(threshold);
+        this.logits = new float[vocab];
+        this.work = runner.newHiddenStates(1);
     }
 
     /** @return the layer plan */
@@ -117,70 +126,75 @@ public final class LayerDrafter implements Drafter {
     }
 
     @Override
-    public void draft(int[] tokens, int length, int max, KvCache cache, SamplingOptions sampling, Sampler sampler,
-                      RecentTokens recent, DraftBatch batch) throws SkipperException {
+    public void propose(DraftContext context, int max, Drafts out) throws SkipperException {
         LayerPlan plan = this.plan; // one plan for the whole call
         int exact = plan.exactLayers();
-        batch.deterministic = false;
-        batch.exactLayers = exact;
+        out.reuseLayers(exact);
+        SamplingOptions sampling = context.sampling();
+        Sampler sampler = context.sampler();
+        RecentTokens recent = context.recent();
+        KvCache cache = context.cache();
+        float[] q = out.q();
         boolean sampled = !sampling.greedy();
         int recentStart = recent.length();
-        int input = tokens[length - 1]; // the pending token first, then each draft
+        int token = context.pending(); // the pending token first, then each draft
         try {
             for (int i = 0; i < max; i++) {
-                batch.input[0] = input;
-                runner.embed(batch.input, 0, 1, batch.draftHidden);
+                input[0] = token;
+                runner.embed(input, 0, 1, work);
                 for (int l = 0; l < numLayers; l++) {
                     if (plan.runs(l)) {
-                        runner.layer(l, batch.draftHidden, 1, cache);
-                        batch.layerRuns++;
+                        runner.layer(l, work, 1, cache);
+                        out.countLayerRuns(1);
                     }
                     if (l + 1 == exact) {
-                        runner.copyRows(batch.draftHidden, 0, batch.verifyHidden, i, 1);
+                        runner.copyRows(work, 0, out.verifyRows(), i, 1);
                     }
                 }
                 double routed = Double.NaN;
                 if (exitHead >= 0) {
-                    routed = exitLogits(batch);
+                    routed = exitLogits();
                 } else {
-                    runner.head(batch.draftHidden, 0, 1, batch.draftLogits);
+                    runner.head(work, 0, 1, logits);
                 }
-                int token;
                 double confidence;
                 if (sampled) {
-                    int row = i * vocab;
-                    sampler.probabilities(batch.draftLogits, 0, sampling, recent, batch.q, row);
-                    token = sampler.sample(batch.q, row);
-                    confidence = exitHead >= 0 ? routed : max(batch.q, row, vocab);
+                    int row = out.qOffset(i);
+                    sampler.probabilities(logits, 0, sampling, recent, q, row);
+                    token = sampler.sample(q, row);
+                    confidence = exitHead >= 0 ? routed : max(q, row, vocab);
                 } else {
-                    token = sampler.next(batch.draftLogits, 0, sampling, recent);
+                    token = sampler.next(logits, 0, sampling, recent);
                     // With an exit head its calibrated stop signal (router or own confidence) decides.
-                    confidence = exitHead >= 0 ? routed : Sampler.probabilityOf(batch.draftLogits, 0, vocab, token);
+                    confidence = exitHead >= 0 ? routed : Sampler.probabilityOf(logits, 0, vocab, token);
                 }
-                batch.drafts[i] = token;
-                batch.count = i + 1;
+                out.add(token);
                 if (confidence < threshold || i + 1 == max) {
                     break;
                 }
                 recent.add(token); // the next draft's repetition penalty sees this one
-                input = token;
             }
         } finally {
             recent.truncate(recentStart);
         }
     }
 
+    @Override
+    public void close() {
+        work.close();
+    }
+
     /**
      * Exit adapter + router, then the draft head; scatters its logits into the full-vocabulary
-     * row {@code batch.draftLogits} ({@code -inf} outside the draft vocabulary).
+     * row {@link #logits} ({@code -inf} outside the draft vocabulary).
      *
      * @return the calibrated stop signal: the router's probability that this draft is the full
      *     model's top-1, or the draft's own top-1 probability when calibration found it ranks better
      */
-    private double exitLogits(DraftBatch batch) throws SkipperException {
-        runner.exitHead(exitHead, batch.draftHidden, 1, accept);
-        runner.draftHead(batch.draftHidden, 1, reduced);
-        float[] full = batch.draftLogits;
+    private double exitLogits() throws SkipperException {
+        runner.exitHead(exitHead, work, 1, accept);
+        runner.draftHead(work, 1, reduced);
+        float[] full = logits;
         java.util.Arrays.fill(full, 0, vocab, Float.NEGATIVE_INFINITY);
         for (int j = 0; j < reduced.length; j++) {
             full[draftVocab[j]] = reduced[j];

@@ -1,9 +1,5 @@
 package dev.skipper.core.speculation;
 
-import dev.skipper.api.SamplingOptions;
-import dev.skipper.core.sampling.RecentTokens;
-import dev.skipper.core.sampling.Sampler;
-import dev.skipper.runtime.spi.KvCache;
 
 /**
  * Prompt lookup: when the last n tokens occurred earlier in the sequence (prompt or generated
@@ -37,17 +33,23 @@ public final class PromptLookupDrafter implements Drafter {
     }
 
     @Override
-    public void draft(int[] tokens, int length, int max, KvCache cache, SamplingOptions sampling, Sampler sampler,
-                      RecentTokens recent, DraftBatch batch) {
-        batch.deterministic = true;
-        batch.exactLayers = 0;
+    public boolean runsModel() {
+        return false;
+    }
+
+    @Override
+    public void propose(DraftContext context, int max, Drafts out) {
+        out.proposeFixed();
+        int[] tokens = context.tokens();
+        int length = context.length();
         int start = find(tokens, length);
         if (start < 0) {
             return;
         }
         int n = Math.min(max, length - start);
-        System.arraycopy(tokens, start, batch.drafts, 0, n);
-        batch.count = n;
+        for (int i = 0; i < n; i++) {
+            out.add(tokens[start + i]);
+        }
     }
 
     /**

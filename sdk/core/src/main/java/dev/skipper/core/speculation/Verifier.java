@@ -4,6 +4,7 @@ import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SkipperException;
 import dev.skipper.core.sampling.RecentTokens;
 import dev.skipper.core.sampling.Sampler;
+import dev.skipper.runtime.spi.HiddenStates;
 import dev.skipper.runtime.spi.KvCache;
 import dev.skipper.runtime.spi.ModelRunner;
 
@@ -11,7 +12,7 @@ import dev.skipper.runtime.spi.ModelRunner;
  * Checks a round's drafts with the full model in one batched pass and decides which to keep.
  *
  * <p>The batch is the pending token x followed by the drafts d1..dk (k+1 rows, positions P..P+k).
- * Layers below {@link DraftBatch#exactLayers} already hold exact K/V for x..d(k-1) and their hidden
+ * Layers below {@link Drafts#reuseLayers reused layers} already hold exact K/V for x..d(k-1) and their hidden
  * states sit in the batch; the verifier runs dk through those layers, drops every inexact row the
  * drafter left in the deeper layers, runs the deeper layers over all k+1 rows, and the head over
  * all of them: row i predicts the token after input i.
@@ -23,7 +24,7 @@ import dev.skipper.runtime.spi.ModelRunner;
  * decoding would have it at that position, so the output equals plain decoding's (greedy) or has
  * its distribution (sampling).
  */
-public final class Verifier {
+public final class Verifier implements AutoCloseable {
     private final ModelRunner runner;
     private final int numLayers;
     private final int vocab;
@@ -31,6 +32,8 @@ public final class Verifier {
     private final float[] p;        // [vocab] the target distribution of one row (sampling)
     private final float[] residual; // [vocab] max(0, p - q) on rejection
     private final int[] rows;       // [capacity+1] the batch's token ids
+    private final int[] input = new int[1]; // [1] the last draft, run through the reused layers
+    private final HiddenStates lastRow;     // [1][hidden] the last draft's row through the reused layers
 
     /** Decoder-layer executions of the last {@link #verify} (all rows counted once per layer call). */
     private long layerRuns;
@@ -38,8 +41,9 @@ public final class Verifier {
     /**
      * @param runner the engine's runner
      * @param capacity most drafts per round
+     * @throws SkipperException if its working row cannot be allocated
      */
-    public Verifier(ModelRunner runner, int capacity) {
+    public Verifier(ModelRunner runner, int capacity) throws SkipperException {
         this.runner = runner;
         this.numLayers = runner.manifest().model().numLayers();
         this.vocab = runner.manifest().model().vocabSize();
@@ -47,6 +51,7 @@ public final class Verifier {
         this.p = new float[vocab];
         this.residual = new float[vocab];
         this.rows = new int[capacity + 1];
+        this.lastRow = runner.newHiddenStates(1);
     }
 
     /**
@@ -66,20 +71,23 @@ public final class Verifier {
      * @return accepted drafts, 0 .. batch.count
      * @throws SkipperException on a backend failure (the cache is then truncated to {@code past})
      */
-    public int verify(int pending, int past, DraftBatch batch, KvCache cache, SamplingOptions sampling,
+    public int verify(int pending, int past, Drafts batch, KvCache cache, SamplingOptions sampling,
                       Sampler sampler, RecentTokens recent, int[] out) throws SkipperException {
-        int k = batch.count;
+        int k = batch.count();
         int n = k + 1;
-        int exact = batch.exactLayers;
+        int exact = batch.exactLayers();
+        HiddenStates verifyRows = batch.verifyRows();
         rows[0] = pending;
-        System.arraycopy(batch.drafts, 0, rows, 1, k);
+        for (int i = 0; i < k; i++) {
+            rows[i + 1] = batch.token(i);
+        }
         layerRuns = 0;
         try {
             if (exact == 0) {
                 for (int l = 0; l < numLayers; l++) {
                     cache.truncateLayer(l, past);
                 }
-                runner.embed(rows, 0, n, batch.verifyHidden);
+                runner.embed(rows, 0, n, verifyRows);
             } else {
                 // x .. d(k-1) ran layers [0, exact) while drafting; dk has not.
                 for (int l = 0; l < exact; l++) {
@@ -88,19 +96,19 @@ public final class Verifier {
                 for (int l = exact; l < numLayers; l++) {
                     cache.truncateLayer(l, past); // inexact rows of a skip-set draft
                 }
-                batch.input[0] = rows[k];
-                runner.embed(batch.input, 0, 1, batch.draftHidden);
+                input[0] = rows[k];
+                runner.embed(input, 0, 1, lastRow);
                 for (int l = 0; l < exact; l++) {
-                    runner.layer(l, batch.draftHidden, 1, cache);
+                    runner.layer(l, lastRow, 1, cache);
                     layerRuns++;
                 }
-                runner.copyRows(batch.draftHidden, 0, batch.verifyHidden, k, 1);
+                runner.copyRows(lastRow, 0, verifyRows, k, 1);
             }
             for (int l = exact; l < numLayers; l++) {
-                runner.layer(l, batch.verifyHidden, n, cache);
+                runner.layer(l, verifyRows, n, cache);
                 layerRuns += n;
             }
-            runner.head(batch.verifyHidden, 0, n, logits);
+            runner.head(verifyRows, 0, n, logits);
         } catch (SkipperException | RuntimeException e) {
             cache.truncate(past);
             throw e;
@@ -112,28 +120,33 @@ public final class Verifier {
         return accepted;
     }
 
+    @Override
+    public void close() {
+        lastRow.close();
+    }
+
     /** @return decoder-layer executions of the last verification, counting every row */
     public long layerRuns() {
         return layerRuns;
     }
 
-    private int acceptGreedy(DraftBatch batch, SamplingOptions sampling, Sampler sampler, RecentTokens recent,
+    private int acceptGreedy(Drafts batch, SamplingOptions sampling, Sampler sampler, RecentTokens recent,
                              int[] out) {
-        int k = batch.count;
+        int k = batch.count();
         for (int i = 0; i <= k; i++) {
             int target = sampler.next(logits, i * vocab, sampling, recent);
             out[i] = target;
             recent.add(target);
-            if (i == k || target != batch.drafts[i]) {
+            if (i == k || target != batch.token(i)) {
                 return i;
             }
         }
         throw new AssertionError("unreachable");
     }
 
-    private int acceptSampled(DraftBatch batch, SamplingOptions sampling, Sampler sampler, RecentTokens recent,
+    private int acceptSampled(Drafts batch, SamplingOptions sampling, Sampler sampler, RecentTokens recent,
                               int[] out) {
-        int k = batch.count;
+        int k = batch.count();
         for (int i = 0; i <= k; i++) {
             sampler.probabilities(logits, i * vocab, sampling, recent, p, 0);
             if (i == k) { // every draft accepted: the bonus token comes from p
@@ -141,8 +154,8 @@ public final class Verifier {
                 recent.add(out[i]);
                 return k;
             }
-            int d = batch.drafts[i];
-            double qd = batch.deterministic ? 1.0 : batch.q[i * vocab + d];
+            int d = batch.token(i);
+            double qd = batch.q(i, d);
             double pd = p[d];
             if (qd > 0 && sampler.nextDouble() < Math.min(1.0, pd / qd)) {
                 out[i] = d;
@@ -152,7 +165,7 @@ public final class Verifier {
             // Rejected: the residual max(0, p - q) renormalised (Leviathan et al. / Chen et al.).
             double mass = 0;
             for (int t = 0; t < vocab; t++) {
-                double qt = batch.deterministic ? (t == d ? 1.0 : 0.0) : batch.q[i * vocab + t];
+                double qt = batch.q(i, t);
                 float r = (float) Math.max(0.0, p[t] - qt);
                 residual[t] = r;
                 mass += r;

@@ -30,14 +30,25 @@ class PromptLookupDrafterTest {
     void draftsAreClippedToTheKnownTokensAndMax() {
         PromptLookupDrafter d = new PromptLookupDrafter(2, 1);
         int[] tokens = {4, 5, 6, 4, 5};
-        DraftBatch batch = DraftBatch.forTests(8);
-        d.draft(tokens, tokens.length, 8, null, SamplingOptions.GREEDY, null, null, batch);
-        assertEquals(3, batch.count); // [6, 4, 5]: everything after the match, up to the end
-        assertArrayEquals(new int[] {6, 4, 5}, Arrays.copyOf(batch.drafts, 3));
-        assertTrue(batch.deterministic);
+        Drafts batch = Drafts.forTests(8);
+        DraftContext context = new DraftContext(null, null, null).set(tokens, tokens.length, SamplingOptions.GREEDY);
+        assertFalse(d.runsModel());
+        d.propose(context, 8, batch);
+        assertEquals(3, batch.count()); // [6, 4, 5]: everything after the match, up to the end
+        assertArrayEquals(new int[] {6, 4, 5}, new int[] {batch.token(0), batch.token(1), batch.token(2)});
+        assertTrue(batch.deterministic());
+        assertEquals(1.0, batch.q(1, 4));
+        assertEquals(0.0, batch.q(1, 5));
+        assertEquals(0, batch.exactLayers());
         batch.clear();
-        d.draft(tokens, tokens.length, 2, null, SamplingOptions.GREEDY, null, null, batch);
-        assertEquals(2, batch.count);
+        d.propose(context, 2, batch);
+        assertEquals(2, batch.count());
+        batch.clear();
+        assertThrows(IllegalStateException.class, () -> {
+            for (int i = 0; i < 9; i++) {
+                batch.add(1);
+            }
+        }, "a full round refuses more drafts");
     }
 
     @Test

@@ -1,8 +1,8 @@
 package dev.skipper.core.tokenizer;
 
 import dev.skipper.bundle.BundleManifest;
-import dev.skipper.core.tokenizer.TokenizerTestData.Encoded;
-import dev.skipper.core.tokenizer.TokenizerTestData.Goldens;
+import dev.skipper.testing.Goldens.Encoded;
+import dev.skipper.testing.Goldens;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -19,7 +19,7 @@ class TokenizerGoldensTest {
 
     private static List<Encoded> all(Goldens g) {
         List<Encoded> all = new ArrayList<>(g.tokenizer());
-        all.addAll(g.prompts());
+        all.addAll(g.promptsEncoded());
         return all;
     }
 
@@ -84,7 +84,7 @@ class TokenizerGoldensTest {
         try (Tokenizer tok = TokenizerTestData.open(name)) {
             for (int i = 0; i < g.prompts().size(); i++) {
                 int[] prompt = g.prompts().get(i).ids();
-                int[] greedy = g.greedy().get(i);
+                int[] greedy = g.prompts().get(i).greedy();
                 int[] both = IntStream.concat(IntStream.of(prompt), IntStream.of(greedy)).toArray();
                 StreamingChecks.assertStreamsLikeDecode(tok, greedy, true, name + " greedy " + i);
                 StreamingChecks.assertStreamsLikeDecode(tok, both, true, name + " prompt+greedy " + i);

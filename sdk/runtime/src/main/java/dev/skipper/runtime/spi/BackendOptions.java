@@ -8,9 +8,8 @@ package dev.skipper.runtime.spi;
  *     one warning: extra threads only wait for each other (2 cores: 3.6 instead of ~160 tok/s at 64)
  *     and a pool of hundreds crashed ONNX Runtime in native code
  * @param allowSpinning let idle worker threads spin (faster, burns CPU; off on shared devices)
- * @param verifyHashes check every bundle file's sha256 before loading
  */
-public record BackendOptions(int intraOpThreads, boolean allowSpinning, boolean verifyHashes) {
+public record BackendOptions(int intraOpThreads, boolean allowSpinning) {
     /** Validates. */
     public BackendOptions {
         if (intraOpThreads < 0) {
@@ -20,9 +19,9 @@ public record BackendOptions(int intraOpThreads, boolean allowSpinning, boolean 
 
     /**
      * Defaults: backend's thread count, spinning (a decode step is hundreds of short operators; idle
-     * workers that sleep between them make it ~1.6x slower on a 2-core CPU), hashes verified.
+     * workers that sleep between them make it ~1.6x slower on a 2-core CPU).
      */
-    public static final BackendOptions DEFAULTS = new BackendOptions(0, true, true);
+    public static final BackendOptions DEFAULTS = new BackendOptions(0, true);
 
     /**
      * The processors this process may run on: the JVM's count, which honours CPU affinity
@@ -44,6 +43,6 @@ public record BackendOptions(int intraOpThreads, boolean allowSpinning, boolean 
         if (max < 1) {
             throw new IllegalArgumentException("thread cap must be >= 1, got " + max);
         }
-        return intraOpThreads <= max ? this : new BackendOptions(max, allowSpinning, verifyHashes);
+        return intraOpThreads <= max ? this : new BackendOptions(max, allowSpinning);
     }
 }

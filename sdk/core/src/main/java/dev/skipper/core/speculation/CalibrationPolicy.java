@@ -1,0 +1,84 @@
+package dev.skipper.core.speculation;
+
+import dev.skipper.bundle.BundleManifest.ExitHeadSpec;
+import dev.skipper.bundle.BundleManifest.SpeculationSpec;
+import java.util.List;
+
+/**
+ * How the runtime reads a bundle's calibration ({@code ./skipper calibrate}): which thresholds
+ * reach a precision, whether a calibrated method pays. The manifest only carries the measured
+ * tables; the decisions made from them live here, next to the drafters and adaptive depth that
+ * use them.
+ *
+ * <p>A threshold table's rows are {@code [threshold, held-out precision, held-out coverage]},
+ * thresholds ascending.
+ */
+public final class CalibrationPolicy {
+    private CalibrationPolicy() {
+    }
+
+    /**
+     * @param calibrated the bundle's layer-skip calibration
+     * @return whether calibration estimated that layer-skip drafting beats plain decoding
+     */
+    public static boolean pays(SpeculationSpec calibrated) {
+        return calibrated.estimatedSpeedup() > 1.0;
+    }
+
+    /**
+     * @param exit a calibrated exit head
+     * @return whether the exit's own top-1 probability separates accepted from rejected drafts
+     *     better than its router on held-out text (then drafting stops on it)
+     */
+    public static boolean confidenceRanksBetter(ExitHeadSpec exit) {
+        return exit.confidenceAuc() > exit.routerAuc();
+    }
+
+    /**
+     * The lowest router threshold whose held-out precision reaches {@code precision}.
+     *
+     * @param exit a calibrated exit head
+     * @param precision wanted fraction of router firings that agree with the full model
+     * @return the threshold, or {@code Double.NaN} when no threshold reaches it
+     */
+    public static double routerThreshold(ExitHeadSpec exit, double precision) {
+        return lowest(exit.router(), precision);
+    }
+
+    /**
+     * The lowest threshold on the exit's own top-1 probability (softmax over the draft
+     * vocabulary, CALM style) whose held-out precision reaches {@code precision}.
+     *
+     * @param exit a calibrated exit head
+     * @param precision wanted fraction of firings that agree with the full model
+     * @return the threshold, or {@code Double.NaN} when none reaches it
+     */
+    public static double confidenceThreshold(ExitHeadSpec exit, double precision) {
+        return lowest(exit.confidence(), precision);
+    }
+
+    /**
+     * Held-out share of tokens a table's threshold lets exit.
+     *
+     * @param table {@link ExitHeadSpec#router()} or {@link ExitHeadSpec#confidence()}
+     * @param threshold one of its thresholds
+     * @return the coverage, or 0 when the threshold is not in the table
+     */
+    public static double coverage(List<double[]> table, double threshold) {
+        for (double[] row : table) {
+            if (row[0] == threshold) {
+                return row[2];
+            }
+        }
+        return 0;
+    }
+
+    private static double lowest(List<double[]> table, double precision) {
+        for (double[] row : table) {
+            if (row[1] >= precision && row[2] > 0) {
+                return row[0];
+            }
+        }
+        return Double.NaN;
+    }
+}

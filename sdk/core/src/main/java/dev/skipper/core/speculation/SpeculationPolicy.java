@@ -1,0 +1,183 @@
+package dev.skipper.core.speculation;
+
+import dev.skipper.api.SkipperException;
+import dev.skipper.api.SpeculationMode;
+import dev.skipper.bundle.BundleManifest;
+import dev.skipper.core.config.SpeculationConfig;
+import dev.skipper.runtime.spi.ModelRunner;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Which drafters a speculation mode gets on a bundle: the configuration's choices first, else the
+ * bundle's calibration ({@code ./skipper calibrate}: exit heads, skip sets, FiRST routers), and in
+ * automatic mode only what calibration estimated to pay. Policy only: rounds are run by the
+ * session's speculative decoder, which never looks at the mode again.
+ */
+public final class SpeculationPolicy {
+    private SpeculationPolicy() {
+    }
+
+    /**
+     * The drafters of one mode, in the order a round tries them, with what the round needs to run
+     * them.
+     *
+     * @param drafters the drafters: model-free ones (prompt lookup) first
+     * @param priors {@code [drafters]} the adaptive controller's prior acceptance of each
+     * @param layerDrafter the layer drafter among them, or null
+     * @param router FiRST routers that choose the layer drafter's skip set per sequence, or null
+     */
+    public record Drafters(List<Drafter> drafters, double[] priors, LayerDrafter layerDrafter, FirstRouter router)
+            implements AutoCloseable {
+        /** Copies the list. */
+        public Drafters {
+            drafters = List.copyOf(drafters);
+            priors = priors.clone();
+        }
+
+        /** Closes every drafter. */
+        @Override
+        public void close() {
+            drafters.forEach(Drafter::close);
+        }
+    }
+
+    /**
+     * Checks speculation settings against a model before an engine opens.
+     *
+     * @param config the settings
+     * @param manifest the bundle's manifest
+     * @throws SkipperException naming the setting that does not fit
+     */
+    public static void check(SpeculationConfig config, BundleManifest manifest) throws SkipperException {
+        try {
+            layerPlan(config, manifest);
+        } catch (IllegalArgumentException e) {
+            throw new SkipperException("speculation: " + e.getMessage() + " (" + manifest.directory() + ")", e);
+        }
+    }
+
+    /**
+     * Builds the drafters of a mode.
+     *
+     * @param config the settings (mode not {@code off})
+     * @param runner the engine's runner
+     * @return the drafters
+     * @throws SkipperException if the settings do not fit the model or buffers cannot be allocated
+     */
+    public static Drafters drafters(SpeculationConfig config, ModelRunner runner) throws SkipperException {
+        BundleManifest manifest = runner.manifest();
+        SpeculationMode mode = config.mode();
+        List<Drafter> drafters = new ArrayList<>();
+        List<Double> priors = new ArrayList<>();
+        LayerDrafter layer = null;
+        FirstRouter router = null;
+        try {
+            if (mode == SpeculationMode.NGRAM || mode == SpeculationMode.AUTO) {
+                drafters.add(new PromptLookupDrafter(config.ngramSize(), Math.min(2, config.ngramSize())));
+                priors.add(0.6);
+            }
+            LayerPlan plan = layerPlan(config, manifest);
+            if (plan != null) {
+                layer = new LayerDrafter(runner, plan, config.confidenceThreshold(), usesExitHead(config, manifest, plan));
+                drafters.add(layer);
+                priors.add(0.5);
+                if (usesFirstRouter(config, manifest, plan)) {
+                    router = FirstRouter.load(manifest);
+                }
+            }
+        } catch (IllegalArgumentException e) {
+            drafters.forEach(Drafter::close);
+            throw new SkipperException("speculation: " + e.getMessage(), e);
+        } catch (SkipperException | RuntimeException e) {
+            drafters.forEach(Drafter::close);
+            throw e;
+        }
+        if (drafters.isEmpty()) {
+            throw new SkipperException("speculation mode " + mode.yamlName() + " has no drafter for this model");
+        }
+        return new Drafters(drafters, priors.stream().mapToDouble(Double::doubleValue).toArray(), layer, router);
+    }
+
+    /**
+     * The layer drafter's plan, or null when the mode has none: the configuration's skip set or
+     * exit layer first, else the bundle's calibration; automatic mode takes a calibrated exit head,
+     * else a calibrated skip set, only when calibration estimated that it pays.
+     *
+     * @param config the settings
+     * @param manifest the bundle
+     * @return the plan, or null
+     * @throws IllegalArgumentException when the mode needs something the bundle does not have
+     */
+    static LayerPlan layerPlan(SpeculationConfig config, BundleManifest manifest) {
+        int numLayers = manifest.model().numLayers();
+        BundleManifest.SpeculationSpec calibrated = manifest.speculation();
+        BundleManifest.DraftHeadsSpec heads = manifest.draftHeads();
+        boolean hasCalibrated = calibrated != null && !calibrated.skipLayers().isEmpty();
+        return switch (config.mode()) {
+            case EARLY_EXIT -> LayerPlan.earlyExit(numLayers, config.exitLayer() != null ? config.exitLayer()
+                    : heads != null ? heads.defaultExit() : Math.max(1, numLayers / 2));
+            case EXIT_HEAD -> {
+                if (heads == null) {
+                    throw new IllegalArgumentException("mode exit-head needs a bundle calibrated with "
+                            + "./skipper calibrate (the manifest has no draft_heads)");
+                }
+                int exit = config.exitLayer() != null ? config.exitLayer() : heads.defaultExit();
+                if (heads.exit(exit).isEmpty()) {
+                    throw new IllegalArgumentException("exit_layer " + exit + " has no calibrated exit head; the bundle has "
+                            + heads.exits().stream().map(e -> String.valueOf(e.layer())).toList());
+                }
+                yield LayerPlan.earlyExit(numLayers, exit);
+            }
+            case LAYER_SKIP -> {
+                if (config.skipLayers() != null) {
+                    yield LayerPlan.skipping(numLayers, config.skipLayers());
+                }
+                if (hasCalibrated) { // FiRST routers, when present, replace it per sequence (begin)
+                    yield LayerPlan.skipping(numLayers, calibrated.skipLayers());
+                }
+                if (manifest.firstRouters() != null) {
+                    yield LayerPlan.skipping(numLayers, List.of(numLayers / 2)); // until the first prefill
+                }
+                throw new IllegalArgumentException("mode layer-skip needs speculation.skip_layers, or a bundle "
+                        + "calibrated with ./skipper calibrate");
+            }
+            case AUTO -> config.skipLayers() != null ? LayerPlan.skipping(numLayers, config.skipLayers())
+                    : config.exitLayer() != null ? LayerPlan.earlyExit(numLayers, config.exitLayer())
+                    : heads != null && heads.defaultHead().estimatedSpeedup() > 1.0
+                            ? LayerPlan.earlyExit(numLayers, heads.defaultExit())
+                    : hasCalibrated && CalibrationPolicy.pays(calibrated) ? LayerPlan.skipping(numLayers, calibrated.skipLayers())
+                    : null;
+            default -> null;
+        };
+    }
+
+    /** Exit-head mode, or automatic mode on an early-exit plan whose layer has a calibrated head. */
+    private static boolean usesExitHead(SpeculationConfig config, BundleManifest manifest, LayerPlan plan) {
+        BundleManifest.DraftHeadsSpec heads = manifest.draftHeads();
+        boolean earlyExit = plan.layersRun() == plan.exactLayers();
+        return switch (config.mode()) {
+            case EXIT_HEAD -> true;
+            case AUTO -> earlyExit && heads != null && heads.exit(plan.exactLayers()).isPresent();
+            default -> false;
+        };
+    }
+
+    /**
+     * Layer-skip drafting from the bundle's calibration (no configured set) with FiRST routers in
+     * it: mode layer-skip, or auto when it picked the calibrated skip set. Decided from the
+     * settings, not the plan's shape (a skip set of the last layers looks like an early exit).
+     */
+    private static boolean usesFirstRouter(SpeculationConfig config, BundleManifest manifest, LayerPlan plan) {
+        if (manifest.firstRouters() == null || config.skipLayers() != null) {
+            return false;
+        }
+        BundleManifest.SpeculationSpec calibrated = manifest.speculation();
+        return switch (config.mode()) {
+            case LAYER_SKIP -> true;
+            case AUTO -> config.exitLayer() == null && calibrated != null && CalibrationPolicy.pays(calibrated)
+                    && plan.skipped().equals(calibrated.skipLayers());
+            default -> false;
+        };
+    }
+}
