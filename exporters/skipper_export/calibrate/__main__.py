@@ -13,9 +13,7 @@ replaced last through a rename.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -23,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..bundle.writer import BundleUpdate
 from ..errors import ExportError
 from ..machine import thread_count
 
@@ -319,21 +318,11 @@ def _skip_search(sess, encode, greedy, chat, budget: int, own: int, progress: bo
 
 def _commit(bundle: Path, manifest: dict, staging: Path, files: dict[str, bytes], draft: dict | None,
             speculation: dict | None, first: dict | None = None) -> None:
-    """Stage every new file, move the staged draft folder and calibration files in, then replace
-    the manifest (the only file the runtime trusts) through a rename."""
+    """Stage every new file and update the manifest's sections; ``BundleUpdate`` moves the draft
+    folder and calibration files in and replaces the manifest last."""
+    update = BundleUpdate(bundle, staging)
     for rel, data in files.items():
-        f = staging / rel
-        f.parent.mkdir(parents=True, exist_ok=True)
-        f.write_bytes(data)
-        manifest["files"][rel] = hashlib.sha256(data).hexdigest()
-    old = bundle / DRAFT_DIR
-    if (staging / DRAFT_DIR).exists():
-        if old.exists():
-            old.rename(staging / ".old-draft")
-        (staging / DRAFT_DIR).rename(old)
-    (bundle / "calibration").mkdir(exist_ok=True)
-    for f in sorted((staging / "calibration").glob("*")) if (staging / "calibration").exists() else []:
-        os.replace(f, bundle / "calibration" / f.name)
+        update.stage(rel, data)
     if draft is not None:
         stale = [k for k in manifest["files"] if k.startswith(DRAFT_DIR + "/") and k not in files]
         for k in stale:
@@ -347,22 +336,7 @@ def _commit(bundle: Path, manifest: dict, staging: Path, files: dict[str, bytes]
             "calibration": {k: speculation[k] for k in ("agreement", "estimated_speedup", "pays", "draft_len", "tokens",
                                                          "pydoc_tokens", "self_generated_tokens")},
         }
-    manifest["files"] = dict(sorted(manifest["files"].items()))
-    from ..bundle.manifest import dump
-
-    _atomic(bundle / "manifest.yaml", dump(manifest))
-
-
-def _atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    update.commit(manifest, replace_dirs=(DRAFT_DIR,))
 
 
 if __name__ == "__main__":
