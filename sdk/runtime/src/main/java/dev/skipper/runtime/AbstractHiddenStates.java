@@ -1,19 +1,16 @@
 package dev.skipper.runtime;
 
 import dev.skipper.runtime.spi.HiddenStates;
-import java.util.Objects;
 
 /**
- * The backend-neutral half of {@link HiddenStates}: the row count, the row checks, the owner and
- * close-once semantics. A backend adds its buffers.
+ * The backend-neutral half of {@link HiddenStates}: the row count, the row checks; the owner and
+ * close-once semantics are {@link OwnedBuffers}'. A backend adds its buffers.
  *
  * <p>Not thread-safe: one sequence, one thread at a time.
  */
-public abstract class AbstractHiddenStates implements HiddenStates {
-    private final Object owner;
+public abstract class AbstractHiddenStates extends OwnedBuffers implements HiddenStates {
     private final int maxTokens;
     private final int hiddenSize;
-    private boolean closed;
 
     /**
      * @param owner the runner that makes it
@@ -21,7 +18,7 @@ public abstract class AbstractHiddenStates implements HiddenStates {
      * @param hiddenSize floats per row
      */
     protected AbstractHiddenStates(Object owner, int maxTokens, int hiddenSize) {
-        this.owner = Objects.requireNonNull(owner, "owner");
+        super(owner, "hidden states");
         if (maxTokens < 1 || hiddenSize < 1) {
             throw new IllegalArgumentException("hidden states need at least 1 row and column");
         }
@@ -37,11 +34,6 @@ public abstract class AbstractHiddenStates implements HiddenStates {
     /** @return floats per row */
     public final int hiddenSize() {
         return hiddenSize;
-    }
-
-    /** @return the runner that created this object */
-    public final Object owner() {
-        return owner;
     }
 
     @Override
@@ -61,25 +53,6 @@ public abstract class AbstractHiddenStates implements HiddenStates {
      * @param out destination {@code [count * hidden]}
      */
     protected abstract void readCurrent(int row, int count, float[] out);
-
-    /** Frees the backend's buffers; called once, by {@link #close()}. */
-    protected abstract void releaseBuffers();
-
-    @Override
-    public final void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        releaseBuffers();
-    }
-
-    /** @throws IllegalStateException after close */
-    public final void ensureOpen() {
-        if (closed) {
-            throw new IllegalStateException("hidden states are closed");
-        }
-    }
 
     /**
      * @param row first row

@@ -6,22 +6,21 @@ import java.util.Objects;
 
 /**
  * The backend-neutral half of a {@link KvCache}: the geometry, a valid length per layer, the room
- * check, the owner and close-once semantics. A backend adds only its buffers and their views.
+ * check ({@link OwnedBuffers}: the owner and close-once semantics). A backend adds only its buffers and
+ * their views.
  *
  * <p>Not thread-safe: one sequence, one thread at a time.
  */
-public abstract class AbstractKvCache implements KvCache {
-    private final Object owner;
+public abstract class AbstractKvCache extends OwnedBuffers implements KvCache {
     private final KvGeometry geometry;
     private final int[] lengths; // [layers] valid rows per layer
-    private boolean closed;
 
     /**
      * @param owner the runner that makes it (calls from another runner are refused)
      * @param geometry sizes and layout
      */
     protected AbstractKvCache(Object owner, KvGeometry geometry) {
-        this.owner = Objects.requireNonNull(owner, "owner");
+        super(owner, "KV cache");
         this.geometry = Objects.requireNonNull(geometry, "geometry");
         this.lengths = new int[geometry.numLayers()];
     }
@@ -29,11 +28,6 @@ public abstract class AbstractKvCache implements KvCache {
     /** @return sizes and layout */
     public final KvGeometry geometry() {
         return geometry;
-    }
-
-    /** @return the runner that created this cache */
-    public final Object owner() {
-        return owner;
     }
 
     @Override
@@ -132,30 +126,6 @@ public abstract class AbstractKvCache implements KvCache {
      * @return the value
      */
     protected abstract float element(int layer, boolean value, long index);
-
-    /** Frees the backend's buffers and views; called once, by {@link #close()}. */
-    protected abstract void releaseBuffers();
-
-    @Override
-    public final void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        releaseBuffers();
-    }
-
-    /** @return whether close() was called */
-    public final boolean isClosed() {
-        return closed;
-    }
-
-    /** @throws IllegalStateException after close */
-    public final void ensureOpen() {
-        if (closed) {
-            throw new IllegalStateException("KV cache is closed");
-        }
-    }
 
     /**
      * @param layer a layer index
