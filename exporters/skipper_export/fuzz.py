@@ -11,6 +11,13 @@ capped (``RLIMIT_AS``) so a size read from the file and allocated unchecked show
 
 Deterministic: execution ``i`` of a target uses ``random.Random(seed * 1_000_003 + i)``. ``./skipper
 test`` runs a short fixed budget (exporters/tests/test_fuzz.py); ``./skipper fuzz --minutes N`` long ones.
+
+Java targets (``java-manifest``, ``java-deployment``, ``java-sentencepiece``, ``java-tokenizer``) are
+Jazzer fuzz tests in the SDK's test sources (coverage-guided, libFuzzer inside the JVM), run one per
+Maven invocation with ``JAZZER_FUZZ=1``. Their contract is the same (accepted, or the parser's own
+exception in one line); a finding fails the run and Jazzer writes the input into the test's
+``<Class>Inputs/<method>/`` resource folder, where ``./skipper test`` replays it from then on.
+``--minutes`` is the budget of the whole run, split evenly over the targets.
 """
 
 from __future__ import annotations
@@ -29,7 +36,16 @@ from typing import Callable
 
 from .errors import ExportError
 
-TARGETS = ("gguf", "safetensors", "hf-config")
+PY_TARGETS = ("gguf", "safetensors", "hf-config")
+# name -> (Maven module, test class, fuzz test method)
+JAVA_TARGETS = {
+    "java-manifest": ("sdk/bundle", "dev.skipper.bundle.ManifestFuzzTest", "readerAcceptsOrRefusesInOneLine"),
+    "java-deployment": ("sdk/core", "dev.skipper.core.config.DeploymentFuzzTest", "loaderAcceptsOrRefusesInOneLine"),
+    "java-sentencepiece": ("sdk/core", "dev.skipper.core.tokenizer.SentencePieceModelFuzzTest",
+                           "readerAcceptsOrRefusesInOneLine"),
+    "java-tokenizer": ("sdk/core", "dev.skipper.core.tokenizer.TokenizerFuzzTest", "encodeAndDecodeAnyInput"),
+}
+TARGETS = PY_TARGETS + tuple(JAVA_TARGETS)
 BOUNDARY_INTS = (0, 1, 0x7F, 0xFF, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 0x7FFFFFFFFFFFFFFF, 0xFFFFFFFFFFFFFFFF,
                  1 << 32, 1 << 40)
 
@@ -93,6 +109,17 @@ class Target:
             load_hf_folder(case)
 
 
+def _unlimit_memory() -> None:
+    """In a child process: lift this process's address-space cap (a JVM reserves far more than it uses)."""
+    try:
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def _limit_memory(gib: float) -> None:
     try:
         import resource
@@ -131,6 +158,38 @@ def run(target: str, executions: int | None, seconds: float | None, seed: int, o
             "findings": findings}
 
 
+def run_java(target: str, seconds: float, root: Path, log: Callable[[str], None] = print) -> dict:
+    """Fuzzes one Jazzer target for ``seconds`` through Maven; returns executions and findings."""
+    import os
+    import re
+    import subprocess
+
+    module, cls, method = JAVA_TARGETS[target]
+    total = max(1, int(seconds))
+    cmd = ["mvn", "-B", "-ntp", "test", "-pl", module, "-am", f"-Dtest={cls}#{method}",
+           "-Dsurefire.failIfNoSpecifiedTests=false", f"-Dskipper.testData={root / 'build' / 'test-data'}",
+           # libFuzzer flags after the annotation's (the last one wins): the run's own budget.
+           "-Djazzer.internal.arg.0=skipper-fuzz", f"-Djazzer.internal.arg.1=-max_total_time={total}"]
+    start = time.monotonic()
+    p = subprocess.run(cmd, cwd=root, env={**os.environ, "JAZZER_FUZZ": "1"}, capture_output=True, text=True,
+                       timeout=total + 600, preexec_fn=_unlimit_memory)
+    elapsed = time.monotonic() - start
+    out = re.sub(r"\x1b\[[0-9;]*m", "", p.stdout + p.stderr)
+    done = re.findall(r"Done (\d+) runs in (\d+) second", out)
+    executions = int(done[-1][0]) if done else 0
+    findings: list[dict] = []
+    if p.returncode != 0:
+        crash = re.findall(r"(?:Test unit written to|artifact_prefix.*?)(\S+crash-\S+)", out)
+        lines = [l for l in out.splitlines()
+                 if "FuzzTestFindingException" in l or "== Java Exception" in l or l.startswith("[ERROR]")]
+        findings.append({"target": target, "error": (lines[0] if lines else out.strip()[-400:])[:400],
+                         "file": crash[-1] if crash else None})
+    elif not done:
+        findings.append({"target": target, "error": "the fuzz test did not run (no libFuzzer summary in the output)"})
+    log(f"fuzz {target}: {executions} executions in {elapsed:.0f} s (Maven included), {len(findings)} findings")
+    return {"target": target, "executions": executions, "seconds": round(elapsed, 1), "findings": findings}
+
+
 def _finding(target: str, seed: int, i: int, data: bytes, what: str, out: Path | None) -> dict:
     f = {"target": target, "seed": seed, "execution": i, "error": what.strip().splitlines()[-1]}
     if out is not None:
@@ -145,7 +204,8 @@ def _finding(target: str, seed: int, i: int, data: bytes, what: str, out: Path |
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m skipper_export.fuzz", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--minutes", type=float, default=1.0, help="time per target (default 1)")
+    p.add_argument("--minutes", type=float, default=1.0,
+                   help="budget of the whole run, split evenly over the targets (default 1)")
     p.add_argument("--target", choices=TARGETS, action="append", help="a target (repeatable; default all)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path("build/fuzz/findings"), help="where findings are written")
@@ -155,8 +215,17 @@ def main(argv: list[str] | None = None) -> int:
     if not a.minutes > 0:
         p.error(f"--minutes must be > 0, got {a.minutes}")
     _limit_memory(a.memory_gib)
-    results = [run(t, None, a.minutes * 60, a.seed, a.out, log=lambda s: print(s, file=sys.stderr))
-               for t in (a.target or TARGETS)]
+    targets = a.target or list(TARGETS)
+    share = a.minutes * 60 / len(targets)
+    root = Path(__file__).resolve().parents[2]
+    results = []
+    for t in targets:
+        log = lambda s: print(s, file=sys.stderr)  # noqa: E731
+        if t in JAVA_TARGETS:
+            # Maven's start and the compile take ~30 s of the share; never fuzz for less than 10 s.
+            results.append(run_java(t, max(10.0, share - 30), root, log=log))
+        else:
+            results.append(run(t, None, share, a.seed, a.out, log=log))
     if a.json:
         print(json.dumps(results))
     return 1 if any(r["findings"] for r in results) else 0

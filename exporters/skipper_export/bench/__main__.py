@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     doc["roofline"] = roofline(bundle)
     mark_differences(doc)
     a.json.parent.mkdir(parents=True, exist_ok=True)
-    a.json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    from ..bundle.writer import write_atomic
+
+    write_atomic(a.json, (json.dumps(doc, indent=2) + "\n").encode())
     print(table(doc))
     if a.plot:
         plot(doc, a.plot)

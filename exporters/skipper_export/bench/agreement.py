@@ -129,15 +129,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"({len(a.java_json)} passages, {near_ties} near-tie positions: float64 top-2 margin <= "
                   f"{tie_bound:.2e}; {out['seconds']} s)")
         if a.out is not None:
+            from ..bundle.writer import write_atomic
+
             a.out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = a.out.with_name(f".{a.out.name}.tmp")
-            tmp.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
-            tmp.replace(a.out)
+            write_atomic(a.out, (json.dumps(out, indent=1) + "\n").encode())
         return 0
-    except ExportError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except (OSError, KeyError, ValueError) as e:
+    except (ExportError, OSError, KeyError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
