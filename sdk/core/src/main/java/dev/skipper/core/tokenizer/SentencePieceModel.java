@@ -158,7 +158,7 @@ final class SentencePieceModel {
             if (typeArray[i] == BYTE) {
                 int b = pieceToByte(pieces.get(i));
                 if (b < 0) {
-                    throw new SkipperException(file + ": byte piece " + i + " is '" + pieces.get(i)
+                    throw new SkipperException(file + ": byte piece " + i + " is '" + printable(pieces.get(i))
                             + "', not <0xXX>");
                 }
                 byteValues[i] = (short) b;
@@ -166,6 +166,16 @@ final class SentencePieceModel {
         }
         return new SentencePieceModel(pieces.toArray(String[]::new), typeArray, byteValues,
                 addDummyPrefix || removeExtra, removeExtra, unk);
+    }
+
+    /** A piece for a one-line message: controls escaped, at most 40 characters (found by fuzzing). */
+    private static String printable(String piece) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < piece.length() && b.length() < 40; i++) {
+            char c = piece.charAt(i);
+            b.append(Character.isISOControl(c) ? String.format("\\u%04x", (int) c) : String.valueOf(c));
+        }
+        return piece.length() > 40 ? b + "..." : b.toString();
     }
 
     private static int pieceToByte(String piece) {
