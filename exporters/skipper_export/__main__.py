@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import ExportError
+from .errors import ExportError, OneLineArgumentParser
 
 
 def _export_parser(sub: argparse._SubParsersAction) -> None:
@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv = [f"skipper_export.{argv[0]}", *argv[1:]]
         runpy.run_module(f"skipper_export.{argv[0]}", run_name="__main__")
         return 0
-    parser = argparse.ArgumentParser(prog="skipper" if argv[:1] == ["export"] else "python -m skipper_export",
-                                     description="Skipper exporter")
+    parser = OneLineArgumentParser(prog="skipper" if argv[:1] == ["export"] else "python -m skipper_export",
+                                   description="Skipper exporter")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{export,generate,goldens,reference,tiny}")
     _export_parser(sub)
     a = parser.parse_args(argv)
@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         return _run_export(a)
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file system refusal the checks above did not foresee: still one line
+        print(f"error: {ExportError(str(e.filename or 'export'), str(e.strerror or e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -27,8 +27,11 @@ class BundleWriter:
                 raise ExportError(str(out), "--out exists and is not a directory")
             if any(out.iterdir()) and not force:
                 raise ExportError(str(out), "--out exists and is not empty (use --force to replace it)")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        self.staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            self.staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        except OSError as e:
+            raise ExportError(str(out), f"cannot create the bundle here: {e.strerror or e}") from None
         self.sha256: dict[str, str] = {}
 
     def write(self, rel: str, data: bytes) -> None:

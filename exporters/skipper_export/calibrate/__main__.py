@@ -22,15 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from ..bundle.writer import BundleUpdate
-from ..errors import ExportError
+from ..errors import ExportError, OneLineArgumentParser
 from ..machine import thread_count
 
 DRAFT_DIR = "draft"
+MAX_TOKENS = 1 << 22          # teacher-forced tokens of one calibration (--tokens, --exit-tokens)
+MAX_PASSAGES = 100_000        # --own-passages, --first-passages
+MAX_PASSAGE_TOKENS = 8192     # --own-tokens, --first-tokens: at most a context
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="skipper calibrate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineArgumentParser(prog="skipper calibrate", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("bundle", type=Path, help="bundle directory (its manifest is updated in place)")
     p.add_argument("--tokens", type=int, default=768, help="teacher-forced tokens scored per skip set (default 768)")
     p.add_argument("--own", type=int, default=192, help="of which the model's own greedy answers (default 192)")
@@ -39,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--own-passages", type=int, default=32,
                    help="chat prompts whose greedy answers join the exit-head fit (default 32)")
     p.add_argument("--own-tokens", type=int, default=128, help="tokens generated per chat prompt (default 128)")
-    p.add_argument("--draft-vocab", type=int, default=8192, help="draft vocabulary size (default 8192)")
+    p.add_argument("--draft-vocab", type=int, default=8192,
+                   help="draft vocabulary size (default 8192; more than the model's vocabulary means all of it)")
     p.add_argument("--exit-layers", default="auto",
                    help="comma-separated exit layers, or auto: every 2nd layer from a third of the depth")
     p.add_argument("--seed", type=int, default=0, help="router initialisation and batches (default 0)")
@@ -60,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
                            skip_search=a.skip_search, first_passages=a.first_passages, first_tokens=a.first_tokens)
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file system refusal the checks did not foresee: still one line
+        print(f"error: {ExportError(str(e.filename or a.bundle), str(e.strerror or e))}", file=sys.stderr)
         return 2
     if a.json:
         print(json.dumps(result))
@@ -119,10 +126,27 @@ def calibrate(bundle: Path, budget: int, own: int, threads: int, progress: bool 
         raise ExportError("--exit-tokens/--own-passages/--own-tokens/--draft-vocab",
                           f"need exit-tokens >= 64, own-passages >= 0, own-tokens >= 1, draft-vocab >= 2; got "
                           f"{exit_tokens}, {own_passages}, {own_tokens}, {draft_vocab}")
+    # Upper bounds: what 2 cores calibrate in hours, not the memory of a size read unchecked.
+    for flag, value, most in (("--tokens", budget, MAX_TOKENS), ("--exit-tokens", exit_tokens, MAX_TOKENS),
+                              ("--own-passages", own_passages, MAX_PASSAGES), ("--first-passages", first_passages,
+                                                                               MAX_PASSAGES),
+                              ("--own-tokens", own_tokens, MAX_PASSAGE_TOKENS),
+                              ("--first-tokens", first_tokens, MAX_PASSAGE_TOKENS), ("--seed", seed, 2**32 - 1),
+                              ("--draft-vocab", draft_vocab, 1 << 24)):
+        if value > most:
+            raise ExportError(flag, f"at most {most}, got {value}")
+    if seed < 0:
+        raise ExportError("--seed", f"must be >= 0, got {seed}")
     t0 = time.perf_counter()
     manifest = load_manifest(bundle)
     layers = _exit_layers(exit_layers, int(manifest["model"]["num_layers"]))
-    sess = BundleSession(bundle, max_seq=max(budget + 512, 1024), threads=threads, verify=False)
+    max_position = int(manifest["model"]["max_position"])
+    if skip_search and budget + own > max_position:
+        raise ExportError("--tokens", f"the skip search scores --tokens + --own ({budget} + {own}) tokens as one "
+                          f"sequence, more than the model's max_position {max_position}")
+    # One sequence at a time is cached (the session is truncated between passages).
+    max_seq = min(max(budget + 512, 1024), max_position)
+    sess = BundleSession(bundle, max_seq=max_seq, threads=threads, verify=False)
     tok = BundleTokenizer(bundle, manifest)
     chat = _chat(manifest)
     eos = set(int(i) for i in manifest["tokenizer"].get("eos_ids") or [])

@@ -26,9 +26,13 @@ def resolve_source(source: str) -> Path:
                 return found[0]
         raise ExportError(source, f"no file matching {pattern} inside the installed package '{dist}'")
     p = Path(source)
-    if not p.exists():
+    try:
+        exists = p.exists()
+    except OSError as e:  # a name too long for the file system, say
+        raise ExportError(source, f"not a usable path: {e.strerror or e}") from None
+    if not source or not exists:
         names = ", ".join(KNOWN_MODELS)
-        raise ExportError(source, f"no such file or folder (known model names: {names})")
+        raise ExportError(source or "--source", f"no such file or folder (known model names: {names})")
     return p
 
 

@@ -26,20 +26,28 @@ def load_manifest(bundle: Path, verify: bool = True) -> dict[str, Any]:
     path = bundle / "manifest.yaml"
     try:
         manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ExportError(str(path), "not valid UTF-8: not a Skipper bundle manifest") from None
     except (OSError, yaml.YAMLError) as e:
-        raise ExportError(str(path), f"cannot read manifest: {e}") from None
+        raise ExportError(str(path), f"cannot read manifest: {' '.join(str(e).split())[:300]}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != "skipper-bundle":
         raise ExportError(str(path), "not a Skipper bundle manifest")
     if manifest.get("format_version") != 1:
         raise ExportError(str(path), f"format_version {manifest.get('format_version')!r} is not supported (this reader knows 1)")
+    if not isinstance(manifest.get("files"), dict):
+        raise ExportError(str(path), "has no files: map")
     if verify:
         root = bundle.resolve()
         for rel, digest in manifest["files"].items():
-            f = (bundle / rel).resolve()
+            f = (bundle / str(rel)).resolve()
             if root not in f.parents:
                 raise ExportError(str(path), f"file '{rel}' points outside the bundle")
-            if hashlib.sha256(f.read_bytes()).hexdigest() != digest:
-                raise ExportError(str(bundle / rel), "sha256 does not match the manifest")
+            try:
+                data = f.read_bytes()
+            except OSError as e:
+                raise ExportError(str(bundle / str(rel)), f"cannot read: {e.strerror or e}") from None
+            if hashlib.sha256(data).hexdigest() != digest:
+                raise ExportError(str(bundle / str(rel)), "sha256 does not match the manifest")
     return manifest
 
 

@@ -152,6 +152,21 @@ class RealBundleTest {
     }
 
     @Test
+    void chatWithStdinClosedEndsCleanly() {
+        // No input at all (stdin at end of file: `./skipper chat < /dev/null`, a pipe closed by its
+        // writer): the REPL ends at once with status 0, after one prompt, without generating.
+        Cli.Result closed = Cli.withInput(EngineOpener.SKIPPER, "", "chat", "--bundle", bundle, "--max-tokens", "4");
+        assertEquals(0, closed.status(), closed::toString);
+        assertEquals(2, closed.out().split(ChatCommand.PROMPT, -1).length, "one prompt: " + closed);
+        assertFalse(closed.err().contains("Exception"), closed::toString);
+        // Input that ends mid-conversation without a newline or /exit: the last line is answered.
+        Cli.Result cut = Cli.withInput(EngineOpener.SKIPPER, "hello", "chat", "--bundle", bundle, "--max-tokens", "4",
+                "--stats");
+        assertEquals(0, cut.status(), cut::toString);
+        assertEquals(1, cut.err().lines().filter(l -> l.startsWith("[")).count(), "one answer's stats: " + cut);
+    }
+
+    @Test
     void benchJson() throws IOException {
         Path prompts = tmp.resolve("prompts.txt");
         Files.writeString(prompts, "hello world\nthe cat\n");
