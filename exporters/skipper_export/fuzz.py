@@ -34,7 +34,7 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from .errors import ExportError
+from .errors import ExportError, OneLineArgumentParser
 
 PY_TARGETS = ("gguf", "safetensors", "hf-config")
 # name -> (Maven module, test class, fuzz test method)
@@ -202,8 +202,8 @@ def _finding(target: str, seed: int, i: int, data: bytes, what: str, out: Path |
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m skipper_export.fuzz", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineArgumentParser(prog="skipper fuzz", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=1.0,
                    help="budget of the whole run, split evenly over the targets (default 1)")
     p.add_argument("--target", choices=TARGETS, action="append", help="a target (repeatable; default all)")
