@@ -73,10 +73,21 @@ class ProfilePlanTest {
     }
 
     @Test
+    void loaderFailuresBecomeWhatIsMissing() {
+        assertEquals("no NVIDIA driver is installed (libcuda.so.1 cannot be loaded)",
+                dev.skipper.tensorrt.cuda.CudaTrtNative.linkageReason("/root/.javacpp/cache/x/libjnicudart.so: "
+                        + "libcuda.so.1: cannot open shared object file: No such file or directory"));
+        assertEquals("TensorRT 10 is not installed (libnvinfer.so.10: cannot open shared object file; see docs/gpu.md)",
+                dev.skipper.tensorrt.cuda.CudaTrtNative.linkageReason("/c/libjninvinfer.so: libnvinfer.so.10: cannot "
+                        + "open shared object file"));
+    }
+
+    @Test
     void withoutADriverTheProviderSaysWhyInOneLine() {
         String reason = new TrtBackendProvider().unavailableReason();
         org.junit.jupiter.api.Assumptions.assumeTrue(reason != null, "a usable GPU is present");
         assertFalse(reason.contains("\n"), reason);
-        assertTrue(reason.contains("CUDA") || reason.contains("device"), reason);
+        assertTrue(reason.contains("CUDA") || reason.contains("device") || reason.contains("driver"), reason);
+        assertTrue(reason.length() < 200, reason);
     }
 }

@@ -74,7 +74,7 @@ public final class CudaTrtNative implements TrtNative {
             nvonnxparser.getNvOnnxParserVersion();
             return null;
         } catch (LinkageError e) {
-            return "the CUDA/TensorRT libraries cannot be loaded (" + rootMessage(e) + ")";
+            return linkageReason(rootMessage(e));
         }
     }
 
@@ -503,6 +503,29 @@ public final class CudaTrtNative implements TrtNative {
         } catch (RuntimeException | LinkageError e) {
             return "CUDA error " + rc;
         }
+    }
+
+    /**
+     * @param message the root cause of a {@link LinkageError} from loading the presets
+     * @return what is missing, in one line a user can act on
+     */
+    public static String linkageReason(String message) {
+        if (message.contains("libcuda.so")) {
+            return "no NVIDIA driver is installed (libcuda.so.1 cannot be loaded)";
+        }
+        if (message.contains("libcudart.so") || message.contains("libcublas")) {
+            return "the CUDA 13 runtime is not installed (" + shortLibrary(message) + "; see docs/gpu.md)";
+        }
+        if (message.contains("libnvinfer") || message.contains("libnvonnxparser")) {
+            return "TensorRT 10 is not installed (" + shortLibrary(message) + "; see docs/gpu.md)";
+        }
+        return "the CUDA/TensorRT libraries cannot be loaded (" + message + ")";
+    }
+
+    /** The "libX.so.N: cannot open ..." part of a loader message, without the cache path before it. */
+    private static String shortLibrary(String message) {
+        int colon = message.lastIndexOf(": lib");
+        return colon >= 0 ? message.substring(colon + 2) : message;
     }
 
     private static String rootMessage(Throwable t) {
