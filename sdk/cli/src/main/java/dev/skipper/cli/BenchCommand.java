@@ -208,7 +208,7 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static GenerationOptions options(GenerationOptions greedy, String mode, AdaptiveDepth depth) {
+    static GenerationOptions options(GenerationOptions greedy, String mode, AdaptiveDepth depth) {
         if (mode.equals("adaptive-depth")) {
             return greedy.withSpeculation(SpeculationMode.OFF).withAdaptiveDepth(depth);
         }

@@ -12,17 +12,18 @@ import picocli.CommandLine.ParameterException;
 /** Resolves a command's deployment: file (or defaults), then the command-line flags on top. */
 final class Deployments {
     /** Field names in the config's validation messages, and the flags that set them. */
-    private static final Map<String, String> FLAG_OF_FIELD = Map.of(
-            "max_new_tokens", "--max-tokens",
-            "temperature", "--temperature",
-            "top_p", "--top-p",
-            "top_k", "--top-k",
-            "min_p", "--min-p",
-            "repetition_penalty", "--repetition-penalty",
-            "threads", "--threads",
-            "context_length", "--context-length",
-            "backend", "--backend",
-            "stop", "--stop");
+    private static final Map<String, String> FLAG_OF_FIELD = Map.ofEntries(
+            Map.entry("max_new_tokens", "--max-tokens"),
+            Map.entry("temperature", "--temperature"),
+            Map.entry("top_p", "--top-p"),
+            Map.entry("top_k", "--top-k"),
+            Map.entry("min_p", "--min-p"),
+            Map.entry("repetition_penalty", "--repetition-penalty"),
+            Map.entry("threads", "--threads"),
+            Map.entry("context_length", "--context-length"),
+            Map.entry("backend", "--backend"),
+            Map.entry("stop", "--stop"),
+            Map.entry("device", "--device"));
 
     private Deployments() {}
 

@@ -32,7 +32,7 @@ final class EngineOptions {
     Integer threads;
 
     @Option(names = "--backend", paramLabel = "LIST", split = ",", order = 4,
-            description = "Backends to try, in order, comma-separated: auto, or some of cpu, cuda, tensorrt.")
+            description = "Backends to try, in order, comma-separated: auto, or some of cpu, cuda, ort-tensorrt, tensorrt.")
     List<String> backends;
 
     @Option(names = "--context-length", paramLabel = "N", order = 5,
@@ -106,6 +106,6 @@ final class EngineOptions {
             }
         }
         throw new ParameterException(spec.commandLine(),
-                "--backend: must be auto, cpu, cuda or tensorrt, got '" + name + "'");
+                "--backend: must be auto, cpu, cuda, ort-tensorrt or tensorrt, got '" + name + "'");
     }
 }

@@ -20,8 +20,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.UnmatchedArgumentException;
 
 /**
- * The {@code skipper} command line: {@code run}, {@code chat}, {@code score}, {@code bench}
- * (docs/cli.md). The launcher {@code ./skipper} builds this module and calls {@link #main}.
+ * The {@code skipper} command line: {@code run}, {@code chat}, {@code score}, {@code bench},
+ * {@code build-engines}, {@code gpu-check} (docs/cli.md, docs/gpu.md). The launcher {@code ./skipper} builds this module and calls {@link #main}.
  *
  * <p>Exit status: 0 success, 2 usage error or a reported failure ({@code error: message}, one line on
  * stderr), 1 an unexpected internal error (with its stack trace), 130 Ctrl-C at the chat prompt.
@@ -83,6 +83,8 @@ public final class Main {
         cl.addSubcommand(new ChatCommand(ctx));
         cl.addSubcommand(new ScoreCommand(ctx));
         cl.addSubcommand(new BenchCommand(ctx));
+        cl.addSubcommand(new BuildEnginesCommand(ctx));
+        cl.addSubcommand(new GpuCheckCommand(ctx));
         cl.setOut(ctx.out());
         cl.setErr(ctx.err());
         cl.setParameterExceptionHandler(Main::usageError);
@@ -143,7 +145,8 @@ public final class Main {
     /** The root command: without a verb it prints the usage and fails. */
     @Command(name = "skipper", mixinStandardHelpOptions = true, versionProvider = Version.class,
             usageHelpAutoWidth = true,
-            description = "Skipper: on-device LLM inference. Generate, chat, score and benchmark with an exported bundle.",
+            description = "Skipper: on-device LLM inference. Generate, chat, score and benchmark with an exported bundle; "
+                    + "build and check TensorRT engines on a GPU.",
             footer = {"", "'skipper <command> --help' shows a command's flags. Documentation: docs/cli.md."})
     static final class Root implements Callable<Integer> {
         @Spec
@@ -152,7 +155,7 @@ public final class Main {
         @Override
         public Integer call() {
             PrintWriter err = spec.commandLine().getErr();
-            err.println("error: missing command (run, chat, score, bench)");
+            err.println("error: missing command (run, chat, score, bench, build-engines, gpu-check)");
             spec.commandLine().usage(err);
             return EXIT_ERROR;
         }

@@ -21,15 +21,18 @@ import java.util.StringJoiner;
  * Picks the backend that runs a bundle: tries the requested backends in order and uses the first
  * that is on the class path, says it can run here, and opens the bundle.
  *
- * <p>{@value #AUTO} stands for {@link #AUTO_ORDER}. When an earlier backend is skipped, one
- * warning names each skipped backend with its reason; when none works, the
- * {@link SkipperException} does.
+ * <p>{@value #AUTO} stands for {@link #AUTO_ORDER}: the GPU backends first, then the CPU. When an
+ * earlier backend that was asked for by name is skipped, one warning names each skipped backend with
+ * its reason; backends that {@code auto} tries are skipped quietly (logged at debug level) when they
+ * are not installed or cannot run here (a CPU-only machine is not a problem), but a GPU backend that
+ * could run and then failed to open the bundle is in the warning. When none works, the
+ * {@link SkipperException} names every reason.
  */
 final class BackendSelector {
     /** The backend name that lets the runtime choose. */
     static final String AUTO = "auto";
-    /** What {@value #AUTO} tries, in order (GPU backends join once they exist). */
-    static final List<String> AUTO_ORDER = List.of("cpu");
+    /** What {@value #AUTO} tries, in order: TensorRT, ONNX Runtime's CUDA provider, the CPU. */
+    static final List<String> AUTO_ORDER = List.of("tensorrt", "cuda", "cpu");
 
     private BackendSelector() {
     }
@@ -59,34 +62,43 @@ final class BackendSelector {
     static Selection open(List<String> order, Iterable<BackendProvider> providers, BundleManifest manifest,
                           BackendOptions options, System.Logger log) throws SkipperException {
         List<String> names = expand(order);
+        Set<String> quiet = quietlySkipped(order);
         Map<String, BackendProvider> found = new LinkedHashMap<>();
         List<String> loadErrors = new ArrayList<>();
         load(providers, found, loadErrors);
 
-        Map<String, String> skipped = new LinkedHashMap<>(); // name -> reason
+        Map<String, String> skipped = new LinkedHashMap<>(); // name -> reason, all of them
+        Map<String, String> warned = new LinkedHashMap<>(); // the ones the warning names
         Path dir = manifest.directory();
         for (String name : names) {
             BackendProvider provider = found.get(name);
             String reason;
+            boolean failedToOpen = false;
             if (provider == null) {
                 reason = "no '" + name + "' backend is on the class path (its module is not installed)"
                         + (loadErrors.isEmpty() ? "" : "; providers that failed to load: " + String.join("; ", loadErrors));
             } else {
-                reason = unavailable(provider);
+                reason = unavailable(provider, options);
                 if (reason == null) {
                     try {
                         ModelRunner runner = provider.open(dir, manifest, options);
-                        String warning = skipped.isEmpty() ? null : warning(skipped, name);
+                        String warning = warned.isEmpty() ? null : warning(warned, name);
                         if (warning != null) {
                             log.log(System.Logger.Level.WARNING, warning);
                         }
                         return new Selection(name, runner, warning);
                     } catch (SkipperException | RuntimeException | LinkageError e) {
                         reason = "cannot open the bundle: " + e.getMessage();
+                        failedToOpen = true;
                     }
                 }
             }
             skipped.put(name, oneLine(reason));
+            if (failedToOpen || !quiet.contains(name)) {
+                warned.put(name, oneLine(reason));
+            } else {
+                log.log(System.Logger.Level.DEBUG, "backend auto: skipping " + name + " (" + oneLine(reason) + ")");
+            }
         }
         StringJoiner why = new StringJoiner("; ");
         skipped.forEach((name, reason) -> why.add(name + ": " + reason));
@@ -112,6 +124,26 @@ final class BackendSelector {
         return List.copyOf(names);
     }
 
+    /** The backends only {@code auto} asks for: the ones not also named on their own. */
+    private static Set<String> quietlySkipped(List<String> order) {
+        Set<String> named = new LinkedHashSet<>();
+        boolean auto = false;
+        for (String raw : order) {
+            String name = raw.trim().toLowerCase(Locale.ROOT);
+            if (name.equals(AUTO)) {
+                auto = true;
+            } else {
+                named.add(name);
+            }
+        }
+        if (!auto) {
+            return Set.of();
+        }
+        Set<String> quiet = new LinkedHashSet<>(AUTO_ORDER);
+        quiet.removeAll(named);
+        return quiet;
+    }
+
     /** Instantiates the providers one by one, so that one that fails to load does not hide the others. */
     private static void load(Iterable<BackendProvider> providers, Map<String, BackendProvider> found,
                              List<String> errors) {
@@ -132,9 +164,9 @@ final class BackendSelector {
         }
     }
 
-    private static String unavailable(BackendProvider provider) {
+    private static String unavailable(BackendProvider provider, BackendOptions options) {
         try {
-            return provider.unavailableReason();
+            return provider.unavailableReason(options);
         } catch (RuntimeException | LinkageError e) {
             return "cannot check availability: " + e;
         }

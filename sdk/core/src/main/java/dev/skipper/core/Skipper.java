@@ -29,11 +29,13 @@ import java.util.ServiceLoader;
  *
  * <p>Opening reads and validates the bundle's manifest (and the SHA-256 of every file when the
  * options say so), opens its tokenizer, and picks the backend: the names given are tried in order
- * among the {@link BackendProvider}s found by {@link ServiceLoader}; {@code auto} stands for the
- * best backend of this build (today {@code cpu}). A backend that is not on the class path, says it
- * cannot run here, or fails to open the bundle is skipped with one warning (logged with
- * {@link System.Logger} and kept in {@link DefaultEngine#backendWarning()}); when none works, the
- * {@link SkipperException} names each backend's reason.
+ * among the {@link BackendProvider}s found by {@link ServiceLoader}; {@code auto} stands for
+ * {@code tensorrt, cuda, cpu}. A backend that is not on the class path, says it cannot run here, or
+ * fails to open the bundle is skipped with one warning (logged with {@link System.Logger} and kept
+ * in {@link DefaultEngine#backendWarning()}); under {@code auto}, a GPU backend that is missing or
+ * cannot run on this machine is skipped quietly. When none works, the {@link SkipperException}
+ * names each backend's reason. {@link Backends} checks a backend and prepares a bundle for it ahead
+ * of time (TensorRT engines).
  */
 public final class Skipper {
     private static final System.Logger LOG = System.getLogger(Skipper.class.getName());
@@ -107,7 +109,7 @@ public final class Skipper {
         Objects.requireNonNull(speculation, "speculation");
         Objects.requireNonNull(bundleDir, "bundleDir");
         Objects.requireNonNull(options, "options");
-        List<String> order = BackendSelector.expand(backendOrder);
+        BackendSelector.expand(backendOrder); // a bad order fails before the bundle is read
         options = capThreads(options, BackendOptions.availableProcessors());
         if (contextLength < 0) {
             throw new IllegalArgumentException("context length must be >= 0 (0 = the model's), got " + contextLength);
@@ -133,7 +135,7 @@ public final class Skipper {
         ChatTemplate template = ChatTemplate.of(manifest).orElse(null);
         Tokenizer tokenizer = Tokenizers.open(manifest);
         try {
-            BackendSelector.Selection backend = BackendSelector.open(order, providers, manifest, options, LOG);
+            BackendSelector.Selection backend = BackendSelector.open(backendOrder, providers, manifest, options, LOG);
             return new DefaultEngine(backend.runner(), backend.name(), backend.warning(), tokenizer, template, context,
                     speculation);
         } catch (SkipperException | RuntimeException e) {

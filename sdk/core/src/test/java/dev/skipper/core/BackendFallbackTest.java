@@ -168,6 +168,37 @@ class BackendFallbackTest {
     }
 
     @Test
+    void autoTriesTheGpuBackendsFirstQuietlyButWarnsWhenOneThatCouldRunFails() throws Exception {
+        assertEquals(List.of("tensorrt", "cuda", "cpu"), BackendSelector.expand(List.of("auto")));
+        Path bundle = EngineTestData.bundle("tiny-bpe-fp32");
+        // A CPU-only machine: both GPU backends installed but unusable, nothing to warn about.
+        List<BackendProvider> cpuOnly = List.of(new Unavailable("tensorrt", "no NVIDIA driver is installed"),
+                new Unavailable("cuda", "no CUDA device is visible"), new OrtBackendProvider());
+        try (Capture log = new Capture();
+             DefaultEngine engine = Skipper.open(bundle, BackendOptions.DEFAULTS, List.of("auto"), 64, cpuOnly)) {
+            assertEquals("cpu", engine.backendName());
+            assertTrue(engine.backendWarning().isEmpty());
+            assertEquals(List.of(), log.warnings());
+        }
+        // A GPU that could run but refused the bundle: the user must hear why it runs on the CPU.
+        List<BackendProvider> failing = List.of(new Failing("tensorrt"),
+                new Unavailable("cuda", "no CUDA device is visible"), new OrtBackendProvider());
+        try (Capture log = new Capture();
+             DefaultEngine engine = Skipper.open(bundle, BackendOptions.DEFAULTS, List.of("auto"), 64, failing)) {
+            assertEquals("cpu", engine.backendName());
+            String warning = engine.backendWarning().orElseThrow();
+            assertTrue(warning.startsWith("backend tensorrt (cannot open the bundle: the bundle's flavour is ort"), warning);
+            assertTrue(!warning.contains("cuda"), "cuda could not run here: not a problem worth a warning: " + warning);
+            assertEquals(1, log.warnings().size());
+        }
+        // Nothing works: the error names every reason, the quiet ones too.
+        SkipperException e = assertThrows(SkipperException.class, () -> Skipper.open(bundle, BackendOptions.DEFAULTS,
+                List.of("auto"), 64, cpuOnly.subList(0, 2)));
+        assertTrue(e.getMessage().contains("no NVIDIA driver") && e.getMessage().contains("cpu: no 'cpu' backend"),
+                e.getMessage());
+    }
+
+    @Test
     void contextLengthsBeyondTheModelAndBadBundlesAreRefused(@TempDir Path empty) throws Exception {
         Path bundle = EngineTestData.bundle("tiny-bpe-fp32");
         SkipperException e = assertThrows(SkipperException.class, () -> Skipper.open(

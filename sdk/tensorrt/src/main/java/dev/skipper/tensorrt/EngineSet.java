@@ -1,5 +1,7 @@
 package dev.skipper.tensorrt;
 
+import dev.skipper.runtime.spi.BackendProvider;
+import dev.skipper.runtime.spi.DevicePrecision;
 import dev.skipper.api.SkipperException;
 import dev.skipper.bundle.BundleManifest;
 import dev.skipper.bundle.GraphContract;
@@ -62,18 +64,6 @@ public final class EngineSet implements AutoCloseable {
      * @param io its contract
      */
     public record Graph(String name, String file, ProfilePlan.GraphKind kind, GraphContract.Io io) {
-    }
-
-    /** Progress of opening: one call per graph. */
-    @FunctionalInterface
-    public interface Progress {
-        /**
-         * @param done graphs ready so far (1 .. total)
-         * @param total graphs
-         * @param graph the graph just made ready
-         * @param built whether it was built now (else read from the cache)
-         */
-        void ready(int done, int total, String graph, boolean built);
     }
 
     /**
@@ -180,8 +170,8 @@ public final class EngineSet implements AutoCloseable {
      * @throws SkipperException when a graph cannot be built or an engine does not have the contract's bindings
      */
     public static EngineSet open(BundleManifest manifest, TrtNative nat, EngineCache cache, ProfilePlan plan,
-                                 EngineSpec.Precision precision, long workspaceBytes, boolean withDraftHeads,
-                                 Progress progress) throws SkipperException {
+                                 DevicePrecision precision, long workspaceBytes, boolean withDraftHeads,
+                                 BackendProvider.Progress progress) throws SkipperException {
         List<Graph> graphs = graphs(manifest, withDraftHeads);
         List<Bound> opened = new ArrayList<>(graphs.size());
         TrtNative.TimingCache timing = null;
@@ -222,7 +212,7 @@ public final class EngineSet implements AutoCloseable {
                     engine.close();
                     throw e;
                 }
-                progress.ready(++done, graphs.size(), g.name(), built);
+                progress.update(++done, graphs.size(), g.name(), built);
             }
             return new EngineSet(opened, manifest.model().numLayers(), !manifest.graphs().kvFill().isEmpty(),
                     withDraftHeads && manifest.draftHeads() != null);

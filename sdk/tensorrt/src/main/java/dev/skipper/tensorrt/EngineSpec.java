@@ -1,7 +1,7 @@
 package dev.skipper.tensorrt;
 
+import dev.skipper.runtime.spi.DevicePrecision;
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -13,7 +13,7 @@ import java.util.Objects;
  * @param workspaceBytes the builder's workspace pool limit
  * @param profiles optimization profiles, at least one; a context picks one for its life
  */
-public record EngineSpec(Precision precision, long workspaceBytes, List<Profile> profiles) {
+public record EngineSpec(DevicePrecision precision, long workspaceBytes, List<Profile> profiles) {
     /** Validates and copies. */
     public EngineSpec {
         Objects.requireNonNull(precision, "precision");
@@ -23,40 +23,6 @@ public record EngineSpec(Precision precision, long workspaceBytes, List<Profile>
         profiles = List.copyOf(profiles);
         if (profiles.isEmpty()) {
             throw new IllegalArgumentException("an engine needs at least one optimization profile");
-        }
-    }
-
-    /** Engine precision (the {@code --precision} of {@code build-engines}). */
-    public enum Precision {
-        /** The graph's own types (float32 bundle: fp32 with TF32 off; float16 bundle: fp16). */
-        AUTO,
-        /** Allow fp16 kernels for a float32 graph (TensorRT 10 builder flag kFP16). */
-        FP16;
-
-        /**
-         * @param text {@code auto} or {@code fp16} (case-insensitive)
-         * @return the precision
-         * @throws IllegalArgumentException naming what is accepted; int8/int4 are refused with why
-         */
-        public static Precision parse(String text) {
-            String t = text == null ? "" : text.trim().toLowerCase(Locale.ROOT);
-            switch (t) {
-                case "auto":
-                    return AUTO;
-                case "fp16":
-                    return FP16;
-                case "int8":
-                case "int4":
-                    throw new IllegalArgumentException("--precision " + t + ": quantized TensorRT engines need a "
-                            + "symmetric-quantized standard bundle, which the exporter does not write yet; use auto or fp16");
-                default:
-                    throw new IllegalArgumentException("--precision: must be auto or fp16, got '" + text + "'");
-            }
-        }
-
-        /** @return the lower-case name */
-        public String yamlName() {
-            return name().toLowerCase(Locale.ROOT);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.skipper.tensorrt;
 
+import dev.skipper.runtime.spi.DevicePrecision;
 import dev.skipper.bundle.BundleManifest;
 import java.util.ArrayList;
 import java.util.List;
@@ -89,7 +90,7 @@ public record ProfilePlan(int verifyRows, int prefillRows, int maxPosition, int 
      * @param workspaceBytes builder workspace limit
      * @return the spec with both profiles
      */
-    public EngineSpec spec(GraphKind kind, EngineSpec.Precision precision, long workspaceBytes) {
+    public EngineSpec spec(GraphKind kind, DevicePrecision precision, long workspaceBytes) {
         return new EngineSpec(precision, workspaceBytes,
                 List.of(profile("decode", kind, verifyRows, 1), profile("prefill", kind, prefillRows, prefillRows)));
     }

@@ -1,5 +1,7 @@
 package dev.skipper.tensorrt;
 
+import dev.skipper.runtime.spi.BackendProvider;
+import dev.skipper.runtime.spi.DevicePrecision;
 import dev.skipper.api.SkipperException;
 import dev.skipper.bundle.BundleManifest;
 import dev.skipper.runtime.AbstractModelRunner;
@@ -64,7 +66,7 @@ public final class TrtModelRunner extends AbstractModelRunner<TrtHiddenStates, T
      * @throws SkipperException when the bundle is of the wrong flavour, does not fit, or an engine fails
      */
     public static TrtModelRunner open(BundleManifest manifest, TrtNative nat, EngineCache cache,
-                                      EngineSpec.Precision precision, EngineSet.Progress progress)
+                                      DevicePrecision precision, BackendProvider.Progress progress)
             throws SkipperException {
         try {
             checkBundle(manifest);
@@ -352,9 +354,19 @@ public final class TrtModelRunner extends AbstractModelRunner<TrtHiddenStates, T
                 + DirectBuffers.mib(preflight.weightsBytes()) + "]";
     }
 
-    /** @return the default engine cache directory of a bundle: {@code SKIPPER_ENGINE_CACHE} or {@code <bundle>/engines} */
-    public static Path defaultCacheDir(BundleManifest manifest) {
-        String configured = System.getProperty("skipper.engineCache", System.getenv("SKIPPER_ENGINE_CACHE"));
-        return configured != null && !configured.isBlank() ? Path.of(configured) : manifest.directory().resolve("engines");
+    /**
+     * Where a bundle's engines are kept: the deployment's {@code gpu.engine_cache}, else the system
+     * property {@code skipper.engineCache}, else {@code SKIPPER_ENGINE_CACHE}, else {@code <bundle>/engines}.
+     *
+     * @param manifest the bundle
+     * @param configured the deployment's folder, or null
+     * @return the folder (created when the first engine is stored)
+     */
+    public static Path cacheDir(BundleManifest manifest, Path configured) {
+        if (configured != null) {
+            return configured;
+        }
+        String env = System.getProperty("skipper.engineCache", System.getenv("SKIPPER_ENGINE_CACHE"));
+        return env != null && !env.isBlank() ? Path.of(env) : manifest.directory().resolve("engines");
     }
 }

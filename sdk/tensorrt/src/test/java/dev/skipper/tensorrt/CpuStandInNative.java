@@ -32,10 +32,24 @@ final class CpuStandInNative implements TrtNative {
     private final long budget;
     private final AtomicLong used = new AtomicLong();
     final AtomicLong builds = new AtomicLong();
-    private final Map<String, EngineSpec> specs = new HashMap<>(); // plan id -> spec (profiles)
+    // plan id -> spec (profiles): shared by every instance of this JVM, so that a plan another
+    // instance built (an earlier open of the same cache) deserializes like a real one would
+    private static final Map<String, EngineSpec> specs = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private final boolean faulty;
 
     CpuStandInNative(long budgetBytes) {
+        this(budgetBytes, false);
+    }
+
+    /**
+     * @param budgetBytes device memory
+     * @param faulty reverse the floats of every copy to the host (wrong logits), for tests that must
+     *     see a check fail
+     */
+    CpuStandInNative(long budgetBytes, boolean faulty) {
         this.budget = budgetBytes;
+        this.faulty = faulty;
     }
 
     @Override
@@ -99,6 +113,17 @@ final class CpuStandInNative implements TrtNative {
     @Override
     public void copyToHost(DeviceMemory src, long srcOffset, HostMemory dst, long dstOffset, long bytes, Stream s) {
         copy(((Mem) src).b, srcOffset, dst.buffer(), dstOffset, bytes);
+        if (faulty && bytes % 4 == 0) {
+            ByteBuffer b = dst.buffer();
+            int n = (int) (bytes / 4);
+            for (int i = 0; i < n / 2; i++) {
+                int lo = (int) dstOffset + 4 * i;
+                int hi = (int) dstOffset + 4 * (n - 1 - i);
+                int t = b.getInt(lo);
+                b.putInt(lo, b.getInt(hi));
+                b.putInt(hi, t);
+            }
+        }
     }
 
     @Override

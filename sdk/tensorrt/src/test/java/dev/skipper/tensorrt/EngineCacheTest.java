@@ -1,5 +1,6 @@
 package dev.skipper.tensorrt;
 
+import dev.skipper.runtime.spi.DevicePrecision;
 import dev.skipper.api.SkipperException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,25 +30,25 @@ class EngineCacheTest {
         return new EngineCache(dir, version, device, log::add);
     }
 
-    private static EngineSpec spec(EngineSpec.Precision p) {
+    private static EngineSpec spec(DevicePrecision p) {
         return PLAN.spec(ProfilePlan.GraphKind.LAYER, p, 1 << 20);
     }
 
     @Test
     void aStoredPlanComesBackAndEveryKeyPartNamesAnotherFile() throws Exception {
         EngineCache c = cache("10.15.1", ORIN);
-        String key = c.key("ab12", spec(EngineSpec.Precision.AUTO));
+        String key = c.key("ab12", spec(DevicePrecision.AUTO));
         byte[] plan = {1, 2, 3, 4, 5};
         c.store("layer_0", key, plan);
         assertArrayEquals(plan, c.load("layer_0", key));
         List<String> others = List.of(
-                cache("10.3.0", ORIN).key("ab12", spec(EngineSpec.Precision.AUTO)),
+                cache("10.3.0", ORIN).key("ab12", spec(DevicePrecision.AUTO)),
                 cache("10.15.1", new TrtNative.DeviceInfo(0, "NVIDIA GeForce RTX 4090", 8, 9, 24L << 30))
-                        .key("ab12", spec(EngineSpec.Precision.AUTO)),
-                c.key("ab13", spec(EngineSpec.Precision.AUTO)),
-                c.key("ab12", spec(EngineSpec.Precision.FP16)),
+                        .key("ab12", spec(DevicePrecision.AUTO)),
+                c.key("ab13", spec(DevicePrecision.AUTO)),
+                c.key("ab12", spec(DevicePrecision.FP16)),
                 c.key("ab12", new ProfilePlan(8, 64, 2048, 576, 3, 64).spec(ProfilePlan.GraphKind.LAYER,
-                        EngineSpec.Precision.AUTO, 1 << 20)));
+                        DevicePrecision.AUTO, 1 << 20)));
         for (String other : others) {
             assertNotEquals(c.planPath("layer_0", key), c.planPath("layer_0", other), other);
             assertNull(c.load("layer_0", other), other);
@@ -61,7 +62,7 @@ class EngineCacheTest {
     @Test
     void truncatedCorruptAndForeignFilesAreDetectedAndReportedInOneLine() throws Exception {
         EngineCache c = cache("10.15.1", ORIN);
-        String key = c.key("ab12", spec(EngineSpec.Precision.AUTO));
+        String key = c.key("ab12", spec(DevicePrecision.AUTO));
         byte[] plan = new byte[1000];
         Arrays.fill(plan, (byte) 7);
         byte[] good = EngineCache.wrap(key, plan);

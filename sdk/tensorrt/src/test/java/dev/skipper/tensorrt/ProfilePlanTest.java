@@ -1,5 +1,6 @@
 package dev.skipper.tensorrt;
 
+import dev.skipper.runtime.spi.DevicePrecision;
 import org.junit.jupiter.api.Test;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -13,7 +14,7 @@ class ProfilePlanTest {
 
     @Test
     void layerProfilesCoverEveryCallTheRunnerMakes() {
-        EngineSpec spec = plan.spec(ProfilePlan.GraphKind.LAYER, EngineSpec.Precision.AUTO, 1);
+        EngineSpec spec = plan.spec(ProfilePlan.GraphKind.LAYER, DevicePrecision.AUTO, 1);
         EngineSpec.Profile decode = spec.profiles().get(ProfilePlan.DECODE);
         EngineSpec.Profile prefill = spec.profiles().get(ProfilePlan.PREFILL);
         assertArrayEquals(new long[] {1, 1, 576}, decode.input("hidden").opt());
@@ -38,21 +39,21 @@ class ProfilePlanTest {
 
     @Test
     void embedAndHeadProfilesHaveOnlyTheirInputs() {
-        assertEquals(1, plan.spec(ProfilePlan.GraphKind.EMBED, EngineSpec.Precision.AUTO, 1).profiles().get(0)
+        assertEquals(1, plan.spec(ProfilePlan.GraphKind.EMBED, DevicePrecision.AUTO, 1).profiles().get(0)
                 .inputs().size());
-        assertEquals(2, plan.spec(ProfilePlan.GraphKind.KV_FILL, EngineSpec.Precision.AUTO, 1).profiles().get(1)
+        assertEquals(2, plan.spec(ProfilePlan.GraphKind.KV_FILL, DevicePrecision.AUTO, 1).profiles().get(1)
                 .inputs().size());
-        assertEquals(1, plan.spec(ProfilePlan.GraphKind.HIDDEN_ONLY, EngineSpec.Precision.AUTO, 1).profiles().get(1)
+        assertEquals(1, plan.spec(ProfilePlan.GraphKind.HIDDEN_ONLY, DevicePrecision.AUTO, 1).profiles().get(1)
                 .inputs().size());
     }
 
     @Test
     void precisionParsingRefusesQuantizedEnginesWithWhy() {
-        assertEquals(EngineSpec.Precision.FP16, EngineSpec.Precision.parse("FP16"));
+        assertEquals(DevicePrecision.FP16, DevicePrecision.parse("FP16"));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> EngineSpec.Precision.parse("int4"));
+                () -> DevicePrecision.parse("int4"));
         assertTrue(e.getMessage().contains("symmetric"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> EngineSpec.Precision.parse("fp8"));
+        assertThrows(IllegalArgumentException.class, () -> DevicePrecision.parse("fp8"));
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.skipper.tensorrt;
 
+import dev.skipper.runtime.spi.DevicePrecision;
 import dev.skipper.api.SkipperException;
 import dev.skipper.bundle.BundleManifest;
 import dev.skipper.bundle.BundleManifestReader;
@@ -39,7 +40,7 @@ class TrtRunnerStandInTest {
     private TrtModelRunner open(CpuStandInNative nat) throws Exception {
         BundleManifest m = BundleManifestReader.read(TestData.bundle(CASE), true);
         EngineCache cache = new EngineCache(cacheDir, nat.tensorrtVersion(), nat.device(), log::add);
-        return TrtModelRunner.open(m, nat, cache, EngineSpec.Precision.AUTO, (d, t, g, b) -> { });
+        return TrtModelRunner.open(m, nat, cache, DevicePrecision.AUTO, (d, t, g, b) -> { });
     }
 
     private static float[] forward(ModelRunner r, HiddenStates hs, KvCache kv, int[] tokens, boolean allRows)

@@ -8,17 +8,19 @@ public enum BackendChoice {
     AUTO,
     /** ONNX Runtime on the CPU. */
     CPU,
-    /** ONNX Runtime's CUDA execution provider (NVIDIA GPU). */
+    /** ONNX Runtime's CUDA execution provider (NVIDIA GPU; the {@code -Pgpu} build). */
     CUDA,
+    /** ONNX Runtime's TensorRT execution provider (NVIDIA GPU; the {@code -Pgpu} build). */
+    ORT_TENSORRT,
     /** TensorRT (NVIDIA GPU; wants a bundle of the {@code standard} flavour). */
     TENSORRT;
 
     /**
      * The spelling in deployment files.
      *
-     * @return {@code auto}, {@code cpu}, {@code cuda} or {@code tensorrt}
+     * @return {@code auto}, {@code cpu}, {@code cuda}, {@code ort-tensorrt} or {@code tensorrt}
      */
     public String yamlName() {
-        return name().toLowerCase(Locale.ROOT);
+        return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 }

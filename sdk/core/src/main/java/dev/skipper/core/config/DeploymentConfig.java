@@ -2,6 +2,7 @@ package dev.skipper.core.config;
 
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.runtime.spi.BackendOptions;
+import dev.skipper.runtime.spi.DeviceOptions;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.List;
@@ -22,11 +23,12 @@ import java.util.Set;
  *     0 = the model's {@code max_position} (default 0)
  * @param generation defaults of each request
  * @param speculation speculative decoding settings
+ * @param gpu GPU backend settings: device, precision, engine cache (default {@link DeviceOptions#DEFAULTS})
  * @param source the YAML file this came from (absolute), or {@code null}
  */
 public record DeploymentConfig(Path bundle, List<BackendChoice> backends, int threads, boolean allowSpinning,
                                int contextLength, GenerationDefaults generation, SpeculationConfig speculation,
-                               Path source) {
+                               DeviceOptions gpu, Path source) {
 
     /** Default of {@link #backends()}. */
     public static final List<BackendChoice> DEFAULT_BACKENDS = List.of(BackendChoice.AUTO);
@@ -52,6 +54,7 @@ public record DeploymentConfig(Path bundle, List<BackendChoice> backends, int th
         }
         Objects.requireNonNull(generation, "generation");
         Objects.requireNonNull(speculation, "speculation");
+        Objects.requireNonNull(gpu, "gpu");
     }
 
     /**
@@ -62,7 +65,7 @@ public record DeploymentConfig(Path bundle, List<BackendChoice> backends, int th
      */
     public static DeploymentConfig defaults(Path bundle) {
         return new DeploymentConfig(bundle, DEFAULT_BACKENDS, 0, BackendOptions.DEFAULTS.allowSpinning(), 0, GenerationDefaults.DEFAULTS,
-                SpeculationConfig.OFF, null);
+                SpeculationConfig.OFF, DeviceOptions.DEFAULTS, null);
     }
 
     /**
@@ -87,16 +90,18 @@ public record DeploymentConfig(Path bundle, List<BackendChoice> backends, int th
         SpeculationConfig spec = o.speculationMode() == null ? speculation : speculation.withMode(o.speculationMode());
         return new DeploymentConfig(pick(o.bundle(), bundle), pick(o.backends(), backends),
                 pick(o.threads(), threads), pick(o.allowSpinning(), allowSpinning),
-                pick(o.contextLength(), contextLength), gen, spec, source);
+                pick(o.contextLength(), contextLength), gen, spec,
+                new DeviceOptions(pick(o.device(), gpu.device()), pick(o.precision(), gpu.precision()),
+                        gpu.engineCache()), source);
     }
 
     /**
      * The backend settings of this deployment.
      *
-     * @return threads and spinning from here, hash verification at its default (on)
+     * @return threads, spinning and the GPU settings from here
      */
     public BackendOptions backendOptions() {
-        return new BackendOptions(threads, allowSpinning);
+        return new BackendOptions(threads, allowSpinning, gpu);
     }
 
     /** Why a backend list is invalid, or null; shared with the loader so both say the same. */

@@ -6,6 +6,8 @@ import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SpeculationMode;
 import dev.skipper.core.config.NodeReader.Section;
 import dev.skipper.runtime.spi.BackendOptions;
+import dev.skipper.runtime.spi.DeviceOptions;
+import dev.skipper.runtime.spi.DevicePrecision;
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
 import java.nio.file.Files;
@@ -45,13 +47,14 @@ public final class DeploymentConfigLoader {
     public static final long MAX_FILE_BYTES = 4L * MAX_CODE_POINTS;
 
     private static final List<String> TOP_KEYS = List.of("bundle", "backend", "threads", "allow_spinning",
-            "context_length", "generation", "speculation", "adaptive_depth");
+            "context_length", "generation", "speculation", "adaptive_depth", "gpu");
     private static final List<String> GENERATION_KEYS = List.of("max_new_tokens", "stop", "sampling");
     private static final List<String> SAMPLING_KEYS = List.of("greedy", "temperature", "top_k", "top_p", "min_p",
             "repetition_penalty", "seed");
     private static final List<String> SPECULATION_KEYS = List.of("mode", "exit_layer", "skip_layers",
             "max_draft_tokens", "confidence_threshold", "ngram_size", "adaptive");
     private static final List<String> ADAPTIVE_DEPTH_KEYS = List.of("enabled", "precision");
+    private static final List<String> GPU_KEYS = List.of("device", "precision", "engine_cache");
 
     private DeploymentConfigLoader() {
     }
@@ -148,27 +151,34 @@ public final class DeploymentConfigLoader {
             if (depth != null) {
                 speculation = speculation.withAdaptiveDepth(adaptiveDepth(depth));
             }
+            Section gpuSection = top.optionalSection("gpu", GPU_KEYS);
+            DeviceOptions gpu = gpuSection == null ? DeviceOptions.DEFAULTS : gpu(gpuSection);
             try {
                 return new DeploymentConfig(bundle, backends, threads, allowSpinning, context, generation,
-                        speculation, source);
+                        speculation, gpu, source);
             } catch (IllegalArgumentException e) { // every rule is checked above; this is a backstop
                 throw r.fail(root, null, e.getMessage());
             }
         }
 
         private Path bundle(Node node) throws ConfigException {
-            String text = r.string(node, "bundle");
+            return path(node, "bundle");
+        }
+
+        /** A folder path, relative to the YAML file unless absolute. */
+        private Path path(Node node, String key) throws ConfigException {
+            String text = r.string(node, key);
             if (text.isBlank()) {
-                throw r.fail(node, "bundle", "must not be empty");
+                throw r.fail(node, key, "must not be empty");
             }
             if (text.startsWith("~")) {
-                throw r.fail(node, "bundle", "'~' is not expanded; write an absolute path or one relative to this file");
+                throw r.fail(node, key, "'~' is not expanded; write an absolute path or one relative to this file");
             }
             Path path;
             try {
                 path = Path.of(text);
             } catch (InvalidPathException e) {
-                throw r.fail(node, "bundle", "is not a valid path: " + e.getReason());
+                throw r.fail(node, key, "is not a valid path: " + e.getReason());
             }
             // Relative to the YAML file, not the working directory: the file then works from anywhere.
             return path.isAbsolute() ? path.normalize() : source.getParent().resolve(path).normalize();
@@ -237,6 +247,22 @@ public final class DeploymentConfigLoader {
             Node seedNode = s.optional("seed");
             long seed = seedNode == null ? d.seed() : r.integer(seedNode, s.child("seed"), Long.MIN_VALUE, Long.MAX_VALUE);
             return new SamplingOptions(greedy, temperature, topK, topP, minP, penalty, seed);
+        }
+
+        /** {@code gpu}: device, engine precision and engine cache of the GPU backends. */
+        private DeviceOptions gpu(Section s) throws ConfigException {
+            int device = intOr(s, "device", 0, DeviceOptions.MAX_DEVICE, 0);
+            Node p = s.optional("precision");
+            DevicePrecision precision = DevicePrecision.AUTO;
+            if (p != null) {
+                try {
+                    precision = DevicePrecision.parse(r.string(p, s.child("precision")));
+                } catch (IllegalArgumentException e) {
+                    throw r.fail(p, s.child("precision"), e.getMessage());
+                }
+            }
+            Node cache = s.optional("engine_cache");
+            return new DeviceOptions(device, precision, cache == null ? null : path(cache, s.child("engine_cache")));
         }
 
         /** {@code adaptive_depth}: LOSSY early exit during decoding; enabled must be said explicitly. */

@@ -1,6 +1,7 @@
 package dev.skipper.core.config;
 
 import dev.skipper.api.SpeculationMode;
+import dev.skipper.runtime.spi.DevicePrecision;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -32,11 +33,13 @@ import java.util.List;
  * @param repetitionPenalty repetition penalty, 1 = off
  * @param seed random seed
  * @param speculationMode speculative decoding mode
+ * @param device the GPU device index ({@code gpu.device})
+ * @param precision GPU engine precision ({@code gpu.precision})
  */
 public record Overrides(Path bundle, List<BackendChoice> backends, Integer threads, Boolean allowSpinning,
                         Integer contextLength, Integer maxNewTokens, List<String> stop, Boolean greedy,
                         Double temperature, Integer topK, Double topP, Double minP, Double repetitionPenalty,
-                        Long seed, SpeculationMode speculationMode) {
+                        Long seed, SpeculationMode speculationMode, Integer device, DevicePrecision precision) {
 
     /** Overrides nothing. */
     public static final Overrides NONE = builder().build();
@@ -73,6 +76,8 @@ public record Overrides(Path bundle, List<BackendChoice> backends, Integer threa
         private Double repetitionPenalty;
         private Long seed;
         private SpeculationMode speculationMode;
+        private Integer device;
+        private DevicePrecision precision;
 
         private Builder() {
         }
@@ -243,13 +248,35 @@ public record Overrides(Path bundle, List<BackendChoice> backends, Integer threa
         }
 
         /**
+         * Sets the GPU device index.
+         *
+         * @param v the value, or {@code null} to keep the one underneath
+         * @return this builder
+         */
+        public Builder device(Integer v) {
+            device = v;
+            return this;
+        }
+
+        /**
+         * Sets the GPU engine precision.
+         *
+         * @param v the value, or {@code null} to keep the one underneath
+         * @return this builder
+         */
+        public Builder precision(DevicePrecision v) {
+            precision = v;
+            return this;
+        }
+
+        /**
          * Builds the overrides.
          *
          * @return the overrides
          */
         public Overrides build() {
             return new Overrides(bundle, backends, threads, allowSpinning, contextLength, maxNewTokens, stop,
-                    greedy, temperature, topK, topP, minP, repetitionPenalty, seed, speculationMode);
+                    greedy, temperature, topK, topP, minP, repetitionPenalty, seed, speculationMode, device, precision);
         }
     }
 }

@@ -5,6 +5,8 @@ import dev.skipper.api.SkipperException;
 import dev.skipper.api.SpeculationMode;
 import java.io.IOException;
 import java.nio.file.Files;
+import dev.skipper.runtime.spi.DeviceOptions;
+import dev.skipper.runtime.spi.DevicePrecision;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -285,10 +287,25 @@ class DeploymentConfigLoaderTest {
     }
 
     @Test
+    void gpuSectionIsReadAndChecked(@TempDir Path tmp) throws Exception {
+        assertEquals(DeviceOptions.DEFAULTS, parse("bundle: b\n").gpu());
+        DeploymentConfig c = DeploymentConfigLoader.parse("bundle: b\ngpu:\n  device: 1\n  precision: FP16\n"
+                + "  engine_cache: engines/orin\n", tmp.resolve("deploy.yaml"));
+        assertEquals(new DeviceOptions(1, DevicePrecision.FP16, tmp.resolve("engines/orin")), c.gpu());
+        assertEquals(c.gpu(), c.backendOptions().device(), "the backends get what the file says");
+        assertFails("bundle: b\ngpu: {device: 64}\n", 2, "gpu.device", "from 0 to 63");
+        assertFails("bundle: b\ngpu: {device: -1}\n", 2, "gpu.device", "from 0 to 63");
+        assertFails("bundle: b\ngpu: {precision: int8}\n", 2, "gpu.precision", "symmetric-quantized");
+        assertFails("bundle: b\ngpu: {precision: fp8}\n", 2, "gpu.precision", "must be auto or fp16, got 'fp8'");
+        assertFails("bundle: b\ngpu: {engine_cache: '~/x'}\n", 2, "gpu.engine_cache", "'~' is not expanded");
+        assertFails("bundle: b\ngpu: {devices: 2}\n", 2, "gpu.devices", "unknown key");
+    }
+
+    @Test
     void backendValuesAreChecked() {
         assertFails("bundle: b\nbackend: [cpu, gpu]\n", 2, "backend[1]",
-                "must be one of auto, cpu, cuda, tensorrt, got 'gpu'");
-        assertFails("bundle: b\nbackend: gpu\n", 2, "backend", "must be one of auto, cpu, cuda, tensorrt");
+                "must be one of auto, cpu, cuda, ort-tensorrt, tensorrt, got 'gpu'");
+        assertFails("bundle: b\nbackend: gpu\n", 2, "backend", "must be one of auto, cpu, cuda, ort-tensorrt, tensorrt");
         assertFails("bundle: b\nbackend: [cpu, cpu]\n", 2, "backend", "lists cpu twice");
         assertFails("bundle: b\nbackend: [auto, cpu]\n", 2, "backend", "auto must be the only entry");
         assertFails("bundle: b\nbackend: []\n", 2, "backend", "at least one backend");

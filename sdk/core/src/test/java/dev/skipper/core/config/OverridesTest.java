@@ -3,6 +3,8 @@ package dev.skipper.core.config;
 import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SpeculationMode;
+import dev.skipper.runtime.spi.DeviceOptions;
+import dev.skipper.runtime.spi.DevicePrecision;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -76,10 +78,11 @@ class OverridesTest {
                 .bundle(Path.of("/other")).backends(List.of(BackendChoice.CUDA, BackendChoice.CPU)).threads(8)
                 .allowSpinning(true).contextLength(1024).maxNewTokens(5).stop(List.of("x")).greedy(false)
                 .temperature(0.3).topK(3).topP(0.5).minP(0.1).repetitionPenalty(1.5).seed(-1L)
-                .speculationMode(SpeculationMode.NGRAM).build());
+                .speculationMode(SpeculationMode.NGRAM).device(1).precision(DevicePrecision.FP16).build());
         assertEquals(new DeploymentConfig(Path.of("/other"), List.of(BackendChoice.CUDA, BackendChoice.CPU), 8, true,
                 1024, new GenerationDefaults(5, new SamplingOptions(false, 0.3, 3, 0.5, 0.1, 1.5, -1L), List.of("x")),
-                SpeculationConfig.OFF.withMode(SpeculationMode.NGRAM), null), c);
+                SpeculationConfig.OFF.withMode(SpeculationMode.NGRAM), new DeviceOptions(1, DevicePrecision.FP16, null),
+                null), c);
         assertSame(SpeculationConfig.OFF, d.withOverrides(Overrides.NONE).speculation());
     }
 

@@ -1,5 +1,7 @@
 package dev.skipper.runtime.spi;
 
+import java.util.Objects;
+
 /**
  * Backend settings from the deployment file or the API.
  *
@@ -8,13 +10,25 @@ package dev.skipper.runtime.spi;
  *     one warning: extra threads only wait for each other (2 cores: 3.6 instead of ~160 tok/s at 64)
  *     and a pool of hundreds crashed ONNX Runtime in native code
  * @param allowSpinning let idle worker threads spin (faster, burns CPU; off on shared devices)
+ * @param device GPU settings (device index, precision, engine cache); CPU backends ignore them
  */
-public record BackendOptions(int intraOpThreads, boolean allowSpinning) {
+public record BackendOptions(int intraOpThreads, boolean allowSpinning, DeviceOptions device) {
     /** Validates. */
     public BackendOptions {
         if (intraOpThreads < 0) {
             throw new IllegalArgumentException("threads must be >= 0 (0 = default), got " + intraOpThreads);
         }
+        Objects.requireNonNull(device, "device");
+    }
+
+    /**
+     * CPU settings with the default GPU settings.
+     *
+     * @param intraOpThreads threads per operator (0 = backend default)
+     * @param allowSpinning let idle worker threads spin
+     */
+    public BackendOptions(int intraOpThreads, boolean allowSpinning) {
+        this(intraOpThreads, allowSpinning, DeviceOptions.DEFAULTS);
     }
 
     /**
@@ -43,6 +57,6 @@ public record BackendOptions(int intraOpThreads, boolean allowSpinning) {
         if (max < 1) {
             throw new IllegalArgumentException("thread cap must be >= 1, got " + max);
         }
-        return intraOpThreads <= max ? this : new BackendOptions(max, allowSpinning);
+        return intraOpThreads <= max ? this : new BackendOptions(max, allowSpinning, device);
     }
 }

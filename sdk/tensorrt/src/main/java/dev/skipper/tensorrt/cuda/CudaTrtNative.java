@@ -1,5 +1,6 @@
 package dev.skipper.tensorrt.cuda;
 
+import dev.skipper.runtime.spi.DevicePrecision;
 import dev.skipper.api.SkipperException;
 import dev.skipper.tensorrt.EngineSpec;
 import dev.skipper.tensorrt.TrtNative;
@@ -199,7 +200,7 @@ public final class CudaTrtNative implements TrtNative {
         }
         IBuilderConfig config = builder.createBuilderConfig();
         config.setMemoryPoolLimit(nvinfer.MemoryPoolType.kWORKSPACE, spec.workspaceBytes());
-        if (spec.precision() == EngineSpec.Precision.FP16) {
+        if (spec.precision() == DevicePrecision.FP16) {
             config.setFlag(nvinfer.BuilderFlag.kFP16);
         } else {
             config.clearFlag(nvinfer.BuilderFlag.kTF32); // fp32 means fp32: parity with the CPU backend
