@@ -1,289 +1,44 @@
 package dev.skipper.ort;
 
-import dev.skipper.api.SkipperException;
 import dev.skipper.runtime.spi.BackendProvider;
 import dev.skipper.runtime.spi.HiddenStates;
 import dev.skipper.runtime.spi.KvCache;
+import dev.skipper.runtime.spi.ModelRunner;
+import dev.skipper.runtime.spi.ModelRunnerContract;
 import dev.skipper.testing.Goldens;
 import dev.skipper.testing.TestData;
-import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.ServiceLoader;
-import java.util.stream.Stream;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.MethodSource;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The KV-cache contract, early exit, limits and the life cycle of runners, caches and buffers. */
-class RunnerContractTest {
-    /**
-     * Logits and KV rows of equal computations through different paths (batched vs single rows,
-     * rollback, offsets) must agree to this tolerance relative to the largest value (at least 1):
-     * about the worst-case relative rounding bound of the model's longest float32 dot product,
-     * gamma_K = K * 2^-24 = 9.2e-5 for K = 1536 (the FFN), independent of any machine's kernels.
-     * Paths that only reorder sums stay far inside it; a wrong row or a stale cache entry does not.
-     */
-    private static final float TOLERANCE = 1e-4f;
-    private static final String TINY = "tiny-bpe-fp32";
-
-    static Stream<String> cases() {
-        return TestCases.GOLDEN_CASES.stream();
+/**
+ * The shared {@link ModelRunnerContract} on the cpu backend (every golden case, both flavours), and
+ * what only this backend has: the service loader's provider, float16 bundles.
+ */
+class RunnerContractTest extends ModelRunnerContract {
+    @Override
+    protected List<String> cases() {
+        return TestCases.GOLDEN_CASES;
     }
 
-    @ParameterizedTest
-    @MethodSource("cases")
-    void rollbackGivesWhatACacheThatNeverSawTheTokensGives(String name) throws Exception {
-        OrtModelRunner r = TestCases.runner(name);
-        Goldens g = TestCases.goldens(name);
-        int vocab = g.vocabSize();
-        int[] prompt = g.prompts().get(0).ids();
-        int[] drafted = {3, 7, vocab - 1, 11};
-        int[] next = {g.prompts().get(0).greedy()[0], 5, vocab / 2};
-        int p = prompt.length;
-        int maxSeq = p + drafted.length + next.length;
-        int layers = r.manifest().model().numLayers();
-        float worstLogit = 0;
-        float worstKv = 0;
-        for (int k = 0; k <= drafted.length; k++) {
-            int keep = drafted.length - k;
-            try (KvCache rolled = r.newKvCache(maxSeq); KvCache fresh = r.newKvCache(maxSeq);
-                 HiddenStates hs = r.newHiddenStates(p)) {
-                TestCases.forward(r, hs, rolled, prompt, 0, p, false);
-                TestCases.forward(r, hs, rolled, drafted, 0, drafted.length, true);
-                rolled.truncate(p + keep);
-                for (int l = 0; l < layers; l++) {
-                    assertEquals(p + keep, rolled.length(l));
-                }
-                float[] a = TestCases.forward(r, hs, rolled, next, 0, next.length, true);
-
-                TestCases.forward(r, hs, fresh, prompt, 0, p, false);
-                if (keep > 0) {
-                    TestCases.forward(r, hs, fresh, drafted, 0, keep, true);
-                }
-                float[] b = TestCases.forward(r, hs, fresh, next, 0, next.length, true);
-
-                worstLogit = Math.max(worstLogit, maxAbsDiff(a, b));
-                assertTrue(maxAbsDiff(a, b) <= tolerance(a), name + " k=" + k + ": logits differ by " + maxAbsDiff(a, b));
-                int n = p + keep + next.length;
-                for (int l = 0; l < layers; l++) {
-                    assertEquals(n, rolled.length(l));
-                    assertEquals(n, fresh.length(l));
-                    OrtKvCache x = (OrtKvCache) rolled;
-                    OrtKvCache y = (OrtKvCache) fresh;
-                    for (boolean value : new boolean[] {false, true}) {
-                        float[] rx = x.read(l, value, 0, n);
-                        float[] ry = y.read(l, value, 0, n);
-                        worstKv = Math.max(worstKv, maxAbsDiff(rx, ry));
-                        assertTrue(maxAbsDiff(rx, ry) <= tolerance(rx),
-                                name + " k=" + k + " layer " + l + (value ? " values" : " keys") + " differ by "
-                                        + maxAbsDiff(rx, ry));
-                    }
-                }
-            }
-        }
-        System.out.printf("%s: rollback worst |logit diff| %.3g, worst |kv diff| %.3g%n", name, worstLogit, worstKv);
+    @Override
+    protected String tinyCase() {
+        return "tiny-bpe-fp32";
     }
 
-    /**
-     * K/V-only graphs (lossy adaptive depth): fed each layer's true input, they write exactly the
-     * rows the layers themselves write (cache grown by one row, the hidden state untouched).
-     */
-    @ParameterizedTest
-    @MethodSource("cases")
-    void kvFillWritesWhatTheLayerWrites(String name) throws Exception {
-        OrtModelRunner r = TestCases.runner(name);
-        TestData.requireCalibrated(name, r.hasKvFill(), "kv_fill graphs");
-        int[] prompt = TestCases.goldens(name).prompts().get(0).ids();
-        int n = prompt.length;
-        int layers = r.manifest().model().numLayers();
-        try (KvCache full = r.newKvCache(n); KvCache filled = r.newKvCache(n); KvCache ran = r.newKvCache(n);
-             HiddenStates hs = r.newHiddenStates(n); HiddenStates input = r.newHiddenStates(1)) {
-            TestCases.forward(r, hs, full, prompt, 0, n, false);
-            TestCases.forward(r, hs, filled, prompt, 0, n - 1, false);
-            TestCases.forward(r, hs, ran, prompt, 0, n - 1, false);
-            r.embed(prompt, n - 1, 1, hs);
-            for (int l = 0; l < layers; l++) {
-                r.copyRows(hs, 0, input, 0, 1);
-                float[] before = input.read(0, 1);
-                r.fillKv(l, input, 1, filled);
-                assertEquals(0f, maxAbsDiff(before, input.read(0, 1)), "fillKv must not change the hidden state");
-                assertEquals(n, filled.length(l));
-                r.layer(l, hs, 1, ran);
-            }
-            float worst = 0;
-            for (int l = 0; l < layers; l++) {
-                for (boolean value : new boolean[] {false, true}) {
-                    float[] want = ((OrtKvCache) full).read(l, value, 0, n);
-                    float[] got = ((OrtKvCache) filled).read(l, value, 0, n);
-                    worst = Math.max(worst, maxAbsDiff(want, got));
-                    assertTrue(maxAbsDiff(want, got) <= tolerance(want), name + " layer " + l
-                            + (value ? " values" : " keys") + " differ by " + maxAbsDiff(want, got));
-                }
-            }
-            System.out.printf("%s: kv_fill worst |kv diff| %.3g%n", name, worst);
-        }
+    @Override
+    protected ModelRunner runner(String name) throws Exception {
+        return TestCases.runner(name);
     }
 
-    /** Exit heads: the adapter replaces the rows, the router gives probabilities, the draft head its vocabulary. */
-    @ParameterizedTest
-    @MethodSource("cases")
-    void exitAndDraftHeadsRunOnTheirRows(String name) throws Exception {
-        OrtModelRunner r = TestCases.runner(name);
-        TestData.requireCalibrated(name, r.hasDraftHeads(), "draft heads");
-        var spec = r.manifest().draftHeads();
-        int exit = spec.defaultExit();
-        int[] prompt = TestCases.goldens(name).prompts().get(0).ids();
-        int n = Math.min(prompt.length, 4);
-        int[] vocab = r.draftVocabulary();
-        assertEquals(spec.vocabSize(), vocab.length);
-        try (KvCache kv = r.newKvCache(n); HiddenStates hs = r.newHiddenStates(n)) {
-            r.embed(prompt, 0, n, hs);
-            for (int l = 0; l < exit; l++) {
-                r.layer(l, hs, n, kv);
-            }
-            float[] before = hs.read(0, n);
-            float[] accept = new float[n];
-            r.exitHead(exit, hs, n, accept);
-            assertTrue(maxAbsDiff(before, hs.read(0, n)) > 0, "the adapter must change the rows");
-            for (float p : accept) {
-                assertTrue(p >= 0 && p <= 1, "router probability " + p);
-            }
-            float[] logits = new float[n * vocab.length];
-            r.draftHead(hs, n, logits);
-            for (float x : logits) {
-                assertTrue(Float.isFinite(x));
-            }
-            assertThrows(IllegalArgumentException.class, () -> r.exitHead(0, hs, 1, accept), "layer 0 is never an exit");
-        }
-    }
-
-    @ParameterizedTest
-    @MethodSource("cases")
-    void headRunsOnTheHiddenStateAfterLayerOne(String name) throws Exception {
-        OrtModelRunner r = TestCases.runner(name);
-        int[] prompt = TestCases.goldens(name).prompts().get(0).ids();
-        int n = prompt.length;
-        int vocab = r.manifest().model().vocabSize();
-        try (KvCache kv = r.newKvCache(n); HiddenStates hs = r.newHiddenStates(n)) {
-            r.embed(prompt, 0, n, hs);
-            r.layer(0, hs, n, kv);
-            r.layer(1, hs, n, kv);
-            float[] all = new float[n * vocab];
-            r.head(hs, 0, n, all);
-            for (float x : all) {
-                assertTrue(Float.isFinite(x), name + ": non-finite early-exit logit");
-            }
-            float[] last = new float[vocab];
-            r.head(hs, n - 1, 1, last);
-            float[] lastOfAll = java.util.Arrays.copyOfRange(all, (n - 1) * vocab, n * vocab);
-            assertTrue(maxAbsDiff(last, lastOfAll) <= tolerance(last), "head of one row at an offset");
-            assertEquals(n, kv.length(1));
-            if (r.manifest().model().numLayers() > 2) {
-                assertEquals(0, kv.length(2), "layers that did not run keep their length");
-            }
-        }
-    }
-
-    @Test
-    void emptyPastWorksAndNewRowsLandInTheCacheAtTheirOffset() throws Exception {
-        OrtModelRunner r = TestCases.runner(TINY);
-        int width = r.manifest().model().numKvHeads() * r.manifest().model().headDim();
-        int[] tokens = {5, 6, 7, 8};
-        try (KvCache c = r.newKvCache(8); HiddenStates hs = r.newHiddenStates(4)) {
-            OrtKvCache kv = (OrtKvCache) c;
-            r.embed(tokens, 0, 3, hs);
-            float[] embedded = hs.read(0, 3);
-            r.layer(0, hs, 3, kv); // past is [1, 0, kvh, hd]
-            assertEquals(3, kv.length(0));
-            assertNotEquals(0, sumAbs(hs.read(0, 3)), "hidden_out written");
-            assertNotEquals(sumAbs(embedded), sumAbs(hs.read(0, 3)), "layer changed the hidden state");
-            // rows 0..2 written; the bundle's scratch rows after them may be (the repeated last token of
-            // the batch-invariant layers); nothing after those
-            int untouched = 3 + r.manifest().kvCache().scratchRows();
-            float[] rows = kv.read(0, false, 0, untouched + 1);
-            for (int row = 0; row < 3; row++) {
-                assertNotEquals(0, sumAbs(java.util.Arrays.copyOfRange(rows, row * width, (row + 1) * width)));
-            }
-            assertEquals(0, sumAbs(java.util.Arrays.copyOfRange(rows, untouched * width, (untouched + 1) * width)),
-                    "row " + untouched + " untouched");
-            float[] before = kv.read(0, true, 0, 3);
-            r.embed(tokens, 3, 1, hs);
-            r.layer(0, hs, 1, kv); // written at row 3
-            assertEquals(4, kv.length(0));
-            assertNotEquals(0, sumAbs(kv.read(0, true, 3, 1)));
-            assertEquals(0, maxAbsDiff(before, kv.read(0, true, 0, 3)), "earlier rows unchanged");
-            assertEquals(0, kv.length(1));
-        }
-    }
-
-    @Test
-    void maxSeqAboveMaxPositionIsRefusedNamingBothNumbers() throws Exception {
-        OrtModelRunner r = TestCases.runner(TINY);
-        int maxPosition = r.manifest().model().maxPosition();
-        SkipperException e = assertThrows(SkipperException.class, () -> r.newKvCache(maxPosition + 1));
-        assertTrue(e.getMessage().contains(Integer.toString(maxPosition + 1)), e.getMessage());
-        assertTrue(e.getMessage().contains(Integer.toString(maxPosition)), e.getMessage());
-        assertThrows(SkipperException.class, () -> r.newKvCache(0));
-        SkipperException huge = assertThrows(SkipperException.class, () -> r.newHiddenStates(Integer.MAX_VALUE / 2));
-        assertTrue(!huge.getMessage().contains("\n"), huge.getMessage());
-    }
-
-    @Test
-    void aFullCacheIsAnErrorAndChangesNothing() throws Exception {
-        OrtModelRunner r = TestCases.runner(TINY);
-        try (KvCache kv = r.newKvCache(4); HiddenStates hs = r.newHiddenStates(4)) {
-            TestCases.forward(r, hs, kv, new int[] {1, 2, 3}, 0, 3, false);
-            r.embed(new int[] {4, 5}, 0, 2, hs);
-            SkipperException e = assertThrows(SkipperException.class, () -> r.layer(0, hs, 2, kv));
-            assertTrue(e.getMessage().contains("4"), e.getMessage());
-            assertEquals(3, kv.length(0));
-            kv.truncate(2);
-            r.layer(0, hs, 2, kv);
-            assertEquals(4, kv.length(0));
-            assertEquals(2, kv.length(1));
-        }
-    }
-
-    @Test
-    void closingTwiceIsFineAndUseAfterCloseThrows() throws Exception {
-        Path bundle = TestCases.caseDir(TINY).resolve("bundle");
-        OrtModelRunner r = TestCases.open(bundle);
-        OrtModelRunner other = TestCases.open(bundle);
-        KvCache kv = r.newKvCache(8);
-        HiddenStates hs = r.newHiddenStates(2);
-        float[] logits = TestCases.forward(r, hs, kv, new int[] {1, 2}, 0, 2, false);
-        assertTrue(Float.isFinite(logits[0]));
-        try (KvCache foreign = other.newKvCache(8)) {
-            r.embed(new int[] {1}, 0, 1, hs);
-            assertThrows(IllegalArgumentException.class, () -> r.layer(0, hs, 1, foreign));
-        }
-        other.close();
-
-        kv.close();
-        kv.close();
-        assertThrows(IllegalStateException.class, () -> kv.length(0));
-        assertThrows(IllegalStateException.class, () -> kv.truncate(0));
-        assertThrows(IllegalStateException.class, () -> r.layer(0, hs, 1, kv));
-
-        hs.close();
-        hs.close();
-        assertThrows(IllegalStateException.class, () -> hs.read(0, 1));
-        assertThrows(IllegalStateException.class, () -> r.embed(new int[] {1}, 0, 1, hs));
-
-        HiddenStates live = r.newHiddenStates(1);
-        r.close();
-        r.close();
-        assertThrows(IllegalStateException.class, () -> r.newKvCache(8));
-        assertThrows(IllegalStateException.class, () -> r.newHiddenStates(1));
-        assertThrows(IllegalStateException.class, () -> r.embed(new int[] {1}, 0, 1, live));
-        assertThrows(IllegalStateException.class, () -> r.head(live, 0, 1, new float[r.manifest().model().vocabSize()]));
-        live.close();
+    @Override
+    protected ModelRunner open(String name) throws Exception {
+        return TestCases.open(TestCases.caseDir(name).resolve("bundle"));
     }
 
     @Test
@@ -304,8 +59,8 @@ class RunnerContractTest {
     @Test
     void float16BundleTracksTheFloat32One() throws Exception {
         Path fp16Bundle = TestData.bundle("tiny-bpe-fp16-standard");
-        OrtModelRunner fp32 = TestCases.runner(TINY);
-        Goldens g = TestCases.goldens(TINY);
+        OrtModelRunner fp32 = TestCases.runner(tinyCase());
+        Goldens g = TestCases.goldens(tinyCase());
         int vocab = g.vocabSize();
         int[] ids = java.util.Arrays.copyOf(g.teacherIds(), 64);
         try (OrtModelRunner half = TestCases.open(fp16Bundle)) {
@@ -339,30 +94,5 @@ class RunnerContractTest {
         float[] c = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, c, a.length, b.length);
         return c;
-    }
-
-    private static float tolerance(float[] reference) {
-        float scale = 1;
-        for (float x : reference) {
-            scale = Math.max(scale, Math.abs(x));
-        }
-        return TOLERANCE * scale;
-    }
-
-    private static float maxAbsDiff(float[] a, float[] b) {
-        assertEquals(a.length, b.length);
-        float worst = 0;
-        for (int i = 0; i < a.length; i++) {
-            worst = Math.max(worst, Math.abs(a[i] - b[i]));
-        }
-        return worst;
-    }
-
-    private static double sumAbs(float[] a) {
-        double s = 0;
-        for (float x : a) {
-            s += Math.abs(x);
-        }
-        return s;
     }
 }
