@@ -13,7 +13,9 @@ import dev.skipper.runtime.AbstractModelRunner;
 import dev.skipper.runtime.BundleTables;
 import dev.skipper.runtime.KvGeometry;
 import java.nio.file.Path;
+import dev.skipper.runtime.profiles.ProfilePlan.GraphKind;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -108,6 +110,21 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
      */
     static OrtModelRunner open(Path bundleDir, BundleManifest manifest, SharedEnvironment shared)
             throws SkipperException {
+        return open(bundleDir, manifest, shared, SessionSetup.CPU);
+    }
+
+    /**
+     * Creates the sessions of a bundle with an execution provider.
+     *
+     * @param bundleDir the bundle directory (for messages; graphs are resolved in {@code manifest.directory()})
+     * @param manifest its validated manifest
+     * @param shared the environment and thread settings
+     * @param setup what each graph's session options get (a GPU provider); closed here
+     * @return the runner
+     * @throws SkipperException if a graph cannot be loaded or does not have the expected I/O
+     */
+    static OrtModelRunner open(Path bundleDir, BundleManifest manifest, SharedEnvironment shared, SessionSetup setup)
+            throws SkipperException {
         BundleManifest.DType activations = manifest.weights().activations();
         if (activations != BundleManifest.DType.FLOAT32 && activations != BundleManifest.DType.FLOAT16) {
             throw new SkipperException("the cpu backend runs float32 or float16 activations, not "
@@ -118,27 +135,29 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
         GraphContract contract = GraphContract.of(manifest);
         List<OrtSession> opened = new ArrayList<>();
         RopeTables rope = null;
-        try (OrtSession.SessionOptions options = shared.sessionOptions(manifest.onnxruntime().sessionConfig())) {
+        try (setup; GraphOptions options = new GraphOptions(shared, manifest, setup)) {
             if (headMajor) {
                 rope = RopeTables.load(shared.env(), manifest);
             }
-            OrtSession embed = load(shared.env(), manifest, graphs.embed().file(), options, opened, contract.embed());
+            OrtSession embed = load(shared.env(), manifest, graphs.embed().file(), options.of(GraphKind.EMBED), opened,
+                    contract.embed());
             OrtSession[] layers = new OrtSession[graphs.layers().size()];
             for (int l = 0; l < layers.length; l++) {
-                layers[l] = load(shared.env(), manifest, graphs.layers().get(l).file(), options, opened,
-                        contract.layer());
+                layers[l] = load(shared.env(), manifest, graphs.layers().get(l).file(), options.of(GraphKind.LAYER),
+                        opened, contract.layer());
             }
-            OrtSession head = load(shared.env(), manifest, graphs.head().file(), options, opened, contract.head());
+            OrtSession head = load(shared.env(), manifest, graphs.head().file(), options.of(GraphKind.HIDDEN_ONLY),
+                    opened, contract.head());
             OrtSession[] kvFill = null;
             if (!graphs.kvFill().isEmpty()) {
                 kvFill = new OrtSession[graphs.kvFill().size()];
                 for (int l = 0; l < kvFill.length; l++) {
-                    kvFill[l] = load(shared.env(), manifest, graphs.kvFill().get(l).file(), options, opened,
-                            contract.kvFill());
+                    kvFill[l] = load(shared.env(), manifest, graphs.kvFill().get(l).file(),
+                            options.of(GraphKind.KV_FILL), opened, contract.kvFill());
                 }
             }
             DraftHeads draft = manifest.draftHeads() == null ? null
-                    : loadDraftHeads(shared.env(), manifest, contract, options, opened);
+                    : loadDraftHeads(shared.env(), manifest, contract, options.of(GraphKind.HIDDEN_ONLY), opened);
             int[] draftVocab = draft == null ? null : BundleTables.draftVocabulary(manifest);
             return new OrtModelRunner(manifest, shared.env(), embed, layers, head, kvFill, draft, draftVocab, rope);
         } catch (OrtException e) {
@@ -149,6 +168,37 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             closeAll(opened);
             closeQuietly(rope);
             throw e;
+        }
+    }
+
+    /** Session options per kind of graph (a GPU provider's shape ranges differ by kind), made on first use. */
+    private static final class GraphOptions implements AutoCloseable {
+        private final SharedEnvironment shared;
+        private final BundleManifest manifest;
+        private final SessionSetup setup;
+        private final Map<GraphKind, OrtSession.SessionOptions> byKind = new EnumMap<>(GraphKind.class);
+
+        GraphOptions(SharedEnvironment shared, BundleManifest manifest, SessionSetup setup) {
+            this.shared = shared;
+            this.manifest = manifest;
+            this.setup = setup;
+        }
+
+        OrtSession.SessionOptions of(GraphKind kind) throws OrtException {
+            OrtSession.SessionOptions so = byKind.get(kind);
+            if (so == null) {
+                so = shared.sessionOptions(manifest.onnxruntime().sessionConfig());
+                byKind.put(kind, so);
+                setup.apply(so, kind);
+            }
+            return so;
+        }
+
+        @Override
+        public void close() {
+            for (OrtSession.SessionOptions so : byKind.values()) {
+                so.close();
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.skipper.tensorrt;
 
+import dev.skipper.runtime.profiles.EngineSpec;
 import dev.skipper.api.SkipperException;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;

@@ -1,6 +1,9 @@
 package dev.skipper.tensorrt;
 
+import dev.skipper.runtime.profiles.ProfilePlan;
 import dev.skipper.runtime.spi.BackendProvider;
+import dev.skipper.runtime.profiles.EngineSpec;
+import dev.skipper.runtime.spi.DeviceOptions;
 import dev.skipper.runtime.spi.DevicePrecision;
 import dev.skipper.api.SkipperException;
 import dev.skipper.bundle.BundleManifest;
@@ -86,7 +89,7 @@ public final class TrtModelRunner extends AbstractModelRunner<TrtHiddenStates, T
     }
 
     /** Builder workspace limit per engine (TensorRT uses what it needs up to this). */
-    static final long WORKSPACE_BYTES = 256L << 20;
+    static final long WORKSPACE_BYTES = EngineSpec.DEFAULT_WORKSPACE_BYTES;
 
     /**
      * @param manifest a bundle
@@ -355,18 +358,13 @@ public final class TrtModelRunner extends AbstractModelRunner<TrtHiddenStates, T
     }
 
     /**
-     * Where a bundle's engines are kept: the deployment's {@code gpu.engine_cache}, else the system
-     * property {@code skipper.engineCache}, else {@code SKIPPER_ENGINE_CACHE}, else {@code <bundle>/engines}.
+     * Where a bundle's engines are kept ({@link DeviceOptions#engineCacheFor}).
      *
      * @param manifest the bundle
-     * @param configured the deployment's folder, or null
+     * @param configured the deployment's {@code gpu.engine_cache}, or null
      * @return the folder (created when the first engine is stored)
      */
     public static Path cacheDir(BundleManifest manifest, Path configured) {
-        if (configured != null) {
-            return configured;
-        }
-        String env = System.getProperty("skipper.engineCache", System.getenv("SKIPPER_ENGINE_CACHE"));
-        return env != null && !env.isBlank() ? Path.of(env) : manifest.directory().resolve("engines");
+        return new DeviceOptions(0, DevicePrecision.AUTO, configured).engineCacheFor(manifest.directory());
     }
 }

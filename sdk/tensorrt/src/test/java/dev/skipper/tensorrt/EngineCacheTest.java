@@ -1,5 +1,7 @@
 package dev.skipper.tensorrt;
 
+import dev.skipper.runtime.profiles.ProfilePlan;
+import dev.skipper.runtime.profiles.EngineSpec;
 import dev.skipper.runtime.spi.DevicePrecision;
 import dev.skipper.api.SkipperException;
 import java.nio.file.Files;

@@ -27,4 +27,20 @@ public record DeviceOptions(int device, DevicePrecision precision, Path engineCa
         }
         Objects.requireNonNull(precision, "precision");
     }
+
+    /**
+     * Where engines of a bundle are kept: {@link #engineCache()}, else the system property
+     * {@code skipper.engineCache}, else the environment's {@code SKIPPER_ENGINE_CACHE}, else
+     * {@code <bundle>/engines}.
+     *
+     * @param bundleDir the bundle directory
+     * @return the folder (created when the first engine is stored)
+     */
+    public Path engineCacheFor(Path bundleDir) {
+        if (engineCache != null) {
+            return engineCache;
+        }
+        String env = System.getProperty("skipper.engineCache", System.getenv("SKIPPER_ENGINE_CACHE"));
+        return env != null && !env.isBlank() ? Path.of(env) : bundleDir.resolve("engines");
+    }
 }

@@ -1,8 +1,8 @@
 package dev.skipper.tensorrt.cuda;
 
+import dev.skipper.runtime.profiles.EngineSpec;
 import dev.skipper.runtime.spi.DevicePrecision;
 import dev.skipper.api.SkipperException;
-import dev.skipper.tensorrt.EngineSpec;
 import dev.skipper.tensorrt.TrtNative;
 import java.nio.ByteOrder;
 import java.nio.file.Path;

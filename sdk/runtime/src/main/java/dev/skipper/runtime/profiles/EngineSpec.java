@@ -1,4 +1,4 @@
-package dev.skipper.tensorrt;
+package dev.skipper.runtime.profiles;
 
 import dev.skipper.runtime.spi.DevicePrecision;
 import java.util.List;
@@ -14,6 +14,9 @@ import java.util.Objects;
  * @param profiles optimization profiles, at least one; a context picks one for its life
  */
 public record EngineSpec(DevicePrecision precision, long workspaceBytes, List<Profile> profiles) {
+    /** Builder workspace limit per engine by default (TensorRT uses what it needs up to this). */
+    public static final long DEFAULT_WORKSPACE_BYTES = 256L << 20;
+
     /** Validates and copies. */
     public EngineSpec {
         Objects.requireNonNull(precision, "precision");

@@ -1,4 +1,4 @@
-package dev.skipper.tensorrt;
+package dev.skipper.runtime.profiles;
 
 import dev.skipper.runtime.spi.DevicePrecision;
 import dev.skipper.bundle.BundleManifest;
