@@ -80,7 +80,7 @@ abstract class OrtGpuBackend implements BackendProvider {
             return null;
         }
         return "this build has ONNX Runtime without the " + needed.getName() + " (the default CPU-only onnxruntime jar); "
-                + "the " + backend + " backend needs onnxruntime_gpu: build with mvn -Pgpu (x86-64 Linux/Windows, "
+                + "the " + backend + " backend needs onnxruntime_gpu: build with mvn -Pgpu, or SKIPPER_MAVEN_PROFILES=gpu ./skipper (x86-64 Linux/Windows, "
                 + "CUDA 12 and cuDNN 9 installed)";
     }
 
