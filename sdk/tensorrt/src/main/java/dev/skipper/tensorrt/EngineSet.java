@@ -288,13 +288,18 @@ public final class EngineSet implements AutoCloseable {
         return draftHead;
     }
 
-    /** @return device memory one context of every engine needs, summed over the engines */
-    public long contextMemoryBytes() {
-        long sum = 0;
+    /**
+     * @return the scratch one stream's contexts share: the most any engine's context needs in any
+     *     profile (at least 1 byte)
+     */
+    public long scratchBytes() {
+        long most = 1;
         for (Bound b : engines) {
-            sum += b.engine().contextMemoryBytes();
+            for (int p = 0; p < b.engine().profiles(); p++) {
+                most = Math.max(most, b.engine().contextMemoryBytes(p));
+            }
         }
-        return sum;
+        return most;
     }
 
     /** Closes every engine, last first. */

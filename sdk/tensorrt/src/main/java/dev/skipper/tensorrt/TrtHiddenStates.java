@@ -16,7 +16,9 @@ import java.util.List;
  * memory and copied up; only logits (and router probabilities) come back.
  *
  * <p>Execution contexts are created on first use, one per engine and profile, and live as long as
- * these buffers (TensorRT contexts are not thread-safe; one sequence runs on one thread).
+ * these buffers (TensorRT contexts are not thread-safe; one sequence runs on one thread). They are
+ * user-managed: all of them share one scratch buffer for their activations (one stream runs one
+ * engine at a time), so a session holds the largest context's scratch, not one per engine and profile.
  */
 final class TrtHiddenStates extends AbstractHiddenStates {
     private final TrtNative nat;
@@ -38,10 +40,11 @@ final class TrtHiddenStates extends AbstractHiddenStates {
     final long[] shape3 = new long[3];      // [1, n, hidden]
     final long[] shape4 = new long[4];      // [1, past, kvHeads, headDim]
     private final TrtNative.ExecutionContext[][] contexts; // [engine][profile], created on first use
+    final TrtNative.DeviceMemory scratch;   // device [scratchBytes]: activations of every context of this stream
     private final List<AutoCloseable> owned = new ArrayList<>();
 
     TrtHiddenStates(TrtNative nat, Object owner, int maxTokens, int hiddenSize, int elementBytes, int vocab,
-                    int draftVocab, int logitRows, int engines) throws SkipperException {
+                    int draftVocab, int logitRows, int engines, long scratchBytes) throws SkipperException {
         super(owner, maxTokens, hiddenSize);
         this.nat = nat;
         this.elementBytes = elementBytes;
@@ -61,6 +64,9 @@ final class TrtHiddenStates extends AbstractHiddenStates {
             hostLogits = keep(nat.allocateHost(4L * Math.max(this.logitRows * (long) width, maxTokens)));
             hostLogitView = hostLogits.buffer().asFloatBuffer();
             accept = draftVocab > 0 ? keep(nat.allocate(4L * maxTokens)) : null;
+            // One scratch for all contexts: enqueues on one stream never overlap, so engines x
+            // profiles contexts need the largest one's activations, not the sum.
+            scratch = keep(nat.allocate(scratchBytes));
         } catch (SkipperException | RuntimeException e) {
             releaseBuffers();
             throw e;
@@ -95,7 +101,7 @@ final class TrtHiddenStates extends AbstractHiddenStates {
     TrtNative.ExecutionContext context(int engine, int profile, EngineSet.Bound bound) throws SkipperException {
         TrtNative.ExecutionContext c = contexts[engine][profile];
         if (c == null) {
-            c = bound.engine().createContext(profile, stream);
+            c = bound.engine().createContext(profile, stream, scratch);
             contexts[engine][profile] = c;
         }
         return c;

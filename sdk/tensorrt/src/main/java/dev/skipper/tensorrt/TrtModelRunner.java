@@ -175,7 +175,7 @@ public final class TrtModelRunner extends AbstractModelRunner<TrtHiddenStates, T
     @Override
     protected TrtHiddenStates createHiddenStates(int maxTokens) throws SkipperException {
         return new TrtHiddenStates(nat, this, maxTokens, hiddenSize, elementBytes, vocab, draftVocabularySize(),
-                plan.verifyRows(), engines.all().size());
+                plan.verifyRows(), engines.all().size(), engines.scratchBytes());
     }
 
     @Override

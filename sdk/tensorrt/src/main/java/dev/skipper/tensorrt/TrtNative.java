@@ -183,16 +183,25 @@ public interface TrtNative extends AutoCloseable {
         /** @return optimization profiles built into it */
         int profiles();
 
-        /** @return device memory one execution context needs for its activations */
-        long contextMemoryBytes();
+        /**
+         * @param profile an optimization profile
+         * @return device memory (scratch) an execution context of that profile needs for its activations
+         */
+        long contextMemoryBytes(int profile);
 
         /**
+         * A context whose activations live in caller-owned scratch memory (TensorRT's user-managed
+         * allocation), so that every context of one stream shares one scratch buffer: enqueues on a
+         * stream run one after another, never at the same time. Without it each context (engines x
+         * profiles x sequences) would hold its own.
+         *
          * @param profile the optimization profile the context uses for its whole life
          * @param stream the stream the profile is set on
+         * @param scratch at least {@link #contextMemoryBytes(int)} of that profile; outlives the context
          * @return a context; the caller closes it
-         * @throws SkipperException when it cannot be created
+         * @throws SkipperException when it cannot be created or the scratch is too small
          */
-        ExecutionContext createContext(int profile, Stream stream) throws SkipperException;
+        ExecutionContext createContext(int profile, Stream stream, DeviceMemory scratch) throws SkipperException;
 
         @Override
         void close();

@@ -33,6 +33,8 @@ final class CpuStandInNative implements TrtNative {
     private final long budget;
     private final AtomicLong used = new AtomicLong();
     final AtomicLong builds = new AtomicLong();
+    /** The scratch buffer of every context created, in order (tests check they are shared per stream). */
+    final List<DeviceMemory> scratches = java.util.Collections.synchronizedList(new ArrayList<>());
     // plan id -> spec (profiles): shared by every instance of this JVM, so that a plan another
     // instance built (an earlier open of the same cache) deserializes like a real one would
     private static final Map<String, EngineSpec> specs = new java.util.concurrent.ConcurrentHashMap<>();
@@ -230,16 +232,26 @@ final class CpuStandInNative implements TrtNative {
             return spec.profiles().size();
         }
 
+        /** Stand-in scratch need: 4 KiB per tensor and row of the profile's largest first dimension product. */
         @Override
-        public long contextMemoryBytes() {
-            return 0;
+        public long contextMemoryBytes(int profile) {
+            long rows = 1;
+            for (EngineSpec.InputRange r : spec.profiles().get(profile).inputs()) {
+                rows = Math.max(rows, r.max().length > 1 ? r.max()[1] : 1);
+            }
+            return Math.min(1L << 20, 4096L * names.size() * rows);
         }
 
         @Override
-        public ExecutionContext createContext(int profile, Stream stream) throws SkipperException {
+        public ExecutionContext createContext(int profile, Stream stream, DeviceMemory scratch) throws SkipperException {
             if (profile < 0 || profile >= spec.profiles().size()) {
                 throw new SkipperException("stand-in: no profile " + profile);
             }
+            if (scratch == null || ((Mem) scratch).freed || scratch.bytes() < contextMemoryBytes(profile)) {
+                throw new SkipperException("stand-in: context scratch missing, freed or smaller than "
+                        + contextMemoryBytes(profile) + " bytes");
+            }
+            scratches.add(scratch);
             return new StandInContext(this, spec.profiles().get(profile));
         }
 

@@ -159,6 +159,29 @@ class TrtRunnerStandInTest {
     }
 
     @Test
+    void everyContextOfASequenceSharesOneScratchBuffer() throws Exception {
+        CpuStandInNative nat = new CpuStandInNative(1L << 30);
+        try (TrtModelRunner r = open(nat)) {
+            int[] prompt = new int[ProfilePlan.DEFAULT_VERIFY_ROWS + 3]; // the prefill profile, then decode steps
+            java.util.Arrays.fill(prompt, 7);
+            try (KvCache kv = r.newKvCache(64); HiddenStates a = r.newHiddenStates(prompt.length);
+                 HiddenStates b = r.newHiddenStates(2)) {
+                forward(r, a, kv, prompt, false);
+                forward(r, a, kv, new int[] {5}, false);
+                int contextsOfA = nat.scratches.size();
+                assertTrue(contextsOfA >= 2 * r.manifest().model().numLayers() + 1,
+                        "a context per engine and profile used (both profiles of every layer): " + contextsOfA);
+                assertEquals(1, nat.scratches.stream().distinct().count(), "one scratch for all of them");
+                TrtHiddenStates ha = (TrtHiddenStates) a;
+                assertTrue(ha.scratch.bytes() >= r.engines().scratchBytes());
+                kv.truncate(0);
+                forward(r, b, kv, new int[] {1, 2}, false);
+                assertEquals(2, nat.scratches.stream().distinct().count(), "another sequence, another scratch");
+            }
+        }
+    }
+
+    @Test
     void everyDeviceBufferIsFreedOnClose() throws Exception {
         CpuStandInNative nat = new CpuStandInNative(1L << 30);
         try (TrtModelRunner r = open(nat)) {

@@ -326,16 +326,22 @@ public final class CudaTrtNative implements TrtNative {
         }
 
         @Override
-        public long contextMemoryBytes() {
-            return engine.getDeviceMemorySizeV2();
+        public long contextMemoryBytes(int profile) {
+            return engine.getDeviceMemorySizeForProfileV2(profile);
         }
 
         @Override
-        public ExecutionContext createContext(int profile, Stream stream) throws SkipperException {
-            IExecutionContext ctx = engine.createExecutionContext();
+        public ExecutionContext createContext(int profile, Stream stream, DeviceMemory scratch) throws SkipperException {
+            long need = contextMemoryBytes(profile);
+            if (scratch.bytes() < need) {
+                throw new SkipperException("TensorRT context scratch of " + scratch.bytes() + " bytes, profile " + profile
+                        + " needs " + need);
+            }
+            IExecutionContext ctx = engine.createExecutionContext(nvinfer.ExecutionContextAllocationStrategy.kUSER_MANAGED);
             if (ctx == null || ctx.isNull()) {
                 throw new SkipperException("TensorRT cannot create an execution context: " + logger.lastError());
             }
+            ctx.setDeviceMemoryV2(((Device) scratch).base, scratch.bytes());
             if (!ctx.setOptimizationProfileAsync(profile, ((CudaStream) stream).s)) {
                 throw new SkipperException("TensorRT refuses optimization profile " + profile + ": " + logger.lastError());
             }
