@@ -10,7 +10,10 @@ update and attention over a head-major cache buffer shared between past and pres
 it always runs over at least two query rows (``SCRATCH_ROWS``): ONNX Runtime's CPU kernel computes a
 single query row along another path than several (its probs x V product with M = 1), so a token
 verified in a batch got logits ~1e-6 off its logits alone, which int8 activation rounding turned into
-other tokens. With the last row repeated, a row's arithmetic no longer depends on the row count.
+other tokens. With the last row repeated, a row's arithmetic no longer depends on the row count. The
+layer graph repeats the row at its input (``repeat_last_row``), so that MatMulNBits, which has an
+M = 1 path of its own on AVX2 CPUs, never sees one row either; GroupQueryAttention is then told that
+its input already carries the repeated row.
 """
 
 from __future__ import annotations
@@ -55,8 +58,19 @@ def attention(g: GraphBuilder, q: str, k_all: str, v_all: str, num_kv_heads: int
 SCRATCH_ROWS = 1
 
 
+def repeat_last_row(g: GraphBuilder, x: str) -> str:
+    """x [1, S, F] -> [1, S + SCRATCH_ROWS, F]: the last row once more (see the module docstring)."""
+    last = g.op("Slice", [x, g.i64([-1]), g.i64([np.iinfo(np.int64).max]), g.i64([1])])  # [1, 1, F]
+    return g.op("Concat", [x, last], axis=1)
+
+
+def drop_repeated_rows(g: GraphBuilder, x: str) -> str:
+    """x [1, S + SCRATCH_ROWS, F] -> [1, S, F]."""
+    return g.op("Slice", [x, g.i64([0]), g.i64([-SCRATCH_ROWS]), g.i64([1])])
+
+
 def gqa_attention(g: GraphBuilder, qkv: str, num_heads: int, num_kv_heads: int,
-                  batch_invariant: bool = True) -> tuple[str, str, str]:
+                  batch_invariant: bool = True, repeated: bool = False) -> tuple[str, str, str]:
     """Packed qkv [1, S, (H_q + 2*KVH)*D] (q/k not yet rotated) -> (attn [1, S, H_q*D], present_key,
     present_value [1, KVH, max_seq (+ SCRATCH_ROWS), D]).
 
@@ -67,17 +81,20 @@ def gqa_attention(g: GraphBuilder, qkv: str, num_heads: int, num_kv_heads: int,
     batch_invariant: run S + 1 rows, the last one repeated at position P + S, and drop its output.
     Causality keeps it out of the real rows; its K/V land in the scratch row P + S, past the valid
     length, where the next token's write replaces them. Off only where the attention output is
-    discarded (kv_fill)."""
+    discarded (kv_fill).
+
+    repeated: qkv already holds S + 1 rows (the layer repeated its input's last row); the output
+    then keeps them all and the caller drops the last row at the end."""
     seqlens, total = "seqlens_k", "total_sequence_length"
-    if batch_invariant:
-        last = g.op("Slice", [qkv, g.i64([-1]), g.i64([np.iinfo(np.int64).max]), g.i64([1])])  # [1, 1, QKV]
-        qkv = g.op("Concat", [qkv, last], axis=1)  # [1, S + 1, QKV]
+    if batch_invariant or repeated:
+        if not repeated:
+            qkv = repeat_last_row(g, qkv)  # [1, S + 1, QKV]
         seqlens = g.op("Add", [seqlens, g.const(np.array([SCRATCH_ROWS], np.int32), np.int32)])
         total = g.op("Add", [total, g.const(np.array(SCRATCH_ROWS, np.int32), np.int32)])
     attn, k, v = g.op("GroupQueryAttention",
                       [qkv, "", "", "past_key", "past_value", seqlens, total, "cos_cache", "sin_cache"],
                       n_out=3, domain=MS_DOMAIN, num_heads=num_heads, kv_num_heads=num_kv_heads, do_rotary=1,
                       rotary_interleaved=0)
-    if batch_invariant:
-        attn = g.op("Slice", [attn, g.i64([0]), g.i64([-SCRATCH_ROWS]), g.i64([1])])  # [1, S, H_q*D]
+    if batch_invariant and not repeated:
+        attn = drop_repeated_rows(g, attn)  # [1, S, H_q*D]
     return attn, k, v
