@@ -37,11 +37,14 @@ public final class HfTokenizer implements Tokenizer {
     private final int[] eosIds;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private volatile boolean closed;
+    /** [id] each token's bytes for a byte-level BPE tokenizer (null: special, dropped), else null. */
+    private final byte[][] tokenBytes;
 
     private HfTokenizer(HuggingFaceTokenizer djl, Vocab vocab, TokenizerSpec spec) {
         this.djl = djl;
         this.vocabSize = vocab.size;
         this.specialIds = vocab.special;
+        this.tokenBytes = vocab.byteLevelTokens();
         this.bosId = spec.bosId();
         this.addBos = spec.addBos() && spec.bosId() != null;
         this.eosIds = spec.eosIds().stream().mapToInt(Integer::intValue).toArray();
@@ -132,9 +135,17 @@ public final class HfTokenizer implements Tokenizer {
         return eosIds.clone();
     }
 
+    /**
+     * {@inheritDoc} Byte-level BPE tokenizers (a {@code ByteLevel} decoder) stream their bytes
+     * exactly ({@link ByteLevelDetokenizer}); others decode a window of recent tokens
+     * ({@link IncrementalDetokenizer}).
+     */
     @Override
     public StreamingDetokenizer newStreamingDetokenizer() {
         ensureOpen();
+        if (tokenBytes != null) {
+            return new ByteLevelDetokenizer(tokenBytes, this::ensureOpen);
+        }
         return new IncrementalDetokenizer(new DetokenizerSource() {
             @Override
             public void ensureOpen() {
@@ -187,14 +198,52 @@ public final class HfTokenizer implements Tokenizer {
         return "HfTokenizer[vocab=" + vocabSize + ", specials=" + specialIds.cardinality() + "]";
     }
 
-    /** What tokenizer.json says about ids: how many there are and which are special. */
-    private record Vocab(int size, BitSet special) {
+    /**
+     * What tokenizer.json says about ids: how many there are, which are special, and for a
+     * byte-level BPE model (model.type BPE, decoder ByteLevel) every id's token string.
+     */
+    private record Vocab(int size, BitSet special, String[] pieces, boolean byteLevel) {
 
-        /** Reads {@code model.vocab} and {@code added_tokens}, skipping everything else. */
+        /**
+         * Each id's bytes as the ByteLevel decoder makes them: a token whose characters are all in
+         * GPT-2's byte-to-character table stands for those bytes, any other token for its own UTF-8
+         * (Hugging Face tokenizers' rule); special tokens are dropped (null), as decode drops them.
+         *
+         * @return [id] bytes, or null when this is not a byte-level BPE tokenizer
+         */
+        byte[][] byteLevelTokens() {
+            if (!byteLevel) {
+                return null;
+            }
+            int[] byteOf = ByteLevelTable.charToByte();
+            byte[][] out = new byte[size][];
+            for (int id = 0; id < size; id++) {
+                String piece = pieces[id];
+                if (piece == null || special.get(id)) {
+                    continue;
+                }
+                byte[] b = new byte[piece.length()];
+                boolean mapped = true;
+                for (int i = 0; i < piece.length() && mapped; i++) {
+                    char c = piece.charAt(i);
+                    mapped = c < byteOf.length && byteOf[c] >= 0;
+                    if (mapped) {
+                        b[i] = (byte) byteOf[c];
+                    }
+                }
+                out[id] = mapped ? b : piece.getBytes(StandardCharsets.UTF_8);
+            }
+            return out;
+        }
+
+        /** Reads {@code model.vocab}, {@code model.type}, {@code added_tokens} and {@code decoder.type}. */
         static Vocab read(Path file) throws SkipperException {
             int maxId = -1;
             boolean sawVocab = false;
             BitSet special = new BitSet();
+            java.util.Map<Integer, String> pieces = new java.util.HashMap<>();
+            String modelType = null;
+            String decoderType = null;
             try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8);
                     JsonReader json = new JsonReader(in)) {
                 json.beginObject();
@@ -205,6 +254,7 @@ public final class HfTokenizer implements Tokenizer {
                         while (json.hasNext()) {
                             int id = -1;
                             boolean isSpecial = false;
+                            String content = null;
                             json.beginObject();
                             while (json.hasNext()) {
                                 String key = json.nextName();
@@ -212,6 +262,8 @@ public final class HfTokenizer implements Tokenizer {
                                     id = json.nextInt();
                                 } else if (key.equals("special") && json.peek() == JsonToken.BOOLEAN) {
                                     isSpecial = json.nextBoolean();
+                                } else if (key.equals("content") && json.peek() == JsonToken.STRING) {
+                                    content = json.nextString();
                                 } else {
                                     json.skipValue();
                                 }
@@ -224,6 +276,9 @@ public final class HfTokenizer implements Tokenizer {
                             if (isSpecial) {
                                 special.set(id);
                             }
+                            if (content != null) {
+                                pieces.put(id, content); // an added token decodes to its content
+                            }
                         }
                         json.endArray();
                     } else if (name.equals("model") && json.peek() == JsonToken.BEGIN_OBJECT) {
@@ -234,10 +289,14 @@ public final class HfTokenizer implements Tokenizer {
                                 sawVocab = true;
                                 json.beginObject();
                                 while (json.hasNext()) {
-                                    json.nextName();
-                                    maxId = Math.max(maxId, json.nextInt());
+                                    String piece = json.nextName();
+                                    int id = json.nextInt();
+                                    maxId = Math.max(maxId, id);
+                                    pieces.putIfAbsent(id, piece);
                                 }
                                 json.endObject();
+                            } else if (key.equals("type") && json.peek() == JsonToken.STRING) {
+                                modelType = json.nextString();
                             } else if (key.equals("vocab") && json.peek() == JsonToken.BEGIN_ARRAY) {
                                 // Unigram: [[piece, score], ...], ids by position.
                                 sawVocab = true;
@@ -249,6 +308,16 @@ public final class HfTokenizer implements Tokenizer {
                                 }
                                 json.endArray();
                                 maxId = Math.max(maxId, n - 1);
+                            } else {
+                                json.skipValue();
+                            }
+                        }
+                        json.endObject();
+                    } else if (name.equals("decoder") && json.peek() == JsonToken.BEGIN_OBJECT) {
+                        json.beginObject();
+                        while (json.hasNext()) {
+                            if (json.nextName().equals("type") && json.peek() == JsonToken.STRING) {
+                                decoderType = json.nextString();
                             } else {
                                 json.skipValue();
                             }
@@ -266,7 +335,12 @@ public final class HfTokenizer implements Tokenizer {
             if (!sawVocab) {
                 throw new SkipperException("tokenizer " + file + " has no model.vocab: not a Hugging Face tokenizer.json");
             }
-            return new Vocab(maxId + 1, special);
+            boolean byteLevel = "BPE".equals(modelType) && "ByteLevel".equals(decoderType);
+            String[] byId = new String[maxId + 1];
+            if (byteLevel) {
+                pieces.forEach((id, piece) -> byId[id] = piece);
+            }
+            return new Vocab(maxId + 1, special, byId, byteLevel);
         }
     }
 }
