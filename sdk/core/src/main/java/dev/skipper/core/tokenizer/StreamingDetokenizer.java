@@ -10,11 +10,13 @@ package dev.skipper.core.tokenizer;
  * whole, with the token that completes it. No returned string holds a lone surrogate, and none
  * holds U+FFFD unless the tokens themselves encode invalid UTF-8.
  *
- * <p>Each push decodes a short window of recent tokens (the last one printed, for the spacing
- * rules of SentencePiece-style tokenizers, plus those held back), so its cost does not grow with
- * the length of the stream. The window is bounded: should 32 tokens in a row each end inside a
- * character (which valid UTF-8 does not do), the held bytes are printed as U+FFFD, and only then
- * can the streamed text differ from {@code decode}.
+ * <p>Byte-level BPE tokenizers (a {@code ByteLevel} decoder: SmolLM2, Llama 3, Qwen) stream their
+ * tokens' bytes ({@code ByteLevelDetokenizer}): exact for any ids, invalid UTF-8 included. Other
+ * tokenizers (SentencePiece, Metaspace) decode a short window of recent tokens on each push (the
+ * last one printed, for their spacing rules, plus those held back), so its cost does not grow with
+ * the length of the stream; the window is bounded: should 16 tokens in a row each end inside a
+ * character (which valid UTF-8 does not do), the held bytes are printed as U+FFFD, and only then can
+ * the streamed text differ from {@code decode}.
  *
  * <p>Not thread-safe: one detokenizer serves one stream. Create one per generation with
  * {@link Tokenizer#newStreamingDetokenizer()}.
