@@ -11,9 +11,9 @@ it always runs over at least two query rows (``SCRATCH_ROWS``): ONNX Runtime's C
 single query row along another path than several (its probs x V product with M = 1), so a token
 verified in a batch got logits ~1e-6 off its logits alone, which int8 activation rounding turned into
 other tokens. With the last row repeated, a row's arithmetic no longer depends on the row count. The
-layer graph repeats the row at its input (``repeat_last_row``), so that MatMulNBits, which has an
-M = 1 path of its own on AVX2 CPUs, never sees one row either; GroupQueryAttention is then told that
-its input already carries the repeated row.
+layer graph floors its input at two rows (``RowFloor``: a single row is repeated, two or more pass
+as they are), so that MatMulNBits, which has an M = 1 path of its own on AVX2 CPUs, never sees one
+row either, and a verification pass of n >= 2 rows pays for no extra row.
 """
 
 from __future__ import annotations
@@ -69,8 +69,24 @@ def drop_repeated_rows(g: GraphBuilder, x: str) -> str:
     return g.op("Slice", [x, g.i64([0]), g.i64([-SCRATCH_ROWS]), g.i64([1])])
 
 
+class RowFloor:
+    """At least two rows for every op: a one-row input gets its row repeated, two rows or more pass
+    unchanged (every row count of two or more computes a row bitwise alike; one row does not, see the
+    module docstring). ``x`` [1, S + pad, F]; ``rows`` int64 [1] = S; ``pad`` int64 [1] = (S == 1)."""
+
+    def __init__(self, g: GraphBuilder, x: str) -> None:
+        self.rows = g.op("Slice", [g.op("Shape", [x]), g.i64([1]), g.i64([2])])  # [1]: S
+        self.pad = g.cast(g.op("Equal", [self.rows, g.i64([1])]), "int64")  # [1]: 0 or 1
+        extra = g.op("Slice", [x, g.op("Sub", [self.rows, self.pad]), self.rows, g.i64([1])])  # [1, pad, F]
+        self.x = g.op("Concat", [x, extra], axis=1)  # [1, S + pad, F]
+
+    def keep(self, g: GraphBuilder, y: str) -> str:
+        """y [1, S + pad, F'] -> [1, S, F']: the real rows."""
+        return g.op("Slice", [y, g.i64([0]), self.rows, g.i64([1])])
+
+
 def gqa_attention(g: GraphBuilder, qkv: str, num_heads: int, num_kv_heads: int,
-                  batch_invariant: bool = True, repeated: bool = False) -> tuple[str, str, str]:
+                  batch_invariant: bool = True, floor: RowFloor | None = None) -> tuple[str, str, str]:
     """Packed qkv [1, S, (H_q + 2*KVH)*D] (q/k not yet rotated) -> (attn [1, S, H_q*D], present_key,
     present_value [1, KVH, max_seq (+ SCRATCH_ROWS), D]).
 
@@ -83,18 +99,22 @@ def gqa_attention(g: GraphBuilder, qkv: str, num_heads: int, num_kv_heads: int,
     length, where the next token's write replaces them. Off only where the attention output is
     discarded (kv_fill).
 
-    repeated: qkv already holds S + 1 rows (the layer repeated its input's last row); the output
-    then keeps them all and the caller drops the last row at the end."""
+    floor: qkv already holds S + pad rows (the layer floored its input at two rows, ``RowFloor``):
+    the cache lengths grow by ``pad`` and the output keeps every row; the caller keeps the real ones
+    at the end."""
     seqlens, total = "seqlens_k", "total_sequence_length"
-    if batch_invariant or repeated:
-        if not repeated:
-            qkv = repeat_last_row(g, qkv)  # [1, S + 1, QKV]
+    if floor is not None:
+        pad32 = g.cast(floor.pad, "int32")  # [1]
+        seqlens = g.op("Add", [seqlens, pad32])
+        total = g.op("Add", [total, g.op("Squeeze", [pad32, g.i64([0])])])
+    elif batch_invariant:
+        qkv = repeat_last_row(g, qkv)  # [1, S + 1, QKV]
         seqlens = g.op("Add", [seqlens, g.const(np.array([SCRATCH_ROWS], np.int32), np.int32)])
         total = g.op("Add", [total, g.const(np.array(SCRATCH_ROWS, np.int32), np.int32)])
     attn, k, v = g.op("GroupQueryAttention",
                       [qkv, "", "", "past_key", "past_value", seqlens, total, "cos_cache", "sin_cache"],
                       n_out=3, domain=MS_DOMAIN, num_heads=num_heads, kv_num_heads=num_kv_heads, do_rotary=1,
                       rotary_interleaved=0)
-    if batch_invariant and not repeated:
+    if batch_invariant and floor is None:
         attn = drop_repeated_rows(g, attn)  # [1, S, H_q*D]
     return attn, k, v

@@ -8,7 +8,7 @@ import onnx
 
 from ..load.checkpoint import Checkpoint
 from ..load.config import ModelConfig
-from .attention import attention, drop_repeated_rows, gqa_attention, repeat_last_row
+from .attention import RowFloor, attention, gqa_attention
 from .builder import GraphBuilder
 from .contract import kv_fill_io, kv_layout, layer_io
 from .linear import fused_linear, linear
@@ -32,10 +32,10 @@ def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str,
     def mat(name: str) -> object:
         return weight_repr(ckpt.weight(p + name), mode, "layer")
 
-    # Batch invariance (ort flavour): every op runs on S + 1 rows, the last input row repeated, so no
-    # kernel ever takes a one-row path (attention.py); the repeated row is dropped at the end.
-    repeated = layout == "head_major_shared"
-    hidden = repeat_last_row(g, "hidden") if repeated else "hidden"  # [1, S (+1), H]
+    # Batch invariance (ort flavour): every op runs on at least two rows (a single input row is
+    # repeated), so no kernel ever takes a one-row path (attention.py); the extra row is dropped at the end.
+    floor = RowFloor(g, "hidden") if layout == "head_major_shared" else None
+    hidden = floor.x if floor else "hidden"  # [1, S (+1 when S == 1), H]
 
     # Attention block.
     x = rms_norm(g, hidden, w("input_layernorm.weight"), c.rms_norm_eps, p + "input_layernorm.weight", flavour)  # [1, S, H]
@@ -45,7 +45,7 @@ def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str,
         qkv_b = np.concatenate([w("self_attn.q_proj.bias"), w("self_attn.k_proj.bias"), w("self_attn.v_proj.bias")])
     qkv = fused_linear(g, x, qkv_w, p + "self_attn.qkv_proj", flavour, qkv_b, accuracy)  # [1, S, q_dim + 2*kv_dim]
     if layout == "head_major_shared":
-        attn, k, v = gqa_attention(g, qkv, c.num_heads, c.num_kv_heads, repeated=True)  # k, v: [1, KVH, max_seq, D] in place
+        attn, k, v = gqa_attention(g, qkv, c.num_heads, c.num_kv_heads, floor=floor)  # k, v: [1, KVH, max_seq, D] in place
     else:
         attn, k, v = _decomposed_attention(g, qkv, c)
     o = linear(g, attn, mat("self_attn.o_proj.weight"), p + "self_attn.o_proj", flavour, accuracy=accuracy)  # [1, S, H]
@@ -59,8 +59,8 @@ def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str,
     act_v = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up])  # SiLU(gate) * up, [1, S, I]
     down = linear(g, act_v, mat("mlp.down_proj.weight"), p + "mlp.down_proj", flavour, accuracy=accuracy)
     out = g.op("Add", [h2, down])
-    if repeated:
-        out = drop_repeated_rows(g, out)  # [1, S, H]
+    if floor:
+        out = floor.keep(g, out)  # [1, S, H]
 
     g.add_output(out, outs[0].name, act, outs[0].shape)
     g.add_output(k, outs[1].name, act, outs[1].shape)
