@@ -26,4 +26,15 @@ public class SkipperException extends Exception {
     public SkipperException(String message, Throwable cause) {
         super(message, cause);
     }
+
+    /**
+     * A message from elsewhere (a native library, a parser, another exception) on one line: line
+     * breaks and the blanks around them become one space, leading and trailing blanks go.
+     *
+     * @param message the message, or {@code null}
+     * @return it on one line; {@code ""} for {@code null}
+     */
+    public static String oneLine(String message) {
+        return message == null ? "" : message.strip().replaceAll("\\s*\\R\\s*", " ");
+    }
 }

@@ -128,10 +128,7 @@ public final class Main {
     private static final int MAX_MESSAGE_CHARS = 480;
 
     private static String oneLine(String s) {
-        if (s == null) {
-            return "";
-        }
-        String line = s.strip().replace("\r\n", " ").replace('\n', ' ').replace('\r', ' ');
+        String line = SkipperException.oneLine(s);
         if (line.length() <= MAX_MESSAGE_CHARS) {
             return line;
         }

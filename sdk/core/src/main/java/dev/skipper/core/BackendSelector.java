@@ -93,11 +93,11 @@ final class BackendSelector {
                     }
                 }
             }
-            skipped.put(name, oneLine(reason));
+            skipped.put(name, SkipperException.oneLine(reason));
             if (failedToOpen || !quiet.contains(name)) {
-                warned.put(name, oneLine(reason));
+                warned.put(name, SkipperException.oneLine(reason));
             } else {
-                log.log(System.Logger.Level.DEBUG, "backend auto: skipping " + name + " (" + oneLine(reason) + ")");
+                log.log(System.Logger.Level.DEBUG, "backend auto: skipping " + name + " (" + SkipperException.oneLine(reason) + ")");
             }
         }
         StringJoiner why = new StringJoiner("; ");
@@ -156,7 +156,7 @@ final class BackendSelector {
                 BackendProvider p = it.next();
                 found.putIfAbsent(p.name().toLowerCase(Locale.ROOT), p);
             } catch (ServiceConfigurationError | LinkageError e) {
-                errors.add(oneLine(String.valueOf(e.getMessage())));
+                errors.add(SkipperException.oneLine(String.valueOf(e.getMessage())));
                 if (errors.size() > 16) {
                     return; // a broken iterator could fail forever
                 }
@@ -177,9 +177,5 @@ final class BackendSelector {
         skipped.forEach((name, reason) -> list.add(name + " (" + reason + ")"));
         return (skipped.size() == 1 ? "backend " : "backends ") + list + (skipped.size() == 1 ? " is" : " are")
                 + " not usable; falling back to " + chosen;
-    }
-
-    private static String oneLine(String s) {
-        return s == null ? "" : s.replace('\n', ' ').replace('\r', ' ');
     }
 }

@@ -154,12 +154,12 @@ public final class ChatTemplate {
         try {
             result = jinjava.renderForResult(jinjaSource, context);
         } catch (RuntimeException e) {
-            throw new SkipperException("chat template failed: " + oneLine(describe(e)), e);
+            throw new SkipperException("chat template failed: " + SkipperException.oneLine(describe(e)), e);
         }
         for (TemplateError error : result.getErrors()) {
             if (error.getSeverity() == TemplateError.ErrorType.FATAL) {
                 throw new SkipperException("chat template failed" + (error.getLineno() > 0 ? " at line "
-                        + error.getLineno() : "") + ": " + oneLine(describe(error)), error.getException());
+                        + error.getLineno() : "") + ": " + SkipperException.oneLine(describe(error)), error.getException());
             }
             LOG.log(System.Logger.Level.DEBUG, "chat template warning: {0}", error.getMessage());
         }
@@ -184,9 +184,5 @@ public final class ChatTemplate {
             }
         }
         return null;
-    }
-
-    private static String oneLine(String s) {
-        return s.replace('\n', ' ').replace('\r', ' ');
     }
 }

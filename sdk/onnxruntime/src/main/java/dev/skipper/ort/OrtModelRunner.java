@@ -226,7 +226,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
         try {
             session = env.createSession(path.toString(), options);
         } catch (OrtException e) {
-            throw new SkipperException("ONNX Runtime cannot load " + path + ": " + oneLine(e.getMessage()), e);
+            throw new SkipperException("ONNX Runtime cannot load " + path + ": " + SkipperException.oneLine(e.getMessage()), e);
         }
         opened.add(session);
         if (!session.getInputNames().equals(inputs) || !session.getOutputNames().equals(outputs)) {
@@ -253,7 +253,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             hs.embedOutputs.put(HIDDEN, hs.currentHidden(count));
             run(embed, hs.embedInputs, hs.embedOutputs, -1);
         } catch (OrtException e) {
-            throw new SkipperException("embed: cannot create tensors: " + oneLine(e.getMessage()), e);
+            throw new SkipperException("embed: cannot create tensors: " + SkipperException.oneLine(e.getMessage()), e);
         }
     }
 
@@ -267,7 +267,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             }
             hs.swap();
         } catch (OrtException e) {
-            throw new SkipperException("layer " + layer + ": cannot create tensors: " + oneLine(e.getMessage()), e);
+            throw new SkipperException("layer " + layer + ": cannot create tensors: " + SkipperException.oneLine(e.getMessage()), e);
         }
     }
 
@@ -341,7 +341,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             run(head, hs.headInputs, hs.headOutputs, numLayers);
             hs.copyLogits(logits, count);
         } catch (OrtException e) {
-            throw new SkipperException("head: cannot create tensors: " + oneLine(e.getMessage()), e);
+            throw new SkipperException("head: cannot create tensors: " + SkipperException.oneLine(e.getMessage()), e);
         } finally {
             Tensors.closeQuietly(rows);
         }
@@ -366,7 +366,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             }
             run(kvFill[layer], in, out, numLayers + 3);
         } catch (OrtException e) {
-            throw new SkipperException("kv fill " + layer + ": cannot create tensors: " + oneLine(e.getMessage()), e);
+            throw new SkipperException("kv fill " + layer + ": cannot create tensors: " + SkipperException.oneLine(e.getMessage()), e);
         } finally {
             Tensors.closeQuietly(newKey);
             Tensors.closeQuietly(newValue);
@@ -383,7 +383,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             hs.swap();
             hs.copyAccept(accept, count);
         } catch (OrtException e) {
-            throw new SkipperException("exit head " + exitLayer + ": cannot create tensors: " + oneLine(e.getMessage()), e);
+            throw new SkipperException("exit head " + exitLayer + ": cannot create tensors: " + SkipperException.oneLine(e.getMessage()), e);
         }
     }
 
@@ -395,7 +395,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             run(draft.head(), hs.draftInputs, hs.draftOutputs, numLayers + 2);
             hs.copyDraftLogits(logits, count);
         } catch (OrtException e) {
-            throw new SkipperException("draft head: cannot create tensors: " + oneLine(e.getMessage()), e);
+            throw new SkipperException("draft head: cannot create tensors: " + SkipperException.oneLine(e.getMessage()), e);
         }
     }
 
@@ -445,7 +445,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
         } catch (OrtException e) {
             String what = graph < 0 ? "embed" : graph == numLayers ? "head" : graph == numLayers + 1 ? "exit head"
                     : graph == numLayers + 2 ? "draft head" : graph == numLayers + 3 ? "kv fill" : "layer " + graph;
-            throw new SkipperException(what + ": ONNX Runtime failed: " + oneLine(e.getMessage()), e);
+            throw new SkipperException(what + ": ONNX Runtime failed: " + SkipperException.oneLine(e.getMessage()), e);
         } finally {
             runNanos.add(System.nanoTime() - start);
         }
@@ -472,9 +472,4 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             rope.close();
         }
     }
-
-    private static String oneLine(String message) {
-        return message == null ? "" : message.replace('\n', ' ').replace('\r', ' ');
-    }
-
 }

@@ -101,7 +101,7 @@ public final class EngineCache {
             byte[] plan = unwrap(Files.readAllBytes(file), key);
             return plan;
         } catch (IOException | OutOfMemoryError e) {
-            log.accept("engine cache: " + file + " is unusable (" + oneLine(e.getMessage()) + "); rebuilding it");
+            log.accept("engine cache: " + file + " is unusable (" + SkipperException.oneLine(e.getMessage()) + "); rebuilding it");
             return null;
         }
     }
@@ -213,7 +213,7 @@ public final class EngineCache {
             }
             tmp = null;
         } catch (IOException e) {
-            throw new SkipperException("engine cache: cannot write " + target + ": " + oneLine(e.toString())
+            throw new SkipperException("engine cache: cannot write " + target + ": " + SkipperException.oneLine(e.toString())
                     + " (set SKIPPER_ENGINE_CACHE to a writable directory)", e);
         } finally {
             if (tmp != null) {
@@ -236,9 +236,5 @@ public final class EngineCache {
 
     static String sha256Hex(byte[] bytes) {
         return HexFormat.of().formatHex(sha256(bytes));
-    }
-
-    private static String oneLine(String s) {
-        return s == null ? "" : s.replace('\n', ' ').replace('\r', ' ');
     }
 }

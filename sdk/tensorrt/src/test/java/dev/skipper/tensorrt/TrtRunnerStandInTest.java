@@ -10,6 +10,9 @@ import dev.skipper.runtime.spi.BackendOptions;
 import dev.skipper.runtime.spi.HiddenStates;
 import dev.skipper.runtime.spi.KvCache;
 import dev.skipper.runtime.spi.ModelRunner;
+import static dev.skipper.runtime.spi.ModelRunnerContract.forward;
+import static dev.skipper.runtime.spi.ModelRunnerContract.maxAbsDiff;
+import static dev.skipper.runtime.spi.ModelRunnerContract.tolerance;
 import dev.skipper.testing.Goldens;
 import dev.skipper.testing.TestData;
 import java.nio.file.Files;
@@ -30,8 +33,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class TrtRunnerStandInTest {
     private static final String CASE = "tiny-bpe-fp32-standard";
-    /** As RunnerContractTest: the float32 rounding bound of the model's longest dot product. */
-    private static final float TOLERANCE = 1e-4f;
 
     @TempDir
     Path cacheDir;
@@ -44,18 +45,6 @@ class TrtRunnerStandInTest {
         return TrtModelRunner.open(m, nat, cache, DevicePrecision.AUTO, (d, t, g, b) -> { });
     }
 
-    private static float[] forward(ModelRunner r, HiddenStates hs, KvCache kv, int[] tokens, boolean allRows)
-            throws SkipperException {
-        int vocab = r.manifest().model().vocabSize();
-        r.embed(tokens, 0, tokens.length, hs);
-        for (int l = 0; l < r.manifest().model().numLayers(); l++) {
-            r.layer(l, hs, tokens.length, kv);
-        }
-        float[] logits = new float[(allRows ? tokens.length : 1) * vocab];
-        r.head(hs, allRows ? 0 : tokens.length - 1, allRows ? tokens.length : 1, logits);
-        return logits;
-    }
-
     private static int argmax(float[] a) {
         int best = 0;
         for (int i = 1; i < a.length; i++) {
@@ -64,22 +53,6 @@ class TrtRunnerStandInTest {
             }
         }
         return best;
-    }
-
-    private static float maxDiff(float[] a, float[] b) {
-        float worst = 0;
-        for (int i = 0; i < a.length; i++) {
-            worst = Math.max(worst, Math.abs(a[i] - b[i]));
-        }
-        return worst;
-    }
-
-    private static float tolerance(float[] a) {
-        float max = 1;
-        for (float v : a) {
-            max = Math.max(max, Math.abs(v));
-        }
-        return TOLERANCE * max;
     }
 
     @Test
@@ -95,9 +68,9 @@ class TrtRunnerStandInTest {
                      KvCache kv2 = ort.newKvCache(p.ids().length + n); HiddenStates hs2 = ort.newHiddenStates(p.ids().length)) {
                     int[] in = p.ids();
                     for (int i = 0; i < n; i++) {
-                        float[] a = forward(trt, hs, kv, in, false);
-                        float[] b = forward(ort, hs2, kv2, in, false);
-                        assertTrue(maxDiff(a, b) <= tolerance(b), "step " + i + ": " + maxDiff(a, b));
+                        float[] a = forward(trt, hs, kv, in, 0, in.length, false);
+                        float[] b = forward(ort, hs2, kv2, in, 0, in.length, false);
+                        assertTrue(maxAbsDiff(a, b) <= tolerance(b), "step " + i + ": " + maxAbsDiff(a, b));
                         got[i] = argmax(a);
                         in = new int[] {got[i]};
                     }
@@ -119,9 +92,9 @@ class TrtRunnerStandInTest {
              ModelRunner ort = new OrtBackendProvider().open(m.directory(), m, BackendOptions.DEFAULTS);
              KvCache kv = trt.newKvCache(len); HiddenStates hs = trt.newHiddenStates(len);
              KvCache kv2 = ort.newKvCache(len); HiddenStates hs2 = ort.newHiddenStates(len)) {
-            float[] a = forward(trt, hs, kv, tokens, true);
-            float[] b = forward(ort, hs2, kv2, tokens, true);
-            assertTrue(maxDiff(a, b) <= tolerance(b), "max diff " + maxDiff(a, b));
+            float[] a = forward(trt, hs, kv, tokens, 0, tokens.length, true);
+            float[] b = forward(ort, hs2, kv2, tokens, 0, tokens.length, true);
+            assertTrue(maxAbsDiff(a, b) <= tolerance(b), "max diff " + maxAbsDiff(a, b));
         }
     }
 
@@ -166,8 +139,8 @@ class TrtRunnerStandInTest {
             java.util.Arrays.fill(prompt, 7);
             try (KvCache kv = r.newKvCache(64); HiddenStates a = r.newHiddenStates(prompt.length);
                  HiddenStates b = r.newHiddenStates(2)) {
-                forward(r, a, kv, prompt, false);
-                forward(r, a, kv, new int[] {5}, false);
+                forward(r, a, kv, prompt, 0, prompt.length, false);
+                forward(r, a, kv, new int[] {5}, 0, 1, false);
                 int contextsOfA = nat.scratches.size();
                 assertTrue(contextsOfA >= 2 * r.manifest().model().numLayers() + 1,
                         "a context per engine and profile used (both profiles of every layer): " + contextsOfA);
@@ -175,7 +148,7 @@ class TrtRunnerStandInTest {
                 TrtHiddenStates ha = (TrtHiddenStates) a;
                 assertTrue(ha.scratch.bytes() >= r.engines().scratchBytes());
                 kv.truncate(0);
-                forward(r, b, kv, new int[] {1, 2}, false);
+                forward(r, b, kv, new int[] {1, 2}, 0, 2, false);
                 assertEquals(2, nat.scratches.stream().distinct().count(), "another sequence, another scratch");
             }
         }
@@ -186,7 +159,7 @@ class TrtRunnerStandInTest {
         CpuStandInNative nat = new CpuStandInNative(1L << 30);
         try (TrtModelRunner r = open(nat)) {
             try (KvCache kv = r.newKvCache(16); HiddenStates hs = r.newHiddenStates(4)) {
-                forward(r, hs, kv, new int[] {1, 2, 3}, false);
+                forward(r, hs, kv, new int[] {1, 2, 3}, 0, 3, false);
                 assertTrue(nat.usedBytes() > 0);
             }
             assertEquals(0, nat.usedBytes());

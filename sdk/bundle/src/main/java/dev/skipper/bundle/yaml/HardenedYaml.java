@@ -290,7 +290,7 @@ public final class HardenedYaml {
      * @return it on one line
      */
     public static String oneLine(String s) {
-        return s == null ? "unknown YAML error" : s.strip().replaceAll("\\s*\\R\\s*", " ");
+        return s == null ? "unknown YAML error" : dev.skipper.api.SkipperException.oneLine(s);
     }
 
     private static String hint(String message, Limits limits) {

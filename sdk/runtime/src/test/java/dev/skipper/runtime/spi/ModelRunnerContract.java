@@ -33,7 +33,7 @@ public abstract class ModelRunnerContract {
      * gamma_K = K * 2^-24 = 9.2e-5 for K = 1536 (the FFN), independent of any machine's kernels.
      * Paths that only reorder sums stay far inside it; a wrong row or a stale cache entry does not.
      */
-    protected static final float TOLERANCE = 1e-4f;
+    public static final float TOLERANCE = 1e-4f;
 
     /** @return the test cases with goldens this backend runs (its bundles' flavours) */
     protected abstract List<String> cases();
@@ -60,7 +60,7 @@ public abstract class ModelRunnerContract {
      *
      * @return logits {@code [count or 1][vocab]}
      */
-    protected static float[] forward(ModelRunner r, HiddenStates hs, KvCache kv, int[] tokens, int offset, int count,
+    public static float[] forward(ModelRunner r, HiddenStates hs, KvCache kv, int[] tokens, int offset, int count,
                                      boolean allRows) throws SkipperException {
         int vocab = r.manifest().model().vocabSize();
         r.embed(tokens, offset, count, hs);
@@ -326,7 +326,7 @@ public abstract class ModelRunnerContract {
     }
 
     /** The largest |x| of a reference (at least 1) times {@link #TOLERANCE}. */
-    protected static float tolerance(float[] reference) {
+    public static float tolerance(float[] reference) {
         float scale = 1;
         for (float x : reference) {
             scale = Math.max(scale, Math.abs(x));
@@ -335,7 +335,7 @@ public abstract class ModelRunnerContract {
     }
 
     /** The largest element-wise |a - b|. */
-    protected static float maxAbsDiff(float[] a, float[] b) {
+    public static float maxAbsDiff(float[] a, float[] b) {
         assertEquals(a.length, b.length);
         float worst = 0;
         for (int i = 0; i < a.length; i++) {
@@ -345,7 +345,7 @@ public abstract class ModelRunnerContract {
     }
 
     /** Sum of |x|. */
-    protected static double sumAbs(float[] a) {
+    public static double sumAbs(float[] a) {
         double s = 0;
         for (float x : a) {
             s += Math.abs(x);

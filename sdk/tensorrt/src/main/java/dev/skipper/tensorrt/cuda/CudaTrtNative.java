@@ -196,7 +196,7 @@ public final class CudaTrtNative implements TrtNative {
                         .append(parser.getError(i).nodeName()).append(", ").append(parser.getError(i).nodeOperator())
                         .append(')');
             }
-            throw new SkipperException("TensorRT's ONNX parser refuses " + onnx + ": " + oneLine(why.toString()));
+            throw new SkipperException("TensorRT's ONNX parser refuses " + onnx + ": " + SkipperException.oneLine(why.toString()));
         }
         IBuilderConfig config = builder.createBuilderConfig();
         config.setMemoryPoolLimit(nvinfer.MemoryPoolType.kWORKSPACE, spec.workspaceBytes());
@@ -482,10 +482,10 @@ public final class CudaTrtNative implements TrtNative {
         @Override
         public void log(ILogger.Severity severity, String msg) {
             if (severity.value <= ILogger.Severity.kERROR.value) {
-                lastError = oneLine(msg);
+                lastError = SkipperException.oneLine(msg);
                 LOG.log(System.Logger.Level.DEBUG, "TensorRT: " + lastError);
             } else if (severity.value == ILogger.Severity.kWARNING.value) {
-                LOG.log(System.Logger.Level.DEBUG, "TensorRT warning: " + oneLine(msg));
+                LOG.log(System.Logger.Level.DEBUG, "TensorRT warning: " + SkipperException.oneLine(msg));
             }
         }
 
@@ -540,10 +540,6 @@ public final class CudaTrtNative implements TrtNative {
         while (c.getCause() != null && c.getCause() != c) {
             c = c.getCause();
         }
-        return oneLine(String.valueOf(c.getMessage()));
-    }
-
-    private static String oneLine(String s) {
-        return s == null ? "" : s.replace('\n', ' ').replace('\r', ' ');
+        return SkipperException.oneLine(String.valueOf(c.getMessage()));
     }
 }
