@@ -110,18 +110,7 @@ final class TestCases {
      */
     static float[] forward(OrtModelRunner r, HiddenStates hs, KvCache kv, int[] tokens, int offset, int count,
                            boolean allRows) throws SkipperException {
-        int vocab = r.manifest().model().vocabSize();
-        r.embed(tokens, offset, count, hs);
-        for (int l = 0; l < r.manifest().model().numLayers(); l++) {
-            r.layer(l, hs, count, kv);
-        }
-        float[] logits = new float[(allRows ? count : 1) * vocab];
-        if (allRows) {
-            r.head(hs, 0, count, logits);
-        } else {
-            r.head(hs, count - 1, 1, logits);
-        }
-        return logits;
+        return dev.skipper.runtime.spi.ModelRunnerContract.forward(r, hs, kv, tokens, offset, count, allRows);
     }
 
     /**
