@@ -24,11 +24,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the shipped prompt sets (chat, input-grounded, code: 21 prompts on SmolLM2), for tiny models and SmolLM2 in
  * fp32, int4 and the default recipe (int4 with int8 matmul activations). Drafting runs with fixed settings (no adaptation) so that every round drafts and
  * rejections happen at many positions.
+ *
+ * <p>{@code ./skipper test} runs the first two prompts of each set on SmolLM2 (six prompts per case,
+ * to keep the suite inside its time budget); {@code SKIPPER_TEST_FULL=1 ./skipper test}
+ * ({@code -Dskipper.fullSweep=true}) runs all 21.
  */
 class SpeculativeGreedyTest {
     static final List<String> CASES = java.util.stream.Stream.concat(EngineTestData.ALL_CASES.stream(),
             EngineTestData.DEFAULT_RECIPE_CASES.stream()).toList();
     private static final int NEW_TOKENS = 32;
+    /** All shipped prompts on the real model (opt-in: it costs ~20 minutes on 2 cores). */
+    static final boolean FULL_SWEEP = Boolean.getBoolean("skipper.fullSweep");
+    /** Prompts per shipped set for the real model's mode sweep. */
+    private static final int REAL_PER_SET = FULL_SWEEP ? 7 : 2;
     private static final SpeculationMode[] MODES = {SpeculationMode.NGRAM, SpeculationMode.EARLY_EXIT,
         SpeculationMode.LAYER_SKIP, SpeculationMode.AUTO};
 
@@ -47,7 +55,9 @@ class SpeculativeGreedyTest {
         SpeculationConfig spec = new SpeculationConfig(SpeculationMode.AUTO, Math.max(1, layers / 2), 4, 0.0,
                 skip, 3, true).fixed();
         boolean tiny = name.startsWith("tiny");
-        List<String> prompts = prompts(tiny ? 2 : 7, tiny ? 600 : 1200); // tiny tokenizers need more tokens per char
+        List<String> prompts = prompts(tiny ? 2 : REAL_PER_SET, tiny ? 600 : 1200); // tiny tokenizers need more tokens per char
+        System.out.printf("%s: %d prompts (%s)%n", name, prompts.size(),
+                tiny || FULL_SWEEP ? "all chosen" : "subset: SKIPPER_TEST_FULL=1 runs all 21");
         java.util.Map<SpeculationMode, long[]> perMode = new java.util.EnumMap<>(SpeculationMode.class); // drafted, accepted
         try (DefaultEngine engine = Skipper.open(EngineTestData.bundle(name), BackendOptions.DEFAULTS,
                 List.of("cpu"), EngineTestData.CONTEXT, spec)) {
