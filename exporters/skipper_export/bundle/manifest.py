@@ -68,3 +68,22 @@ def tokenizer_section(ckpt: Checkpoint) -> dict[str, Any]:
 def dump(manifest: dict[str, Any]) -> bytes:
     text = yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None)
     return text.encode("utf-8")
+
+
+def config_from_manifest(manifest: dict[str, Any]):
+    """The ModelConfig a manifest's ``model`` section describes (the inverse of :func:`model_section`):
+    what graphs built after export (calibration's drafters) need to match the bundle's layers."""
+    from ..load.config import ModelConfig, RopeScaling
+
+    m = manifest["model"]
+    rope = dict(m.get("rope") or {})
+    kind = str(rope.get("scaling", "none"))
+    extra = {k: rope[k] for k in ("factor", "original_max_position", "low_freq_factor", "high_freq_factor",
+                                  "beta_fast", "beta_slow", "attention_factor") if k in rope}
+    return ModelConfig(
+        architecture=str(m["architecture"]), num_layers=int(m["num_layers"]), hidden_size=int(m["hidden_size"]),
+        intermediate_size=int(m["intermediate_size"]), num_heads=int(m["num_heads"]),
+        num_kv_heads=int(m["num_kv_heads"]), head_dim=int(m["head_dim"]), vocab_size=int(m["vocab_size"]),
+        rms_norm_eps=float(m["rms_norm_eps"]), rope_theta=float(rope.get("theta", 10000.0)),
+        max_position=int(m["max_position"]), tie_word_embeddings=bool(m["tie_word_embeddings"]),
+        attention_bias=bool(m["attention_bias"]), rope_scaling=RopeScaling(kind=kind, **extra))

@@ -82,3 +82,118 @@ def exit_passages(encode: Callable[[str], list[int]], greedy: Callable[[list[int
         out.append((prompt + greedy(prompt, own_tokens), len(prompt)))
         progress(1)
     return out
+
+
+# ---- the feature drafter's training text (self-distillation on held-out-clean prompts) -------------
+
+# Modules whose functions the benchmark's code prompts or the held-out docstrings use: never trained on.
+_HELD_OUT_MODULES = frozenset({"textwrap", "heapq", "shlex", "fnmatch", "string", "statistics", "difflib"})
+# Pure-Python standard-library modules whose functions become "explain / document this" prompts.
+_CODE_MODULES = ("posixpath", "genericpath", "glob", "pprint", "base64", "quopri", "colorsys", "gettext",
+                 "mimetypes", "netrc", "ntpath", "queue", "reprlib", "shutil", "tabnanny", "warnings", "wave",
+                 "zipapp", "bisect", "ipaddress", "fractions", "configparser", "optparse", "plistlib", "tarfile",
+                 "imaplib", "poplib", "mailbox", "email.utils", "html", "html.parser", "xml.dom.minidom", "nturl2path",
+                 "pathlib", "enum", "dataclasses", "contextlib", "operator", "traceback", "linecache", "pkgutil")
+_CHAT_FORMS = (
+    "Explain the Python topic '{t}' briefly, with an example.",
+    "How is {t} used in Python code? Show one small example.",
+    "What should a beginner know about {t} in Python?",
+    "Describe {t} in Python in three short bullet points.",
+)
+_GROUNDED_FORMS = (
+    "Summarise this passage in a few sentences:\n\n{p}",
+    "What are the main points of the following text?\n\n{p}",
+    "Explain the following documentation to a beginner:\n\n{p}",
+)
+_CODE_FORMS = (
+    "Explain what this Python function does:\n\n{c}",
+    "Write a docstring for this Python function:\n\n{c}",
+    "Describe the inputs and outputs of this Python function:\n\n{c}",
+)
+
+
+def benchmark_topics() -> frozenset[str]:
+    """pydoc topics the shipped benchmark prompts use (benchmarks/prompts/make_prompts.py picks
+    them by these rules): the drafter never trains on them, so the bench measures held-out text."""
+    keys = sorted(_topics())
+    chat = [k for k in keys if k.isalpha()][:40:5]
+    grounded = keys[7::max(1, len(keys) // 8)][:8]
+    return frozenset(chat) | frozenset(grounded)
+
+
+def _code_prompts() -> list[str]:
+    import importlib
+    import inspect
+
+    out = []
+    for name in _CODE_MODULES:
+        if name in _HELD_OUT_MODULES:
+            continue
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        for _, f in sorted(inspect.getmembers(module, inspect.isfunction)):
+            if getattr(f, "__module__", None) != module.__name__:
+                continue
+            try:
+                src = inspect.getsource(f)
+            except (OSError, TypeError):
+                continue
+            if 200 <= len(src) <= 1500:
+                out.append(src.rstrip())
+    return out
+
+
+def drafter_prompts(count: int) -> list[str]:
+    """`count` instructions for the model to answer (its answers are the drafter's main training
+    text), interleaved chat / grounded / code so every budget sees all three kinds. Built from
+    pydoc topics the benchmark does not use and standard-library functions it does not use."""
+    import re
+
+    topics = _topics()
+    keys = [k for k in sorted(topics) if k not in benchmark_topics()]
+    chat = [_CHAT_FORMS[i % len(_CHAT_FORMS)].format(t=k.replace("-", " "))
+            for i in range(len(_CHAT_FORMS)) for k in keys[i::len(_CHAT_FORMS)]]
+    grounded = []
+    for i, k in enumerate(keys):
+        words = re.sub(r"\s+", " ", topics[k]).split(" ")
+        start = (i * 37) % max(1, len(words) - 150)
+        grounded.append(_GROUNDED_FORMS[i % len(_GROUNDED_FORMS)].format(p=" ".join(words[start:start + 150]).strip()))
+    code = [_CODE_FORMS[i % len(_CODE_FORMS)].format(c=c) for i, c in enumerate(_code_prompts())]
+    kinds = [chat, grounded, code]
+    out: list[str] = []
+    i = 0
+    while len(out) < count and any(i < len(k) for k in kinds):
+        for k in kinds:
+            if i < len(k) and len(out) < count:
+                out.append(k[i])
+        i += 1
+    return out
+
+
+def drafter_passages(encode: Callable[[str], list[int]], greedy: Callable[[list[int], int], list[int]],
+                     chat: Callable[[str], str] | None, pydoc_tokens: int, prompts: int, answer_tokens: int,
+                     passage_len: int = 256, max_prompt: int = 384, progress: Callable[[int], None] = lambda _: None
+                     ) -> list[tuple[list[int], int]]:
+    """(tokens, own_from) passages: the model's own greedy answers to :func:`drafter_prompts` (with
+    their prompts), then pydoc topic text (not the benchmark's topics) cut into `passage_len` pieces."""
+    out: list[tuple[list[int], int]] = []
+    for text in drafter_prompts(prompts):
+        prompt = encode(chat(text) if chat else text)[-max_prompt:]
+        out.append((prompt + greedy(prompt, answer_tokens), len(prompt)))
+        progress(1)
+    total = 0
+    topics = _topics()
+    held = benchmark_topics()
+    for k in sorted(topics):
+        if k in held:
+            continue
+        ids = encode(topics[k])
+        for s in range(0, len(ids) - 16, passage_len):
+            if total >= pydoc_tokens:
+                return out
+            piece = ids[s:s + passage_len]
+            out.append((piece, len(piece)))
+            total += len(piece)
+    return out

@@ -19,12 +19,24 @@ from .rope import apply_rope, rope_tables
 
 def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str, accuracy: int = 0) -> onnx.ModelProto:
     c = ckpt.config
-    p = f"model.layers.{index}."
     g = GraphBuilder(f"layer_{index}", act)
-    layout = kv_layout(flavour)
-    ins, outs = layer_io(c.hidden_size, c.num_kv_heads, c.head_dim, act, layout)
+    ins, outs = layer_io(c.hidden_size, c.num_kv_heads, c.head_dim, act, kv_layout(flavour))
     for t in ins:
         g.add_input(t.name, t.dtype, t.shape)
+    out, k, v = layer_body(g, ckpt, index, mode, flavour, accuracy, "hidden")
+    g.add_output(out, outs[0].name, act, outs[0].shape)
+    g.add_output(k, outs[1].name, act, outs[1].shape)
+    g.add_output(v, outs[2].name, act, outs[2].shape)
+    return g.model()
+
+
+def layer_body(g: GraphBuilder, ckpt: Checkpoint, index: int, mode: str, flavour: str, accuracy: int,
+               hidden_in: str) -> tuple[str, str, str]:
+    """Decoder layer `index` of `ckpt` over `hidden_in` [1, S, H] inside graph g, whose other inputs
+    are layer_io's cache inputs: (hidden out [1, S, H], new/present key, value)."""
+    c = ckpt.config
+    p = f"model.layers.{index}."
+    layout = kv_layout(flavour)
 
     def w(name: str) -> np.ndarray:
         return ckpt.weight(p + name).dense()
@@ -34,8 +46,8 @@ def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str,
 
     # Batch invariance (ort flavour): every op runs on at least two rows (a single input row is
     # repeated), so no kernel ever takes a one-row path (attention.py); the extra row is dropped at the end.
-    floor = RowFloor(g, "hidden") if layout == "head_major_shared" else None
-    hidden = floor.x if floor else "hidden"  # [1, S (+1 when S == 1), H]
+    floor = RowFloor(g, hidden_in) if layout == "head_major_shared" else None
+    hidden = floor.x if floor else hidden_in  # [1, S (+1 when S == 1), H]
 
     # Attention block.
     x = rms_norm(g, hidden, w("input_layernorm.weight"), c.rms_norm_eps, p + "input_layernorm.weight", flavour)  # [1, S, H]
@@ -47,7 +59,7 @@ def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str,
     if layout == "head_major_shared":
         attn, k, v = gqa_attention(g, qkv, c.num_heads, c.num_kv_heads, floor=floor)  # k, v: [1, KVH, max_seq, D] in place
     else:
-        attn, k, v = _decomposed_attention(g, qkv, c)
+        attn, k, v = _decomposed_attention(g, qkv, c, hidden_in)
     o = linear(g, attn, mat("self_attn.o_proj.weight"), p + "self_attn.o_proj", flavour, accuracy=accuracy)  # [1, S, H]
 
     # MLP block.
@@ -61,11 +73,7 @@ def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str,
     out = g.op("Add", [h2, down])
     if floor:
         out = floor.keep(g, out)  # [1, S, H]
-
-    g.add_output(out, outs[0].name, act, outs[0].shape)
-    g.add_output(k, outs[1].name, act, outs[1].shape)
-    g.add_output(v, outs[2].name, act, outs[2].shape)
-    return g.model()
+    return out, k, v
 
 
 def build_kv_fill(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str, accuracy: int = 0) -> onnx.ModelProto:
@@ -111,7 +119,7 @@ def build_kv_fill(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: st
 _ONNX_ACT = {"float32": onnx.TensorProto.FLOAT, "float16": onnx.TensorProto.FLOAT16}
 
 
-def _decomposed_attention(g: GraphBuilder, qkv: str, c: ModelConfig) -> tuple[str, str, str]:
+def _decomposed_attention(g: GraphBuilder, qkv: str, c: ModelConfig, seq_ref: str) -> tuple[str, str, str]:
     """Standard ops, sequence-major cache: (attn [1, S, H_q*D], new k, new v [1, S, KVH, D])."""
     q_dim, kv_dim = c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim
     q, k, v = g.op("Split", [qkv, g.i64([q_dim, kv_dim, kv_dim])], n_out=3, axis=-1)
@@ -124,5 +132,5 @@ def _decomposed_attention(g: GraphBuilder, qkv: str, c: ModelConfig) -> tuple[st
     k = apply_rope(g, k, cos, sin, c.head_dim)
     k_all = g.op("Concat", ["past_key", k], axis=1)  # [1, P+S, KVH, D]
     v_all = g.op("Concat", ["past_value", v], axis=1)
-    attn = attention(g, q, k_all, v_all, c.num_kv_heads, c.num_heads // c.num_kv_heads, c.head_dim, "hidden")
+    attn = attention(g, q, k_all, v_all, c.num_kv_heads, c.num_heads // c.num_kv_heads, c.head_dim, seq_ref)
     return attn, k, v
