@@ -4,7 +4,11 @@ Two steps, both by forward passes over real text none of us wrote (pydoc_data to
 model's own greedy answers:
   1. exit heads (``exit_heads.py``): per-layer agreement table (+ PNG), a draft vocabulary, an
      affine adapter and a TIDE-style router at each exit layer, exported as ONNX under ``draft/``;
-  2. skip-set search (``skip_search.py``) for layer-skip drafting.
+  2. skip-set search (``skip_search.py``) for layer-skip drafting;
+  3. FiRST routers (``first_routers.py``);
+  4. the feature drafter (EAGLE-style, ``feature_drafter.py``): one decoder layer over the target's
+     own last-layer features, trained by backprop (JAX, CPU) on the model's answers to prompts the
+     benchmark does not use, exported as ``draft/feature_drafter.onnx`` with its measured acceptance.
 The manifest gains ``draft_heads`` and ``speculation`` sections. Nothing is half-written: new files
 are staged in a temporary folder, moved in, and the manifest (which names them, with sha256s) is
 replaced last through a rename.
@@ -19,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from ..bundle.writer import BundleUpdate
@@ -26,6 +31,30 @@ from ..errors import ExportError, OneLineArgumentParser
 from ..machine import thread_count
 
 DRAFT_DIR = "draft"
+
+
+@dataclass(frozen=True)
+class DrafterBudget:
+    """What the feature drafter's training may spend (``--train-minutes`` and friends)."""
+
+    minutes: float = 15.0
+    max_updates: int = 100_000
+    prompts: int = 160
+    answer_tokens: int = 128
+    text_tokens: int = 40_000
+    steps: int = 3         # unrolled draft steps per position in training
+    measure_rounds: int = 1500
+
+    def check(self) -> None:
+        if not 0 < self.minutes <= 24 * 60 or self.max_updates < 1 or self.max_updates > 10_000_000:
+            raise ExportError("--train-minutes/--max-updates", f"need 0 < minutes <= 1440 and 1 <= updates <= 1e7, "
+                              f"got {self.minutes}, {self.max_updates}")
+        if not 0 <= self.prompts <= MAX_PASSAGES or not 1 <= self.answer_tokens <= MAX_PASSAGE_TOKENS:
+            raise ExportError("--drafter-prompts/--drafter-answer-tokens", f"need 0 <= prompts <= {MAX_PASSAGES} and "
+                              f"1 <= tokens <= {MAX_PASSAGE_TOKENS}, got {self.prompts}, {self.answer_tokens}")
+        if not 0 <= self.text_tokens <= MAX_TOKENS or self.prompts + self.text_tokens == 0:
+            raise ExportError("--drafter-text-tokens", f"need 0 <= tokens <= {MAX_TOKENS} and some training text, "
+                              f"got {self.text_tokens} with {self.prompts} prompts")
 MAX_TOKENS = 1 << 22          # teacher-forced tokens of one calibration (--tokens, --exit-tokens)
 MAX_PASSAGES = 100_000        # --own-passages, --first-passages
 MAX_PASSAGE_TOKENS = 8192     # --own-tokens, --first-tokens: at most a context
@@ -52,6 +81,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--first-tokens", type=int, default=64, help="tokens of each such passage (default 64)")
     p.add_argument("--skip-search", action=argparse.BooleanOptionalAction, default=True,
                    help="also search a layer-skip set (default on)")
+    p.add_argument("--feature-drafter", action=argparse.BooleanOptionalAction, default=True,
+                   help="also train the feature drafter (default on; needs jax)")
+    p.add_argument("--train-minutes", type=float, default=15.0,
+                   help="time budget of the feature drafter's training (default 15)")
+    p.add_argument("--max-updates", type=int, default=100_000,
+                   help="at most this many training updates of the feature drafter (default 100000)")
+    p.add_argument("--drafter-prompts", type=int, default=160,
+                   help="prompts whose greedy answers the feature drafter trains on (default 160)")
+    p.add_argument("--drafter-answer-tokens", type=int, default=128,
+                   help="tokens generated per such prompt (default 128)")
+    p.add_argument("--drafter-text-tokens", type=int, default=40_000,
+                   help="pydoc_data tokens the feature drafter also trains on (default 40000)")
     p.add_argument("--threads", type=thread_count, default=2,
                    help="intra-op threads, capped at the available processors (default 2)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -61,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         result = calibrate(a.bundle, a.tokens, a.own, a.threads, progress=not a.no_progress,
                            exit_tokens=a.exit_tokens, own_passages=a.own_passages, own_tokens=a.own_tokens,
                            draft_vocab=a.draft_vocab, exit_layers=a.exit_layers, seed=a.seed,
-                           skip_search=a.skip_search, first_passages=a.first_passages, first_tokens=a.first_tokens)
+                           skip_search=a.skip_search, first_passages=a.first_passages, first_tokens=a.first_tokens,
+                           drafter=DrafterBudget(a.train_minutes, a.max_updates, a.drafter_prompts,
+                                                 a.drafter_answer_tokens, a.drafter_text_tokens)
+                           if a.feature_drafter else None)
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -98,6 +142,14 @@ def summary(bundle: Path, result: dict) -> str:
     if s:
         lines.append(f"skip set {s['skip_layers']} (agreement {s['agreement']:.3f}, estimated {s['estimated_speedup']:.2f}x"
                      f"{'' if s['pays'] else ': layer-skip drafting does not pay for this model'})")
+    fd = result.get("feature_drafter")
+    if fd:
+        m, t = fd["measured"], fd["training"]
+        lines.append(f"feature drafter: trained {t['updates']} updates in {t['seconds']} s on {t['tokens']} tokens "
+                     f"({t['own_tokens']} the model's own), loss {t['loss_first']} -> {t['loss_last']}")
+        lines.append(f"  held-out acceptance per draft position {m['acceptance']} over {m['rounds']} rounds; "
+                     f"draft cost {m['draft_cost']:.3f} of a step; estimated {max(m['estimated_speedup']):.2f}x "
+                     f"at {m['draft_len']} drafts per round")
     return "\n".join(lines)
 
 
@@ -113,7 +165,8 @@ def _chat(manifest: dict) -> Any:
 
 def calibrate(bundle: Path, budget: int, own: int, threads: int, progress: bool = True, *, exit_tokens: int = 16384,
               own_passages: int = 32, own_tokens: int = 128, draft_vocab: int = 8192, exit_layers: str = "auto",
-              seed: int = 0, skip_search: bool = True, first_passages: int = 64, first_tokens: int = 64) -> dict:
+              seed: int = 0, skip_search: bool = True, first_passages: int = 64, first_tokens: int = 64,
+              drafter: DrafterBudget | None = None) -> dict:
     from ..verify.bundle_session import BundleSession, load_manifest
     from ..verify.tokenizer import BundleTokenizer
 
@@ -137,6 +190,8 @@ def calibrate(bundle: Path, budget: int, own: int, threads: int, progress: bool 
             raise ExportError(flag, f"at most {most}, got {value}")
     if seed < 0:
         raise ExportError("--seed", f"must be >= 0, got {seed}")
+    if drafter is not None:
+        drafter.check()
     t0 = time.perf_counter()
     manifest = load_manifest(bundle)
     layers = _exit_layers(exit_layers, int(manifest["model"]["num_layers"]))
@@ -168,8 +223,12 @@ def calibrate(bundle: Path, budget: int, own: int, threads: int, progress: bool 
         first = _first_routers(sess, manifest, draft["collected"], draft["passages"], count, progress, files,
                                first_passages, first_tokens)
         result["first_routers"] = {k: v for k, v in first.items() if k not in ("file", "dtype", "shape")}
+        feature = None
+        if drafter is not None:
+            feature = _feature_drafter(sess, manifest, tok.encode, greedy, chat, draft, drafter, seed, progress, files)
+            result["feature_drafter"] = {k: v for k, v in feature.items() if k not in ("file", "inputs", "outputs")}
         result["seconds"] = round(time.perf_counter() - t0, 1)
-        _commit(bundle, manifest, staging, files, draft["section"], result.get("speculation"), first)
+        _commit(bundle, manifest, staging, files, draft["section"], result.get("speculation"), first, feature)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
@@ -276,7 +335,83 @@ def _draft_heads(sess, manifest: dict, encode, greedy, chat, exit_tokens: int, o
         png.unlink(missing_ok=True)
     summary = {"exits": summaries, "default_exit": best["layer"], "vocab_size": n_draft, **calib,
                "training_free": record["training_free"]}
-    return {"section": section, "summary": summary, "collected": c, "passages": passages}
+    return {"section": section, "summary": summary, "collected": c, "passages": passages, "reduced": reduced,
+            "vocab_ids": vocab_ids}
+
+
+def _feature_drafter(sess, manifest: dict, encode, greedy, chat, draft: dict, budget: DrafterBudget, seed: int,
+                     progress: bool, files: dict[str, bytes]) -> dict:
+    """Harvest, train, export and measure the feature drafter; its manifest section."""
+    from tqdm import tqdm
+
+    from ..bundle.manifest import config_from_manifest, graph_entry
+    from ..graphs.contract import TensorSpec, kv_layout, layer_io
+    from .feature_drafter import train
+    from .feature_eval import DrafterSession, measure
+    from .feature_graph import feature_drafter_graph
+    from .features import harvest
+    from .text import drafter_passages
+
+    try:
+        import jax  # noqa: F401
+        import optax  # noqa: F401
+    except ImportError:
+        raise ExportError("--feature-drafter", "needs jax and optax (./skipper setup installs them); "
+                          "--no-feature-drafter calibrates without it") from None
+    if manifest["weights"]["activations"] != "float32":
+        raise ExportError("--feature-drafter", f"needs float32 activations, the bundle has "
+                          f"{manifest['weights']['activations']} (--no-feature-drafter calibrates without it)")
+    config = config_from_manifest(manifest)
+    t0 = time.perf_counter()
+    with tqdm(total=budget.prompts, desc="drafter: own answers", unit="answer", disable=not progress,
+              leave=False) as bar:
+        passages = drafter_passages(encode, greedy, chat, budget.text_tokens, budget.prompts, budget.answer_tokens,
+                                    progress=bar.update)
+    t_text = time.perf_counter() - t0
+    with tqdm(total=sum(len(t) for t, _ in passages), desc="drafter: features", unit="tok", disable=not progress,
+              leave=False) as bar:
+        feats = harvest(sess, passages, progress=bar.update)
+    t_harvest = time.perf_counter() - t0 - t_text
+    reduced, vocab_ids = draft["reduced"], draft["vocab_ids"]
+    with tqdm(total=budget.max_updates, desc="drafter: training", unit="update", disable=not progress,
+              leave=False) as bar:
+        last = [0]
+
+        def shown(entry: dict) -> None:
+            bar.update(entry["step"] - last[0])
+            last[0] = entry["step"]
+            bar.set_postfix(loss=entry["loss"], accept=entry["acceptance"][0])
+
+        trained = train(feats, config, reduced, vocab_ids, steps=budget.steps, seed=seed, minutes=budget.minutes,
+                        max_updates=budget.max_updates, progress=shown)
+    acc = 4 if manifest["weights"].get("matmul_accuracy") == "int8" else 0
+    mode = str(manifest["weights"]["mode"])
+    graph = feature_drafter_graph(trained, config, reduced, mode, manifest["flavour"], "float32", acc).SerializeToString()
+    test = [i for i in feats.test_ids() if feats.own_from[i] < feats.starts[i + 1] - feats.starts[i]]
+    with tqdm(total=budget.measure_rounds, desc="drafter: held-out rounds", unit="round", disable=not progress,
+              leave=False) as bar:
+        measured = measure(sess, DrafterSession(sess, graph), feats, vocab_ids, test, max_rounds=budget.measure_rounds,
+                           progress=bar.update)
+    rel = f"{DRAFT_DIR}/feature_drafter.onnx"
+    files[rel] = graph
+    h = config.hidden_size
+    ins, outs = layer_io(h, config.num_kv_heads, config.head_dim, "float32", kv_layout(manifest["flavour"]))
+    n = len(vocab_ids)
+    r = trained.report
+    entry = graph_entry(
+        rel, [TensorSpec("feature", "float32", [1, "seq", h]), TensorSpec("embedded", "float32", [1, "seq", h])] + ins[1:],
+        [TensorSpec("feature_out", "float32", [1, "seq", h]), TensorSpec("logits", "float32", [1, "seq", n])] + outs[1:],
+        vocab={"file": f"{DRAFT_DIR}/vocab.i32", "dtype": "int32", "size": n},
+        measured=measured.summary(), confidence={"thresholds": measured.confidence_table},
+        training={"tokens": int(len(feats.final)), "own_tokens": int(sum(int(feats.starts[i + 1] - feats.starts[i]
+                                                                              - feats.own_from[i])
+                                                                          for i in range(feats.passages))),
+                  "passages": feats.passages, "updates": r.steps, "seconds": r.seconds,
+                  "text_seconds": round(t_text, 1), "harvest_seconds": round(t_harvest, 1),
+                  "loss_first": round(r.loss_first, 4), "loss_last": round(r.loss_last, 4), "seed": seed,
+                  "unrolled_steps": budget.steps,
+                  "history": r.history[-20:]})
+    return entry
 
 
 def _first_routers(sess, manifest: dict, c, passages, skip_count: int, progress: bool, files: dict[str, bytes],
@@ -341,7 +476,7 @@ def _skip_search(sess, encode, greedy, chat, budget: int, own: int, progress: bo
 
 
 def _commit(bundle: Path, manifest: dict, staging: Path, files: dict[str, bytes], draft: dict | None,
-            speculation: dict | None, first: dict | None = None) -> None:
+            speculation: dict | None, first: dict | None = None, feature: dict | None = None) -> None:
     """Stage every new file and update the manifest's sections; ``BundleUpdate`` moves the draft
     folder and calibration files in and replaces the manifest last."""
     update = BundleUpdate(bundle, staging)
@@ -354,6 +489,10 @@ def _commit(bundle: Path, manifest: dict, staging: Path, files: dict[str, bytes]
         manifest["draft_heads"] = draft
     if first is not None:
         manifest["first_routers"] = first
+    if feature is not None:
+        manifest["feature_drafter"] = feature
+    elif draft is not None:
+        manifest.pop("feature_drafter", None)  # its file left with the old draft folder
     if speculation is not None:
         manifest["speculation"] = {
             "skip_layers": speculation["skip_layers"],

@@ -61,9 +61,12 @@ def _chat(text: str) -> str:
     return f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
 
 
-# A fast calibration (exit heads only) so the runtime's exit-head drafting is tested on every case.
+# A fast calibration so the runtime's drafters are tested on every case: exit heads, FiRST routers
+# and, on the tiny models, a briefly trained feature drafter (SmolLM2's cases never train it: minutes).
 FAST_CALIBRATION = {"exit_tokens": 1024, "own_passages": 4, "own_tokens": 32, "draft_vocab": 512, "skip_search": False,
-                    "first_passages": 8, "first_tokens": 24}
+                    "first_passages": 8, "first_tokens": 24, "drafter": None}
+TINY_DRAFTER = {"minutes": 1.0, "max_updates": 80, "prompts": 8, "answer_tokens": 32, "text_tokens": 1024,
+                "measure_rounds": 100}
 
 
 def write_bundle(out: Path, source: Path | str, calibrate: dict[str, Any] | None = None, **export_kw: Any) -> Path:
@@ -73,7 +76,12 @@ def write_bundle(out: Path, source: Path | str, calibrate: dict[str, Any] | None
     if calibrate is not None:
         from ..calibrate.__main__ import calibrate as run_calibration
 
-        run_calibration(bundle, 96, 24, 2, progress=False, **calibrate)
+        from ..calibrate.__main__ import DrafterBudget
+
+        kw = dict(calibrate)
+        if kw.get("drafter") is not None:
+            kw["drafter"] = DrafterBudget(**kw["drafter"])
+        run_calibration(bundle, 96, 24, 2, progress=False, **kw)
     return bundle
 
 
@@ -114,16 +122,18 @@ def main(argv: list[str] | None = None) -> int:
         models = a.out / "models"
         bpe = make_tiny(models / "hf-bpe", "hf", "bpe", layers=3, tie_word_embeddings=False)
         spm = make_tiny(models / "gguf-spm-q4_1", "gguf", "spm", "Q4_1")
-        write_case(a.out / "tiny-bpe-fp32", bpe, bpe, 24, 128, calibrate=FAST_CALIBRATION, weights="fp32")
+        write_case(a.out / "tiny-bpe-fp32", bpe, bpe, 24, 128, calibrate={**FAST_CALIBRATION, "drafter": TINY_DRAFTER},
+                   weights="fp32")
         # Reference goldens hold bundles to the float32 yardstick: exact weights x float compute.
-        write_case(a.out / "tiny-spm-int4", spm, spm, 24, 128, calibrate=FAST_CALIBRATION, weights="int4",
+        write_case(a.out / "tiny-spm-int4", spm, spm, 24, 128, calibrate={**FAST_CALIBRATION, "drafter": TINY_DRAFTER}, weights="int4",
                    matmul="fp32")
         write_case(a.out / "tiny-bpe-fp32-standard", bpe, bpe, 24, 128, weights="fp32", flavour="standard")
         # float16 compute (the TensorRT-style recipe), checked against its float32 twin by the runtime tests.
         write_bundle(a.out / "tiny-bpe-fp16-standard", bpe, weights="fp16", flavour="standard")
         # The default recipe (int8 matmul activations): no reference goldens (its agreement with exact
         # math is statistical), only the bundle, for the speculative-equals-plain tests.
-        write_bundle(a.out / "tiny-spm-int4-int8", spm, FAST_CALIBRATION, weights="int4", matmul="int8")
+        write_bundle(a.out / "tiny-spm-int4-int8", spm, {**FAST_CALIBRATION, "drafter": TINY_DRAFTER}, weights="int4",
+                     matmul="int8")
         if a.real:
             from ..load.source import resolve_source
 

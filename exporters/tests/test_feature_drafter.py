@@ -1,0 +1,158 @@
+"""The feature drafter on tiny models: training (loss goes down, determinism), the exported graph
+against the numpy forward, its KV cache (incremental = batched, rollback), calibration's manifest
+section, the acceptance arithmetic, and training text kept off the benchmark's prompts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("jax")
+
+from skipper_export.bundle.manifest import config_from_manifest
+from skipper_export.calibrate.__main__ import DrafterBudget, calibrate
+from skipper_export.calibrate.collect import probe_head
+from skipper_export.calibrate.feature_drafter import chain_acceptance, forward_numpy, train
+from skipper_export.calibrate.feature_eval import DrafterSession
+from skipper_export.calibrate.feature_graph import feature_drafter_graph
+from skipper_export.calibrate.features import Features, harvest
+from skipper_export.calibrate.text import benchmark_topics, drafter_prompts
+from skipper_export.errors import ExportError
+from skipper_export.tiny import make_tiny
+from skipper_export.verify.bundle_session import BundleSession, load_manifest
+
+from helpers import export_bundle
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module", params=["ort", "standard"])
+def harvested(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(f"fd-{request.param}")
+    src = make_tiny(tmp / "m", "hf", "bpe", layers=2)
+    bundle = export_bundle(src, tmp / "b", weights="fp32", flavour=request.param)
+    m = load_manifest(bundle)
+    sess = BundleSession(bundle, max_seq=512, threads=1, verify=False)
+    rng = np.random.default_rng(0)
+    passages = []
+    for i in range(20):  # the model's own greedy text after a random prompt: what the drafter learns
+        prompt = [int(x) for x in rng.integers(3, 400, 12)]
+        passages.append((prompt + sess.greedy(prompt, 60), len(prompt)))
+    feats = harvest(sess, passages)
+    head = probe_head(sess, int(m["model"]["hidden_size"]))
+    return bundle, m, sess, feats, head
+
+
+def _train(feats, m, head, seed=0, updates=40):
+    return train(feats, config_from_manifest(m), head, np.arange(head.shape[1]), seed=seed, minutes=5,
+                 max_updates=updates, batch=4, length=32, lr=3e-3, eval_every=1000)
+
+
+def test_training_lowers_the_loss_and_is_deterministic(harvested) -> None:
+    _, m, _, feats, head = harvested
+    a = _train(feats, m, head)
+    b = _train(feats, m, head)
+    assert a.report.steps == 40
+    assert a.report.loss_last < 0.8 * a.report.loss_first, (a.report.loss_first, a.report.loss_last)
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k], err_msg=k)
+    c = _train(feats, m, head, seed=1)
+    assert any(not np.array_equal(a.params[k], c.params[k]) for k in a.params)
+
+
+def test_exported_graph_matches_the_numpy_forward_and_rolls_back(harvested) -> None:
+    _, m, sess, feats, head = harvested
+    d = _train(feats, m, head, updates=10)
+    cfg = config_from_manifest(m)
+    graph = feature_drafter_graph(d, cfg, head, "fp32", m["flavour"], "float32", 0).SerializeToString()
+    ds = DrafterSession(sess, graph)
+    n = 30
+    f, e = feats.feature[:n], feats.embedded[1:n + 1]
+    out, logits = ds.run(f, e)
+    ref, _ = forward_numpy(d, f, e)
+    scale = np.abs(ref).max()
+    assert np.abs(out - ref).max() <= 1e-5 * scale + 1e-5, np.abs(out - ref).max()
+    y = ref / np.sqrt((ref * ref).mean(-1, keepdims=True) + cfg.rms_norm_eps)
+    np.testing.assert_allclose(logits, y @ head, rtol=1e-4, atol=1e-4 * np.abs(y @ head).max())
+    # One position at a time through the cache gives the batched rows.
+    ds.truncate(0)
+    rows = np.concatenate([ds.run(f[i:i + 1], e[i:i + 1])[0] for i in range(n)])
+    np.testing.assert_allclose(rows, out, rtol=1e-5, atol=1e-5 * scale)
+    # Rollback by length: drafting junk after position 10 and truncating leaves no trace.
+    ds.truncate(10)
+    ds.run(np.full((5, f.shape[1]), 3.0, np.float32), e[10:15] * 0 + 1)
+    ds.truncate(10)
+    again, _ = ds.run(f[10:n], e[10:n])
+    np.testing.assert_allclose(again, out[10:], rtol=1e-5, atol=1e-5 * scale)
+
+
+def test_chain_acceptance_counts_rounds_whose_every_draft_is_right() -> None:
+    # One passage of 8 own rows; final[r] is the target's token after row r.
+    final = np.array([5, 6, 7, 8, 9, 10, 11, 12], np.int64)
+    z = np.zeros((8, 2), np.float32)
+    feats = Features(z, z, final, np.array([0, 8]), np.array([0]))
+    rows = np.arange(1, 8)[None]  # drafter position i predicts row i+1
+    step1 = final[rows].copy()
+    step2 = final[rows].copy()
+    step2[0, 3] = 0  # the round ending at position 2 fails its second draft
+    rates = chain_acceptance([step1, step2], rows, feats, 2)
+    assert rates[0] == 1.0
+    assert rates[1] == pytest.approx(5 / 6)  # 6 rounds fit both drafts; one of them stops at one
+
+
+def test_calibrate_stores_a_measured_feature_drafter(tmp_path: Path) -> None:
+    src = make_tiny(tmp_path / "m", "hf", "bpe", layers=2)
+    bundle = export_bundle(src, tmp_path / "b", weights="fp32")
+    budget = DrafterBudget(minutes=1, max_updates=20, prompts=4, answer_tokens=24, text_tokens=512, measure_rounds=40)
+    result = calibrate(bundle, budget=96, own=24, threads=1, progress=False, exit_tokens=600, own_passages=2,
+                       skip_search=False, draft_vocab=128, drafter=budget)
+    m = load_manifest(bundle)  # every hash verified, the drafter's included
+    fd = m["feature_drafter"]
+    assert fd["file"] == "draft/feature_drafter.onnx" and fd["file"] in m["files"]
+    assert fd["vocab"] == {"file": "draft/vocab.i32", "dtype": "int32", "size": 128}
+    assert [t["name"] for t in fd["inputs"]][:2] == ["feature", "embedded"]
+    assert [t["name"] for t in fd["outputs"]][:2] == ["feature_out", "logits"]
+    assert fd["outputs"][1]["shape"] == [1, "seq", 128]
+    meas = fd["measured"]
+    assert len(meas["acceptance"]) == 6 and meas["rounds"] > 0
+    assert all(0 <= a <= 1 for a in meas["acceptance"])
+    assert all(x >= y for x, y in zip(meas["acceptance"], meas["acceptance"][1:]))  # a chain only shrinks
+    assert meas["draft_cost"] > 0 and 1 <= meas["draft_len"] <= 6
+    assert fd["training"]["updates"] == 20 and fd["training"]["tokens"] > 0
+    assert result["feature_drafter"]["measured"] == meas
+    # Recalibrating without it removes the section and the file together.
+    calibrate(bundle, budget=96, own=24, threads=1, progress=False, exit_tokens=600, own_passages=2,
+              skip_search=False, draft_vocab=128)
+    m = load_manifest(bundle)
+    assert "feature_drafter" not in m and "draft/feature_drafter.onnx" not in m["files"]
+    assert not (bundle / "draft/feature_drafter.onnx").exists()
+
+
+def test_bad_budgets_are_refused_before_any_work(tmp_path: Path) -> None:
+    src = make_tiny(tmp_path / "m", "hf", "bpe", layers=2)
+    bundle = export_bundle(src, tmp_path / "b", weights="fp32")
+    before = (bundle / "manifest.yaml").read_bytes()
+    for bad, flag in ((DrafterBudget(minutes=0), "--train-minutes"), (DrafterBudget(prompts=-1), "--drafter-prompts"),
+                      (DrafterBudget(prompts=0, text_tokens=0), "--drafter-text-tokens")):
+        with pytest.raises(ExportError, match=flag):
+            calibrate(bundle, budget=96, own=24, threads=1, progress=False, drafter=bad)
+    assert (bundle / "manifest.yaml").read_bytes() == before
+
+
+def test_training_prompts_stay_off_the_benchmark() -> None:
+    prompts = drafter_prompts(10_000)
+    assert len(prompts) > 200
+    bench = []
+    for name in ("chat", "grounded", "code"):
+        bench += (REPO / "benchmarks/prompts" / f"{name}.txt").read_text(encoding="utf-8").splitlines()
+    assert not set(prompts) & set(bench)
+    held = benchmark_topics()
+    chat = [p for p in prompts if "'" in p.split("\n")[0] and p.startswith("Explain the Python topic")]
+    assert chat and not any(f"'{t}'" in p for p in chat for t in held)
+    import difflib, fnmatch, heapq, inspect, shlex, statistics, string, textwrap
+
+    for f in (textwrap.dedent, heapq.nsmallest, shlex.quote, fnmatch.translate, heapq.merge, string.capwords,
+              statistics.median, difflib.get_close_matches):  # the code set's functions (make_prompts.py)
+        assert not any(inspect.getsource(f).rstrip()[:300] in p for p in prompts), f.__name__
