@@ -11,9 +11,10 @@ public enum SpeculationMode {
     /** Plain decoding: one full forward pass per token. */
     OFF,
     /**
-     * Prompt lookup when the recent tokens occur earlier in the sequence, layer drafting (the
-     * calibrated exit head, skip set or early exit, when the bundle or configuration gives one and
-     * calibration estimates that it pays) otherwise; draft length adapted online, and switched off
+     * Prompt lookup when the recent tokens occur earlier in the sequence, otherwise the trained
+     * feature drafter when the bundle has one and calibration estimates that it pays, and layer
+     * drafting (the calibrated exit head, skip set or early exit, when the bundle or configuration
+     * gives one and calibration estimates that it pays); draft length adapted online, and switched off
      * for the session when measured slower than plain decoding.
      */
     AUTO,
@@ -29,6 +30,11 @@ public enum SpeculationMode {
     EXIT_HEAD,
     /** Draft with every layer except a skip set. */
     LAYER_SKIP,
+    /**
+     * Draft with the bundle's trained feature drafter (EAGLE-style: one layer over the model's own
+     * last-layer features, {@code skipper calibrate}); runs no model layer while drafting.
+     */
+    FEATURE,
     /** Prompt lookup: copy the continuation of an earlier occurrence of the last n tokens. */
     NGRAM;
 

@@ -62,6 +62,7 @@ public record BundleManifest(
         SpeculationSpec speculation,
         DraftHeadsSpec draftHeads,
         FirstRoutersSpec firstRouters,
+        FeatureDrafterSpec featureDrafter,
         TokenizerSpec tokenizer,
         String chatTemplate,
         GraphsSpec graphs,
@@ -656,6 +657,38 @@ public record BundleManifest(
         /** @return the exit head at {@link #defaultExit()} */
         public ExitHeadSpec defaultHead() {
             return exit(defaultExit).orElseThrow();
+        }
+    }
+
+    /**
+     * The trained feature drafter (EAGLE-style; bundle-format.md, {@code feature_drafter}): one
+     * decoder layer of the model's shape with its own KV cache, reading the target's last-layer
+     * output for the previous position and the current token's embedding, predicting the next
+     * position's feature and draft-vocabulary logits.
+     *
+     * @param graph feature, embedded and a layer's cache inputs to feature_out, logits
+     *     {@code [1, seq, vocabSize]} and the layer's cache outputs
+     * @param vocabSize its draft vocabulary: the same file and size as {@code draft_heads.vocab}
+     * @param confidence held-out {@code [threshold, precision, coverage]} rows of the draft's own
+     *     top-1 probability against "the draft is the model's top-1", ascending by threshold
+     * @param acceptance held-out share of rounds that accept at least s drafts, s = 1..k
+     * @param draftLen the draft length with the best estimated speed-up
+     * @param draftCost one drafted token as a fraction of a plain decode step (measured by calibration)
+     * @param estimatedSpeedup calibration's estimate at {@code draftLen} drafts per round
+     */
+    public record FeatureDrafterSpec(GraphSpec graph, int vocabSize, List<double[]> confidence, double[] acceptance,
+                                     int draftLen, double draftCost, double estimatedSpeedup) {
+        // Checks non-null components and copies the collections.
+        public FeatureDrafterSpec {
+            Objects.requireNonNull(graph, "graph");
+            confidence = List.copyOf(confidence);
+            acceptance = acceptance.clone();
+        }
+
+        /** @return the measured acceptance per draft position (a copy) */
+        @Override
+        public double[] acceptance() {
+            return acceptance.clone();
         }
     }
 

@@ -7,6 +7,7 @@ import dev.skipper.bundle.BundleManifest.DType;
 import dev.skipper.bundle.BundleManifest.Dim;
 import dev.skipper.bundle.BundleManifest.DraftHeadsSpec;
 import dev.skipper.bundle.BundleManifest.ExitHeadSpec;
+import dev.skipper.bundle.BundleManifest.FeatureDrafterSpec;
 import dev.skipper.bundle.BundleManifest.FirstRoutersSpec;
 import dev.skipper.bundle.BundleManifest.Flavour;
 import dev.skipper.bundle.BundleManifest.GraphSpec;
@@ -183,6 +184,10 @@ public final class BundleManifestReader {
             Node firstNode = top.optional("first_routers");
             FirstRoutersSpec firstRouters = firstNode == null || HardenedYaml.isNull(firstNode) ? null
                     : firstRouters(section(firstNode, "first_routers"), model, listed);
+            Node featureNode = top.optional("feature_drafter");
+            FeatureDrafterSpec featureDrafter = featureNode == null || HardenedYaml.isNull(featureNode) ? null
+                    : featureDrafter(section(featureNode, "feature_drafter"), model, weights, kvCache.layout(), listed,
+                            draftHeads);
             TokenizerSpec tokenizer = tokenizer(section(top.required("tokenizer"), "tokenizer"), model, listed);
             Node templateNode = top.required("chat_template");
             String chatTemplate = HardenedYaml.isNull(templateNode) ? null : string(templateNode, "chat_template");
@@ -196,7 +201,8 @@ public final class BundleManifestReader {
                 verify(filesSection, files, listed);
             }
             return new BundleManifest(root, format, v, producer, source, model, weights, flavour, opsets,
-                    ort, kvCache, ropeCache, speculation, draftHeads, firstRouters, tokenizer, chatTemplate, graphs, files);
+                    ort, kvCache, ropeCache, speculation, draftHeads, firstRouters, featureDrafter, tokenizer, chatTemplate,
+                    graphs, files);
         }
 
         // ---- sections -----------------------------------------------------------------------
@@ -489,6 +495,73 @@ public final class BundleManifestReader {
                 throw fail(defNode, s.child("default_exit"), "must be one of the exits' layers, got " + HardenedYaml.describe(defNode));
             }
             return new DraftHeadsSpec(vocabFile, size, head, d, exits);
+        }
+
+        /**
+         * {@code feature_drafter}: its graph against the contract, the draft vocabulary (the draft
+         * heads' own file and size: their logits share one buffer), the measured acceptance and costs.
+         */
+        private FeatureDrafterSpec featureDrafter(Section s, ModelDims model, WeightsSpec weights, KvLayout layout,
+                Map<String, Path> listed, DraftHeadsSpec draftHeads) throws BundleFormatException {
+            if (weights.activations() != DType.FLOAT32) {
+                throw fail(s.node, "feature_drafter", "needs float32 activations, the bundle has "
+                        + weights.activations().yamlName());
+            }
+            if (draftHeads == null) {
+                throw fail(s.node, "feature_drafter", "needs the draft_heads section (its draft vocabulary)");
+            }
+            Section vocab = section(s.required("vocab"), s.child("vocab"));
+            Node fileNode = vocab.required("file");
+            String file = listedFile(fileNode, vocab.child("file"), listed);
+            if (!file.equals(draftHeads.vocabFile())) {
+                throw fail(fileNode, vocab.child("file"), "must be draft_heads' vocabulary '"
+                        + HardenedYaml.clip(draftHeads.vocabFile()) + "', got '" + HardenedYaml.clip(file) + "'");
+            }
+            Node sizeNode = vocab.required("size");
+            int size = positiveInt(sizeNode, vocab.child("size"));
+            if (size != draftHeads.vocabSize()) {
+                throw fail(sizeNode, vocab.child("size"), "is " + size + ", but draft_heads' vocabulary has "
+                        + draftHeads.vocabSize() + " tokens");
+            }
+            GraphContract.Io io = GraphContract.of(model, weights.activations(), layout).featureDrafter(size);
+            GraphSpec graph = graph(s, listed, new HashMap<>(), io.inputs(), io.outputs());
+            Section measured = section(s.required("measured"), s.child("measured"));
+            Node accNode = measured.required("acceptance");
+            SequenceNode accList = list(accNode, measured.child("acceptance"));
+            if (accList.getValue().isEmpty() || accList.getValue().size() > 64) {
+                throw fail(accNode, measured.child("acceptance"), "must list 1 to 64 shares, got "
+                        + accList.getValue().size());
+            }
+            double[] acceptance = new double[accList.getValue().size()];
+            for (int i = 0; i < acceptance.length; i++) {
+                Node n = accList.getValue().get(i);
+                String key = measured.child("acceptance") + "[" + i + "]";
+                if (HardenedYaml.isNull(n)) {
+                    throw fail(n, key, "must be a number in [0, 1]");
+                }
+                acceptance[i] = fraction(n, key, 1);
+                if (i > 0 && acceptance[i] > acceptance[i - 1]) {
+                    throw fail(n, key, "a round accepting " + (i + 1) + " drafts also accepted " + i
+                            + ": shares must not grow");
+                }
+            }
+            Node lenNode = measured.required("draft_len");
+            int draftLen = positiveInt(lenNode, measured.child("draft_len"));
+            if (draftLen > acceptance.length) {
+                throw fail(lenNode, measured.child("draft_len"), "is " + draftLen + ", more than the "
+                        + acceptance.length + " measured positions");
+            }
+            double cost = fraction(measured.required("draft_cost"), measured.child("draft_cost"), 1000);
+            Node estNode = measured.required("estimated_speedup");
+            SequenceNode estList = list(estNode, measured.child("estimated_speedup"));
+            if (estList.getValue().size() != acceptance.length) {
+                throw fail(estNode, measured.child("estimated_speedup"), "must list one estimate per measured position ("
+                        + acceptance.length + "), got " + estList.getValue().size());
+            }
+            String estKey = measured.child("estimated_speedup") + "[" + (draftLen - 1) + "]";
+            double speedup = fraction(estList.getValue().get(draftLen - 1), estKey, 1000);
+            return new FeatureDrafterSpec(graph, size, thresholdTable(s, "confidence"), acceptance, draftLen, cost,
+                    speedup);
         }
 
         /** {@code first_routers}: float32 weights file of exactly [num_layers][hidden+1], a skip count, the pooling. */

@@ -53,6 +53,12 @@ public final class GraphContract {
     public static final String LOGITS = "logits";
     /** Router probability {@code [1, seq]} float32 that the exit's top-1 is the full model's. */
     public static final String ACCEPT_PROB = "accept_prob";
+    /** Feature drafter input: the target's last-layer output at the previous position. */
+    public static final String FEATURE = "feature";
+    /** Feature drafter input: the current token's embedding. */
+    public static final String EMBEDDED = "embedded";
+    /** Feature drafter output: the predicted last-layer output. */
+    public static final String FEATURE_OUT = "feature_out";
 
     /**
      * One graph's inputs and outputs, in the format's order.
@@ -192,6 +198,24 @@ public final class GraphContract {
     /** @return a calibrated exit head: float32 hidden -> adapted hidden_out + accept_prob */
     public Io exitHead() {
         return exitHead;
+    }
+
+    /**
+     * @param draftVocabSize the draft vocabulary's size
+     * @return the feature drafter: feature, embedded and a layer's cache inputs -> feature_out,
+     *     logits over the draft vocabulary and the layer's cache outputs (float32)
+     */
+    public Io featureDrafter(int draftVocabSize) {
+        Dim one = Dim.of(1);
+        Dim seq = Dim.of("seq");
+        List<Dim> hidden = List.of(one, seq, Dim.of(model.hiddenSize()));
+        List<TensorSpec> in = new java.util.ArrayList<>(List.of(new TensorSpec(FEATURE, DType.FLOAT32, hidden),
+                new TensorSpec(EMBEDDED, DType.FLOAT32, hidden)));
+        in.addAll(layer.inputs().subList(1, layer.inputs().size()));
+        List<TensorSpec> out = new java.util.ArrayList<>(List.of(new TensorSpec(FEATURE_OUT, DType.FLOAT32, hidden),
+                new TensorSpec(LOGITS, DType.FLOAT32, List.of(one, seq, Dim.of(draftVocabSize)))));
+        out.addAll(layer.outputs().subList(1, layer.outputs().size()));
+        return new Io(in, out);
     }
 
     /**

@@ -44,6 +44,10 @@ final class Sequence implements AutoCloseable {
 
     /** Sees every layer's input rows while prompts run (FiRST routing), or null. */
     private LayerInputs observer;
+    // [contextLength][hidden] the last layer's output at every cached position, for the feature
+    // drafter (null when the runner has none); valid for positions [0, featuresKnown)
+    private final HiddenStates features;
+    private int featuresKnown;
 
     /** Tokens known. */
     private int length;
@@ -67,12 +71,18 @@ final class Sequence implements AutoCloseable {
         this.recent = new RecentTokens(contextLength + 1, PENALTY_WINDOW);
         this.logits = new float[runner.manifest().model().vocabSize()];
         KvCache kv = runner.newKvCache(contextLength);
+        HiddenStates h = null;
         try {
-            this.hidden = runner.newHiddenStates(chunk);
+            h = runner.newHiddenStates(chunk);
+            this.features = runner.hasFeatureDrafter() ? runner.newHiddenStates(contextLength) : null;
         } catch (SkipperException | RuntimeException e) {
             kv.close();
+            if (h != null) {
+                h.close();
+            }
             throw e;
         }
+        this.hidden = h;
         this.cache = kv;
     }
 
@@ -122,6 +132,7 @@ final class Sequence implements AutoCloseable {
             throw new IllegalArgumentException("cached must be in [0, " + length + "), got " + n);
         }
         cached = n;
+        featuresKnown = Math.min(featuresKnown, n);
     }
 
     /**
@@ -135,6 +146,7 @@ final class Sequence implements AutoCloseable {
         if (cached > keep - 1) {
             cache.truncate(keep - 1);
             cached = keep - 1;
+            featuresKnown = Math.min(featuresKnown, cached);
         }
     }
 
@@ -155,6 +167,34 @@ final class Sequence implements AutoCloseable {
      */
     void observeLayerInputs(LayerInputs hook) {
         this.observer = hook;
+    }
+
+    /**
+     * Stores last-layer rows computed outside {@link #run} (a verification's accepted rows) for the
+     * feature drafter; without one (or after a gap) nothing is stored.
+     *
+     * @param first position of the first row, at most {@link #featuresKnown()}
+     * @param rows the rows
+     * @param row first row
+     * @param count rows
+     */
+    void storeFeatures(int first, HiddenStates rows, int row, int count) {
+        if (features == null || first > featuresKnown || count <= 0 || first >= contextLength) {
+            return;
+        }
+        int n = Math.min(count, contextLength - first);
+        runner.copyRows(rows, row, features, first, n);
+        featuresKnown = Math.max(featuresKnown, first + n);
+    }
+
+    /** @return the last layer's output by position, {@code [contextLength][hidden]}, or null without a feature drafter */
+    HiddenStates features() {
+        return features;
+    }
+
+    /** @return positions {@code [0, featuresKnown())} of {@link #features()} hold the current cache's rows */
+    int featuresKnown() {
+        return featuresKnown;
     }
 
     /**
@@ -239,6 +279,7 @@ final class Sequence implements AutoCloseable {
         if (cached > keep) {
             cache.truncate(keep);
             cached = keep;
+            featuresKnown = Math.min(featuresKnown, cached);
         }
     }
 
@@ -285,6 +326,7 @@ final class Sequence implements AutoCloseable {
         if (cached == length) {
             cache.truncate(length - 1);
             cached = length - 1;
+            featuresKnown = Math.min(featuresKnown, cached);
         }
         return length - cached;
     }
@@ -327,6 +369,7 @@ final class Sequence implements AutoCloseable {
                 }
                 runner.layer(layer, hidden, count, cache);
             }
+            storeFeatures(from, hidden, 0, count);
         } catch (SkipperException | RuntimeException e) {
             cache.truncate(from); // layers that already appended this chunk drop it again
             throw e;
@@ -340,6 +383,9 @@ final class Sequence implements AutoCloseable {
             cache.close();
         } finally {
             hidden.close();
+            if (features != null) {
+                features.close();
+            }
         }
     }
 }

@@ -65,7 +65,7 @@ final class SpeculativeDecoder implements DecodeStrategy {
         this.sampler = sampler;
         this.numLayers = seq.runner().manifest().model().numLayers();
         this.mode = config.mode();
-        this.set = SpeculationPolicy.drafters(config, seq.runner());
+        this.set = SpeculationPolicy.drafters(config, seq.runner(), seq.contextLength(), seq.chunk());
         this.drafters = set.drafters();
         int maxDraft = Math.max(1, Math.min(config.maxDraftTokens(), seq.chunk() - 1));
         Drafts d = null;
@@ -154,7 +154,7 @@ final class SpeculativeDecoder implements DecodeStrategy {
         int maxProduce = Math.min(budget, room);
         if (!controller.wantsPlainStep() && maxProduce >= 2) {
             int[] tokens = seq.tokenArray();
-            context.set(tokens, length, sampling);
+            context.set(tokens, length, sampling).features(seq.features(), seq.featuresKnown());
             for (int d = 0; d < drafters.size(); d++) {
                 int k = controller.draftLength(d, maxProduce);
                 if (k == 0) {
@@ -178,6 +178,7 @@ final class SpeculativeDecoder implements DecodeStrategy {
                         out);
                 long t2 = System.nanoTime();
                 seq.recent().truncate(recentKeep);
+                seq.storeFeatures(past, drafts.verifyRows(), 0, a + 1); // the pending token's and accepted drafts' rows
                 for (int i = 0; i <= a; i++) {
                     seq.append(out[i]);
                 }

@@ -181,6 +181,52 @@ class SpeculativeGreedyTest {
         assertTrue(drafted > 0 && accepted < drafted, name + ": exit-head drafts must have been made and rejected");
     }
 
+    /**
+     * The trained feature drafter (EAGLE-style) on the bundles the test data trains one for: the
+     * drafts differ, the tokens must not, also when a session continues a conversation (the
+     * drafter's features of the reused prefix come from the earlier request). Threshold 0: every
+     * round drafts up to its length, so rejections and rollbacks of the drafter's cache happen.
+     */
+    @ParameterizedTest
+    @FieldSource("CASES")
+    void featureDraftsGivePlainGreedyTokens(String name) throws Exception {
+        DefaultEngine plain = EngineTestData.engine(name);
+        TestData.requireFeatureDrafter(name, plain.manifest().featureDrafter() != null);
+        assertTrue(plain.runner().hasFeatureDrafter());
+        SpeculationConfig spec = new SpeculationConfig(SpeculationMode.FEATURE, null, 4, 0.0, null, 3, true).fixed();
+        List<String> prompts = prompts(2, 600);
+        long drafted = 0;
+        long accepted = 0;
+        try (DefaultEngine engine = Skipper.open(EngineTestData.bundle(name), BackendOptions.DEFAULTS,
+                List.of("cpu"), EngineTestData.CONTEXT, spec)) {
+            for (int p = 0; p < prompts.size(); p++) {
+                int[] want = generate(plain, prompts.get(p), false, null).tokenIds();
+                GenerationResult r = generate(engine, prompts.get(p), false, SpeculationMode.FEATURE);
+                assertArrayEquals(want, r.tokenIds(), name + " prompt " + p + " feature");
+                SpeculationStats s = r.stats().speculation();
+                assertEquals(r.tokenIds().length, 1 + s.accepted() + s.rounds() + s.plainSteps(),
+                        name + " prompt " + p + ": token accounting " + s);
+                drafted += s.drafted();
+                accepted += s.accepted();
+            }
+            // One session, two requests: the second extends the first's prompt and answer.
+            String first = prompts.get(0).substring(0, Math.min(200, prompts.get(0).length()));
+            GenerationOptions options = EngineTestData.greedyNoEos(NEW_TOKENS);
+            try (DefaultSession s = engine.newSession(); DefaultSession ref = plain.newSession()) {
+                GenerationResult a = s.generate(first, options.withSpeculation(SpeculationMode.FEATURE), null);
+                GenerationResult b = ref.generate(first, options.withSpeculation(SpeculationMode.OFF), null);
+                assertArrayEquals(b.tokenIds(), a.tokenIds(), name + ": first turn");
+                String next = first + a.text() + " And then?";
+                GenerationResult a2 = s.generate(next, options.withSpeculation(SpeculationMode.FEATURE), null);
+                GenerationResult b2 = ref.generate(next, options.withSpeculation(SpeculationMode.OFF), null);
+                assertArrayEquals(b2.tokenIds(), a2.tokenIds(), name + ": second turn (reused prefix)");
+                drafted += a2.stats().speculation().drafted();
+            }
+        }
+        System.out.printf("%s feature: %d drafted, %d accepted%n", name, drafted, accepted);
+        assertTrue(drafted > 0 && accepted < drafted, name + ": feature drafts must have been made and rejected");
+    }
+
     private static GenerationResult generate(DefaultEngine engine, String prompt, boolean chat, SpeculationMode mode)
             throws Exception {
         GenerationOptions options = EngineTestData.greedyNoEos(NEW_TOKENS).withSpeculation(

@@ -14,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * speculative round produces right after x follows the full model's own next-token distribution p
  * (temperature and top-k applied), whatever the drafts were. Checked with a chi-square test over
  * thousands of rounds on a tiny model, for sampled drafts (layer skip: q from the draft layers; exit
- * head: q from the calibrated adapter over the draft vocabulary only, zero elsewhere) and a fixed
+ * head and the trained feature drafter: q over the draft vocabulary only, zero elsewhere) and a fixed
  * draft (prompt lookup: q one-hot). The same counts against a wrong expectation (p at
  * another temperature) must fail, so the test has power.
  */
@@ -24,7 +24,7 @@ class SpeculativeSamplingTest {
     private static final SamplingOptions HOTTER = new SamplingOptions(false, 1.6, 12, 1.0, 0.0, 1.0, 0);
 
     @ParameterizedTest
-    @EnumSource(value = SpeculationMode.class, names = {"LAYER_SKIP", "NGRAM", "EXIT_HEAD"})
+    @EnumSource(value = SpeculationMode.class, names = {"LAYER_SKIP", "NGRAM", "EXIT_HEAD", "FEATURE"})
     void theTokensOfARoundFollowTheModelsDistribution(SpeculationMode mode) throws Exception {
         DefaultEngine engine = EngineTestData.engine("tiny-bpe-fp32");
         var runner = engine.runner();

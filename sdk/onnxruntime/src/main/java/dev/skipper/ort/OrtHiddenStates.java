@@ -72,6 +72,8 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
     final Map<String, OnnxValue> exitOutputs = new HashMap<>(4);
     final Map<String, OnnxTensorLike> draftInputs = new HashMap<>(4);
     final Map<String, OnnxValue> draftOutputs = new HashMap<>(4);
+    final Map<String, OnnxTensorLike> featureInputs = new HashMap<>(16);
+    final Map<String, OnnxValue> featureOutputs = new HashMap<>(8);
 
     /**
      * Allocates every buffer.

@@ -22,6 +22,9 @@ import java.util.Set;
 import java.util.concurrent.atomic.LongAdder;
 import static dev.skipper.bundle.GraphContract.ACCEPT_PROB;
 import static dev.skipper.bundle.GraphContract.COS_CACHE;
+import static dev.skipper.bundle.GraphContract.EMBEDDED;
+import static dev.skipper.bundle.GraphContract.FEATURE;
+import static dev.skipper.bundle.GraphContract.FEATURE_OUT;
 import static dev.skipper.bundle.GraphContract.HIDDEN;
 import static dev.skipper.bundle.GraphContract.HIDDEN_OUT;
 import static dev.skipper.bundle.GraphContract.INPUT_IDS;
@@ -69,6 +72,9 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
     // position_ids) -> present_key, present_value (sequence_major: key, value)
     private final OrtSession[] kvFill;
     private final DraftHeads draft;    // calibrated exit heads, or null
+    // the trained feature drafter, or null: feature, embedded + a layer's cache inputs ->
+    // feature_out, logits [1, S, N] + the layer's cache outputs
+    private final OrtSession featureDrafter;
     private final int hiddenSize;
     private final boolean fp16;
     private final boolean headMajor; // kv_cache.layout head_major_shared
@@ -85,8 +91,10 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
     }
 
     private OrtModelRunner(BundleManifest manifest, OrtEnvironment env, OrtSession embed, OrtSession[] layers,
-                           OrtSession head, OrtSession[] kvFill, DraftHeads draft, int[] draftVocab, RopeTables rope) {
+                           OrtSession head, OrtSession[] kvFill, DraftHeads draft, int[] draftVocab,
+                           OrtSession featureDrafter, RopeTables rope) {
         super(manifest, OrtHiddenStates.class, OrtKvCache.class, draftVocab, kvFill != null);
+        this.featureDrafter = featureDrafter;
         this.env = env;
         this.embed = embed;
         this.layers = layers;
@@ -159,7 +167,11 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             DraftHeads draft = manifest.draftHeads() == null ? null
                     : loadDraftHeads(shared.env(), manifest, contract, options.of(GraphKind.HIDDEN_ONLY), opened);
             int[] draftVocab = draft == null ? null : BundleTables.draftVocabulary(manifest);
-            return new OrtModelRunner(manifest, shared.env(), embed, layers, head, kvFill, draft, draftVocab, rope);
+            OrtSession feature = draft == null || manifest.featureDrafter() == null ? null
+                    : load(shared.env(), manifest, manifest.featureDrafter().graph().file(), options.of(GraphKind.LAYER),
+                            opened, contract.featureDrafter(manifest.featureDrafter().vocabSize()));
+            return new OrtModelRunner(manifest, shared.env(), embed, layers, head, kvFill, draft, draftVocab, feature,
+                    rope);
         } catch (OrtException e) {
             closeAll(opened);
             closeQuietly(rope);
@@ -287,10 +299,16 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
      */
     private void putShared(int layer, OrtHiddenStates hs, int count, OrtKvCache kv, int past,
                            Map<String, OnnxTensorLike> in, Map<String, OnnxValue> out) throws OrtException {
+        in.put(HIDDEN, hs.currentHidden(count));
+        putSharedCache(layer, hs, count, kv, past, in, out);
+    }
+
+    /** head_major_shared cache, lengths and rope inputs (everything of {@link #putShared} but the hidden rows). */
+    private void putSharedCache(int layer, OrtHiddenStates hs, int count, OrtKvCache kv, int past,
+                                Map<String, OnnxTensorLike> in, Map<String, OnnxValue> out) throws OrtException {
         OnnxTensor keys = kv.whole(layer, false);
         OnnxTensor values = kv.whole(layer, true);
         hs.lengths(past, count);
-        in.put(HIDDEN, hs.currentHidden(count));
         in.put(PAST_KEY, keys);
         in.put(PAST_VALUE, values);
         in.put(SEQLENS_K, hs.seqlensK());
@@ -400,6 +418,53 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
     }
 
     @Override
+    protected boolean loadedFeatureDrafter() {
+        return featureDrafter != null;
+    }
+
+    @Override
+    protected void runFeatureDraft(OrtHiddenStates features, int featureRow, OrtHiddenStates embedded, int count,
+                                   OrtKvCache kv, int past, OrtHiddenStates out, float[] logits) throws SkipperException {
+        OnnxTensor rows = null;
+        OnnxTensor pastKey = null;
+        OnnxTensor pastValue = null;
+        OnnxTensor newKey = null;
+        OnnxTensor newValue = null;
+        try {
+            Map<String, OnnxTensorLike> in = embedded.featureInputs;
+            Map<String, OnnxValue> outs = embedded.featureOutputs;
+            rows = featureRow == 0 ? null : features.currentHiddenAt(featureRow, count);
+            in.put(FEATURE, rows == null ? features.currentHidden(count) : rows);
+            in.put(EMBEDDED, embedded.currentHidden(count));
+            if (headMajor) {
+                putSharedCache(0, embedded, count, kv, past, in, outs);
+            } else {
+                pastKey = kv.rows(0, false, 0, past);
+                pastValue = kv.rows(0, true, 0, past);
+                newKey = kv.rows(0, false, past, count);
+                newValue = kv.rows(0, true, past, count);
+                in.put(POSITION_IDS, embedded.positions(past, count));
+                in.put(PAST_KEY, pastKey);
+                in.put(PAST_VALUE, pastValue);
+                outs.put(KEY, newKey);
+                outs.put(VALUE, newValue);
+            }
+            outs.put(FEATURE_OUT, out.currentHidden(count));
+            outs.put(LOGITS, out.draftLogits(count));
+            run(featureDrafter, in, outs, numLayers + 4);
+            out.copyDraftLogits(logits, count);
+        } catch (OrtException e) {
+            throw new SkipperException("feature drafter: cannot create tensors: " + SkipperException.oneLine(e.getMessage()), e);
+        } finally {
+            Tensors.closeQuietly(rows);
+            Tensors.closeQuietly(pastKey);
+            Tensors.closeQuietly(pastValue);
+            Tensors.closeQuietly(newKey);
+            Tensors.closeQuietly(newValue);
+        }
+    }
+
+    @Override
     protected void runCopyRows(OrtHiddenStates from, int fromRow, OrtHiddenStates to, int toRow, int count) {
         from.copyRowsTo(fromRow, to, toRow, count);
     }
@@ -422,6 +487,9 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             }
             all.add(draft.head());
         }
+        if (featureDrafter != null) {
+            all.add(featureDrafter);
+        }
         closeAll(all);
         closeQuietly(rope);
     }
@@ -431,7 +499,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
      * run of the same graph kind: its puts replace values without allocating).
      *
      * @param graph -1 for embed, a layer index, numLayers for the head, +1 an exit head, +2 the draft
-     *     head (for the error message,
+     *     head, +3 a K/V fill, +4 the feature drafter (for the error message,
      *     built only on failure so that a step allocates no strings)
      */
     private void run(OrtSession session, Map<String, OnnxTensorLike> inputs, Map<String, OnnxValue> outputs, int graph)
@@ -444,7 +512,8 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             session.run(inputs, outputs).close();
         } catch (OrtException e) {
             String what = graph < 0 ? "embed" : graph == numLayers ? "head" : graph == numLayers + 1 ? "exit head"
-                    : graph == numLayers + 2 ? "draft head" : graph == numLayers + 3 ? "kv fill" : "layer " + graph;
+                    : graph == numLayers + 2 ? "draft head" : graph == numLayers + 3 ? "kv fill"
+                    : graph == numLayers + 4 ? "feature drafter" : "layer " + graph;
             throw new SkipperException(what + ": ONNX Runtime failed: " + SkipperException.oneLine(e.getMessage()), e);
         } finally {
             runNanos.add(System.nanoTime() - start);

@@ -155,6 +155,32 @@ public abstract class AbstractModelRunner<H extends AbstractHiddenStates, K exte
     }
 
     /**
+     * @return whether the backend loaded the bundle's feature drafter (then it implements
+     *     {@link #runFeatureDraft})
+     */
+    protected boolean loadedFeatureDrafter() {
+        return false;
+    }
+
+    /**
+     * The feature drafter over checked rows (the caller advances the drafter cache's length).
+     *
+     * @param features feature rows
+     * @param featureRow first feature row
+     * @param embedded embeddings, rows {@code [0, count)}
+     * @param count positions
+     * @param cache the one-layer drafter cache
+     * @param past its cached length
+     * @param out predicted features, rows {@code [0, count)}
+     * @param logits destination {@code [count][draftVocab]}, long enough
+     * @throws SkipperException on a runtime failure
+     */
+    protected void runFeatureDraft(H features, int featureRow, H embedded, int count, K cache, int past, H out,
+                                   float[] logits) throws SkipperException {
+        throw new UnsupportedOperationException("this runner has no feature drafter");
+    }
+
+    /**
      * Copies checked rows between two buffers of this runner.
      *
      * @param from source
@@ -336,6 +362,65 @@ public abstract class AbstractModelRunner<H extends AbstractHiddenStates, K exte
     /** @return the draft vocabulary's size, 0 without draft heads */
     protected final int draftVocabularySize() {
         return draftVocabulary == null ? 0 : draftVocabulary.length;
+    }
+
+    @Override
+    public final boolean hasFeatureDrafter() {
+        return draftVocabulary != null && loadedFeatureDrafter();
+    }
+
+    @Override
+    public final KvCache newFeatureDrafterCache(int maxSeq) throws SkipperException {
+        requireFeatureDrafter();
+        KvGeometry g = KvGeometry.of(manifest, maxSeq);
+        KvGeometry one = new KvGeometry(1, g.maxSeq(), g.scratchRows(), g.kvHeads(), g.headDim(), g.elementBytes(),
+                g.layout());
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            return createKvCache(one);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public final void featureDraft(HiddenStates features, int featureRow, HiddenStates embedded, int count,
+                                   KvCache drafterCache, HiddenStates out, float[] logits) throws SkipperException {
+        H f = hidden(features);
+        H e = hidden(embedded);
+        H o = hidden(out);
+        K kv = cache(drafterCache);
+        requireFeatureDrafter();
+        if (kv.geometry().numLayers() != 1) {
+            throw new IllegalArgumentException("featureDraft needs a cache from newFeatureDrafterCache, got one of "
+                    + kv.geometry().numLayers() + " layers");
+        }
+        if (o == e || o == f) {
+            throw new IllegalArgumentException("featureDraft writes into another buffer than its inputs");
+        }
+        f.checkRows(featureRow, count);
+        o.checkRows(0, count);
+        if (logits.length < (long) count * draftVocabulary.length) {
+            throw new IllegalArgumentException("draft logits need " + ((long) count * draftVocabulary.length)
+                    + " floats, got " + logits.length);
+        }
+        int past = appendStart(0, e, count, kv);
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            runFeatureDraft(f, featureRow, e, count, kv, past, o, logits);
+            kv.advance(0, count);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    private void requireFeatureDrafter() {
+        if (!hasFeatureDrafter()) {
+            throw new UnsupportedOperationException("bundle " + manifest.directory() + " has no feature drafter"
+                    + " (./skipper calibrate trains one)");
+        }
     }
 
     @Override

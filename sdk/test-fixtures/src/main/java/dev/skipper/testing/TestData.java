@@ -103,6 +103,34 @@ public final class TestData {
     }
 
     /**
+     * Whether the test data trains a feature drafter for a case (the tiny calibrated ones: a few
+     * seconds; SmolLM2's would take minutes).
+     *
+     * @param name the case
+     * @return true when its bundle must hold a feature drafter
+     */
+    public static boolean featureDrafterByTestData(String name) {
+        return calibratedByTestData(name) && name.startsWith("tiny");
+    }
+
+    /**
+     * Fails when a case the test data trains a feature drafter for lacks one; skips (reported as
+     * skipped) the others.
+     *
+     * @param name the case
+     * @param present whether the bundle has a feature drafter
+     */
+    public static void requireFeatureDrafter(String name, boolean present) {
+        if (featureDrafterByTestData(name)) {
+            if (!present) {
+                Assertions.fail(name + ": the test data trains a feature drafter for this case, but it has none");
+            }
+        } else {
+            Assumptions.abort(name + ": the test data trains no feature drafter for this case");
+        }
+    }
+
+    /**
      * Fails when a case the test data calibrates lacks an artefact; skips (reported as skipped)
      * the cases it does not calibrate.
      *

@@ -26,6 +26,14 @@ public final class CalibrationPolicy {
     }
 
     /**
+     * @param feature a trained feature drafter
+     * @return whether calibration estimated that drafting with it beats plain decoding
+     */
+    public static boolean pays(dev.skipper.bundle.BundleManifest.FeatureDrafterSpec feature) {
+        return feature.estimatedSpeedup() > 1.0;
+    }
+
+    /**
      * @param exit a calibrated exit head
      * @return whether the exit's own top-1 probability separates accepted from rejected drafts
      *     better than its router on held-out text (then drafting stops on it)

@@ -3,6 +3,7 @@ package dev.skipper.core.speculation;
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.core.sampling.RecentTokens;
 import dev.skipper.core.sampling.Sampler;
+import dev.skipper.runtime.spi.HiddenStates;
 import dev.skipper.runtime.spi.KvCache;
 
 /**
@@ -20,6 +21,8 @@ public final class DraftContext {
     private int[] tokens = new int[0];
     private int length;
     private SamplingOptions sampling = SamplingOptions.GREEDY;
+    private HiddenStates features;  // [maxSeq][hidden] the model's last-layer output by position, or null
+    private int featuresKnown;
 
     /**
      * @param cache the sequence's cache (null for drafters that run no model, in tests)
@@ -49,6 +52,29 @@ public final class DraftContext {
         this.length = length;
         this.sampling = sampling;
         return this;
+    }
+
+    /**
+     * The model's last-layer output by position, for drafters that read the model's own features.
+     *
+     * @param rows {@code [maxSeq][hidden]}, or null when the runner keeps none
+     * @param known positions {@code [0, known)} hold the current sequence's rows
+     * @return this
+     */
+    public DraftContext features(HiddenStates rows, int known) {
+        this.features = rows;
+        this.featuresKnown = rows == null ? 0 : known;
+        return this;
+    }
+
+    /** @return the last-layer rows by position, or null; read only */
+    public HiddenStates features() {
+        return features;
+    }
+
+    /** @return positions of {@link #features()} that are valid */
+    public int featuresKnown() {
+        return featuresKnown;
     }
 
     /** @return the sequence's tokens; {@code [0, length())} valid. Read only. */

@@ -26,9 +26,10 @@ public final class SpeculationPolicy {
      * @param priors {@code [drafters]} the adaptive controller's prior acceptance of each
      * @param layerDrafter the layer drafter among them, or null
      * @param router FiRST routers that choose the layer drafter's skip set per sequence, or null
+     * @param featureDrafter the trained feature drafter among them, or null
      */
-    public record Drafters(List<Drafter> drafters, double[] priors, LayerDrafter layerDrafter, FirstRouter router)
-            implements AutoCloseable {
+    public record Drafters(List<Drafter> drafters, double[] priors, LayerDrafter layerDrafter, FirstRouter router,
+                           FeatureDrafter featureDrafter) implements AutoCloseable {
         /** Copies the list. */
         public Drafters {
             drafters = List.copyOf(drafters);
@@ -51,6 +52,7 @@ public final class SpeculationPolicy {
      */
     public static void check(SpeculationConfig config, BundleManifest manifest) throws SkipperException {
         try {
+            usesFeatureDrafter(config, manifest);
             layerPlan(config, manifest);
         } catch (IllegalArgumentException e) {
             throw new SkipperException("speculation: " + e.getMessage() + " (" + manifest.directory() + ")", e);
@@ -62,22 +64,36 @@ public final class SpeculationPolicy {
      *
      * @param config the settings (mode not {@code off})
      * @param runner the engine's runner
+     * @param maxSeq the sequence's capacity
+     * @param chunk most rows the sequence runs in one pass
      * @return the drafters
      * @throws SkipperException if the settings do not fit the model or buffers cannot be allocated
      */
-    public static Drafters drafters(SpeculationConfig config, ModelRunner runner) throws SkipperException {
+    public static Drafters drafters(SpeculationConfig config, ModelRunner runner, int maxSeq, int chunk)
+            throws SkipperException {
         BundleManifest manifest = runner.manifest();
         SpeculationMode mode = config.mode();
         List<Drafter> drafters = new ArrayList<>();
         List<Double> priors = new ArrayList<>();
         LayerDrafter layer = null;
         FirstRouter router = null;
+        FeatureDrafter feature = null;
         try {
             if (mode == SpeculationMode.NGRAM || mode == SpeculationMode.AUTO) {
                 drafters.add(new PromptLookupDrafter(config.ngramSize(), Math.min(2, config.ngramSize())));
                 priors.add(0.6);
             }
-            LayerPlan plan = layerPlan(config, manifest);
+            // auto takes it only where the backend runs it; mode feature insists.
+            if (usesFeatureDrafter(config, manifest) && (runner.hasFeatureDrafter() || mode == SpeculationMode.FEATURE)) {
+                if (!runner.hasFeatureDrafter()) {
+                    throw new IllegalArgumentException("this backend does not run the bundle's feature drafter");
+                }
+                feature = new FeatureDrafter(runner, maxSeq, chunk, config.confidenceThreshold());
+                drafters.add(feature);
+                double[] a = manifest.featureDrafter().acceptance();
+                priors.add(a.length > 0 ? a[0] : 0.5);
+            }
+            LayerPlan plan = mode == SpeculationMode.FEATURE ? null : layerPlan(config, manifest);
             if (plan != null) {
                 layer = new LayerDrafter(runner, plan, config.confidenceThreshold(), usesExitHead(config, manifest, plan));
                 drafters.add(layer);
@@ -96,7 +112,29 @@ public final class SpeculationPolicy {
         if (drafters.isEmpty()) {
             throw new SkipperException("speculation mode " + mode.yamlName() + " has no drafter for this model");
         }
-        return new Drafters(drafters, priors.stream().mapToDouble(Double::doubleValue).toArray(), layer, router);
+        return new Drafters(drafters, priors.stream().mapToDouble(Double::doubleValue).toArray(), layer, router,
+                feature);
+    }
+
+    /**
+     * Whether a mode drafts with the trained feature drafter: mode feature (which needs one), or
+     * auto when the bundle has one that calibration estimated to pay.
+     *
+     * @throws IllegalArgumentException for mode feature on a bundle without one
+     */
+    static boolean usesFeatureDrafter(SpeculationConfig config, BundleManifest manifest) {
+        BundleManifest.FeatureDrafterSpec spec = manifest.featureDrafter();
+        return switch (config.mode()) {
+            case FEATURE -> {
+                if (spec == null) {
+                    throw new IllegalArgumentException("mode feature needs a bundle calibrated with ./skipper calibrate "
+                            + "(the manifest has no feature_drafter)");
+                }
+                yield true;
+            }
+            case AUTO -> spec != null && CalibrationPolicy.pays(spec);
+            default -> false;
+        };
     }
 
     /**

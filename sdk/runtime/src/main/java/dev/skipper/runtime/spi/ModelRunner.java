@@ -150,6 +150,50 @@ public interface ModelRunner extends AutoCloseable {
     }
 
     /**
+     * Whether this runner loaded the bundle's trained feature drafter ({@code feature_drafter} in
+     * the manifest): {@link #newFeatureDrafterCache} and {@link #featureDraft} work only then.
+     *
+     * @return true when the feature drafter is available
+     */
+    default boolean hasFeatureDrafter() {
+        return false;
+    }
+
+    /**
+     * A one-layer cache for the feature drafter of one sequence (same layout as the model's).
+     *
+     * @param maxSeq capacity in positions
+     * @return a new, empty cache
+     * @throws SkipperException when it cannot be allocated
+     * @throws UnsupportedOperationException when {@link #hasFeatureDrafter()} is false
+     */
+    default KvCache newFeatureDrafterCache(int maxSeq) throws SkipperException {
+        throw new UnsupportedOperationException("this runner has no feature drafter");
+    }
+
+    /**
+     * The feature drafter over {@code count} positions appended to its cache: position i reads the
+     * feature row {@code featureRow + i} of {@code features} (the target's last-layer output at the
+     * previous position, or the drafter's own prediction) and row i of {@code embedded} (the token's
+     * embedding), and writes its predicted feature into row i of {@code out} and its draft-vocabulary
+     * logits into {@code logits[i * N ..]}.
+     *
+     * @param features feature rows
+     * @param featureRow first feature row
+     * @param embedded rows {@code [0, count)}: embeddings ({@link #embed})
+     * @param count positions
+     * @param drafterCache a cache from {@link #newFeatureDrafterCache}
+     * @param out rows {@code [0, count)} receive the predicted features; another buffer than the inputs
+     * @param logits destination {@code [count][draftVocabulary().length]}
+     * @throws SkipperException on a runtime failure or a full cache
+     * @throws UnsupportedOperationException when {@link #hasFeatureDrafter()} is false
+     */
+    default void featureDraft(HiddenStates features, int featureRow, HiddenStates embedded, int count,
+                              KvCache drafterCache, HiddenStates out, float[] logits) throws SkipperException {
+        throw new UnsupportedOperationException("this runner has no feature drafter");
+    }
+
+    /**
      * Nanoseconds this runner has spent inside the backend runtime's own calls (e.g.
      * {@code OrtSession.run}), summed over all threads since it was opened: with wall time it splits
      * a decode step into runtime time and Java-side overhead.
