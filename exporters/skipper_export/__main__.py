@@ -45,9 +45,9 @@ def _run_export(a: argparse.Namespace) -> int:
                              activations=a.activations, matmul=a.matmul, force=a.force, progress=not a.no_progress))
     calibration = None
     if a.calibrate:
-        from .calibrate.__main__ import calibrate, summary as calibration_summary
+        from .calibrate.__main__ import DrafterBudget, calibrate, summary as calibration_summary
 
-        calibration = calibrate(a.out, 768, 192, 2, progress=not a.no_progress)
+        calibration = calibrate(a.out, 768, 192, 2, progress=not a.no_progress, drafter=DrafterBudget())
         if not a.json:
             print(calibration_summary(a.out, calibration))
     size = sum(f.stat().st_size for f in a.out.rglob("*") if f.is_file())

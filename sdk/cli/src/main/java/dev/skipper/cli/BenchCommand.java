@@ -39,7 +39,7 @@ import picocli.CommandLine.Spec;
             "Benchmark decoding modes on a set of prompts: each prompt is generated greedily in a fresh "
                     + "conversation, up to --max-tokens tokens or end of sequence.",
             "Prints one line per prompt and the means to stdout; --json writes every figure to a file.",
-            "Modes: ar (plain autoregressive decoding), auto (= spec), ngram, early-exit, exit-head, layer-skip: "
+            "Modes: ar (plain autoregressive decoding), auto (= spec), ngram, early-exit, exit-head, layer-skip, feature: "
                     + "self-speculative decoding with the deployment's speculation settings; greedy, so every "
                     + "mode gives the same tokens and only speed differs.",
             "./skipper bench also runs llama.cpp modes and draws --plot (docs/benchmarks.md)."},
@@ -51,7 +51,7 @@ final class BenchCommand implements Callable<Integer> {
 
     /** Modes this command runs ({@code spec} is {@code auto}). */
     static final List<String> MODES = List.of("ar", "spec", "auto", "ngram", "early-exit", "exit-head", "layer-skip",
-            "adaptive-depth");
+            "feature", "adaptive-depth");
 
     private final CliContext ctx;
 
@@ -73,7 +73,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--modes", paramLabel = "LIST", split = ",", order = 12, defaultValue = "ar",
             description = "Comma-separated decoding modes (default: ${DEFAULT-VALUE}). Available: ar, spec, "
-                    + "auto, ngram, early-exit, exit-head, layer-skip, adaptive-depth (LOSSY: exits at calibrated layers, "
+                    + "auto, ngram, early-exit, exit-head, layer-skip, feature, adaptive-depth (LOSSY: exits at calibrated layers, "
                     + "adaptive_depth.precision of the deployment, default 0.97).")
     List<String> modes;
 

@@ -40,7 +40,7 @@ final class EngineOptions {
     Integer contextLength;
 
     @Option(names = "--mode", paramLabel = "MODE", order = 6,
-            description = "Speculative decoding: off, auto, early-exit, exit-head, layer-skip or ngram (overrides "
+            description = "Speculative decoding: off, auto, early-exit, exit-head, layer-skip, feature or ngram (overrides "
                     + "speculation.mode; every mode gives the same output as off).")
     String mode;
 

@@ -144,7 +144,7 @@ final class GpuCheckCommand implements Callable<Integer> {
         for (String m : modes) {
             if (!BenchCommand.MODES.contains(m) || m.equals("ar") || m.equals("adaptive-depth")) {
                 throw new ParameterException(spec.commandLine(), "--modes: '" + m + "' is not a lossless speculative "
-                        + "mode; use some of auto, ngram, early-exit, exit-head, layer-skip");
+                        + "mode; use some of auto, ngram, early-exit, exit-head, layer-skip, feature");
             }
         }
         DeploymentConfig cfg = BuildEnginesCommand.resolve(spec, config, bundle, device, DevicePrecision.FP16);

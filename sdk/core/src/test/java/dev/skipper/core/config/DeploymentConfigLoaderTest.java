@@ -135,7 +135,7 @@ class DeploymentConfigLoaderTest {
         // YAML 1.1 reads a bare `off` as false; closed sets of words are matched on the text.
         assertEquals(SpeculationMode.OFF, parse("bundle: b\nspeculation: {mode: off}\n").speculation().mode());
         assertFails("bundle: b\nspeculation: {mode: false}\n", 2, "speculation.mode",
-                "must be one of off, auto, early-exit, exit-head, layer-skip, ngram, got false");
+                "must be one of off, auto, early-exit, exit-head, layer-skip, feature, ngram, got false");
     }
 
     // ---- bundle paths ------------------------------------------------------------------------------
