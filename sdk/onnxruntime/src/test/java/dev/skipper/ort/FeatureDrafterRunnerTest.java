@@ -24,7 +24,12 @@ class FeatureDrafterRunnerTest {
     @ParameterizedTest
     @FieldSource("CASES")
     void incrementalEqualsBatchedAndRollbackLeavesNoTrace(String name) throws Exception {
-        OrtModelRunner runner = TestCases.runner(name);
+        try (OrtModelRunner runner = TestCases.open(TestData.bundle(name))) {
+            check(name, runner);
+        }
+    }
+
+    private static void check(String name, OrtModelRunner runner) throws Exception {
         if (!TestData.featureDrafterByTestData(name)) {
             assertFalse(runner.hasFeatureDrafter(), name + ": a feature drafter the test data did not train");
             assertThrows(UnsupportedOperationException.class, () -> runner.newFeatureDrafterCache(16));

@@ -35,6 +35,17 @@ public interface Drafter extends AutoCloseable {
     }
 
     /**
+     * One-time work before a round's timed {@link #propose} (a drafter that reads the model's
+     * features catches up over a new prompt here), so the controller's per-draft cost is what a
+     * round costs from now on. Rows it appends to its own state stay exact.
+     *
+     * @param context the sequence, cache and sampling of this round
+     * @throws SkipperException on a backend failure
+     */
+    default void prepare(DraftContext context) throws SkipperException {
+    }
+
+    /**
      * Proposes up to {@code max} tokens.
      *
      * @param context the sequence, cache and sampling of this round

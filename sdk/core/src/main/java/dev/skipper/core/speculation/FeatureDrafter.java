@@ -111,6 +111,41 @@ public final class FeatureDrafter implements Drafter {
         cache.truncate(0);
     }
 
+    /** Spans longer than this are caught up in {@link #prepare} (a new prompt), not in the timed round. */
+    private static final int PREPARE_ROWS = 8;
+
+    /** {@inheritDoc} Catches up over a new prompt (all but the last row, which starts the round). */
+    @Override
+    public void prepare(DraftContext context) throws SkipperException {
+        int last = context.length() - 1;
+        HiddenStates store = context.features();
+        if (last < 2 || store == null || context.featuresKnown() < last || last >= maxSeq) {
+            return;
+        }
+        int[] tokens = context.tokens();
+        revalidate(tokens);
+        if (last - 1 - caughtUp <= PREPARE_ROWS) {
+            return;
+        }
+        cache.truncate(caughtUp);
+        seen[0] = tokens[0];
+        while (caughtUp < last - 1) {
+            int rows = Math.min(chunk, last - 1 - caughtUp);
+            runner.embed(tokens, caughtUp + 1, rows, embedded);
+            runner.featureDraft(store, caughtUp, embedded, rows, cache, outA, reduced);
+            System.arraycopy(tokens, caughtUp + 1, seen, caughtUp + 1, rows);
+            caughtUp += rows;
+        }
+    }
+
+    /** Positions whose tokens changed since they ran (another prompt, another turn) run again. */
+    private void revalidate(int[] tokens) {
+        int same = java.util.Arrays.mismatch(seen, 0, caughtUp + 1, tokens, 0, caughtUp + 1);
+        if (same >= 0) {
+            caughtUp = Math.max(0, Math.min(caughtUp, same - 1));
+        }
+    }
+
     @Override
     public void propose(DraftContext context, int max, Drafts out) throws SkipperException {
         int length = context.length();
@@ -121,11 +156,7 @@ public final class FeatureDrafter implements Drafter {
         }
         out.reuseLayers(0);
         int[] tokens = context.tokens();
-        // Positions whose tokens changed since they ran (another prompt, another turn) run again.
-        int same = java.util.Arrays.mismatch(seen, 0, caughtUp + 1, tokens, 0, caughtUp + 1);
-        if (same >= 0) {
-            caughtUp = Math.max(0, Math.min(caughtUp, same - 1));
-        }
+        revalidate(tokens);
         SamplingOptions sampling = context.sampling();
         Sampler sampler = context.sampler();
         RecentTokens recent = context.recent();
