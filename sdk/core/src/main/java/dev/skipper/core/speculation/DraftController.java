@@ -31,6 +31,8 @@ public final class DraftController {
     /** A plain step is re-measured once every this many rounds (context growth changes it). */
     static final int REMEASURE_PLAIN_EVERY = 48;
     private static final double EMA = 0.15;
+    /** Rounds whose fastest draft cost stands for the drafter's cost before averaging starts. */
+    static final int COST_WARMUP_ROUNDS = 4;
     private static final double SLOPE_EMA = 0.05;
     private static final double MIN_SLOPE = 0.05;
     private static final double MAX_SLOPE = 0.6;
@@ -162,7 +164,9 @@ public final class DraftController {
         double rate = (double) accepted / drafted;
         s.acceptance += EMA * (rate - s.acceptance);
         double perToken = (double) draftNanos / drafted;
-        s.draftNanosPerToken = s.rounds == 0 ? perToken : s.draftNanosPerToken + EMA * (perToken - s.draftNanosPerToken);
+        // The first rounds run cold code (JIT, first native runs): keep their fastest, then average.
+        s.draftNanosPerToken = s.rounds == 0 ? perToken : s.rounds < COST_WARMUP_ROUNDS
+                ? Math.min(s.draftNanosPerToken, perToken) : s.draftNanosPerToken + EMA * (perToken - s.draftNanosPerToken);
         s.rounds++;
         if (plainNanos > 0 && drafted >= 1) {
             // Slow average, clamped: a single noisy round must not make every draft look unprofitable.
