@@ -26,6 +26,18 @@ public final class CalibrationPolicy {
     }
 
     /**
+     * @param threshold a drafter's stop threshold
+     * @return it, when in [0, 1]
+     * @throws IllegalArgumentException otherwise
+     */
+    public static double checkThreshold(double threshold) {
+        if (!(threshold >= 0 && threshold <= 1)) {
+            throw new IllegalArgumentException("confidence threshold must be in [0, 1], got " + threshold);
+        }
+        return threshold;
+    }
+
+    /**
      * @param feature a trained feature drafter
      * @return whether calibration estimated that drafting with it beats plain decoding
      */

@@ -94,10 +94,7 @@ public final class FeatureDrafter implements Drafter {
 
     /** @param threshold the new confidence threshold, in [0, 1] */
     public void setThreshold(double threshold) {
-        if (!(threshold >= 0 && threshold <= 1)) {
-            throw new IllegalArgumentException("confidence threshold must be in [0, 1], got " + threshold);
-        }
-        this.threshold = threshold;
+        this.threshold = CalibrationPolicy.checkThreshold(threshold);
     }
 
     @Override
