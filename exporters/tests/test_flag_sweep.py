@@ -64,14 +64,18 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 CALIBRATE_INT_FLAGS = ["--tokens", "--own", "--exit-tokens", "--own-passages", "--own-tokens", "--draft-vocab",
-                       "--seed", "--first-passages", "--first-tokens", "--threads"]
+                       "--seed", "--first-passages", "--first-tokens", "--threads", "--train-minutes", "--max-updates",
+                       "--drafter-prompts", "--drafter-answer-tokens", "--drafter-text-tokens"]
 
 
 # Values a flag accepts (they calibrate the tiny bundle, quickly with the small settings below).
-ACCEPTED = {("--seed", "0"), ("--own", "0"), ("--own-passages", "0"), ("--threads", HUGE)}
-# Small settings so that an accepted value calibrates in seconds; the swept flag comes last and wins.
+ACCEPTED = {("--seed", "0"), ("--own", "0"), ("--own-passages", "0"), ("--threads", HUGE), ("--train-minutes", "1e3"),
+            ("--drafter-prompts", "0"), ("--drafter-text-tokens", "0")}
+# Small settings so that an accepted value calibrates in seconds; the swept flag comes last and wins. The
+# feature drafter's flags are checked with the drafter off too (its training: test_feature_drafter.py).
 SMALL = ["--no-progress", "--no-skip-search", "--exit-tokens", "64", "--own-passages", "0", "--first-passages", "2",
-         "--first-tokens", "4", "--draft-vocab", "8"]
+         "--first-tokens", "4", "--draft-vocab", "8", "--no-feature-drafter", "--drafter-prompts", "1",
+         "--drafter-text-tokens", "64"]
 
 
 @pytest.mark.parametrize("flag", CALIBRATE_INT_FLAGS)

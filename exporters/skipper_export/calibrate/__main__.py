@@ -99,13 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     try:
+        budget = DrafterBudget(a.train_minutes, a.max_updates, a.drafter_prompts, a.drafter_answer_tokens,
+                               a.drafter_text_tokens)
+        budget.check()  # also when the drafter is off: a bad value is an error either way
         result = calibrate(a.bundle, a.tokens, a.own, a.threads, progress=not a.no_progress,
                            exit_tokens=a.exit_tokens, own_passages=a.own_passages, own_tokens=a.own_tokens,
                            draft_vocab=a.draft_vocab, exit_layers=a.exit_layers, seed=a.seed,
                            skip_search=a.skip_search, first_passages=a.first_passages, first_tokens=a.first_tokens,
-                           drafter=DrafterBudget(a.train_minutes, a.max_updates, a.drafter_prompts,
-                                                 a.drafter_answer_tokens, a.drafter_text_tokens)
-                           if a.feature_drafter else None)
+                           drafter=budget if a.feature_drafter else None)
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
