@@ -156,3 +156,35 @@ def test_training_prompts_stay_off_the_benchmark() -> None:
     for f in (textwrap.dedent, heapq.nsmallest, shlex.quote, fnmatch.translate, heapq.merge, string.capwords,
               statistics.median, difflib.get_close_matches):  # the code set's functions (make_prompts.py)
         assert not any(inspect.getsource(f).rstrip()[:300] in p for p in prompts), f.__name__
+
+
+def test_the_drafter_cache_is_reused_keyed_and_never_trusted_blindly(tmp_path: Path, monkeypatch) -> None:
+    from skipper_export.calibrate import feature_cache
+
+    src = make_tiny(tmp_path / "m", "hf", "bpe", layers=2)
+    bundle = export_bundle(src, tmp_path / "b", weights="fp32")
+    cache = tmp_path / "cache"
+    budget = DrafterBudget(minutes=1, max_updates=4, prompts=2, answer_tokens=16, text_tokens=256, measure_rounds=8,
+                           cache=cache)
+    kw = dict(budget=96, own=24, threads=1, progress=False, exit_tokens=600, own_passages=2, skip_search=False,
+              draft_vocab=128)
+    first = calibrate(bundle, drafter=budget, **kw)
+    entries = sorted(cache.glob("features-*.npz"))
+    assert len(entries) == 1 and not list(cache.glob(".features-*"))
+    calls = []
+    real_harvest = __import__("skipper_export.calibrate.features", fromlist=["harvest"]).harvest
+    monkeypatch.setattr("skipper_export.calibrate.features.harvest",
+                        lambda *a, **k: calls.append(1) or real_harvest(*a, **k))
+    second = calibrate(bundle, drafter=budget, **kw)
+    assert calls == []  # the harvest came from the cache
+    assert second["feature_drafter"]["training"]["tokens"] == first["feature_drafter"]["training"]["tokens"]
+    # Same training given the same harvest and seed: the measured figures match.
+    assert second["feature_drafter"]["measured"]["acceptance"] == first["feature_drafter"]["measured"]["acceptance"]
+    # Another text budget is another entry; a damaged entry is harvested again and replaced.
+    m = load_manifest(bundle)
+    assert feature_cache.cache_key(m, 2, 16, 256) != feature_cache.cache_key(m, 2, 16, 512)
+    entries[0].write_bytes(entries[0].read_bytes()[:100])
+    assert feature_cache.load(entries[0], int(m["model"]["hidden_size"])) is None
+    calibrate(bundle, drafter=budget, **kw)
+    assert calls == [1]
+    assert feature_cache.load(entries[0], int(m["model"]["hidden_size"])) is not None

@@ -44,6 +44,7 @@ class DrafterBudget:
     text_tokens: int = 40_000
     steps: int = 3         # unrolled draft steps per position in training
     measure_rounds: int = 1500
+    cache: Path | None = None  # --drafter-cache: harvests kept across calibrations (feature_cache.py)
 
     def check(self) -> None:
         if not 0 < self.minutes <= 24 * 60 or self.max_updates < 1 or self.max_updates > 10_000_000:
@@ -93,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="tokens generated per such prompt (default 128)")
     p.add_argument("--drafter-text-tokens", type=int, default=40_000,
                    help="pydoc_data tokens the feature drafter also trains on (default 40000)")
+    p.add_argument("--drafter-cache", type=Path, default=None, metavar="DIR",
+                   help="keep the feature drafter's harvest (answers + features) in DIR and reuse it when the "
+                        "bundle's model and the text budget match (default: none)")
     p.add_argument("--threads", type=thread_count, default=2,
                    help="intra-op threads, capped at the available processors (default 2)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -100,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     try:
         budget = DrafterBudget(a.train_minutes, a.max_updates, a.drafter_prompts, a.drafter_answer_tokens,
-                               a.drafter_text_tokens)
+                               a.drafter_text_tokens, cache=a.drafter_cache)
         budget.check()  # also when the drafter is off: a bad value is an error either way
         result = calibrate(a.bundle, a.tokens, a.own, a.threads, progress=not a.no_progress,
                            exit_tokens=a.exit_tokens, own_passages=a.own_passages, own_tokens=a.own_tokens,
@@ -363,16 +367,35 @@ def _feature_drafter(sess, manifest: dict, encode, greedy, chat, draft: dict, bu
         raise ExportError("--feature-drafter", f"needs float32 activations, the bundle has "
                           f"{manifest['weights']['activations']} (--no-feature-drafter calibrates without it)")
     config = config_from_manifest(manifest)
-    t0 = time.perf_counter()
-    with tqdm(total=budget.prompts, desc="drafter: own answers", unit="answer", disable=not progress,
-              leave=False) as bar:
-        passages = drafter_passages(encode, greedy, chat, budget.text_tokens, budget.prompts, budget.answer_tokens,
-                                    progress=bar.update)
-    t_text = time.perf_counter() - t0
-    with tqdm(total=sum(len(t) for t, _ in passages), desc="drafter: features", unit="tok", disable=not progress,
-              leave=False) as bar:
-        feats = harvest(sess, passages, progress=bar.update)
-    t_harvest = time.perf_counter() - t0 - t_text
+    cached, cache_path = None, None
+    if budget.cache is not None:
+        from . import feature_cache
+
+        key = feature_cache.cache_key(manifest, budget.prompts, budget.answer_tokens, budget.text_tokens)
+        cache_path = budget.cache / f"features-{key}.npz"
+        cached = feature_cache.load(cache_path, config.hidden_size)
+    if cached is not None:
+        feats, timings = cached
+        t_text, t_harvest = float(timings.get("text_seconds", 0.0)), float(timings.get("harvest_seconds", 0.0))
+        if progress:
+            print(f"drafter: reusing the harvest in {cache_path} ({len(feats.final)} tokens)", file=sys.stderr)
+    else:
+        t0 = time.perf_counter()
+        with tqdm(total=budget.prompts, desc="drafter: own answers", unit="answer", disable=not progress,
+                  leave=False) as bar:
+            passages = drafter_passages(encode, greedy, chat, budget.text_tokens, budget.prompts,
+                                        budget.answer_tokens, progress=bar.update)
+        t_text = time.perf_counter() - t0
+        with tqdm(total=sum(len(t) for t, _ in passages), desc="drafter: features", unit="tok",
+                  disable=not progress, leave=False) as bar:
+            feats = harvest(sess, passages, progress=bar.update)
+        t_harvest = time.perf_counter() - t0 - t_text
+        if cache_path is not None:
+            try:
+                feature_cache.store(cache_path, feats, {"text_seconds": t_text, "harvest_seconds": t_harvest})
+            except OSError as e:
+                raise ExportError(f"--drafter-cache {budget.cache}", f"cannot write the harvest: "
+                                  f"{e.strerror or e}") from None
     reduced, vocab_ids = draft["reduced"], draft["vocab_ids"]
     with tqdm(total=budget.max_updates, desc="drafter: training", unit="update", disable=not progress,
               leave=False) as bar:

@@ -196,7 +196,7 @@ def _batch(feats: Features, win: np.ndarray, length: int, mu, sigma, mu_e, sigma
 
 def train(feats: Features, config, reduced: np.ndarray, vocab_ids: np.ndarray, *, steps: int = 3,
           seed: int = 0, minutes: float = 15.0, max_updates: int = 100_000, batch: int = 8, length: int = 128,
-          lr: float = 1e-3, cls_weight: float = 0.1, eval_every: int = 50,
+          lr: float = 1e-3, cls_weight: float = 0.1, reg_weight: float = 1.0, eval_every: int = 50,
           progress: Callable[[dict[str, float]], None] | None = None) -> TrainedDrafter:
     """Train until ``minutes`` or ``max_updates`` run out. ``reduced`` [H, N]: the draft head
     (norm gain folded in), ``vocab_ids`` [N]: its token ids."""
@@ -230,19 +230,20 @@ def train(feats: Features, config, reduced: np.ndarray, vocab_ids: np.ndarray, *
             denom = jnp.maximum(m.sum(), 1.0)
             reg = (optax.huber_loss(out, tgt).mean(-1) * m).sum() / denom
             ce = (-(target * jax.nn.log_softmax(logits_of(out), -1)).sum(-1) * m).sum() / denom
-            total = total + (reg + cls_weight * ce) * (0.8 ** (s - 1))
+            total = total + (reg_weight * reg + cls_weight * ce) * (0.8 ** (s - 1))
         return total
 
-    schedule = optax.warmup_cosine_decay_schedule(0.0, lr, min(200, max_updates // 10 + 1), max_updates, lr * 0.05)
-    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(schedule, weight_decay=0.0))
+    # Adam's direction times a learning rate passed in per update: the cosine's horizon is the number
+    # of updates the budget allows, known only once a few updates are timed (see the loop).
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.scale_by_adam())
     params = {k: jnp.asarray(v) for k, v in init_params(shape, seed).items()}
     state = opt.init(params)
 
     @jax.jit
-    def update(p, st, f_n, e_n, tgt, mask):
+    def update(p, st, f_n, e_n, tgt, mask, rate):
         loss, grads = jax.value_and_grad(loss_fn)(p, f_n, e_n, tgt, mask)
         upd, st = opt.update(grads, st, p)
-        return optax.apply_updates(p, upd), st, loss
+        return jax.tree_util.tree_map(lambda w, u: w - rate * u, p, upd), st, loss
 
     @jax.jit
     def predict(p, f_n, e_n):
@@ -265,18 +266,27 @@ def train(feats: Features, config, reduced: np.ndarray, vocab_ids: np.ndarray, *
     order = rng.permutation(len(win_fit))
     cursor = 0
     ema = None
+    horizon = max_updates  # replaced by what the time budget allows once updates 3..10 are timed
+    timed_from = None
     while report.steps < max_updates and time.perf_counter() < deadline:
         if cursor + batch > len(order):
             order, cursor = rng.permutation(len(win_fit)), 0
         pick = win_fit[order[cursor:cursor + batch]] if len(order) >= batch else win_fit[order]
         cursor += batch
         f_n, e_n, tgt, rows = _batch(feats, pick, length, mu, sigma, mu_e, sigma_e)
-        params, state, loss = update(params, state, f_n, e_n, tgt, (rows >= 0).astype(np.float32))
+        rate = np.float32(learning_rate(report.steps, horizon, lr))
+        params, state, loss = update(params, state, f_n, e_n, tgt, (rows >= 0).astype(np.float32), rate)
         loss = float(loss)
         report.steps += 1
         report.tokens_seen += int((rows >= 0).sum())
         if report.steps == 1:
             report.loss_first = loss
+        if report.steps == 3:  # the first updates compile and run cold
+            timed_from = time.perf_counter()
+        elif report.steps == 10 and timed_from is not None:
+            per = (time.perf_counter() - timed_from) / 7 * (1 + 3.0 / max(1, eval_every))  # evaluations too
+            horizon = int(min(max_updates, report.steps + max(0.0, deadline - time.perf_counter()) / max(per, 1e-6)))
+            horizon = max(horizon, report.steps + 1)
         ema = loss if ema is None else 0.95 * ema + 0.05 * loss
         if report.steps % eval_every == 0 or report.steps == 1:
             acc = acceptance(params)
@@ -289,6 +299,16 @@ def train(feats: Features, config, reduced: np.ndarray, vocab_ids: np.ndarray, *
     report.seconds = round(time.perf_counter() - t0, 1)
     out = {k: np.asarray(v, np.float32) for k, v in params.items()}
     return TrainedDrafter(shape, out, mu.astype(np.float32), sigma, mu_e.astype(np.float32), sigma_e, report)
+
+
+def learning_rate(step: int, horizon: int, peak: float) -> float:
+    """Linear warm-up over the first 5 % (at most 200 updates), then a cosine down to 5 % of the peak
+    at ``horizon`` updates."""
+    warm = max(1, min(200, horizon // 20))
+    if step < warm:
+        return peak * (step + 1) / warm
+    frac = min(1.0, (step - warm) / max(1, horizon - warm))
+    return peak * (0.05 + 0.95 * 0.5 * (1.0 + np.cos(np.pi * frac)))
 
 
 def chain_acceptance(preds: list[np.ndarray], rows: np.ndarray, feats: Features, steps: int) -> list[float]:
