@@ -34,6 +34,38 @@ public interface Session extends AutoCloseable {
     GenerationResult chat(List<ChatMessage> messages, GenerationOptions options, TokenListener listener) throws SkipperException;
 
     /**
+     * Generates the reply to a whole conversation given at once, the way an OpenAI-style request
+     * carries it: the session's own earlier turns are not prepended but replaced by
+     * {@code conversation}, and its KV cache keeps the longest token prefix the rendered
+     * conversation shares with what it holds (so a client that resends the chat with one more turn
+     * only runs the new turn). The output equals that of a fresh session given the conversation.
+     *
+     * @param conversation every turn so far, oldest first (not empty)
+     * @param options generation options
+     * @param listener receives streamed text, or {@code null}
+     * @return the reply (also recorded as the session's conversation, as {@link #chat} does)
+     * @throws ContextOverflowException if the conversation does not fit the context
+     * @throws SkipperException on a runtime failure or a bundle without a chat template
+     */
+    GenerationResult reply(List<ChatMessage> conversation, GenerationOptions options, TokenListener listener)
+            throws SkipperException;
+
+    /**
+     * Generates a continuation of raw text taken as the whole sequence, as on an empty session
+     * (beginning-of-sequence token included where the bundle adds it), keeping the cached prefix it
+     * shares with what the session holds. Forgets the chat conversation.
+     *
+     * @param prompt the whole text (no chat template)
+     * @param options generation options
+     * @param listener receives streamed text, or {@code null}
+     * @return the result
+     * @throws ContextOverflowException if the prompt does not fit the context
+     * @throws EmptyPromptException if the prompt encodes to no tokens
+     * @throws SkipperException on a runtime failure
+     */
+    GenerationResult complete(String prompt, GenerationOptions options, TokenListener listener) throws SkipperException;
+
+    /**
      * Teacher-forced scoring of a text: for every position the argmax and the log-probability of
      * the actual next token. Does not change the conversation.
      *

@@ -87,6 +87,20 @@ final class FakeEngine implements Engine, EngineOpener {
         }
 
         @Override
+        public GenerationResult reply(List<ChatMessage> conversation, GenerationOptions o, TokenListener l)
+                throws SkipperException {
+            calls.add("reply:" + conversation.get(conversation.size() - 1).content());
+            chats.add(List.copyOf(conversation));
+            return answer(conversation.get(conversation.size() - 1).content(), o, l);
+        }
+
+        @Override
+        public GenerationResult complete(String prompt, GenerationOptions o, TokenListener l) throws SkipperException {
+            calls.add("complete:" + prompt);
+            return answer(prompt, o, l);
+        }
+
+        @Override
         public ScoreResult score(String text) {
             calls.add("score:" + text);
             return new ScoreResult(new int[] {5, 6, 7}, new int[] {6, 9}, new double[] {-0.5, -1.5}, Math.exp(1.0));

@@ -138,6 +138,57 @@ public final class DefaultSession implements Session {
     /**
      * {@inheritDoc}
      *
+     * @throws IllegalArgumentException if {@code conversation} is empty
+     * @throws IllegalStateException if another thread's request is running or the session is closed
+     */
+    @Override
+    public GenerationResult reply(List<ChatMessage> conversation, GenerationOptions options, TokenListener listener)
+            throws SkipperException {
+        Objects.requireNonNull(options, "options");
+        if (conversation.isEmpty()) {
+            throw new IllegalArgumentException("a reply needs at least one message");
+        }
+        long start = System.nanoTime();
+        enter();
+        try {
+            ChatTemplate template = engine.chatTemplate().orElseThrow(() -> new SkipperException(
+                    "the bundle " + engine.manifest().directory() + " has no chat template; use complete() with "
+                            + "text already in the model's chat format"));
+            List<ChatMessage> all = List.copyOf(conversation);
+            int[] target = engine.encode(template.render(all, true), false);
+            GenerationResult result = loop.run(start, target, options, listener);
+            this.conversation.clear();
+            this.conversation.addAll(all);
+            this.conversation.add(new ChatMessage("assistant", result.text()));
+            return result;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @throws IllegalStateException if another thread's request is running or the session is closed
+     */
+    @Override
+    public GenerationResult complete(String prompt, GenerationOptions options, TokenListener listener)
+            throws SkipperException {
+        Objects.requireNonNull(prompt, "prompt");
+        Objects.requireNonNull(options, "options");
+        long start = System.nanoTime();
+        enter();
+        try {
+            conversation.clear();
+            return loop.run(start, engine.encode(prompt, false), options, listener);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
      * <p>The text is encoded as on an empty session (with the beginning-of-sequence token when the
      * bundle says {@code add_bos}) and scored in a temporary cache.
      *
