@@ -14,11 +14,13 @@ import java.lang.reflect.Proxy;
  */
 final class Interrupts implements AutoCloseable {
     private final Runnable whenIdle;
+    private final String signalName;
     private volatile Runnable armed;
     private Object signal;
     private Object previousHandler;
 
-    private Interrupts(Runnable whenIdle) {
+    private Interrupts(String signalName, Runnable whenIdle) {
+        this.signalName = signalName;
         this.whenIdle = whenIdle;
     }
 
@@ -31,7 +33,20 @@ final class Interrupts implements AutoCloseable {
      * @return the handle; close it to restore the previous handler
      */
     static Interrupts install(boolean enabled, Runnable whenIdle) {
-        Interrupts in = new Interrupts(whenIdle);
+        return install(enabled, "INT", whenIdle);
+    }
+
+    /**
+     * Installs a handler of another signal ({@code TERM} for servers), or nothing where
+     * {@code sun.misc.Signal} is unavailable or {@code enabled} is false.
+     *
+     * @param enabled whether to install it at all
+     * @param signalName the signal, without {@code SIG}
+     * @param whenIdle what the signal does when nothing is armed
+     * @return the handle; close it to restore the previous handler
+     */
+    static Interrupts install(boolean enabled, String signalName, Runnable whenIdle) {
+        Interrupts in = new Interrupts(signalName, whenIdle);
         if (enabled) {
             in.tryInstall();
         }
@@ -66,7 +81,7 @@ final class Interrupts implements AutoCloseable {
         try {
             Class<?> signalClass = Class.forName("sun.misc.Signal");
             Class<?> handlerClass = Class.forName("sun.misc.SignalHandler");
-            Object sig = signalClass.getConstructor(String.class).newInstance("INT");
+            Object sig = signalClass.getConstructor(String.class).newInstance(signalName);
             InvocationHandler ih = (Object proxy, Method m, Object[] args) -> {
                 switch (m.getName()) {
                     case "handle" -> {
@@ -80,7 +95,7 @@ final class Interrupts implements AutoCloseable {
                         return proxy == args[0];
                     }
                     case "toString" -> {
-                        return "skipper chat Ctrl-C handler";
+                        return "skipper SIG" + signalName + " handler";
                     }
                     default -> throw new UnsupportedOperationException(m.getName());
                 }

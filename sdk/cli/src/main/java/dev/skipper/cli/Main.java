@@ -83,6 +83,7 @@ public final class Main {
         cl.addSubcommand(new ChatCommand(ctx));
         cl.addSubcommand(new ScoreCommand(ctx));
         cl.addSubcommand(new BenchCommand(ctx));
+        cl.addSubcommand(new ServeCommand(ctx));
         cl.addSubcommand(new BuildEnginesCommand(ctx));
         cl.addSubcommand(new GpuCheckCommand(ctx));
         cl.setOut(ctx.out());

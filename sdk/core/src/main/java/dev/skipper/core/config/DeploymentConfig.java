@@ -28,7 +28,7 @@ import java.util.Set;
  */
 public record DeploymentConfig(Path bundle, List<BackendChoice> backends, int threads, boolean allowSpinning,
                                int contextLength, GenerationDefaults generation, SpeculationConfig speculation,
-                               DeviceOptions gpu, Path source) {
+                               DeviceOptions gpu, ServerSettings server, Path source) {
 
     /** Default of {@link #backends()}. */
     public static final List<BackendChoice> DEFAULT_BACKENDS = List.of(BackendChoice.AUTO);
@@ -55,6 +55,27 @@ public record DeploymentConfig(Path bundle, List<BackendChoice> backends, int th
         Objects.requireNonNull(generation, "generation");
         Objects.requireNonNull(speculation, "speculation");
         Objects.requireNonNull(gpu, "gpu");
+        Objects.requireNonNull(server, "server");
+    }
+
+    /**
+     * A deployment with the default {@code server:} settings.
+     *
+     * @param bundle the bundle folder
+     * @param backends backend choices in fallback order
+     * @param threads intra-op threads (0: the backend's default)
+     * @param allowSpinning whether worker threads spin between operators
+     * @param contextLength tokens of context (0: the bundle's maximum)
+     * @param generation generation defaults
+     * @param speculation speculation settings
+     * @param gpu GPU settings
+     * @param source the YAML file it came from, or {@code null}
+     */
+    public DeploymentConfig(Path bundle, List<BackendChoice> backends, int threads, boolean allowSpinning,
+                            int contextLength, GenerationDefaults generation, SpeculationConfig speculation,
+                            DeviceOptions gpu, Path source) {
+        this(bundle, backends, threads, allowSpinning, contextLength, generation, speculation, gpu,
+                ServerSettings.DEFAULTS, source);
     }
 
     /**
@@ -92,7 +113,7 @@ public record DeploymentConfig(Path bundle, List<BackendChoice> backends, int th
                 pick(o.threads(), threads), pick(o.allowSpinning(), allowSpinning),
                 pick(o.contextLength(), contextLength), gen, spec,
                 new DeviceOptions(pick(o.device(), gpu.device()), pick(o.precision(), gpu.precision()),
-                        gpu.engineCache()), source);
+                        gpu.engineCache()), server, source);
     }
 
     /**

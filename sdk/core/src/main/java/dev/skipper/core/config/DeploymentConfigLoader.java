@@ -47,7 +47,7 @@ public final class DeploymentConfigLoader {
     public static final long MAX_FILE_BYTES = 4L * MAX_CODE_POINTS;
 
     private static final List<String> TOP_KEYS = List.of("bundle", "backend", "threads", "allow_spinning",
-            "context_length", "generation", "speculation", "adaptive_depth", "gpu");
+            "context_length", "generation", "speculation", "adaptive_depth", "gpu", "server");
     private static final List<String> GENERATION_KEYS = List.of("max_new_tokens", "stop", "sampling");
     private static final List<String> SAMPLING_KEYS = List.of("greedy", "temperature", "top_k", "top_p", "min_p",
             "repetition_penalty", "seed");
@@ -55,6 +55,8 @@ public final class DeploymentConfigLoader {
             "max_draft_tokens", "confidence_threshold", "ngram_size", "adaptive");
     private static final List<String> ADAPTIVE_DEPTH_KEYS = List.of("enabled", "precision");
     private static final List<String> GPU_KEYS = List.of("device", "precision", "engine_cache");
+    private static final List<String> SERVER_KEYS = List.of("host", "port", "sessions", "queue", "max_body_bytes",
+            "request_timeout_s", "shutdown_grace_s", "api_key_file");
 
     private DeploymentConfigLoader() {
     }
@@ -153,9 +155,11 @@ public final class DeploymentConfigLoader {
             }
             Section gpuSection = top.optionalSection("gpu", GPU_KEYS);
             DeviceOptions gpu = gpuSection == null ? DeviceOptions.DEFAULTS : gpu(gpuSection);
+            Section serverSection = top.optionalSection("server", SERVER_KEYS);
+            ServerSettings server = serverSection == null ? ServerSettings.DEFAULTS : server(serverSection);
             try {
                 return new DeploymentConfig(bundle, backends, threads, allowSpinning, context, generation,
-                        speculation, gpu, source);
+                        speculation, gpu, server, source);
             } catch (IllegalArgumentException e) { // every rule is checked above; this is a backstop
                 throw r.fail(root, null, e.getMessage());
             }
@@ -263,6 +267,26 @@ public final class DeploymentConfigLoader {
             }
             Node cache = s.optional("engine_cache");
             return new DeviceOptions(device, precision, cache == null ? null : path(cache, s.child("engine_cache")));
+        }
+
+        private ServerSettings server(Section s) throws ConfigException {
+            ServerSettings d = ServerSettings.DEFAULTS;
+            Node h = s.optional("host");
+            String host = h == null ? d.host() : r.string(h, s.child("host"));
+            if (host.isBlank()) {
+                throw r.fail(h, s.child("host"), "must not be empty");
+            }
+            int port = intOr(s, "port", 0, 65535, d.port());
+            int sessions = intOr(s, "sessions", 1, ServerSettings.MAX_SESSIONS, d.sessions());
+            int queue = intOr(s, "queue", 0, ServerSettings.MAX_QUEUE, d.queue());
+            int body = intOr(s, "max_body_bytes", 1024, 64 << 20, d.maxBodyBytes());
+            double timeout = numberOr(s, "request_timeout_s", v -> v > 0 && v <= 86_400, "in (0, 86400]",
+                    d.requestTimeoutSeconds());
+            double grace = numberOr(s, "shutdown_grace_s", v -> v >= 0 && v <= 3600, "in [0, 3600]",
+                    d.shutdownGraceSeconds());
+            Node key = s.optional("api_key_file");
+            Path keyFile = key == null ? null : path(key, s.child("api_key_file"));
+            return new ServerSettings(host, port, sessions, queue, body, timeout, grace, keyFile);
         }
 
         /** {@code adaptive_depth}: LOSSY early exit during decoding; enabled must be said explicitly. */

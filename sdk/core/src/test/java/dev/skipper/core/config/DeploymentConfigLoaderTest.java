@@ -73,6 +73,24 @@ class DeploymentConfigLoaderTest {
         assertEquals(new SamplingOptions(false, g.temperature(), g.topK(), g.topP(), g.minP(),
                 g.repetitionPenalty(), g.seed()), c.generation().sampling());
         assertEquals(SpeculationConfig.OFF, c.speculation());
+        assertEquals(ServerSettings.DEFAULTS, c.server());
+    }
+
+    @Test
+    void readsTheServerSectionAndNamesABadKey(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path yaml = dir.resolve("d.yaml");
+        java.nio.file.Files.writeString(yaml, "bundle: b\nserver:\n  host: 0.0.0.0\n  port: 0\n  sessions: 3\n"
+                + "  queue: 0\n  request_timeout_s: 2.5\n  api_key_file: keys/k.txt\n");
+        ServerSettings s = DeploymentConfigLoader.load(yaml).server();
+        assertEquals(new ServerSettings("0.0.0.0", 0, 3, 0, 1 << 20, 2.5, 10, dir.resolve("keys/k.txt").toAbsolutePath()
+                .normalize()), s);
+        java.nio.file.Files.writeString(yaml, "bundle: b\nserver:\n  sessions: 0\n");
+        ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class,
+                () -> DeploymentConfigLoader.load(yaml));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("server.sessions"), e.getMessage());
+        java.nio.file.Files.writeString(yaml, "bundle: b\nserver:\n  threads: 2\n");
+        e = org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class, () -> DeploymentConfigLoader.load(yaml));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("threads"), e.getMessage());
     }
 
     // ---- values ------------------------------------------------------------------------------------
