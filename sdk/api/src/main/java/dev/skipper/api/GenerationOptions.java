@@ -14,9 +14,26 @@ import java.util.List;
  *     mode (the per-request switch; every mode gives the same output as {@link SpeculationMode#OFF})
  * @param adaptiveDepth lossy adaptive depth for this request, or {@code null} for the engine's
  *     setting (off unless configured); applies to plain decode steps, not to speculative rounds
+ * @param format the shape the text must have ({@link ResponseFormat#TEXT}: none; JSON constraints
+ *     are enforced by constrained decoding)
  */
 public record GenerationOptions(int maxNewTokens, SamplingOptions sampling, List<String> stopStrings, boolean stopAtEos,
-                                SpeculationMode speculation, AdaptiveDepth adaptiveDepth) {
+                                SpeculationMode speculation, AdaptiveDepth adaptiveDepth, ResponseFormat format) {
+
+    /**
+     * Options without a response-format constraint.
+     *
+     * @param maxNewTokens the limit
+     * @param sampling how tokens are chosen
+     * @param stopStrings stop strings
+     * @param stopAtEos end at end-of-sequence tokens
+     * @param speculation the speculation mode, or {@code null} for the engine's
+     * @param adaptiveDepth adaptive depth, or {@code null} for the engine's
+     */
+    public GenerationOptions(int maxNewTokens, SamplingOptions sampling, List<String> stopStrings, boolean stopAtEos,
+                             SpeculationMode speculation, AdaptiveDepth adaptiveDepth) {
+        this(maxNewTokens, sampling, stopStrings, stopAtEos, speculation, adaptiveDepth, ResponseFormat.TEXT);
+    }
 
     /**
      * Options with the engine's adaptive-depth setting.
@@ -52,6 +69,9 @@ public record GenerationOptions(int maxNewTokens, SamplingOptions sampling, List
         if (sampling == null) {
             throw new IllegalArgumentException("sampling must not be null");
         }
+        if (format == null) {
+            format = ResponseFormat.TEXT;
+        }
         stopStrings = List.copyOf(stopStrings);
         for (String s : stopStrings) {
             if (s.isEmpty()) {
@@ -67,7 +87,7 @@ public record GenerationOptions(int maxNewTokens, SamplingOptions sampling, List
      * @return the options
      */
     public GenerationOptions withSpeculation(SpeculationMode mode) {
-        return new GenerationOptions(maxNewTokens, sampling, stopStrings, stopAtEos, mode, adaptiveDepth);
+        return new GenerationOptions(maxNewTokens, sampling, stopStrings, stopAtEos, mode, adaptiveDepth, format);
     }
 
     /**
@@ -77,7 +97,27 @@ public record GenerationOptions(int maxNewTokens, SamplingOptions sampling, List
      * @return the options
      */
     public GenerationOptions withAdaptiveDepth(AdaptiveDepth depth) {
-        return new GenerationOptions(maxNewTokens, sampling, stopStrings, stopAtEos, speculation, depth);
+        return new GenerationOptions(maxNewTokens, sampling, stopStrings, stopAtEos, speculation, depth, format);
+    }
+
+    /**
+     * The same options with a response-format constraint.
+     *
+     * @param format the constraint ({@link ResponseFormat#TEXT}: none)
+     * @return the options
+     */
+    public GenerationOptions withFormat(ResponseFormat format) {
+        return new GenerationOptions(maxNewTokens, sampling, stopStrings, stopAtEos, speculation, adaptiveDepth, format);
+    }
+
+    /**
+     * The same options, constrained to JSON matching a schema ({@link ResponseFormat#jsonSchema}).
+     *
+     * @param schema the JSON schema as JSON text
+     * @return the options
+     */
+    public GenerationOptions withJsonSchema(String schema) {
+        return withFormat(ResponseFormat.jsonSchema(schema));
     }
 
     /**

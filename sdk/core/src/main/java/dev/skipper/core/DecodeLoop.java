@@ -58,6 +58,19 @@ final class DecodeLoop {
     /** Lossy adaptive-depth decoding by precision, made when a request first uses one. */
     private final Map<Double, AdaptiveDepthDecoding> depthSteps = new HashMap<>();
 
+    /** Opens a request's grammar constraint (the engine's compiled schemas and token bytes). */
+    @FunctionalInterface
+    interface Constraints {
+        /**
+         * @param format a JSON response format
+         * @return its constraint at the document's start
+         * @throws SkipperException if it cannot be enforced
+         */
+        dev.skipper.core.constrained.Constraint open(dev.skipper.api.ResponseFormat format) throws SkipperException;
+    }
+
+    private final Constraints constraints;
+
     /** Set by {@link #cancel()} from any thread; cleared when a request starts. */
     private volatile boolean cancelled;
 
@@ -69,7 +82,8 @@ final class DecodeLoop {
      * @param speculation the session's speculation settings
      */
     DecodeLoop(Sequence seq, Sampler sampler, StreamingDetokenizer detokenizer, int[] eosIds,
-               SpeculationConfig speculation) {
+               SpeculationConfig speculation, Constraints constraints) {
+        this.constraints = constraints;
         this.speculation = speculation;
         this.seq = seq;
         this.sampler = sampler;
@@ -107,8 +121,13 @@ final class DecodeLoop {
             throw new ContextOverflowException(target.length, seq.contextLength());
         }
 
+        // Structured output: the grammar (compiled before any work; a bad schema changes nothing).
+        // Constrained requests decode plainly for now: drafts are not checked against the grammar yet.
+        dev.skipper.core.constrained.Constraint constraint = options.format().kind()
+                == dev.skipper.api.ResponseFormat.Kind.TEXT ? null : constraints.open(options.format());
+
         // The request's strategy (made on first use; one that does not fit fails before any work).
-        DecodeStrategy strategy = strategy(options);
+        DecodeStrategy strategy = constraint != null ? plain : strategy(options);
 
         // 2. Keep the cached prefix the target shares with the session; append the rest.
         int keep = seq.commonPrefix(target);
@@ -144,6 +163,7 @@ final class DecodeLoop {
         // or speculative rounds that produce several at once).
         SamplingOptions sampling = options.sampling();
         sampler.begin(sampling.seed());
+        seq.constrain(constraint);
         strategy.begin();
         int[] step = new int[strategy.maxTokensPerStep()]; // [tokens of one step]
         FinishTracker finish = new FinishTracker(eosIds, detokenizer, options, listener);
@@ -175,6 +195,9 @@ final class DecodeLoop {
                         firstNanos = lastNanos;
                     }
                     FinishReason end = finish.accept(token);
+                    if (end == null && constraint != null && constraint.finished()) {
+                        end = FinishReason.EOS; // the document is complete: nothing may follow
+                    }
                     if (end != null) {
                         // Tokens of the step after this one were never seen: as plain decoding would
                         // have left it, this token is the pending one.
@@ -192,6 +215,7 @@ final class DecodeLoop {
             }
             reason = finish.finish(reason);
         } finally {
+            seq.constrain(null);
             finish.abandon(); // an exception ended the stream: start the next one clean
         }
 

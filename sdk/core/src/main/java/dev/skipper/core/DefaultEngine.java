@@ -32,6 +32,8 @@ public final class DefaultEngine implements Engine {
     private final String backendName;
     private final String backendWarning;
     private final Tokenizer tokenizer;
+    private final dev.skipper.core.constrained.Grammars grammars = new dev.skipper.core.constrained.Grammars();
+    private volatile dev.skipper.core.constrained.TokenVocabulary vocabulary; // built on first structured request
     private final ChatTemplate chatTemplate;
     private final int contextLength;
     private final SpeculationConfig speculation;
@@ -148,6 +150,40 @@ public final class DefaultEngine implements Engine {
         DefaultSession session = new DefaultSession(this, runner);
         sessions.add(session);
         return session;
+    }
+
+    /**
+     * A request's grammar constraint (structured output).
+     *
+     * @param format a JSON response format
+     * @return a fresh constraint at the document's start
+     * @throws dev.skipper.api.InvalidSchemaException if the schema cannot be enforced
+     * @throws SkipperException if the tokenizer cannot say which bytes its tokens stand for
+     */
+    dev.skipper.core.constrained.Constraint constraint(dev.skipper.api.ResponseFormat format) throws SkipperException {
+        return new dev.skipper.core.constrained.Constraint(grammars.compile(format), vocabulary());
+    }
+
+    private dev.skipper.core.constrained.TokenVocabulary vocabulary() throws SkipperException {
+        dev.skipper.core.constrained.TokenVocabulary v = vocabulary;
+        if (v == null) {
+            synchronized (this) {
+                v = vocabulary;
+                if (v == null) {
+                    byte[][] bytes = tokenizer.tokenBytes();
+                    if (bytes == null) {
+                        throw new SkipperException("structured output needs the bytes of every token, and this "
+                                + "bundle's tokenizer cannot give them (a byte-level BPE or SentencePiece one can)");
+                    }
+                    // The model's vocabulary may be larger than the tokenizer's: the extra ids decode to nothing.
+                    byte[][] padded = Arrays.copyOf(bytes, Math.max(bytes.length, manifest().model().vocabSize()));
+                    v = new dev.skipper.core.constrained.TokenVocabulary(
+                            Arrays.copyOf(padded, manifest().model().vocabSize()), tokenizer.eosIds());
+                    vocabulary = v;
+                }
+            }
+        }
+        return v;
     }
 
     /**

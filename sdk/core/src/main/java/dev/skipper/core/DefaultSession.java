@@ -62,7 +62,8 @@ public final class DefaultSession implements Session {
         this.seq = new Sequence(runner, engine.contextLength(), DefaultEngine.PREFILL_CHUNK);
         try {
             this.loop = new DecodeLoop(seq, new Sampler(runner.manifest().model().vocabSize()),
-                    engine.tokenizer().newStreamingDetokenizer(), engine.tokenizer().eosIds(), engine.speculation());
+                    engine.tokenizer().newStreamingDetokenizer(), engine.tokenizer().eosIds(), engine.speculation(),
+                    engine::constraint);
             this.scorer = new TeacherForcedScorer(runner);
         } catch (RuntimeException e) {
             seq.close();

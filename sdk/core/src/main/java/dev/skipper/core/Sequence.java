@@ -41,6 +41,7 @@ final class Sequence implements AutoCloseable {
     private final RecentTokens recent;
     /** {@code [vocab]} logits of the token after the last one run. */
     private final float[] logits;
+    private dev.skipper.core.constrained.Constraint constraint; // the running request's grammar, or null
 
     /** Sees every layer's input rows while prompts run (FiRST routing), or null. */
     private LayerInputs observer;
@@ -221,6 +222,15 @@ final class Sequence implements AutoCloseable {
     }
 
     /** @return {@code [vocab]} logits after the last {@link #run}; overwritten by the next */
+    /**
+     * Constrains {@link #sampleNext} to a document's grammar (structured output), or lifts it.
+     *
+     * @param c the request's constraint, or {@code null}
+     */
+    void constrain(dev.skipper.core.constrained.Constraint c) {
+        this.constraint = c;
+    }
+
     float[] logits() {
         return logits;
     }
@@ -235,7 +245,13 @@ final class Sequence implements AutoCloseable {
      */
     int sampleNext(Sampler sampler, SamplingOptions sampling) throws SkipperException {
         try {
-            return sampler.next(logits, 0, sampling, recent());
+            if (constraint == null) {
+                return sampler.next(logits, 0, sampling, recent());
+            }
+            constraint.mask(logits, 0); // the logits are consumed here: masking them in place is safe
+            int token = sampler.next(logits, 0, sampling, recent());
+            constraint.advance(token);
+            return token;
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new SkipperException("cannot sample the next token: " + e.getMessage(), e);
         }

@@ -97,7 +97,11 @@ final class JsonInput {
     }
 
     static String clip(String s) {
-        return s.length() <= 60 ? s : s.substring(0, 57) + "...";
+        return clip(s, 60);
+    }
+
+    static String clip(String s, int max) {
+        return s.length() <= max ? s : s.substring(0, max - 3) + "...";
     }
 
     private static String oneLine(String s) {

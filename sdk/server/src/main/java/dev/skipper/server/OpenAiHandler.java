@@ -10,6 +10,7 @@ import dev.skipper.api.EmptyPromptException;
 import dev.skipper.api.FinishReason;
 import dev.skipper.api.GenerationResult;
 import dev.skipper.api.GenerationStats;
+import dev.skipper.api.InvalidSchemaException;
 import dev.skipper.api.Session;
 import dev.skipper.api.SkipperException;
 import dev.skipper.api.SpeculationStats;
@@ -217,6 +218,9 @@ final class OpenAiHandler extends Handler.Abstract {
                 } catch (ContextOverflowException e) {
                     throw ApiException.badRequest(chat ? "messages" : "prompt", "the prompt has " + e.tokens()
                             + " tokens, more than the model's context of " + e.contextLength() + " tokens");
+                } catch (InvalidSchemaException e) {
+                    throw ApiException.badRequest("response_format.json_schema.schema",
+                            JsonInput.clip(SkipperException.oneLine(e.getMessage()), 300));
                 } catch (EmptyPromptException e) {
                     throw ApiException.badRequest(chat ? "messages" : "prompt", "the prompt encodes to no tokens");
                 } catch (SkipperException e) {

@@ -6,6 +6,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
 import dev.skipper.api.ChatMessage;
 import dev.skipper.api.GenerationOptions;
+import dev.skipper.api.ResponseFormat;
 import dev.skipper.api.SamplingOptions;
 import java.math.BigDecimal;
 import java.util.ArrayList;
@@ -109,7 +110,8 @@ final class RequestParser {
             includeUsage = bool(so.getAsJsonObject(), "include_usage", false);
         }
         GenerationOptions options = new GenerationOptions(max != null ? max : defaults.maxNewTokens(),
-                sampling(o), stops(o), defaults.stopAtEos(), defaults.speculation(), defaults.adaptiveDepth());
+                sampling(o), stops(o), defaults.stopAtEos(), defaults.speculation(), defaults.adaptiveDepth(),
+                chat ? responseFormat(o) : ResponseFormat.TEXT);
         if (chat) {
             return new CompletionRequest(true, messages(o), null, options, stream, includeUsage);
         }
@@ -154,17 +156,6 @@ final class RequestParser {
         if (o.has("parallel_tool_calls") && !o.get("parallel_tool_calls").isJsonNull()) {
             bool(o, "parallel_tool_calls", false); // a boolean; without tools it changes nothing
         }
-        JsonElement rf = o.get("response_format");
-        if (rf != null && !rf.isJsonNull()) {
-            if (!rf.isJsonObject()) {
-                throw ApiException.badRequest("response_format", "must be an object");
-            }
-            String type = string(rf.getAsJsonObject(), "type", true);
-            if (!type.equals("text")) {
-                throw ApiException.badRequest("response_format.type", "response_format type '" + JsonInput.clip(type)
-                        + "' is not supported by this server yet (only \"text\")");
-            }
-        }
         if (o.has("echo") && bool(o, "echo", false)) {
             throw ApiException.badRequest("echo", "echo is not supported");
         }
@@ -174,6 +165,57 @@ final class RequestParser {
         Integer bestOf = positiveInt(o, "best_of");
         if (bestOf != null && bestOf != 1) {
             throw ApiException.badRequest("best_of", "only best_of = 1 is supported, got " + bestOf);
+        }
+    }
+
+    /** {@code response_format}: text, {@code json_object}, or {@code json_schema} with its schema. */
+    private static ResponseFormat responseFormat(JsonObject o) throws ApiException {
+        JsonElement rf = o.get("response_format");
+        if (rf == null || rf.isJsonNull()) {
+            return ResponseFormat.TEXT;
+        }
+        if (!rf.isJsonObject()) {
+            throw ApiException.badRequest("response_format", "must be an object");
+        }
+        JsonObject f = rf.getAsJsonObject();
+        String type = string(f, "type", true);
+        for (String k : f.keySet()) {
+            if (!k.equals("type") && !(type.equals("json_schema") && k.equals("json_schema"))) {
+                throw ApiException.badRequest("response_format." + JsonInput.clip(k), "unrecognized field");
+            }
+        }
+        switch (type) {
+            case "text" -> {
+                return ResponseFormat.TEXT;
+            }
+            case "json_object" -> {
+                return ResponseFormat.jsonObject();
+            }
+            case "json_schema" -> {
+                JsonElement js = f.get("json_schema");
+                if (js == null || !js.isJsonObject()) {
+                    throw ApiException.badRequest("response_format.json_schema", "json_schema must be an object with "
+                            + "a schema");
+                }
+                JsonObject j = js.getAsJsonObject();
+                for (String k : j.keySet()) {
+                    if (!Set.of("name", "schema", "strict", "description").contains(k)) {
+                        throw ApiException.badRequest("response_format.json_schema." + JsonInput.clip(k),
+                                "unrecognized field");
+                    }
+                }
+                string(j, "name", false);
+                bool(j, "strict", false); // a boolean: the schema is always enforced strictly here
+                JsonElement schema = j.get("schema");
+                if (schema == null || !(schema.isJsonObject() || schema.isJsonPrimitive()
+                        && schema.getAsJsonPrimitive().isBoolean())) {
+                    throw ApiException.badRequest("response_format.json_schema.schema", "schema must be a JSON schema "
+                            + "object");
+                }
+                return ResponseFormat.jsonSchema(schema.toString());
+            }
+            default -> throw ApiException.badRequest("response_format.type", "response_format type '"
+                    + JsonInput.clip(type) + "' is not supported (text, json_object, json_schema)");
         }
     }
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.skipper.api.ChatMessage;
@@ -239,7 +240,14 @@ class SkipperServerTest {
         assertError(post(server, "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
                 + "\"model\":\"gpt-4\"}"), 404, "model");
         assertError(post(server, "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
-                + "\"response_format\":{\"type\":\"json_schema\"}}"), 400, "response_format.type");
+                + "\"response_format\":{\"type\":\"json_schema\"}}"), 400, "response_format.json_schema");
+        assertError(post(server, "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                + "\"response_format\":{\"type\":\"yaml\"}}"), 400, "response_format.type");
+        HttpResponse<String> badSchema = post(server, "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\","
+                + "\"content\":\"x\"}],\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\","
+                + "\"schema\":{\"type\":\"string\",\"pattern\":\"a+\"}}}}");
+        assertError(badSchema, 400, "response_format.json_schema.schema");
+        assertTrue(badSchema.body().contains("pattern"), badSchema.body());
         assertError(post(server, "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
                 + "\"max_tokens\":1e400}"), 400, "max_tokens");
         assertError(post(server, "/v1/chat/completions", "[".repeat(200) + "]".repeat(200)), 400, null);
@@ -414,6 +422,82 @@ class SkipperServerTest {
         JsonObject last = JsonParser.parseString(ev.get(ev.size() - 3)).getAsJsonObject();
         assertEquals("cancelled", last.getAsJsonObject("skipper").get("finish").getAsString(), ev.get(ev.size() - 3));
         assertThrows(IOException.class, () -> get(s, "/health"));
+    }
+
+    static String structured(String schema, boolean stream) {
+        JsonObject o = JsonParser.parseString(chatBody("Give me the command as JSON", 256, stream)).getAsJsonObject();
+        JsonObject rf = new JsonObject();
+        if (schema == null) {
+            rf.addProperty("type", "json_object");
+        } else {
+            rf.addProperty("type", "json_schema");
+            JsonObject js = new JsonObject();
+            js.addProperty("name", "s");
+            js.addProperty("strict", true);
+            js.add("schema", JsonParser.parseString(schema));
+            rf.add("json_schema", js);
+        }
+        o.add("response_format", rf);
+        return o.toString();
+    }
+
+    static String content(HttpResponse<String> r) {
+        return json(r).getAsJsonArray("choices").get(0).getAsJsonObject().getAsJsonObject("message").get("content")
+                .getAsString();
+    }
+
+    @Test
+    void structuredOutputParsesAndMatchesItsSchema() throws Exception {
+        String command = "{\"type\":\"object\",\"properties\":{\"action\":{\"enum\":[\"go\",\"stop\",\"dock\"]},"
+                + "\"target\":{\"type\":\"string\",\"maxLength\":12},\"speed\":{\"type\":\"number\"}},"
+                + "\"required\":[\"action\",\"target\"],\"additionalProperties\":false}";
+        HttpResponse<String> r = post(server, "/v1/chat/completions", structured(command, false));
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals("stop", json(r).getAsJsonArray("choices").get(0).getAsJsonObject().get("finish_reason")
+                .getAsString(), r.body());
+        JsonObject doc = JsonParser.parseString(content(r)).getAsJsonObject();
+        assertTrue(List.of("go", "stop", "dock").contains(doc.get("action").getAsString()), content(r));
+        assertTrue(doc.get("target").getAsString().length() <= 12, content(r));
+        assertTrue(doc.keySet().stream().allMatch(k -> List.of("action", "target", "speed").contains(k)), content(r));
+        if (doc.has("speed")) {
+            doc.get("speed").getAsDouble();
+        }
+        // Streamed, the same document.
+        StringBuilder sb = new StringBuilder();
+        for (String e : events(post(server, "/v1/chat/completions", structured(command, true)).body())) {
+            if (!e.equals("[DONE]")) {
+                JsonArray ch = JsonParser.parseString(e).getAsJsonObject().getAsJsonArray("choices");
+                if (!ch.isEmpty() && ch.get(0).getAsJsonObject().getAsJsonObject("delta").has("content")) {
+                    sb.append(ch.get(0).getAsJsonObject().getAsJsonObject("delta").get("content").getAsString());
+                }
+            }
+        }
+        assertEquals(content(r), sb.toString());
+        // Arrays with bounds, anyOf, nested objects.
+        HttpResponse<String> a = post(server, "/v1/chat/completions", structured("{\"type\":\"array\",\"items\":"
+                + "{\"type\":\"integer\"},\"minItems\":2,\"maxItems\":4}", false));
+        JsonArray arr = JsonParser.parseString(content(a)).getAsJsonArray();
+        assertTrue(arr.size() >= 2 && arr.size() <= 4, content(a));
+        for (JsonElement x : arr) {
+            assertEquals(x.getAsBigDecimal().stripTrailingZeros().scale() <= 0, true, content(a));
+        }
+        HttpResponse<String> n = post(server, "/v1/chat/completions", structured("{\"type\":\"object\",\"properties\":"
+                + "{\"points\":{\"type\":\"array\",\"maxItems\":3,\"items\":{\"anyOf\":[{\"type\":\"null\"},"
+                + "{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"boolean\"}},\"required\":[\"x\"]}]}}},"
+                + "\"required\":[\"points\"]}", false));
+        JsonObject nested = JsonParser.parseString(content(n)).getAsJsonObject();
+        for (JsonElement p : nested.getAsJsonArray("points")) {
+            assertTrue(p.isJsonNull() || p.getAsJsonObject().get("x").getAsJsonPrimitive().isBoolean(), content(n));
+        }
+        // json_object: whatever it writes is a JSON object prefix; when it finishes, a whole object.
+        HttpResponse<String> free = post(server, "/v1/chat/completions", structured(null, false));
+        assertEquals(200, free.statusCode(), free.body());
+        String text = content(free);
+        assertTrue(text.startsWith("{"), text);
+        if (json(free).getAsJsonArray("choices").get(0).getAsJsonObject().get("finish_reason").getAsString()
+                .equals("stop")) {
+            assertTrue(JsonParser.parseString(text).isJsonObject(), text);
+        }
     }
 
     static void awaitMetric(SkipperServer s, String line) throws Exception {

@@ -141,6 +141,11 @@ public final class HfTokenizer implements Tokenizer {
      * ({@link IncrementalDetokenizer}).
      */
     @Override
+    public byte[][] tokenBytes() {
+        return tokenBytes == null ? null : tokenBytes.clone();
+    }
+
+    @Override
     public StreamingDetokenizer newStreamingDetokenizer() {
         ensureOpen();
         if (tokenBytes != null) {

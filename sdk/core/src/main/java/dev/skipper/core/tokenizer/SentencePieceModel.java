@@ -291,6 +291,28 @@ final class SentencePieceModel {
     }
 
     /**
+     * Each piece's bytes on its own: {@code ▁} as a space, a byte piece as its byte, and no bytes
+     * for control, unknown and unused pieces or those {@code dropped} says decoding drops.
+     *
+     * @param dropped ids decoding drops (special tokens)
+     * @return {@code [size]} bytes or {@code null}
+     */
+    byte[][] pieceBytes(java.util.function.IntPredicate dropped) {
+        byte[][] out = new byte[pieces.length][];
+        for (int id = 0; id < pieces.length; id++) {
+            if (dropped.test(id)) {
+                continue;
+            }
+            if (types[id] == BYTE && byteValues[id] >= 0) {
+                out[id] = new byte[] {(byte) byteValues[id]};
+            } else if (types[id] == NORMAL || types[id] == USER_DEFINED) {
+                out[id] = pieces[id].replace(SPACE_SYMBOL, ' ').getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            }
+        }
+        return out;
+    }
+
+    /**
      * Appends bytes read as UTF-8; a byte that does not start a valid (shortest-form, non-surrogate,
      * at most U+10FFFF) sequence becomes one U+FFFD and reading resumes at the next byte.
      *

@@ -157,6 +157,11 @@ public final class SentencePieceTokenizer implements Tokenizer {
     }
 
     @Override
+    public byte[][] tokenBytes() {
+        return model.pieceBytes(this::isDropped);
+    }
+
+    @Override
     public OptionalInt bosId() {
         return bosId == null ? OptionalInt.empty() : OptionalInt.of(bosId);
     }

@@ -79,6 +79,17 @@ public interface Tokenizer extends AutoCloseable {
     /**
      * Releases the native tokenizer. Calling it again does nothing.
      */
+    /**
+     * The bytes each token id decodes to on its own, for constrained decoding: {@code null} entries
+     * for tokens that decode to nothing (special and control tokens).
+     *
+     * @return {@code [vocab]} bytes, or {@code null} when this tokenizer cannot say (structured
+     *     output is then refused)
+     */
+    default byte[][] tokenBytes() {
+        return null;
+    }
+
     @Override
     void close();
 }

@@ -1,0 +1,67 @@
+package dev.skipper.core.constrained;
+
+/**
+ * One request's position in its document: masks the next token's logits and advances on the
+ * chosen token. Not thread-safe.
+ */
+public final class Constraint {
+    private final TokenMasks masks;
+    private final ByteDfa dfa;
+    private int state;
+
+    /**
+     * @param dfa the document's automaton
+     * @param vocab the model's tokens
+     */
+    public Constraint(ByteDfa dfa, TokenVocabulary vocab) {
+        this.dfa = dfa;
+        this.masks = new TokenMasks(dfa, vocab);
+        this.state = masks.start();
+    }
+
+    /**
+     * Leaves only the allowed tokens' logits finite.
+     *
+     * @param logits {@code [vocab]} at {@code offset}
+     * @param offset the row's start
+     */
+    public void mask(float[] logits, int offset) {
+        masks.apply(state, logits, offset);
+    }
+
+    /**
+     * @param token the token chosen from masked logits
+     * @throws IllegalStateException if it was not allowed (a bug: the logits were not masked)
+     */
+    public void advance(int token) {
+        int next = masks.advance(state, token);
+        if (next == -1) {
+            throw new IllegalStateException("token " + token + " is not allowed in grammar state " + state);
+        }
+        state = next;
+    }
+
+    /**
+     * @return whether the document is complete and cannot go on (an end-of-sequence token was
+     *     chosen, or the automaton has no byte left to accept): generation should end
+     */
+    public boolean finished() {
+        if (state == TokenMasks.FINISHED) {
+            return true;
+        }
+        if (!dfa.accepting(state)) {
+            return false;
+        }
+        for (int b = 0; b < 256; b++) {
+            if (dfa.next(state, b) >= 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** @return grammar states whose masks were computed so far */
+    public int computedStates() {
+        return masks.computedStates();
+    }
+}
