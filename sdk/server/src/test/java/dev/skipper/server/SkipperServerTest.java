@@ -21,6 +21,7 @@ import dev.skipper.testing.TestData;
 import dev.skipper.runtime.spi.BackendOptions;
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -28,6 +29,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -498,6 +500,37 @@ class SkipperServerTest {
                 .equals("stop")) {
             assertTrue(JsonParser.parseString(text).isJsonObject(), text);
         }
+    }
+
+    /**
+     * The official {@code openai} Python client against this server (exporters' venv): shapes,
+     * streaming, errors, and 24 structured-output schemas validated by {@code jsonschema}.
+     */
+    @Test
+    void theOfficialOpenAiClientAndJsonschemaAgree() throws Exception {
+        Path repo = Path.of("").toAbsolutePath();
+        while (repo != null && !java.nio.file.Files.exists(repo.resolve("exporters/skipper_export"))) {
+            repo = repo.getParent();
+        }
+        assertNotNull(repo, "repository root not found from " + Path.of("").toAbsolutePath());
+        Path python = Path.of(System.getProperty("skipper.python", repo.resolve(".venv/bin/python").toString()));
+        if (!java.nio.file.Files.isExecutable(python)) {
+            TestData.missing("no Python venv at " + python + " (./skipper setup makes it)");
+        }
+        ProcessBuilder pb = new ProcessBuilder(python.toString(), "-m", "skipper_export.bench.openai_check",
+                "--base-url", server.uri() + "/v1", "--model", MODEL).redirectErrorStream(true);
+        pb.environment().put("PYTHONPATH", repo.resolve("exporters").toString());
+        Process proc = pb.start();
+        String output;
+        try (InputStream in = proc.getInputStream()) {
+            output = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        assertTrue(proc.waitFor(300, java.util.concurrent.TimeUnit.SECONDS), "the openai check hung");
+        if (output.contains("No module named 'openai'") || output.contains("No module named 'jsonschema'")) {
+            TestData.missing("the venv lacks openai/jsonschema (./skipper setup installs them): " + output.strip());
+        }
+        assertEquals(0, proc.exitValue(), output);
+        assertTrue(output.contains("\"schemas_validated\": 24"), output);
     }
 
     static void awaitMetric(SkipperServer s, String line) throws Exception {
