@@ -87,6 +87,19 @@ def test_calibrate_numbers_at_their_bounds(flag: str, tiny_bundle: Path) -> None
         assert status == (0 if (flag, value) in ACCEPTED else 2), f"{what}: exit {status}\n{err[-500:]}"
 
 
+def test_calibrate_drafter_cache_paths(tiny_bundle: Path, tmp_path: Path) -> None:
+    pytest.importorskip("jax")
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    drafter = ["--no-progress", "--no-skip-search", "--exit-tokens", "64", "--own-passages", "0", "--first-passages",
+               "2", "--first-tokens", "4", "--draft-vocab", "8", "--feature-drafter", "--max-updates", "1",
+               "--drafter-prompts", "1", "--drafter-answer-tokens", "4", "--drafter-text-tokens", "64"]
+    for value in ["", " ", str(a_file), str(a_file / "sub"), "x" * (1 << 20)]:
+        status, err = _run(calibrate_main, [str(tiny_bundle), *drafter, "--drafter-cache", value])
+        _assert_clean(status, err, f"calibrate --drafter-cache {value[:20]!r}")
+        assert status == 2, f"--drafter-cache {value[:20]!r}: exit {status}"
+
+
 def test_calibrate_bundle_argument_and_exit_layers(tiny_bundle: Path, tmp_path: Path) -> None:
     binary = tmp_path / "binary"
     binary.mkdir()

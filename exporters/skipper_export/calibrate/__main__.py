@@ -61,6 +61,12 @@ MAX_PASSAGES = 100_000        # --own-passages, --first-passages
 MAX_PASSAGE_TOKENS = 8192     # --own-tokens, --first-tokens: at most a context
 
 
+def _cache_dir(text: str) -> Path:
+    if not text.strip() or "\0" in text:
+        raise argparse.ArgumentTypeError(f"'{text[:40]}' is not a folder path")
+    return Path(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = OneLineArgumentParser(prog="skipper calibrate", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -94,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="tokens generated per such prompt (default 128)")
     p.add_argument("--drafter-text-tokens", type=int, default=40_000,
                    help="pydoc_data tokens the feature drafter also trains on (default 40000)")
-    p.add_argument("--drafter-cache", type=Path, default=None, metavar="DIR",
+    p.add_argument("--drafter-cache", type=_cache_dir, default=None, metavar="DIR",
                    help="keep the feature drafter's harvest (answers + features) in DIR and reuse it when the "
                         "bundle's model and the text budget match (default: none)")
     p.add_argument("--threads", type=thread_count, default=2,
