@@ -122,12 +122,13 @@ final class DecodeLoop {
         }
 
         // Structured output: the grammar (compiled before any work; a bad schema changes nothing).
-        // Constrained requests decode plainly for now: drafts are not checked against the grammar yet.
+        // Plain steps mask the next token's logits; speculative rounds mask every verification row
+        // along the drafts (Verifier), so constrained speculative output equals constrained plain output.
         dev.skipper.core.constrained.Constraint constraint = options.format().kind()
                 == dev.skipper.api.ResponseFormat.Kind.TEXT ? null : constraints.open(options.format());
 
         // The request's strategy (made on first use; one that does not fit fails before any work).
-        DecodeStrategy strategy = constraint != null ? plain : strategy(options);
+        DecodeStrategy strategy = strategy(options);
 
         // 2. Keep the cached prefix the target shares with the session; append the rest.
         int keep = seq.commonPrefix(target);
@@ -193,6 +194,9 @@ final class DecodeLoop {
                     lastNanos = System.nanoTime();
                     if (n == 1) {
                         firstNanos = lastNanos;
+                    }
+                    if (constraint != null) {
+                        constraint.advance(token);
                     }
                     FinishReason end = finish.accept(token);
                     if (end == null && constraint != null && constraint.finished()) {

@@ -231,6 +231,11 @@ final class Sequence implements AutoCloseable {
         this.constraint = c;
     }
 
+    /** @return the running request's grammar constraint, or {@code null} */
+    dev.skipper.core.constrained.Constraint constraint() {
+        return constraint;
+    }
+
     float[] logits() {
         return logits;
     }
@@ -249,9 +254,7 @@ final class Sequence implements AutoCloseable {
                 return sampler.next(logits, 0, sampling, recent());
             }
             constraint.mask(logits, 0); // the logits are consumed here: masking them in place is safe
-            int token = sampler.next(logits, 0, sampling, recent());
-            constraint.advance(token);
-            return token;
+            return sampler.next(logits, 0, sampling, recent()); // the decode loop advances the constraint
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new SkipperException("cannot sample the next token: " + e.getMessage(), e);
         }

@@ -176,7 +176,7 @@ final class SpeculativeDecoder implements DecodeStrategy {
                 }
                 int recentKeep = seq.recent().length();
                 int a = verifier.verify(tokens[length - 1], past, drafts, seq.cache(), sampling, sampler, seq.recent(),
-                        out);
+                        seq.constraint(), out);
                 long t2 = System.nanoTime();
                 seq.recent().truncate(recentKeep);
                 seq.storeFeatures(past, drafts.verifyRows(), 0, a + 1); // the pending token's and accepted drafts' rows
@@ -196,7 +196,7 @@ final class SpeculativeDecoder implements DecodeStrategy {
         }
         long t0 = System.nanoTime();
         seq.run(null);
-        int token = sampler.next(seq.logits(), 0, sampling, seq.recent());
+        int token = seq.sampleNext(sampler, sampling); // masked by a grammar constraint, if any
         seq.append(token);
         controller.observePlain(System.nanoTime() - t0);
         plainSteps++;

@@ -19,14 +19,42 @@ public final class Constraint {
         this.state = masks.start();
     }
 
+    /** @return the current state (after every token {@link #advance} was given) */
+    public int state() {
+        return state;
+    }
+
     /**
-     * Leaves only the allowed tokens' logits finite.
+     * Leaves only the allowed tokens' logits finite, in the current state.
      *
      * @param logits {@code [vocab]} at {@code offset}
      * @param offset the row's start
      */
     public void mask(float[] logits, int offset) {
-        masks.apply(state, logits, offset);
+        mask(state, logits, offset);
+    }
+
+    /**
+     * Masks a row for a state ahead of the current one (a verification row after drafts). A state
+     * where the document is complete is left unmasked: whatever is chosen there is never emitted.
+     *
+     * @param at the state ({@link #lookahead})
+     * @param logits {@code [vocab]} at {@code offset}
+     * @param offset the row's start
+     */
+    public void mask(int at, float[] logits, int offset) {
+        if (!finished(at)) {
+            masks.apply(at, logits, offset);
+        }
+    }
+
+    /**
+     * @param at a state
+     * @param token a token
+     * @return the state after it, without changing this constraint; -1 if it is not allowed
+     */
+    public int lookahead(int at, int token) {
+        return finished(at) ? at : masks.advance(at, token);
     }
 
     /**
@@ -46,6 +74,10 @@ public final class Constraint {
      *     chosen, or the automaton has no byte left to accept): generation should end
      */
     public boolean finished() {
+        return finished(state);
+    }
+
+    private boolean finished(int state) {
         if (state == TokenMasks.FINISHED) {
             return true;
         }

@@ -2,6 +2,7 @@ package dev.skipper.core.speculation;
 
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SkipperException;
+import dev.skipper.core.constrained.Constraint;
 import dev.skipper.core.sampling.RecentTokens;
 import dev.skipper.core.sampling.Sampler;
 import dev.skipper.runtime.spi.HiddenStates;
@@ -72,7 +73,7 @@ public final class Verifier implements AutoCloseable {
      * @throws SkipperException on a backend failure (the cache is then truncated to {@code past})
      */
     public int verify(int pending, int past, Drafts batch, KvCache cache, SamplingOptions sampling,
-                      Sampler sampler, RecentTokens recent, int[] out) throws SkipperException {
+                      Sampler sampler, RecentTokens recent, Constraint constraint, int[] out) throws SkipperException {
         int k = batch.count();
         int n = k + 1;
         int exact = batch.exactLayers();
@@ -114,8 +115,8 @@ public final class Verifier implements AutoCloseable {
             throw e;
         }
 
-        int accepted = sampling.greedy() ? acceptGreedy(batch, sampling, sampler, recent, out)
-                : acceptSampled(batch, sampling, sampler, recent, out);
+        int accepted = sampling.greedy() ? acceptGreedy(batch, sampling, sampler, recent, constraint, out)
+                : acceptSampled(batch, sampling, sampler, recent, constraint, out);
         cache.truncate(past + 1 + accepted);
         return accepted;
     }
@@ -131,23 +132,34 @@ public final class Verifier implements AutoCloseable {
     }
 
     private int acceptGreedy(Drafts batch, SamplingOptions sampling, Sampler sampler, RecentTokens recent,
-                             int[] out) {
+                             Constraint constraint, int[] out) {
         int k = batch.count();
+        int state = constraint == null ? 0 : constraint.state();
         for (int i = 0; i <= k; i++) {
+            if (constraint != null) { // row i follows the pending token and drafts 0..i-1 (all accepted)
+                constraint.mask(state, logits, i * vocab);
+            }
             int target = sampler.next(logits, i * vocab, sampling, recent);
             out[i] = target;
             recent.add(target);
             if (i == k || target != batch.token(i)) {
                 return i;
             }
+            if (constraint != null) {
+                state = constraint.lookahead(state, target);
+            }
         }
         throw new AssertionError("unreachable");
     }
 
     private int acceptSampled(Drafts batch, SamplingOptions sampling, Sampler sampler, RecentTokens recent,
-                              int[] out) {
+                              Constraint constraint, int[] out) {
         int k = batch.count();
+        int state = constraint == null ? 0 : constraint.state();
         for (int i = 0; i <= k; i++) {
+            if (constraint != null) { // the target distribution under the grammar: a disallowed draft has p = 0
+                constraint.mask(state, logits, i * vocab);
+            }
             sampler.probabilities(logits, i * vocab, sampling, recent, p, 0);
             if (i == k) { // every draft accepted: the bonus token comes from p
                 out[i] = sampler.sample(p, 0);
@@ -160,6 +172,9 @@ public final class Verifier implements AutoCloseable {
             if (qd > 0 && sampler.nextDouble() < Math.min(1.0, pd / qd)) {
                 out[i] = d;
                 recent.add(d);
+                if (constraint != null) {
+                    state = constraint.lookahead(state, d);
+                }
                 continue;
             }
             // Rejected: the residual max(0, p - q) renormalised (Leviathan et al. / Chen et al.).
