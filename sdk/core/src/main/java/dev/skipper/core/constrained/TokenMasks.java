@@ -14,6 +14,8 @@ public final class TokenMasks {
     private final TokenVocabulary vocab;
     private final Map<Integer, long[]> masks = new HashMap<>(); // state -> [ceil(vocab / 64)] bits
     private final int[] walk;                                    // [longest token + 1] states by depth
+    private final Map<Integer, Integer> counts = new HashMap<>(); // state -> allowed tokens
+    private float[] kept = new float[64];                         // [allowed] logits kept while a row is filled
 
     /**
      * @param dfa the document's automaton
@@ -39,6 +41,9 @@ public final class TokenMasks {
      * @return the allowed tokens' bits (do not modify)
      */
     public long[] allowed(int state) {
+        if (state < 0 && state != FINISHED) {
+            throw new IllegalArgumentException("no such grammar state " + state);
+        }
         long[] m = masks.get(state);
         if (m == null) {
             m = compute(state);
@@ -92,6 +97,37 @@ public final class TokenMasks {
     public void apply(int state, float[] logits, int offset) {
         long[] m = allowed(state);
         int n = vocab.size();
+        int allowedCount = counts.computeIfAbsent(state, s -> {
+            int c = 0;
+            for (long w : m) {
+                c += Long.bitCount(w);
+            }
+            return c;
+        });
+        if (allowedCount * 4 < n) {
+            // Few allowed (structure, enums): keep their logits, fill the row, put them back.
+            if (kept.length < allowedCount) {
+                kept = new float[allowedCount];
+            }
+            int k = 0;
+            for (int w = 0; w < m.length; w++) {
+                long word = m[w];
+                while (word != 0) {
+                    kept[k++] = logits[offset + ((w << 6) | Long.numberOfTrailingZeros(word))];
+                    word &= word - 1;
+                }
+            }
+            java.util.Arrays.fill(logits, offset, offset + n, Float.NEGATIVE_INFINITY);
+            k = 0;
+            for (int w = 0; w < m.length; w++) {
+                long word = m[w];
+                while (word != 0) {
+                    logits[offset + ((w << 6) | Long.numberOfTrailingZeros(word))] = kept[k++];
+                    word &= word - 1;
+                }
+            }
+            return;
+        }
         for (int w = 0; w < m.length; w++) {
             long word = ~m[w];
             while (word != 0) {

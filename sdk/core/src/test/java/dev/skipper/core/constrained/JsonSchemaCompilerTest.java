@@ -147,11 +147,30 @@ class JsonSchemaCompilerTest {
             }
         }
         assertTrue(checked > 10_000, "checked " + checked);
-        // apply() leaves exactly the allowed logits finite.
-        float[] logits = new float[table.length];
-        masks.apply(masks.start(), logits, 0);
-        for (int t = 0; t < table.length; t++) {
-            assertEquals(masks.allows(masks.start(), t), Float.isFinite(logits[t]), "token " + t);
+        // apply() leaves exactly the allowed logits, unchanged, and the rest at -inf (a state with few
+        // allowed tokens and one with many take different paths).
+        for (int state : new int[] {masks.start(), d.walk(0, "{\"action\":\"go\",\"target\":\"".getBytes(
+                StandardCharsets.UTF_8))}) {
+            assertTrue(state >= 0);
+            float[] logits = new float[table.length + 3];
+            for (int t = 0; t < logits.length; t++) {
+                logits[t] = rng.nextFloat() * 10 - 5;
+            }
+            float[] before = logits.clone();
+            masks.apply(state, logits, 2);
+            int allowedHere = 0;
+            for (int t = 0; t < table.length; t++) {
+                if (masks.allows(state, t)) {
+                    assertEquals(before[t + 2], logits[t + 2], "token " + t + " kept");
+                    allowedHere++;
+                } else {
+                    assertEquals(Float.NEGATIVE_INFINITY, logits[t + 2], "token " + t + " masked");
+                }
+            }
+            assertEquals(before[0], logits[0]);
+            assertEquals(before[1], logits[1]);
+            assertEquals(before[table.length + 2], logits[table.length + 2]);
+            assertTrue(allowedHere > 0);
         }
     }
 }
