@@ -118,19 +118,9 @@ public final class DefaultSession implements Session {
         long start = System.nanoTime();
         enter();
         try {
-            ChatTemplate template = engine.chatTemplate().orElseThrow(() -> new SkipperException(
-                    "the bundle " + engine.manifest().directory() + " has no chat template; use generate() with "
-                            + "text already in the model's chat format"));
             List<ChatMessage> all = new ArrayList<>(conversation);
             all.addAll(messages);
-            int[] target = engine.encode(template.render(all, true), false);
-            GenerationResult result = loop.run(start, target, options, listener);
-            if (result.finishReason() != FinishReason.CANCELLED || result.tokenIds().length > 0) {
-                conversation.clear();
-                conversation.addAll(all);
-                conversation.add(new ChatMessage("assistant", result.text()));
-            }
-            return result;
+            return converse(start, all, options, listener);
         } finally {
             lock.unlock();
         }
@@ -138,6 +128,9 @@ public final class DefaultSession implements Session {
 
     /**
      * {@inheritDoc}
+     *
+     * <p>The conversation and its reply then stand as this session's conversation, as after
+     * {@link #chat}; a request cancelled before its first token, and a failed one, leave it as it was.
      *
      * @throws IllegalArgumentException if {@code conversation} is empty
      * @throws IllegalStateException if another thread's request is running or the session is closed
@@ -152,19 +145,26 @@ public final class DefaultSession implements Session {
         long start = System.nanoTime();
         enter();
         try {
-            ChatTemplate template = engine.chatTemplate().orElseThrow(() -> new SkipperException(
-                    "the bundle " + engine.manifest().directory() + " has no chat template; use complete() with "
-                            + "text already in the model's chat format"));
-            List<ChatMessage> all = List.copyOf(conversation);
-            int[] target = engine.encode(template.render(all, true), false);
-            GenerationResult result = loop.run(start, target, options, listener);
-            this.conversation.clear();
-            this.conversation.addAll(all);
-            this.conversation.add(new ChatMessage("assistant", result.text()));
-            return result;
+            return converse(start, List.copyOf(conversation), options, listener);
         } finally {
             lock.unlock();
         }
+    }
+
+    /** The reply to a whole conversation (the lock held); it becomes the session's conversation. */
+    private GenerationResult converse(long start, List<ChatMessage> all, GenerationOptions options,
+                                      TokenListener listener) throws SkipperException {
+        ChatTemplate template = engine.chatTemplate().orElseThrow(() -> new SkipperException(
+                "the bundle " + engine.manifest().directory() + " has no chat template; use generate() or complete() "
+                        + "with text already in the model's chat format"));
+        int[] target = engine.encode(template.render(all, true), false);
+        GenerationResult result = loop.run(start, target, options, listener);
+        if (result.finishReason() != FinishReason.CANCELLED || result.tokenIds().length > 0) {
+            conversation.clear();
+            conversation.addAll(all);
+            conversation.add(new ChatMessage("assistant", result.text()));
+        }
+        return result;
     }
 
     /**
