@@ -12,7 +12,8 @@ capped (``RLIMIT_AS``) so a size read from the file and allocated unchecked show
 Deterministic: execution ``i`` of a target uses ``random.Random(seed * 1_000_003 + i)``. ``./skipper
 test`` runs a short fixed budget (exporters/tests/test_fuzz.py); ``./skipper fuzz --minutes N`` long ones.
 
-Java targets (``java-manifest``, ``java-deployment``, ``java-sentencepiece``, ``java-tokenizer``) are
+Java targets (``java-manifest``, ``java-deployment``, ``java-sentencepiece``, ``java-tokenizer``,
+``java-request``, ``java-schema``) are
 Jazzer fuzz tests in the SDK's test sources (coverage-guided, libFuzzer inside the JVM), run one per
 Maven invocation with ``JAZZER_FUZZ=1``. Their contract is the same (accepted, or the parser's own
 exception in one line); a finding fails the run and Jazzer writes the input into the test's
@@ -44,6 +45,8 @@ JAVA_TARGETS = {
     "java-sentencepiece": ("sdk/core", "dev.skipper.core.tokenizer.SentencePieceModelFuzzTest",
                            "readerAcceptsOrRefusesInOneLine"),
     "java-tokenizer": ("sdk/core", "dev.skipper.core.tokenizer.TokenizerFuzzTest", "encodeAndDecodeAnyInput"),
+    "java-request": ("sdk/server", "dev.skipper.server.RequestFuzzTest", "parserAcceptsOrRefusesAsDeclared"),
+    "java-schema": ("sdk/core", "dev.skipper.core.constrained.SchemaFuzzTest", "compilerAcceptsOrRefusesInOneLine"),
 }
 TARGETS = PY_TARGETS + tuple(JAVA_TARGETS)
 BOUNDARY_INTS = (0, 1, 0x7F, 0xFF, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 0x7FFFFFFFFFFFFFFF, 0xFFFFFFFFFFFFFFFF,

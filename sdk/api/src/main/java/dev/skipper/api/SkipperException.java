@@ -37,4 +37,30 @@ public class SkipperException extends Exception {
     public static String oneLine(String message) {
         return message == null ? "" : message.strip().replaceAll("\\s*\\R\\s*", " ");
     }
+
+    /**
+     * A value quoted in a message (a key, a name, a piece of input): control and line-separator
+     * characters escaped as {@code \\uXXXX} so the message stays one line, and at most {@code max}
+     * characters ({@code ...} marks a cut).
+     *
+     * @param value the value
+     * @param max most characters, &gt;= 4
+     * @return the quotable text
+     */
+    public static String quote(String value, int max) {
+        StringBuilder sb = new StringBuilder(Math.min(value.length(), max) + 8);
+        int i = 0;
+        for (; i < value.length() && sb.length() <= max; i++) {
+            char c = value.charAt(i);
+            if (c < 0x20 || c == 0x7f || c == '\u2028' || c == '\u2029' || c == '\u0085') {
+                sb.append(String.format("\\u%04x", (int) c));
+            } else {
+                sb.append(c);
+            }
+        }
+        if (i == value.length() && sb.length() <= max) {
+            return sb.toString();
+        }
+        return sb.substring(0, max - 3) + "...";
+    }
 }

@@ -23,7 +23,7 @@ public final class ApiException extends Exception {
         super(message);
         this.status = status;
         this.type = type;
-        this.param = param;
+        this.param = param == null ? null : JsonInput.clip(param, 120); // a fuzzed key may be huge
         this.code = code;
     }
 

@@ -9,6 +9,7 @@ import com.google.gson.Strictness;
 import com.google.gson.stream.JsonReader;
 import com.google.gson.stream.JsonToken;
 import com.google.gson.stream.MalformedJsonException;
+import dev.skipper.api.SkipperException;
 import java.io.IOException;
 import java.io.StringReader;
 import java.math.BigDecimal;
@@ -100,9 +101,12 @@ final class JsonInput {
         return clip(s, 60);
     }
 
+    /** A value quoted in a message: one line, at most {@code max} chars ({@link SkipperException#quote}). */
     static String clip(String s, int max) {
-        return s.length() <= max ? s : s.substring(0, max - 3) + "...";
+        return SkipperException.quote(s, max);
     }
+
+
 
     private static String oneLine(String s) {
         if (s == null) {

@@ -51,6 +51,10 @@ public final class JsonSchemaCompiler {
 
     private final JsonObject root;
     private final Set<String> expanding = new HashSet<>();
+    // A definition's pattern, built once and shared by every reference to it: a schema whose
+    // definitions reference each other many times stays a small DAG (the automaton size limit
+    // still applies when it is expanded).
+    private final Map<String, BytePattern> expanded = new java.util.HashMap<>();
 
     private JsonSchemaCompiler(JsonObject root) {
         this.root = root;
@@ -185,7 +189,7 @@ public final class JsonSchemaCompiler {
         boolean[] must = new boolean[n];
         for (int i = 0; i < n; i++) {
             String name = list.get(i).getKey();
-            String path = at + ".properties." + name;
+            String path = at + ".properties." + clip(name);
             member[i] = seq(literal(canonical(new com.google.gson.JsonPrimitive(name))), WS, literal(":"), WS,
                     value(schemaAt(list.get(i).getValue(), path), path));
             must[i] = required.contains(name);
@@ -267,11 +271,18 @@ public final class JsonSchemaCompiler {
         if (defs == null || !defs.isJsonObject() || !defs.getAsJsonObject().has(name)) {
             throw new SchemaException(at + ".$ref", "'" + clip(ref) + "' names no definition");
         }
+        BytePattern done = expanded.get(ref);
+        if (done != null) {
+            return done;
+        }
         if (!expanding.add(ref)) {
             throw new SchemaException(at + ".$ref", "'" + clip(ref) + "' is recursive: not supported");
         }
         try {
-            return value(schemaAt(defs.getAsJsonObject().get(name), ref), ref);
+            String where = clip(ref); // the definition's path in messages
+            BytePattern pattern = value(schemaAt(defs.getAsJsonObject().get(name), where), where);
+            expanded.put(ref, pattern);
+            return pattern;
         } finally {
             expanding.remove(ref);
         }
@@ -300,7 +311,7 @@ public final class JsonSchemaCompiler {
     }
 
     private static String clip(String s) {
-        return s.length() <= 60 ? s : s.substring(0, 57) + "...";
+        return dev.skipper.api.SkipperException.quote(s, 60);
     }
 
     // ---- JSON lexical patterns -----------------------------------------------------------------
