@@ -527,7 +527,10 @@ class SkipperServerTest {
             repo = repo.getParent();
         }
         assertNotNull(repo, "repository root not found from " + Path.of("").toAbsolutePath());
-        Path python = Path.of(System.getProperty("skipper.python", repo.resolve(".venv/bin/python").toString()));
+        Path python = Path.of(System.getProperty("skipper.python", ".venv/bin/python"));
+        if (!python.isAbsolute()) {
+            python = repo.resolve(python); // the launcher's venv path is relative to the repository
+        }
         if (!java.nio.file.Files.isExecutable(python)) {
             TestData.missing("no Python venv at " + python + " (./skipper setup makes it)");
         }
