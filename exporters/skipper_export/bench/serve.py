@@ -40,7 +40,13 @@ def wait_ready(base: str, proc: subprocess.Popen, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise ExportError("server", f"exited with status {proc.returncode} before it listened")
+            f = getattr(proc, "err_file", None)
+            err = []
+            if f is not None:
+                f.seek(0)
+                err = f.read().decode("utf-8", "replace").strip().splitlines()
+            raise ExportError("server", f"exited with status {proc.returncode} before it listened"
+                              + (f": {err[-1][:300]}" if err else ""))
         try:
             with urllib.request.urlopen(base + "/v1/models", timeout=2) as r:
                 if r.status == 200:
@@ -116,7 +122,12 @@ def serve_and_load(name: str, cmd: list[str], model: str, prompts: list[str], le
                    max_tokens: int, port: int, log) -> list[dict]:
     base = f"http://127.0.0.1:{port}"
     log(f"bench-serve: starting {name}: {' '.join(cmd)[:200]}")
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    import tempfile
+
+    # The server's own output goes to a file (a pipe nobody reads would block a chatty server).
+    err_file = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=err_file)
+    proc.err_file = err_file  # type: ignore[attr-defined]
     try:
         wait_ready(base, proc, 600)
         one_request(base, model, prompts[0], 8, 120)  # warm-up, untimed
@@ -130,6 +141,7 @@ def serve_and_load(name: str, cmd: list[str], model: str, prompts: list[str], le
         return rows
     finally:
         stop(proc)
+        err_file.close()
 
 
 def table(rows: list[dict]) -> str:
@@ -173,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
         port = free_port()
         rows = serve_and_load("skipper", [a.skipper, "serve", "--config", str(a.config), "--port", str(port),
-                                          "--sessions", str(a.sessions), "--queue", str(MAX_REQUESTS),
+                                          "--sessions", str(a.sessions), "--queue", str(max(levels)),
                                           "--threads", str(a.threads), "--model-id", "m"],
                               "m", prompts, levels, a.requests, a.max_tokens, port, log)
         if a.gguf is not None:
