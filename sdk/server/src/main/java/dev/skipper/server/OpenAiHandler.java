@@ -300,12 +300,18 @@ final class OpenAiHandler extends Handler.Abstract {
         }
     }
 
-    private JsonObject chunk(String id, long now, boolean chat, JsonObject delta, String text, String finish) {
+    /** The fields every completion object starts with. */
+    private JsonObject envelope(String id, long now, String object) {
         JsonObject o = new JsonObject();
         o.addProperty("id", id);
-        o.addProperty("object", chat ? "chat.completion.chunk" : "text_completion");
+        o.addProperty("object", object);
         o.addProperty("created", now);
         o.addProperty("model", options.modelId());
+        return o;
+    }
+
+    private JsonObject chunk(String id, long now, boolean chat, JsonObject delta, String text, String finish) {
+        JsonObject o = envelope(id, now, chat ? "chat.completion.chunk" : "text_completion");
         JsonArray choices = new JsonArray();
         if (delta != null || text != null) {
             JsonObject c = new JsonObject();
@@ -324,11 +330,7 @@ final class OpenAiHandler extends Handler.Abstract {
     }
 
     private JsonObject full(String id, long now, boolean chat, GenerationResult r, String finish, JsonObject ext) {
-        JsonObject o = new JsonObject();
-        o.addProperty("id", id);
-        o.addProperty("object", chat ? "chat.completion" : "text_completion");
-        o.addProperty("created", now);
-        o.addProperty("model", options.modelId());
+        JsonObject o = envelope(id, now, chat ? "chat.completion" : "text_completion");
         JsonObject c = new JsonObject();
         c.addProperty("index", 0);
         if (chat) {

@@ -21,12 +21,26 @@ public final class ByteDfa {
 
     private final int[] table;       // [states * 256] next state, -1: dead
     private final boolean[] accepting; // [states]
+    private final boolean[] closed;    // [states] accepting with no byte left to take: the document is done
     private final int states;
 
     private ByteDfa(int[] table, boolean[] accepting, int states) {
         this.table = table;
         this.accepting = accepting;
         this.states = states;
+        this.closed = new boolean[states];
+        for (int s = 0; s < states; s++) {
+            boolean exit = false;
+            for (int b = 0; b < 256 && !exit; b++) {
+                exit = table[s * 256 + b] >= 0;
+            }
+            closed[s] = accepting[s] && !exit;
+        }
+    }
+
+    /** @param state a state @return whether the document is complete there and nothing may follow */
+    public boolean closed(int state) {
+        return closed[state];
     }
 
     /** @return the number of states */

@@ -78,19 +78,9 @@ public final class Constraint {
     }
 
     private boolean finished(int state) {
-        if (state == TokenMasks.FINISHED) {
-            return true;
-        }
-        if (!dfa.accepting(state)) {
-            return false;
-        }
-        for (int b = 0; b < 256; b++) {
-            if (dfa.next(state, b) >= 0) {
-                return false;
-            }
-        }
-        return true;
+        return state == TokenMasks.FINISHED || dfa.closed(state);
     }
+
 
     /** @return grammar states whose masks were computed so far */
     public int computedStates() {

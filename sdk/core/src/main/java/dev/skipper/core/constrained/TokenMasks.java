@@ -1,7 +1,5 @@
 package dev.skipper.core.constrained;
 
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * Which tokens may come next in each state of a document's {@link ByteDfa}: a bit set over the
@@ -12,9 +10,11 @@ import java.util.Map;
 public final class TokenMasks {
     private final ByteDfa dfa;
     private final TokenVocabulary vocab;
-    private final Map<Integer, long[]> masks = new HashMap<>(); // state -> [ceil(vocab / 64)] bits
+    private final long[][] masks;      // [states][ceil(vocab / 64)] allowed bits, null until first needed
+    private final int[] counts;        // [states] allowed tokens, -1 until first needed
+    private final long[] none;         // [ceil(vocab / 64)] the FINISHED state's (empty) mask
+    private int computed;
     private final int[] walk;                                    // [longest token + 1] states by depth
-    private final Map<Integer, Integer> counts = new HashMap<>(); // state -> allowed tokens
     private float[] kept = new float[64];                         // [allowed] logits kept while a row is filled
 
     /**
@@ -29,6 +29,10 @@ public final class TokenMasks {
             longest = Math.max(longest, vocab.bytes(k).length);
         }
         this.walk = new int[longest + 1];
+        this.masks = new long[dfa.states()][];
+        this.counts = new int[dfa.states()];
+        java.util.Arrays.fill(counts, -1);
+        this.none = new long[(vocab.size() + 63) >> 6];
     }
 
     /** @return the start state */
@@ -44,10 +48,14 @@ public final class TokenMasks {
         if (state < 0 && state != FINISHED) {
             throw new IllegalArgumentException("no such grammar state " + state);
         }
-        long[] m = masks.get(state);
+        if (state == FINISHED) {
+            return none;
+        }
+        long[] m = masks[state];
         if (m == null) {
             m = compute(state);
-            masks.put(state, m);
+            masks[state] = m;
+            computed++;
         }
         return m;
     }
@@ -97,13 +105,14 @@ public final class TokenMasks {
     public void apply(int state, float[] logits, int offset) {
         long[] m = allowed(state);
         int n = vocab.size();
-        int allowedCount = counts.computeIfAbsent(state, s -> {
-            int c = 0;
+        int allowedCount = state == FINISHED ? 0 : counts[state];
+        if (allowedCount < 0) {
+            allowedCount = 0;
             for (long w : m) {
-                c += Long.bitCount(w);
+                allowedCount += Long.bitCount(w);
             }
-            return c;
-        });
+            counts[state] = allowedCount;
+        }
         if (allowedCount * 4 < n) {
             // Few allowed (structure, enums): keep their logits, fill the row, put them back.
             if (kept.length < allowedCount) {
@@ -143,14 +152,11 @@ public final class TokenMasks {
 
     /** @return states whose masks were computed (for tests and stats) */
     public int computedStates() {
-        return masks.size();
+        return computed;
     }
 
     private long[] compute(int state) {
         long[] m = new long[(vocab.size() + 63) >> 6];
-        if (state == FINISHED) {
-            return m;
-        }
         walk[0] = state;
         int dead = Integer.MAX_VALUE; // depth at which the previous walk died (its prefix is dead)
         int valid = 0;                // depth up to which walk[] holds the previous entry's states
