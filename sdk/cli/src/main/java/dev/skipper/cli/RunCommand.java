@@ -51,6 +51,15 @@ final class RunCommand implements Callable<Integer> {
     @Mixin
     GenerationFlags generation = new GenerationFlags();
 
+    @Option(names = "--json-schema", paramLabel = "FILE", order = 30,
+            description = "Constrain the output to JSON that matches this JSON schema (supported keywords: "
+                    + "docs/server.md#structured-output; an unsupported one is refused naming it).")
+    java.nio.file.Path jsonSchema;
+
+    @Option(names = "--json-object", order = 31,
+            description = "Constrain the output to a JSON object (any keys and values, nested up to 32 levels).")
+    boolean jsonObject;
+
     @Option(names = "--json", order = 40,
             description = "Print nothing while generating; then one JSON object: text, prompt_tokens, tokens, "
                     + "finish_reason, stats.")
@@ -65,8 +74,14 @@ final class RunCommand implements Callable<Integer> {
         if (system != null && !chat) {
             throw new ParameterException(spec.commandLine(), "--system needs --chat");
         }
+        if (jsonSchema != null && jsonObject) {
+            throw new ParameterException(spec.commandLine(), "--json-schema and --json-object exclude each other");
+        }
+        String schema = jsonSchema == null ? null : readSchema(jsonSchema);
         DeploymentConfig config = Deployments.resolve(spec, engine, b -> generation.addTo(spec, b));
-        GenerationOptions options = config.generation().toOptions();
+        GenerationOptions base = config.generation().toOptions();
+        GenerationOptions options = schema != null ? base.withJsonSchema(schema)
+                : jsonObject ? base.withFormat(dev.skipper.api.ResponseFormat.jsonObject()) : base;
         String text = prompt.equals("-") ? readStdin() : prompt;
         if (text.isBlank()) {
             // A fresh session has nothing to continue; a blank chat turn asks nothing. Refused
@@ -83,9 +98,9 @@ final class RunCommand implements Callable<Integer> {
                     turns.add(ChatMessage.system(system));
                 }
                 turns.add(ChatMessage.user(text));
-                r = session.chat(turns, options, printer);
+                r = withSchemaFile(() -> session.chat(turns, options, printer));
             } else {
-                r = session.generate(text, options, printer);
+                r = withSchemaFile(() -> session.generate(text, options, printer));
             }
             if (printer != null) {
                 printer.endLine();
@@ -97,6 +112,42 @@ final class RunCommand implements Callable<Integer> {
             ctx.err().flush();
         }
         return 0;
+    }
+
+    /** A generation whose schema errors name the file. */
+    private GenerationResult withSchemaFile(Generation g) throws SkipperException {
+        try {
+            return g.run();
+        } catch (dev.skipper.api.InvalidSchemaException e) {
+            throw jsonSchema == null ? e : new dev.skipper.api.InvalidSchemaException(jsonSchema + ": " + e.getMessage());
+        }
+    }
+
+    private interface Generation {
+        GenerationResult run() throws SkipperException;
+    }
+
+    /** The schema file's text: at most {@link dev.skipper.core.constrained.Grammars#MAX_SCHEMA_CHARS}, UTF-8. */
+    private static String readSchema(java.nio.file.Path file) throws SkipperException {
+        try {
+            long size = java.nio.file.Files.size(file);
+            if (size > dev.skipper.core.constrained.Grammars.MAX_SCHEMA_CHARS) {
+                throw new SkipperException("--json-schema " + file + ": " + size + " bytes, more than "
+                        + dev.skipper.core.constrained.Grammars.MAX_SCHEMA_CHARS);
+            }
+            byte[] bytes = java.nio.file.Files.readAllBytes(file);
+            try {
+                return java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                        .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                        .decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+            } catch (java.nio.charset.CharacterCodingException e) {
+                throw new SkipperException("--json-schema " + file + ": not valid UTF-8");
+            }
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new SkipperException("--json-schema " + file + ": no such file");
+        } catch (IOException e) {
+            throw new SkipperException("--json-schema " + file + ": cannot be read (" + e.getMessage() + ")");
+        }
     }
 
     private String readStdin() throws IOException {

@@ -67,6 +67,49 @@ class CliOutputTest {
     }
 
     @Test
+    void runJsonSchemaAndJsonObjectSetTheResponseFormat() throws IOException {
+        Path schema = tmp.resolve("s.json");
+        Files.writeString(schema, "{\"type\":\"object\"}");
+        Cli.Result r = Cli.run(fake, "run", "--bundle", "b", "--prompt", "x", "--json-schema", schema.toString());
+        assertEquals(0, r.status(), r::toString);
+        assertEquals(dev.skipper.api.ResponseFormat.jsonSchema("{\"type\":\"object\"}"), fake.options.get(0).format());
+        r = Cli.run(fake, "run", "--bundle", "b", "--prompt", "x", "--chat", "--json-object");
+        assertEquals(0, r.status(), r::toString);
+        assertEquals(dev.skipper.api.ResponseFormat.jsonObject(), fake.options.get(1).format());
+        r = Cli.run(fake, "run", "--bundle", "b", "--prompt", "x");
+        assertEquals(dev.skipper.api.ResponseFormat.Kind.TEXT, fake.options.get(2).format().kind());
+    }
+
+    @Test
+    void runJsonSchemaFileErrorsAreOneLineNamingTheFile() throws IOException {
+        Path bad = tmp.resolve("bad.json");
+        Files.write(bad, new byte[] {'{', (byte) 0xff, '}'});
+        Path big = tmp.resolve("big.json");
+        Files.writeString(big, " ".repeat(dev.skipper.core.constrained.Grammars.MAX_SCHEMA_CHARS + 1));
+        String[][] cases = {
+            {tmp.resolve("missing.json").toString(), "no such file"},
+            {bad.toString(), "not valid UTF-8"},
+            {big.toString(), "more than"},
+        };
+        for (String[] c : cases) {
+            Cli.Result r = Cli.run(fake, "run", "--bundle", "b", "--prompt", "x", "--json-schema", c[0]);
+            assertEquals(2, r.status(), r::toString);
+            assertEquals(1, r.err().lines().count(), r::toString);
+            assertTrue(r.err().contains(c[0]) && r.err().contains(c[1]), r::toString);
+        }
+        fake.failGenerate = new dev.skipper.api.InvalidSchemaException("schema.pattern: the keyword 'pattern' is not supported");
+        Path ok = tmp.resolve("p.json");
+        Files.writeString(ok, "{\"type\":\"string\",\"pattern\":\"a\"}");
+        Cli.Result r = Cli.run(fake, "run", "--bundle", "b", "--prompt", "x", "--json-schema", ok.toString());
+        assertEquals(2, r.status(), r::toString);
+        assertTrue(r.err().contains(ok.toString() + ": schema.pattern"), r::toString);
+        Cli.Result both = Cli.run(fake, "run", "--bundle", "b", "--prompt", "x", "--json-object", "--json-schema",
+                ok.toString());
+        assertEquals(2, both.status(), both::toString);
+        assertTrue(both.err().contains("exclude each other"), both::toString);
+    }
+
+    @Test
     void runChatWrapsThePromptAsOneUserTurn() {
         Cli.Result r = Cli.run(fake, "run", "--bundle", "b", "--prompt", "hi", "--chat", "--system", "be brief");
         assertEquals(0, r.status(), r::toString);

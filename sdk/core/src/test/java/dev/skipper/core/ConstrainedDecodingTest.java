@@ -80,6 +80,41 @@ class ConstrainedDecodingTest {
     }
 
     @ParameterizedTest
+    @ValueSource(strings = {"tiny-bpe-fp32", "tiny-spm-int4"})
+    void jsonObjectModeGivesAJsonObjectAndSpeculationChangesNoToken(String name) throws Exception {
+        int layers = EngineTestData.engine(name).manifest().model().numLayers();
+        SpeculationConfig spec = new SpeculationConfig(SpeculationMode.AUTO, Math.max(1, layers / 2), 4, 0.0,
+                List.of(layers - 1), 3, true).fixed();
+        try (DefaultEngine engine = Skipper.open(EngineTestData.bundle(name), BackendOptions.DEFAULTS,
+                List.of("cpu"), EngineTestData.CONTEXT, spec)) {
+            for (String prompt : List.of("Describe the robot as JSON.", "{\"a\": {\"b\": [{\"c\": [1]}]}}")) {
+                GenerationOptions o = new GenerationOptions(160, SamplingOptions.GREEDY, List.of(), true)
+                        .withFormat(ResponseFormat.jsonObject());
+                GenerationResult plain;
+                try (DefaultSession s = engine.newSession()) {
+                    plain = s.reply(List.of(ChatMessage.user(prompt)), o, null);
+                }
+                byte[] text = plain.text().getBytes(StandardCharsets.UTF_8);
+                if (plain.finishReason() == FinishReason.EOS) {
+                    assertTrue(dev.skipper.core.constrained.JsonPushdown.OBJECT.matches(text), plain.text());
+                    assertTrue(JsonParser.parseString(plain.text()).isJsonObject(), plain.text());
+                } else { // out of tokens: still a prefix of an object
+                    long c = dev.skipper.core.constrained.JsonPushdown.OBJECT.walk(
+                            dev.skipper.core.constrained.JsonPushdown.OBJECT.start(), text);
+                    assertTrue(c != dev.skipper.core.constrained.ByteAutomaton.DEAD, plain.text());
+                }
+                assertTrue(plain.text().startsWith("{"), plain.text());
+                for (SpeculationMode mode : MODES) {
+                    try (DefaultSession s = engine.newSession()) {
+                        GenerationResult r = s.reply(List.of(ChatMessage.user(prompt)), o.withSpeculation(mode), null);
+                        assertArrayEquals(plain.tokenIds(), r.tokenIds(), name + " " + mode.yamlName());
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
     @ValueSource(strings = {"tiny-bpe-fp32"})
     void anUnsupportedSchemaFailsBeforeAnyWork(String name) throws Exception {
         DefaultEngine engine = EngineTestData.engine(name);

@@ -13,7 +13,7 @@ import java.util.Map;
  * the language. Every state it returns can still reach an accepting state (dead ends are cut), so
  * a generator that follows it can always finish a valid document.
  */
-public final class ByteDfa {
+public final class ByteDfa implements ByteAutomaton {
     /** Most NFA states (a schema that needs more is refused). */
     static final int MAX_NFA_STATES = 400_000;
     /** Most DFA states. */
@@ -75,7 +75,28 @@ public final class ByteDfa {
         return accepting[state];
     }
 
+    @Override
+    public long start() {
+        return 0;
+    }
+
+    @Override
+    public long next(long config, int b) {
+        return table[(int) config * 256 + b];
+    }
+
+    @Override
+    public boolean accepting(long config) {
+        return accepting[(int) config];
+    }
+
+    @Override
+    public boolean closed(long config) {
+        return closed[(int) config];
+    }
+
     /** @param bytes a candidate document @return whether it is in the language */
+    @Override
     public boolean matches(byte[] bytes) {
         int s = walk(0, bytes);
         return s >= 0 && accepting[s];

@@ -6,16 +6,14 @@ package dev.skipper.core.constrained;
  */
 public final class Constraint {
     private final TokenMasks masks;
-    private final ByteDfa dfa;
     private int state;
 
     /**
-     * @param dfa the document's automaton
+     * @param automaton the document's automaton
      * @param vocab the model's tokens
      */
-    public Constraint(ByteDfa dfa, TokenVocabulary vocab) {
-        this.dfa = dfa;
-        this.masks = new TokenMasks(dfa, vocab);
+    public Constraint(ByteAutomaton automaton, TokenVocabulary vocab) {
+        this.masks = new TokenMasks(automaton, vocab);
         this.state = masks.start();
     }
 
@@ -78,7 +76,7 @@ public final class Constraint {
     }
 
     private boolean finished(int state) {
-        return state == TokenMasks.FINISHED || dfa.closed(state);
+        return masks.closed(state);
     }
 
 

@@ -19,28 +19,22 @@ public final class Grammars {
     /** Longest schema text accepted. */
     public static final int MAX_SCHEMA_CHARS = 256 * 1024;
 
-    private final Map<String, ByteDfa> cache = new LinkedHashMap<>(16, 0.75f, true) {
+    private final Map<String, ByteAutomaton> cache = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
-        protected boolean removeEldestEntry(Map.Entry<String, ByteDfa> eldest) {
+        protected boolean removeEldestEntry(Map.Entry<String, ByteAutomaton> eldest) {
             return size() > CAPACITY;
         }
     };
-    private ByteDfa anyObject;
 
     /**
      * @param format a JSON format ({@link ResponseFormat.Kind#JSON_OBJECT} or {@code JSON_SCHEMA})
      * @return its automaton
      * @throws InvalidSchemaException if the schema is malformed or not supported
      */
-    public ByteDfa compile(ResponseFormat format) throws InvalidSchemaException {
+    public ByteAutomaton compile(ResponseFormat format) throws InvalidSchemaException {
         try {
             if (format.kind() == ResponseFormat.Kind.JSON_OBJECT) {
-                synchronized (this) {
-                    if (anyObject == null) {
-                        anyObject = JsonSchemaCompiler.anyObject();
-                    }
-                    return anyObject;
-                }
+                return JsonPushdown.OBJECT;
             }
             String text = format.schema();
             if (text.length() > MAX_SCHEMA_CHARS) {
@@ -48,7 +42,7 @@ public final class Grammars {
                         + MAX_SCHEMA_CHARS);
             }
             synchronized (this) {
-                ByteDfa d = cache.get(text);
+                ByteAutomaton d = cache.get(text);
                 if (d != null) {
                     return d;
                 }

@@ -34,7 +34,7 @@ import java.util.Set;
  * at most {@link #ANY_DEPTH} levels.
  */
 public final class JsonSchemaCompiler {
-    /** Nesting of a free-form value ({@code {}} schema, {@code json_object} mode). */
+    /** Nesting of a free-form value inside a schema ({@code {}}); {@code json_object} mode uses {@link JsonPushdown}. */
     public static final int ANY_DEPTH = 3;
     /** Largest maxLength / maxItems enforced by expansion. */
     public static final int MAX_BOUND = 512;
@@ -73,11 +73,6 @@ public final class JsonSchemaCompiler {
         }
         JsonSchemaCompiler c = new JsonSchemaCompiler(root == null ? new JsonObject() : root);
         return ByteDfa.compile(c.value(c.root, ""), "the schema");
-    }
-
-    /** The automaton of any JSON object (OpenAI's {@code json_object} mode). */
-    public static ByteDfa anyObject() throws SchemaException {
-        return ByteDfa.compile(object(ANY_DEPTH), "a JSON object");
     }
 
     // ---- schema walk ---------------------------------------------------------------------------

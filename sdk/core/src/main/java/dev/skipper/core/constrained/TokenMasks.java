@@ -1,38 +1,43 @@
 package dev.skipper.core.constrained;
 
+import java.util.Arrays;
 
 /**
- * Which tokens may come next in each state of a document's {@link ByteDfa}: a bit set over the
- * vocabulary per state, computed the first time the state is reached (one pass over the sorted
- * vocabulary, about a millisecond for 49k tokens) and then reused, so a decoding step costs a
- * lookup and a masked argmax. One per request; not thread-safe.
+ * Which tokens may come next in each grammar state of a document: a bit set over the vocabulary per
+ * state, computed the first time the state is reached (one pass over the sorted vocabulary, about a
+ * millisecond for 49k tokens) and then reused, so a decoding step costs a lookup and a masked
+ * argmax. States are small ids handed out in the order the automaton's configurations are first
+ * reached ({@link ByteDfa} states or {@link JsonPushdown} stacks alike). One per request; not
+ * thread-safe.
  */
 public final class TokenMasks {
-    private final ByteDfa dfa;
+    private final ByteAutomaton automaton;
     private final TokenVocabulary vocab;
-    private final long[][] masks;      // [states][ceil(vocab / 64)] allowed bits, null until first needed
-    private final int[] counts;        // [states] allowed tokens, -1 until first needed
-    private final long[] none;         // [ceil(vocab / 64)] the FINISHED state's (empty) mask
+    private long[] configs = new long[16];  // [states] each state's automaton configuration
+    private long[][] masks = new long[16][]; // [states][ceil(vocab / 64)] allowed bits, null until first needed
+    private int[] counts = new int[16];      // [states] allowed tokens, -1 until first needed
+    private int states;
+    private long[] index = new long[64];     // open addressing: configuration + 1 (0: empty) ...
+    private int[] indexIds = new int[64];    // ... and its state id
+    private final long[] none;               // [ceil(vocab / 64)] the FINISHED state's (empty) mask
     private int computed;
-    private final int[] walk;                                    // [longest token + 1] states by depth
-    private float[] kept = new float[64];                         // [allowed] logits kept while a row is filled
+    private final long[] walk;               // [longest token + 1] configurations by depth
+    private float[] kept = new float[64];    // [allowed] logits kept while a row is filled
 
     /**
-     * @param dfa the document's automaton
+     * @param automaton the document's automaton
      * @param vocab the model's tokens
      */
-    public TokenMasks(ByteDfa dfa, TokenVocabulary vocab) {
-        this.dfa = dfa;
+    public TokenMasks(ByteAutomaton automaton, TokenVocabulary vocab) {
+        this.automaton = automaton;
         this.vocab = vocab;
         int longest = 0;
         for (int k = 0; k < vocab.entries(); k++) {
             longest = Math.max(longest, vocab.bytes(k).length);
         }
-        this.walk = new int[longest + 1];
-        this.masks = new long[dfa.states()][];
-        this.counts = new int[dfa.states()];
-        java.util.Arrays.fill(counts, -1);
+        this.walk = new long[longest + 1];
         this.none = new long[(vocab.size() + 63) >> 6];
+        intern(automaton.start());
     }
 
     /** @return the start state */
@@ -45,7 +50,7 @@ public final class TokenMasks {
      * @return the allowed tokens' bits (do not modify)
      */
     public long[] allowed(int state) {
-        if (state < 0 && state != FINISHED) {
+        if ((state < 0 || state >= states) && state != FINISHED) {
             throw new IllegalArgumentException("no such grammar state " + state);
         }
         if (state == FINISHED) {
@@ -53,7 +58,7 @@ public final class TokenMasks {
         }
         long[] m = masks[state];
         if (m == null) {
-            m = compute(state);
+            m = compute(configs[state]);
             masks[state] = m;
             computed++;
         }
@@ -84,7 +89,8 @@ public final class TokenMasks {
                 return FINISHED;
             }
         }
-        return dfa.walk(state, vocab.bytesOf(token));
+        long next = automaton.walk(configs[state], vocab.bytesOf(token));
+        return next == ByteAutomaton.DEAD ? -1 : intern(next);
     }
 
     /** State after an end-of-sequence token: nothing may follow. */
@@ -92,7 +98,70 @@ public final class TokenMasks {
 
     /** @param state a state @return whether the document is complete there */
     public boolean complete(int state) {
-        return state == FINISHED || state >= 0 && dfa.accepting(state);
+        return state == FINISHED || state >= 0 && automaton.accepting(configs[state]);
+    }
+
+    /**
+     * @param state a state
+     * @return whether the document is complete there and cannot go on
+     */
+    public boolean closed(int state) {
+        return state == FINISHED || state >= 0 && automaton.closed(configs[state]);
+    }
+
+    /** @return states reached so far */
+    public int states() {
+        return states;
+    }
+
+    /** The id of a configuration, handing out the next one the first time it is seen. */
+    private int intern(long config) {
+        int mask = index.length - 1;
+        int h = (int) (mix(config) & mask);
+        while (index[h] != 0) {
+            if (index[h] == config + 1) {
+                return indexIds[h];
+            }
+            h = (h + 1) & mask;
+        }
+        if (states == configs.length) {
+            int n = states * 2;
+            configs = Arrays.copyOf(configs, n);
+            masks = Arrays.copyOf(masks, n);
+            counts = Arrays.copyOf(counts, n);
+        }
+        int id = states++;
+        configs[id] = config;
+        counts[id] = -1;
+        index[h] = config + 1;
+        indexIds[h] = id;
+        if (states * 2 > index.length) {
+            rehash();
+        }
+        return id;
+    }
+
+    private void rehash() {
+        long[] oldIndex = index;
+        int[] oldIds = indexIds;
+        index = new long[oldIndex.length * 2];
+        indexIds = new int[index.length];
+        int mask = index.length - 1;
+        for (int i = 0; i < oldIndex.length; i++) {
+            if (oldIndex[i] != 0) {
+                int h = (int) (mix(oldIndex[i] - 1) & mask);
+                while (index[h] != 0) {
+                    h = (h + 1) & mask;
+                }
+                index[h] = oldIndex[i];
+                indexIds[h] = oldIds[i];
+            }
+        }
+    }
+
+    private static long mix(long x) {
+        x *= 0x9E3779B97F4A7C15L;
+        return x ^ (x >>> 29);
     }
 
     /**
@@ -126,7 +195,7 @@ public final class TokenMasks {
                     word &= word - 1;
                 }
             }
-            java.util.Arrays.fill(logits, offset, offset + n, Float.NEGATIVE_INFINITY);
+            Arrays.fill(logits, offset, offset + n, Float.NEGATIVE_INFINITY);
             k = 0;
             for (int w = 0; w < m.length; w++) {
                 long word = m[w];
@@ -155,9 +224,9 @@ public final class TokenMasks {
         return computed;
     }
 
-    private long[] compute(int state) {
+    private long[] compute(long config) {
         long[] m = new long[(vocab.size() + 63) >> 6];
-        walk[0] = state;
+        walk[0] = config;
         int dead = Integer.MAX_VALUE; // depth at which the previous walk died (its prefix is dead)
         int valid = 0;                // depth up to which walk[] holds the previous entry's states
         for (int k = 0; k < vocab.entries(); k++) {
@@ -168,22 +237,22 @@ public final class TokenMasks {
             byte[] b = vocab.bytes(k);
             int d = Math.min(sharedLen, valid);
             dead = Integer.MAX_VALUE;
-            int s = walk[d];
+            long s = walk[d];
             while (d < b.length) {
-                s = dfa.next(s, b[d] & 0xff);
-                if (s < 0) {
+                s = automaton.next(s, b[d] & 0xff);
+                if (s == ByteAutomaton.DEAD) {
                     dead = d; // bytes[0..d] left the language: so does every entry sharing them
                     break;
                 }
                 walk[++d] = s;
             }
             valid = d;
-            if (s >= 0) {
+            if (s != ByteAutomaton.DEAD) {
                 int id = vocab.id(k);
                 m[id >> 6] |= 1L << (id & 63);
             }
         }
-        if (dfa.accepting(state)) {
+        if (automaton.accepting(config)) {
             for (int e : vocab.eos()) {
                 if (e >= 0 && e < vocab.size()) {
                     m[e >> 6] |= 1L << (e & 63);

@@ -21,13 +21,13 @@ class JsonSchemaCompilerTest {
         return JsonSchemaCompiler.compile(JsonParser.parseString(schema));
     }
 
-    static void accepts(ByteDfa d, String... docs) {
+    static void accepts(ByteAutomaton d, String... docs) {
         for (String doc : docs) {
             assertTrue(d.matches(doc.getBytes(StandardCharsets.UTF_8)), "should accept " + doc);
         }
     }
 
-    static void refuses(ByteDfa d, String... docs) {
+    static void refuses(ByteAutomaton d, String... docs) {
         for (String doc : docs) {
             assertFalse(d.matches(doc.getBytes(StandardCharsets.UTF_8)), "should refuse " + doc);
         }
@@ -65,7 +65,7 @@ class JsonSchemaCompilerTest {
         ByteDfa free = dfa("{}");
         accepts(free, "{\"a\":[1,{\"b\":null}],\"c\":\"d\"}", "[]", "3", "\"s\"");
         refuses(free, "{\"a\":}", "[1,]", "nul");
-        ByteDfa obj = JsonSchemaCompiler.anyObject();
+        ByteAutomaton obj = JsonPushdown.OBJECT;
         accepts(obj, "{}", "{\"k\": [true, false, {\"n\": -1.0e-5}]}");
         refuses(obj, "[]", "1", "{\"k\" 1}");
         ByteDfa c = dfa("{\"const\":{\"a\":[1,\"x\"]}}");
@@ -123,15 +123,23 @@ class JsonSchemaCompilerTest {
         ByteDfa d = dfa("{\"type\":\"object\",\"properties\":{\"action\":{\"enum\":[\"go\",\"stop\"]},"
                 + "\"target\":{\"type\":\"string\"},\"n\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"}}},"
                 + "\"required\":[\"action\"]}");
+        masksAgreeWithWalks(d, vocab, table, eos, pieces.length, rng, "{\"action\":\"go\",\"target\":\"");
+        masksAgreeWithWalks(JsonPushdown.OBJECT, vocab, table, eos, pieces.length, rng, "{\"a\": [{\"b\": [[\"x");
+    }
+
+    /** Random walks where every state's mask is checked against walking each token's bytes. */
+    static void masksAgreeWithWalks(ByteAutomaton d, TokenVocabulary vocab, byte[][] table, int eos, int singleBytes,
+                                    Random rng, String inside) {
         TokenMasks masks = new TokenMasks(d, vocab);
         int checked = 0;
         for (int walk = 0; walk < 40; walk++) {
             int state = masks.start();
+            long config = d.start();
             for (int step = 0; step < 30 && state >= 0; step++) {
                 List<Integer> allowed = new ArrayList<>();
                 for (int t = 0; t < table.length; t++) {
-                    boolean expect = t == eos ? d.accepting(state)
-                            : table[t] != null && table[t].length > 0 && d.walk(state, table[t]) >= 0;
+                    boolean expect = t == eos ? d.accepting(config)
+                            : table[t] != null && table[t].length > 0 && d.walk(config, table[t]) != ByteAutomaton.DEAD;
                     assertEquals(expect, masks.allows(state, t), "state " + state + " token " + t);
                     if (expect) {
                         allowed.add(t);
@@ -144,13 +152,18 @@ class JsonSchemaCompilerTest {
                 if (state == TokenMasks.FINISHED) {
                     break;
                 }
+                config = d.walk(config, table[pick]);
+                assertEquals(d.accepting(config), masks.complete(state));
             }
         }
         assertTrue(checked > 10_000, "checked " + checked);
         // apply() leaves exactly the allowed logits, unchanged, and the rest at -inf (a state with few
         // allowed tokens and one with many take different paths).
-        for (int state : new int[] {masks.start(), d.walk(0, "{\"action\":\"go\",\"target\":\"".getBytes(
-                StandardCharsets.UTF_8))}) {
+        int deep = masks.start();
+        for (byte b : inside.getBytes(StandardCharsets.UTF_8)) {
+            deep = masks.advance(deep, singleBytes + (b & 0xff)); // the single-byte tokens
+        }
+        for (int state : new int[] {masks.start(), deep}) {
             assertTrue(state >= 0);
             float[] logits = new float[table.length + 3];
             for (int t = 0; t < logits.length; t++) {
