@@ -188,6 +188,7 @@ final class OpenAiHandler extends Handler.Abstract {
             long idle = endPoint.getIdleTimeout();
             // A long non-streamed generation does no I/O: the connection must not time out under it.
             endPoint.setIdleTimeout(Math.max(idle, TimeUnit.NANOSECONDS.toMillis(left) + 5_000));
+            ClientWatch watch = req.stream() ? null : new ClientWatch(endPoint, timers, session::cancel);
             String id = (chat ? "chatcmpl-" : "cmpl-") + HexFormat.of().formatHex(randomBytes());
             long now = System.currentTimeMillis() / 1000;
             try {
@@ -241,6 +242,13 @@ final class OpenAiHandler extends Handler.Abstract {
                 String finish = finishReason(result.finishReason());
                 JsonObject ext = extension(result, deadlineHit.get());
                 if (events == null) {
+                    watch.close();
+                    if (watch.gone()) {
+                        return 499;
+                    }
+                    if (watch.pipelined()) {
+                        response.getHeaders().put(HttpHeader.CONNECTION, "close");
+                    }
                     send(response, 200, JSON, full(id, now, chat, result, finish, ext).toString());
                     return 200;
                 }
@@ -256,6 +264,9 @@ final class OpenAiHandler extends Handler.Abstract {
                 events.done();
                 return events.gone() ? 499 : 200;
             } finally {
+                if (watch != null) {
+                    watch.close();
+                }
                 timer.cancel(false);
                 endPoint.setIdleTimeout(idle);
             }

@@ -315,6 +315,31 @@ class SkipperServerTest {
     }
 
     @Test
+    void aNonStreamingClientThatDisconnectsCancelsItsGeneration() throws Exception {
+        ServerOptions one = ServerOptions.loopback(MODEL, DEFAULTS).withPort(0).withPool(1, 4);
+        try (SkipperServer s = SkipperServer.start(new SlowEngine(engine, 5), one)) {
+            byte[] body = chatBody("go on and on", 480, false).getBytes(StandardCharsets.UTF_8);
+            try (Socket sock = new Socket("127.0.0.1", s.port())) {
+                OutputStream out = sock.getOutputStream();
+                out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                out.write(body);
+                out.flush();
+                awaitMetric(s, "skipper_sessions_busy 1");
+                Thread.sleep(100);
+            } // closed with no answer read
+            awaitMetric(s, "skipper_sessions_busy 0");
+            String metrics = get(s, "/metrics").body();
+            Matcher m = Pattern.compile("skipper_completion_tokens_total (\\d+)").matcher(metrics);
+            assertTrue(m.find(), metrics);
+            int generated = Integer.parseInt(m.group(1));
+            assertTrue(generated < 150, "cancelled soon after the close, not after " + generated + " tokens");
+            assertTrue(metrics.contains("skipper_cancelled_total 1"), metrics);
+            assertEquals(200, post(s, "/v1/chat/completions", chatBody("hi", 2, false)).statusCode());
+        }
+    }
+
+    @Test
     void aClientThatDisconnectsCancelsItsGeneration() throws Exception {
         ServerOptions one = ServerOptions.loopback(MODEL, DEFAULTS).withPort(0).withPool(1, 4);
         try (SkipperServer s = SkipperServer.start(new SlowEngine(engine, 5), one)) {
