@@ -164,7 +164,7 @@ public final class DefaultEngine implements Engine {
         return new dev.skipper.core.constrained.Constraint(grammars.compile(format), vocabulary());
     }
 
-    private dev.skipper.core.constrained.TokenVocabulary vocabulary() throws SkipperException {
+    dev.skipper.core.constrained.TokenVocabulary vocabulary() throws SkipperException {
         dev.skipper.core.constrained.TokenVocabulary v = vocabulary;
         if (v == null) {
             synchronized (this) {

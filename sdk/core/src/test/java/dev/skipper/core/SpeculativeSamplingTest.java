@@ -139,7 +139,7 @@ class SpeculativeSamplingTest {
         }
     }
 
-    private static int support(float[] p) {
+    static int support(float[] p) {
         int n = 0;
         for (float v : p) {
             n += v > 0 ? 1 : 0;
@@ -148,7 +148,7 @@ class SpeculativeSamplingTest {
     }
 
     /** Pearson's statistic; tokens with zero expected probability must have zero counts. */
-    private static double chiSquare(long[] counts, float[] p, int n) {
+    static double chiSquare(long[] counts, float[] p, int n) {
         double chi = 0;
         for (int i = 0; i < p.length; i++) {
             double expected = p[i] * (double) n;
@@ -165,7 +165,7 @@ class SpeculativeSamplingTest {
     }
 
     /** The chi-square quantile at 1 - 0.001 (Wilson-Hilferty). */
-    private static double critical(int df) {
+    static double critical(int df) {
         double z = 3.0902;
         double a = 2.0 / (9.0 * df);
         return df * Math.pow(1 - a + z * Math.sqrt(a), 3);
