@@ -68,13 +68,18 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
     // sin_cache -> hidden_out, present_key, present_value
     private final OrtSession[] layers;
     private final OrtSession head;     // hidden [1, S, H] -> logits [1, S, V] float32
-    // [layers] K/V only (graphs.kv_fill), or null: the layer's inputs (sequence_major: hidden,
-    // position_ids) -> present_key, present_value (sequence_major: key, value)
-    private final OrtSession[] kvFill;
-    private final DraftHeads draft;    // calibrated exit heads, or null
-    // the trained feature drafter, or null: feature, embedded + a layer's cache inputs ->
+    // The graphs only speculation uses are loaded the first time a round needs them (a bundle's
+    // kv_fill, exit heads and feature drafter are ~10 % of its weights and most deployments never
+    // run them); on a GPU provider, at open (an engine build mid-generation would stall it).
+    private final OptionalGraphs optional;
+    // [layers] K/V only (graphs.kv_fill), null until loaded: the layer's inputs (sequence_major:
+    // hidden, position_ids) -> present_key, present_value (sequence_major: key, value)
+    private volatile OrtSession[] kvFill;
+    private volatile DraftHeads draft;    // calibrated exit heads, null until loaded
+    // the trained feature drafter, null until loaded: feature, embedded + a layer's cache inputs ->
     // feature_out, logits [1, S, N] + the layer's cache outputs
-    private final OrtSession featureDrafter;
+    private volatile OrtSession featureDrafter;
+    private final boolean hasFeatureGraph;
     private final int hiddenSize;
     private final boolean fp16;
     private final boolean headMajor; // kv_cache.layout head_major_shared
@@ -91,16 +96,14 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
     }
 
     private OrtModelRunner(BundleManifest manifest, OrtEnvironment env, OrtSession embed, OrtSession[] layers,
-                           OrtSession head, OrtSession[] kvFill, DraftHeads draft, int[] draftVocab,
-                           OrtSession featureDrafter, RopeTables rope) {
-        super(manifest, OrtHiddenStates.class, OrtKvCache.class, draftVocab, kvFill != null);
-        this.featureDrafter = featureDrafter;
+                           OrtSession head, OptionalGraphs optional, int[] draftVocab, RopeTables rope) {
+        super(manifest, OrtHiddenStates.class, OrtKvCache.class, draftVocab, !manifest.graphs().kvFill().isEmpty());
+        this.optional = optional;
+        this.hasFeatureGraph = manifest.draftHeads() != null && manifest.featureDrafter() != null;
         this.env = env;
         this.embed = embed;
         this.layers = layers;
         this.head = head;
-        this.draft = draft;
-        this.kvFill = kvFill;
         this.hiddenSize = manifest.model().hiddenSize();
         this.fp16 = manifest.weights().activations() == BundleManifest.DType.FLOAT16;
         this.headMajor = manifest.kvCache().layout() == BundleManifest.KvLayout.HEAD_MAJOR_SHARED;
@@ -127,7 +130,8 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
      * @param bundleDir the bundle directory (for messages; graphs are resolved in {@code manifest.directory()})
      * @param manifest its validated manifest
      * @param shared the environment and thread settings
-     * @param setup what each graph's session options get (a GPU provider); closed here
+     * @param setup what each graph's session options get (a GPU provider); the runner keeps it for the
+     *     graphs it loads on first use and closes it (closed here when opening fails)
      * @return the runner
      * @throws SkipperException if a graph cannot be loaded or does not have the expected I/O
      */
@@ -143,7 +147,8 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
         GraphContract contract = GraphContract.of(manifest);
         List<OrtSession> opened = new ArrayList<>();
         RopeTables rope = null;
-        try (setup; GraphOptions options = new GraphOptions(shared, manifest, setup)) {
+        boolean owned = false; // once the runner exists, it owns the sessions, tables and setup
+        try (GraphOptions options = new GraphOptions(shared, manifest, setup)) {
             if (headMajor) {
                 rope = RopeTables.load(shared.env(), manifest);
             }
@@ -156,31 +161,156 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             }
             OrtSession head = load(shared.env(), manifest, graphs.head().file(), options.of(GraphKind.HIDDEN_ONLY),
                     opened, contract.head());
-            OrtSession[] kvFill = null;
-            if (!graphs.kvFill().isEmpty()) {
-                kvFill = new OrtSession[graphs.kvFill().size()];
-                for (int l = 0; l < kvFill.length; l++) {
-                    kvFill[l] = load(shared.env(), manifest, graphs.kvFill().get(l).file(),
-                            options.of(GraphKind.KV_FILL), opened, contract.kvFill());
+            int[] draftVocab = manifest.draftHeads() == null ? null : BundleTables.draftVocabulary(manifest);
+            OptionalGraphs optional = new OptionalGraphs(shared, manifest, setup, contract);
+            OrtModelRunner runner = new OrtModelRunner(manifest, shared.env(), embed, layers, head, optional,
+                    draftVocab, rope);
+            opened.clear();
+            rope = null;
+            owned = true;
+            if (setup != SessionSetup.CPU) {
+                try {
+                    runner.kvFillSessions();
+                    runner.draftHeads();
+                    runner.featureSession();
+                } catch (SkipperException | RuntimeException e) {
+                    runner.close();
+                    throw e;
                 }
             }
-            DraftHeads draft = manifest.draftHeads() == null ? null
-                    : loadDraftHeads(shared.env(), manifest, contract, options.of(GraphKind.HIDDEN_ONLY), opened);
-            int[] draftVocab = draft == null ? null : BundleTables.draftVocabulary(manifest);
-            OrtSession feature = draft == null || manifest.featureDrafter() == null ? null
-                    : load(shared.env(), manifest, manifest.featureDrafter().graph().file(), options.of(GraphKind.LAYER),
-                            opened, contract.featureDrafter(manifest.featureDrafter().vocabSize()));
-            return new OrtModelRunner(manifest, shared.env(), embed, layers, head, kvFill, draft, draftVocab, feature,
-                    rope);
+            return runner;
         } catch (OrtException e) {
             closeAll(opened);
             closeQuietly(rope);
+            if (!owned) {
+                setup.close();
+            }
             throw new SkipperException("cannot set up ONNX Runtime sessions for " + bundleDir + ": " + e.getMessage(), e);
         } catch (SkipperException | RuntimeException e) {
             closeAll(opened);
             closeQuietly(rope);
+            if (!owned) {
+                setup.close();
+            }
             throw e;
         }
+    }
+
+    /**
+     * The optional graphs' loader: session options made per load from the shared settings and the
+     * backend's setup, which it keeps (and closes with the runner).
+     */
+    private static final class OptionalGraphs {
+        private final SharedEnvironment shared;
+        private final BundleManifest manifest;
+        private final SessionSetup setup;
+        private final GraphContract contract;
+        private final List<OrtSession> loaded = new ArrayList<>(); // guarded by this
+        private boolean closed;                                    // guarded by this
+
+        OptionalGraphs(SharedEnvironment shared, BundleManifest manifest, SessionSetup setup, GraphContract contract) {
+            this.shared = shared;
+            this.manifest = manifest;
+            this.setup = setup;
+            this.contract = contract;
+        }
+
+        /** Loads graphs with one kind's options; all of them or none. */
+        synchronized OrtSession[] load(GraphKind kind, List<String> files, List<GraphContract.Io> ios)
+                throws SkipperException {
+            if (closed) {
+                throw new SkipperException("the model runner is closed");
+            }
+            List<OrtSession> opened = new ArrayList<>();
+            try (GraphOptions options = new GraphOptions(shared, manifest, setup)) {
+                OrtSession[] out = new OrtSession[files.size()];
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = files.get(i) == null ? null
+                            : OrtModelRunner.load(shared.env(), manifest, files.get(i), options.of(kind), opened, ios.get(i));
+                }
+                loaded.addAll(opened);
+                return out;
+            } catch (OrtException e) {
+                closeAll(opened);
+                throw new SkipperException("cannot set up ONNX Runtime sessions for " + manifest.directory() + ": "
+                        + SkipperException.oneLine(e.getMessage()), e);
+            } catch (SkipperException | RuntimeException e) {
+                closeAll(opened);
+                throw e;
+            }
+        }
+
+        GraphContract contract() {
+            return contract;
+        }
+
+        synchronized void close() {
+            closed = true;
+            closeAll(loaded);
+            loaded.clear();
+            setup.close();
+        }
+    }
+
+    /** @return the kv_fill sessions, loading them on first use */
+    private OrtSession[] kvFillSessions() throws SkipperException {
+        OrtSession[] k = kvFill;
+        if (k == null && hasKvFill()) {
+            synchronized (optional) {
+                k = kvFill;
+                if (k == null) {
+                    List<String> files = new ArrayList<>();
+                    for (BundleManifest.GraphSpec g : manifest.graphs().kvFill()) {
+                        files.add(g.file());
+                    }
+                    k = optional.load(GraphKind.KV_FILL, files,
+                            java.util.Collections.nCopies(files.size(), optional.contract().kvFill()));
+                    kvFill = k;
+                }
+            }
+        }
+        return k;
+    }
+
+    /** @return the exit heads and draft head, loading them on first use; null when the bundle has none */
+    private DraftHeads draftHeads() throws SkipperException {
+        DraftHeads d = draft;
+        if (d == null && manifest.draftHeads() != null) {
+            synchronized (optional) {
+                d = draft;
+                if (d == null) {
+                    BundleManifest.DraftHeadsSpec spec = manifest.draftHeads();
+                    List<String> files = new ArrayList<>(java.util.Collections.nCopies(numLayers + 1, (String) null));
+                    List<GraphContract.Io> ios = new ArrayList<>(java.util.Collections.nCopies(numLayers + 1,
+                            optional.contract().exitHead()));
+                    for (BundleManifest.ExitHeadSpec e : spec.exits()) {
+                        files.set(e.layer(), e.graph().file());
+                    }
+                    files.set(numLayers, spec.head().file());
+                    ios.set(numLayers, optional.contract().draftHead(spec.vocabSize()));
+                    OrtSession[] all = optional.load(GraphKind.HIDDEN_ONLY, files, ios);
+                    d = new DraftHeads(java.util.Arrays.copyOf(all, numLayers), all[numLayers]);
+                    draft = d;
+                }
+            }
+        }
+        return d;
+    }
+
+    /** @return the feature drafter's session, loading it on first use; null when the bundle has none */
+    private OrtSession featureSession() throws SkipperException {
+        OrtSession f = featureDrafter;
+        if (f == null && hasFeatureGraph) {
+            synchronized (optional) {
+                f = featureDrafter;
+                if (f == null) {
+                    f = optional.load(GraphKind.LAYER, List.of(manifest.featureDrafter().graph().file()),
+                            List.of(optional.contract().featureDrafter(manifest.featureDrafter().vocabSize())))[0];
+                    featureDrafter = f;
+                }
+            }
+        }
+        return f;
     }
 
     /** Session options per kind of graph (a GPU provider's shape ranges differ by kind), made on first use. */
@@ -212,19 +342,6 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
                 so.close();
             }
         }
-    }
-
-    private static DraftHeads loadDraftHeads(OrtEnvironment env, BundleManifest manifest, GraphContract contract,
-                                             OrtSession.SessionOptions options, List<OrtSession> opened)
-            throws SkipperException {
-        BundleManifest.DraftHeadsSpec spec = manifest.draftHeads();
-        OrtSession[] exits = new OrtSession[manifest.model().numLayers()];
-        for (BundleManifest.ExitHeadSpec e : spec.exits()) {
-            exits[e.layer()] = load(env, manifest, e.graph().file(), options, opened, contract.exitHead());
-        }
-        OrtSession head = load(env, manifest, spec.head().file(), options, opened,
-                contract.draftHead(spec.vocabSize()));
-        return new DraftHeads(exits, head);
     }
 
     /** Loads one graph by file path (resolved in the manifest's validated directory) and checks its I/O names. */
@@ -382,7 +499,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
                 out.put(KEY, newKey);
                 out.put(VALUE, newValue);
             }
-            run(kvFill[layer], in, out, numLayers + 3);
+            run(kvFillSessions()[layer], in, out, numLayers + 3);
         } catch (OrtException e) {
             throw new SkipperException("kv fill " + layer + ": cannot create tensors: " + SkipperException.oneLine(e.getMessage()), e);
         } finally {
@@ -397,7 +514,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             hs.exitInputs.put(HIDDEN, hs.currentHidden(count));
             hs.exitOutputs.put(HIDDEN_OUT, hs.otherHidden(count));
             hs.exitOutputs.put(ACCEPT_PROB, hs.accept(count));
-            run(draft.exits()[exitLayer], hs.exitInputs, hs.exitOutputs, numLayers + 1);
+            run(draftHeads().exits()[exitLayer], hs.exitInputs, hs.exitOutputs, numLayers + 1);
             hs.swap();
             hs.copyAccept(accept, count);
         } catch (OrtException e) {
@@ -410,7 +527,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
         try {
             hs.draftInputs.put(HIDDEN, hs.currentHidden(count));
             hs.draftOutputs.put(LOGITS, hs.draftLogits(count));
-            run(draft.head(), hs.draftInputs, hs.draftOutputs, numLayers + 2);
+            run(draftHeads().head(), hs.draftInputs, hs.draftOutputs, numLayers + 2);
             hs.copyDraftLogits(logits, count);
         } catch (OrtException e) {
             throw new SkipperException("draft head: cannot create tensors: " + SkipperException.oneLine(e.getMessage()), e);
@@ -419,7 +536,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
 
     @Override
     protected boolean loadedFeatureDrafter() {
-        return featureDrafter != null;
+        return hasFeatureGraph;
     }
 
     @Override
@@ -451,7 +568,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             }
             outs.put(FEATURE_OUT, out.currentHidden(count));
             outs.put(LOGITS, out.draftLogits(count));
-            run(featureDrafter, in, outs, numLayers + 4);
+            run(featureSession(), in, outs, numLayers + 4);
             out.copyDraftLogits(logits, count);
         } catch (OrtException e) {
             throw new SkipperException("feature drafter: cannot create tensors: " + SkipperException.oneLine(e.getMessage()), e);
@@ -476,21 +593,8 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
         all.add(embed);
         all.addAll(List.of(layers));
         all.add(head);
-        if (kvFill != null) {
-            all.addAll(List.of(kvFill));
-        }
-        if (draft != null) {
-            for (OrtSession e : draft.exits()) {
-                if (e != null) {
-                    all.add(e);
-                }
-            }
-            all.add(draft.head());
-        }
-        if (featureDrafter != null) {
-            all.add(featureDrafter);
-        }
         closeAll(all);
+        optional.close(); // the optional graphs that were loaded, and the backend's setup
         closeQuietly(rope);
     }
 

@@ -80,7 +80,10 @@ final class SharedEnvironment {
                     firstOptions.intraOpThreads(), firstOptions.allowSpinning(),
                     options.intraOpThreads(), options.allowSpinning());
         }
-        return new SharedEnvironment(environment, globalPool, globalPool ? firstOptions : options);
+        // The pool's settings are the first caller's; the per-session ones (arena) are this caller's.
+        return new SharedEnvironment(environment, globalPool, globalPool ? new BackendOptions(
+                firstOptions.intraOpThreads(), firstOptions.allowSpinning(), options.device(), options.cpuArena())
+                : options);
     }
 
     /**
@@ -200,6 +203,9 @@ final class SharedEnvironment {
             for (Map.Entry<String, String> e : configEntries.entrySet()) {
                 so.addConfigEntry(e.getKey(), e.getValue());
             }
+            // Off by default: 62 per-graph arenas each keep their graph's largest activations
+            // (docs/benchmarks.md#memory).
+            so.setCPUArenaAllocator(options.cpuArena());
             return so;
         } catch (OrtException | RuntimeException e) {
             so.close();

@@ -24,11 +24,13 @@ import java.util.Set;
  * @param generation defaults of each request
  * @param speculation speculative decoding settings
  * @param gpu GPU backend settings: device, precision, engine cache (default {@link DeviceOptions#DEFAULTS})
+ * @param server {@code skipper serve}'s settings
+ * @param memory resident-memory trade-offs (default {@link MemorySettings#DEFAULTS})
  * @param source the YAML file this came from (absolute), or {@code null}
  */
 public record DeploymentConfig(Path bundle, List<BackendChoice> backends, int threads, boolean allowSpinning,
                                int contextLength, GenerationDefaults generation, SpeculationConfig speculation,
-                               DeviceOptions gpu, ServerSettings server, Path source) {
+                               DeviceOptions gpu, ServerSettings server, MemorySettings memory, Path source) {
 
     /** Default of {@link #backends()}. */
     public static final List<BackendChoice> DEFAULT_BACKENDS = List.of(BackendChoice.AUTO);
@@ -56,6 +58,28 @@ public record DeploymentConfig(Path bundle, List<BackendChoice> backends, int th
         Objects.requireNonNull(speculation, "speculation");
         Objects.requireNonNull(gpu, "gpu");
         Objects.requireNonNull(server, "server");
+        Objects.requireNonNull(memory, "memory");
+    }
+
+    /**
+     * A deployment with the default {@code memory:} settings.
+     *
+     * @param bundle the bundle folder
+     * @param backends backend choices in fallback order
+     * @param threads intra-op threads (0: the backend's default)
+     * @param allowSpinning whether worker threads spin between operators
+     * @param contextLength tokens of context (0: the bundle's maximum)
+     * @param generation generation defaults
+     * @param speculation speculation settings
+     * @param gpu GPU settings
+     * @param server server settings
+     * @param source the YAML file it came from, or {@code null}
+     */
+    public DeploymentConfig(Path bundle, List<BackendChoice> backends, int threads, boolean allowSpinning,
+                            int contextLength, GenerationDefaults generation, SpeculationConfig speculation,
+                            DeviceOptions gpu, ServerSettings server, Path source) {
+        this(bundle, backends, threads, allowSpinning, contextLength, generation, speculation, gpu, server,
+                MemorySettings.DEFAULTS, source);
     }
 
     /**
@@ -113,16 +137,16 @@ public record DeploymentConfig(Path bundle, List<BackendChoice> backends, int th
                 pick(o.threads(), threads), pick(o.allowSpinning(), allowSpinning),
                 pick(o.contextLength(), contextLength), gen, spec,
                 new DeviceOptions(pick(o.device(), gpu.device()), pick(o.precision(), gpu.precision()),
-                        gpu.engineCache()), server, source);
+                        gpu.engineCache()), server, memory, source);
     }
 
     /**
      * The backend settings of this deployment.
      *
-     * @return threads, spinning and the GPU settings from here
+     * @return threads, spinning, the GPU settings and the CPU arena choice from here
      */
     public BackendOptions backendOptions() {
-        return new BackendOptions(threads, allowSpinning, gpu);
+        return new BackendOptions(threads, allowSpinning, gpu, memory.cpuArena());
     }
 
     /** Why a backend list is invalid, or null; shared with the loader so both say the same. */

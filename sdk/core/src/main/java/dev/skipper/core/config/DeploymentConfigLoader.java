@@ -47,7 +47,7 @@ public final class DeploymentConfigLoader {
     public static final long MAX_FILE_BYTES = 4L * MAX_CODE_POINTS;
 
     private static final List<String> TOP_KEYS = List.of("bundle", "backend", "threads", "allow_spinning",
-            "context_length", "generation", "speculation", "adaptive_depth", "gpu", "server");
+            "context_length", "generation", "speculation", "adaptive_depth", "gpu", "server", "memory");
     private static final List<String> GENERATION_KEYS = List.of("max_new_tokens", "stop", "sampling");
     private static final List<String> SAMPLING_KEYS = List.of("greedy", "temperature", "top_k", "top_p", "min_p",
             "repetition_penalty", "seed");
@@ -55,6 +55,7 @@ public final class DeploymentConfigLoader {
             "max_draft_tokens", "confidence_threshold", "ngram_size", "adaptive");
     private static final List<String> ADAPTIVE_DEPTH_KEYS = List.of("enabled", "precision");
     private static final List<String> GPU_KEYS = List.of("device", "precision", "engine_cache");
+    private static final List<String> MEMORY_KEYS = List.of("cpu_arena");
     private static final List<String> SERVER_KEYS = List.of("host", "port", "sessions", "queue", "max_body_bytes",
             "request_timeout_s", "shutdown_grace_s", "api_key_file");
 
@@ -157,9 +158,16 @@ public final class DeploymentConfigLoader {
             DeviceOptions gpu = gpuSection == null ? DeviceOptions.DEFAULTS : gpu(gpuSection);
             Section serverSection = top.optionalSection("server", SERVER_KEYS);
             ServerSettings server = serverSection == null ? ServerSettings.DEFAULTS : server(serverSection);
+            Section memorySection = top.optionalSection("memory", MEMORY_KEYS);
+            MemorySettings memory = MemorySettings.DEFAULTS;
+            if (memorySection != null) {
+                Node arena = memorySection.optional("cpu_arena");
+                memory = new MemorySettings(arena == null ? MemorySettings.DEFAULTS.cpuArena()
+                        : r.bool(arena, memorySection.child("cpu_arena")));
+            }
             try {
                 return new DeploymentConfig(bundle, backends, threads, allowSpinning, context, generation,
-                        speculation, gpu, server, source);
+                        speculation, gpu, server, memory, source);
             } catch (IllegalArgumentException e) { // every rule is checked above; this is a backstop
                 throw r.fail(root, null, e.getMessage());
             }

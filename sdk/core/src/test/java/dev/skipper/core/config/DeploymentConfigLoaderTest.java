@@ -93,6 +93,27 @@ class DeploymentConfigLoaderTest {
         org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("threads"), e.getMessage());
     }
 
+    @Test
+    void readsTheMemorySectionIntoTheBackendOptions(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path yaml = dir.resolve("d.yaml");
+        java.nio.file.Files.writeString(yaml, "bundle: b\n");
+        DeploymentConfig c = DeploymentConfigLoader.load(yaml);
+        assertEquals(MemorySettings.DEFAULTS, c.memory());
+        org.junit.jupiter.api.Assertions.assertFalse(c.backendOptions().cpuArena());
+        java.nio.file.Files.writeString(yaml, "bundle: b\nmemory:\n  cpu_arena: true\n");
+        c = DeploymentConfigLoader.load(yaml);
+        org.junit.jupiter.api.Assertions.assertTrue(c.memory().cpuArena() && c.backendOptions().cpuArena());
+        org.junit.jupiter.api.Assertions.assertTrue(c.withOverrides(Overrides.builder().threads(1).build()).memory()
+                .cpuArena(), "overrides keep the memory section");
+        java.nio.file.Files.writeString(yaml, "bundle: b\nmemory:\n  cpu_arena: maybe\n");
+        ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class,
+                () -> DeploymentConfigLoader.load(yaml));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("memory.cpu_arena"), e.getMessage());
+        java.nio.file.Files.writeString(yaml, "bundle: b\nmemory:\n  arena: true\n");
+        e = org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class, () -> DeploymentConfigLoader.load(yaml));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("arena"), e.getMessage());
+    }
+
     // ---- values ------------------------------------------------------------------------------------
 
     @Test

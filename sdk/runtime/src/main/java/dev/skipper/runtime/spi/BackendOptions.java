@@ -11,8 +11,11 @@ import java.util.Objects;
  *     and a pool of hundreds crashed ONNX Runtime in native code
  * @param allowSpinning let idle worker threads spin (faster, burns CPU; off on shared devices)
  * @param device GPU settings (device index, precision, engine cache); CPU backends ignore them
+ * @param cpuArena give each session its own CPU arena (ONNX Runtime's default): keeps the largest
+ *     activations of every graph resident for reuse; off (the deployment default), buffers go back to
+ *     the system after each run
  */
-public record BackendOptions(int intraOpThreads, boolean allowSpinning, DeviceOptions device) {
+public record BackendOptions(int intraOpThreads, boolean allowSpinning, DeviceOptions device, boolean cpuArena) {
     /** Validates. */
     public BackendOptions {
         if (intraOpThreads < 0) {
@@ -29,6 +32,17 @@ public record BackendOptions(int intraOpThreads, boolean allowSpinning, DeviceOp
      */
     public BackendOptions(int intraOpThreads, boolean allowSpinning) {
         this(intraOpThreads, allowSpinning, DeviceOptions.DEFAULTS);
+    }
+
+    /**
+     * Settings without CPU arenas.
+     *
+     * @param intraOpThreads threads per operator (0 = backend default)
+     * @param allowSpinning let idle worker threads spin
+     * @param device GPU settings
+     */
+    public BackendOptions(int intraOpThreads, boolean allowSpinning, DeviceOptions device) {
+        this(intraOpThreads, allowSpinning, device, false);
     }
 
     /**
@@ -57,6 +71,6 @@ public record BackendOptions(int intraOpThreads, boolean allowSpinning, DeviceOp
         if (max < 1) {
             throw new IllegalArgumentException("thread cap must be >= 1, got " + max);
         }
-        return intraOpThreads <= max ? this : new BackendOptions(max, allowSpinning, device);
+        return intraOpThreads <= max ? this : new BackendOptions(max, allowSpinning, device, cpuArena);
     }
 }
