@@ -11,7 +11,9 @@ import dev.skipper.bundle.BundleManifest;
 import dev.skipper.bundle.GraphContract;
 import dev.skipper.runtime.AbstractModelRunner;
 import dev.skipper.runtime.BundleTables;
+import dev.skipper.runtime.HostMemory;
 import dev.skipper.runtime.KvGeometry;
+import dev.skipper.runtime.MemoryPreflight;
 import java.nio.file.Path;
 import dev.skipper.runtime.profiles.ProfilePlan.GraphKind;
 import java.util.ArrayList;
@@ -145,6 +147,10 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
         BundleManifest.GraphsSpec graphs = manifest.graphs();
         boolean headMajor = manifest.kvCache().layout() == BundleManifest.KvLayout.HEAD_MAJOR_SHARED;
         GraphContract contract = GraphContract.of(manifest);
+        if (setup == SessionSetup.CPU) {
+            hostPreflight(manifest).check(1, HostMemory.availableBytes() < 0 ? Long.MAX_VALUE
+                    : HostMemory.availableBytes(), manifest.model().maxPosition(), "this machine (RAM available)");
+        }
         List<OrtSession> opened = new ArrayList<>();
         RopeTables rope = null;
         boolean owned = false; // once the runner exists, it owns the sessions, tables and setup
@@ -365,8 +371,44 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
         return session;
     }
 
+    /**
+     * The host-RAM check of the cpu backend: the graphs loaded at open (their files' sizes; ONNX
+     * Runtime's prepacked copies of 4-bit weights are ~1.1x that) and one token of KV per layer.
+     *
+     * @param manifest the bundle
+     * @return the preflight
+     * @throws SkipperException when a graph file cannot be sized
+     */
+    static MemoryPreflight hostPreflight(BundleManifest manifest) throws SkipperException {
+        List<String> files = new ArrayList<>();
+        files.add(manifest.graphs().embed().file());
+        for (BundleManifest.GraphSpec g : manifest.graphs().layers()) {
+            files.add(g.file());
+        }
+        files.add(manifest.graphs().head().file());
+        long weights = 0;
+        for (String f : files) {
+            try {
+                weights += java.nio.file.Files.size(manifest.resolve(f));
+            } catch (java.io.IOException e) {
+                throw new SkipperException("cannot size " + manifest.resolve(f) + ": " + e.getMessage(), e);
+            }
+        }
+        KvGeometry one = KvGeometry.of(manifest, 1);
+        return new MemoryPreflight(weights, 2L * one.numLayers() * one.rowBytes(), 0);
+    }
+
     @Override
     protected OrtKvCache createKvCache(KvGeometry geometry) throws SkipperException {
+        long available = HostMemory.availableBytes();
+        if (available >= 0 && geometry.totalBytes() > available) {
+            long perToken = 2L * geometry.numLayers() * geometry.rowBytes();
+            // The buffers hold the context plus the bundle's scratch rows: those count as workspace.
+            MemoryPreflight kvOnly = new MemoryPreflight(0, perToken,
+                    perToken * (geometry.bufferRows() - geometry.maxSeq()));
+            kvOnly.check(geometry.maxSeq(), available, manifest.model().maxPosition(),
+                    "this machine (RAM available) for the KV cache");
+        }
         return new OrtKvCache(env, this, geometry);
     }
 

@@ -11,6 +11,7 @@ import dev.skipper.runtime.AbstractModelRunner;
 import dev.skipper.runtime.BundleTables;
 import dev.skipper.runtime.DirectBuffers;
 import dev.skipper.runtime.KvGeometry;
+import dev.skipper.runtime.MemoryPreflight;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.LongAdder;
@@ -165,8 +166,11 @@ public final class TrtModelRunner extends AbstractModelRunner<TrtHiddenStates, T
     protected TrtKvCache createKvCache(KvGeometry geometry) throws SkipperException {
         long free = nat.freeDeviceBytes();
         if (geometry.totalBytes() > free) {
-            MemoryPreflight kvOnly = new MemoryPreflight(0, 2L * geometry.numLayers() * geometry.rowBytes(), 0);
-            kvOnly.check(geometry.bufferRows(), free, manifest.model().maxPosition(), describe(nat.device())
+            long perToken = 2L * geometry.numLayers() * geometry.rowBytes();
+            // The buffers hold the context plus the bundle's scratch rows: those count as workspace.
+            MemoryPreflight kvOnly = new MemoryPreflight(0, perToken,
+                    perToken * (geometry.bufferRows() - geometry.maxSeq()));
+            kvOnly.check(geometry.maxSeq(), free, manifest.model().maxPosition(), describe(nat.device())
                     + " for the KV cache");
         }
         return new TrtKvCache(nat, this, geometry);

@@ -1,5 +1,6 @@
 package dev.skipper.tensorrt;
 
+import dev.skipper.runtime.MemoryPreflight;
 import dev.skipper.runtime.profiles.ProfilePlan;
 import dev.skipper.runtime.profiles.EngineSpec;
 import dev.skipper.runtime.spi.DevicePrecision;

@@ -1,12 +1,12 @@
-package dev.skipper.tensorrt;
+package dev.skipper.runtime;
 
 import dev.skipper.api.SkipperException;
-import dev.skipper.runtime.DirectBuffers;
 
 /**
- * Whether a bundle fits the device before anything is allocated: weights (the graph files' sizes,
- * what the engines hold), the KV cache of the requested context, and the workspace (execution
- * context memory and staging buffers) against the device's free memory.
+ * Whether a bundle fits its memory before anything is allocated (a GPU's, or the host's RAM for the
+ * cpu backend): weights (the graph files' sizes: what the engines or sessions hold), the KV cache
+ * of the requested context, and the workspace (activations and staging buffers) against the free
+ * memory. Shared by the backends.
  *
  * @param weightsBytes bytes of the weights
  * @param kvBytesPerToken K and V of every layer for one token
@@ -56,11 +56,17 @@ public record MemoryPreflight(long weightsBytes, long kvBytesPerToken, long work
             return;
         }
         int fits = largestContext(freeBytes, maxPosition);
+        StringBuilder parts = new StringBuilder();
+        if (weightsBytes > 0) {
+            parts.append("weights ").append(DirectBuffers.mib(weightsBytes)).append(" + ");
+        }
+        parts.append("KV ").append(DirectBuffers.mib(required(context) - weightsBytes - workspaceBytes));
+        if (workspaceBytes > 0) {
+            parts.append(" + workspace ").append(DirectBuffers.mib(workspaceBytes));
+        }
         throw new SkipperException("not enough memory on " + where + ": a context of " + context + " tokens needs "
-                + DirectBuffers.mib(need) + " (weights " + DirectBuffers.mib(weightsBytes) + " + KV "
-                + DirectBuffers.mib(required(context) - weightsBytes - workspaceBytes) + " + workspace "
-                + DirectBuffers.mib(workspaceBytes) + "), " + DirectBuffers.mib(freeBytes) + " is free; "
-                + (fits > 0 ? "the largest context that fits is " + fits + " tokens"
-                        : "not even the weights fit"));
+                + DirectBuffers.mib(need) + " (" + parts + "), " + DirectBuffers.mib(freeBytes) + " is free; "
+                + (fits > 0 ? "the largest context that fits is " + fits + " tokens (context_length)"
+                        : weightsBytes > 0 ? "not even the weights fit" : "not even one token fits"));
     }
 }
