@@ -132,7 +132,13 @@ final class BenchCommand implements Callable<Integer> {
         Map<String, Object> setResults = new LinkedHashMap<>();
         String backend;
         Map<String, Object> recipe;
-        try (Engine e = ctx.opener().open(config); Session session = e.newSession()) {
+        long rssStart = ProcessMemory.rss();
+        long rssOpen;
+        long rssSession;
+        Map<String, Object> memoryEnd;
+        try (Engine e = openMeasured(config); Session session = e.newSession()) {
+            rssOpen = rssAfterOpen;
+            rssSession = ProcessMemory.rss();
             backend = e.backendName();
             recipe = e.model() == null ? null : Reports.recipe(e.model()); // null: a test double
             for (String mode : modes) { // warm up every mode's buffers and the JIT
@@ -174,6 +180,7 @@ final class BenchCommand implements Callable<Integer> {
                 }
                 setResults.put(set.getKey(), modeResults);
             }
+            memoryEnd = ProcessMemory.snapshot(); // with the engine and session still open
         }
         if (jsonOut != null) {
             Map<String, Object> doc = new LinkedHashMap<>();
@@ -190,6 +197,7 @@ final class BenchCommand implements Callable<Integer> {
             doc.put("repeat", repeat);
             doc.put("modes", modes);
             doc.put("sets", setResults);
+            doc.put("memory", memory(config, rssStart, rssOpen, rssSession, memoryEnd));
             Path parent = jsonOut.toAbsolutePath().getParent();
             if (parent != null) {
                 Files.createDirectories(parent);
@@ -206,6 +214,53 @@ final class BenchCommand implements Callable<Integer> {
             ctx.err().flush();
         }
         return 0;
+    }
+
+    private long rssAfterOpen;
+
+    private Engine openMeasured(DeploymentConfig config) throws Exception {
+        Engine e = ctx.opener().open(config);
+        rssAfterOpen = ProcessMemory.rss();
+        return e;
+    }
+
+    /**
+     * The {@code memory} section: resident set at each stage (process start, after the engine
+     * opened, after the session's KV cache was allocated, at the end), the end snapshot, and what
+     * the bundle says the weights and the KV cache take ({@code docs/benchmarks.md#memory}).
+     */
+    private static Map<String, Object> memory(DeploymentConfig config, long start, long open, long session,
+                                              Map<String, Object> end) {
+        Map<String, Object> m = new LinkedHashMap<>(end);
+        Map<String, Object> stages = new LinkedHashMap<>();
+        stages.put("start", start);
+        stages.put("engine_open", open);
+        stages.put("session", session);
+        stages.put("end", end.get("rss_bytes"));
+        m.put("stages_rss_bytes", stages);
+        try {
+            dev.skipper.bundle.BundleManifest man = dev.skipper.bundle.BundleManifestReader.read(config.bundle(), false);
+            long weights = 0;
+            java.util.List<String> files = new ArrayList<>();
+            files.add(man.graphs().embed().file());
+            man.graphs().layers().forEach(g -> files.add(g.file()));
+            files.add(man.graphs().head().file());
+            for (String f : files) {
+                weights += Files.size(man.resolve(f));
+            }
+            var md = man.model();
+            int context = config.contextLength() == 0 ? md.maxPosition() : config.contextLength();
+            int bytes = man.kvCache().dtype() == dev.skipper.bundle.BundleManifest.DType.FLOAT16 ? 2 : 4;
+            m.put("context_length", context);
+            m.put("weights_file_bytes", weights);
+            m.put("kv_cache_bytes", 2L * md.numLayers() * md.numKvHeads() * md.headDim() * bytes
+                    * (context + man.kvCache().scratchRows()));
+        } catch (java.io.IOException | SkipperException | RuntimeException ex) {
+            m.put("context_length", config.contextLength());
+            m.put("weights_file_bytes", -1L); // a test double's bundle, or a bundle that changed under the run
+            m.put("kv_cache_bytes", -1L);
+        }
+        return m;
     }
 
     static GenerationOptions options(GenerationOptions greedy, String mode, AdaptiveDepth depth) {

@@ -247,8 +247,19 @@ class CliOutputTest {
         assertTrue(fake.options.stream().allMatch(o -> o.sampling().greedy() && o.maxNewTokens() == 8));
         assertTrue(r.out().contains("ar mean over 2 prompts"), r::toString);
         JsonObject o = JsonParser.parseString(Files.readString(out)).getAsJsonObject();
-        assertEquals(Set.of("bundle", "backend", "threads", "max_tokens", "chat", "warmup", "repeat", "modes", "sets"),
-                o.keySet());
+        assertEquals(Set.of("bundle", "backend", "threads", "max_tokens", "chat", "warmup", "repeat", "modes", "sets",
+                "memory"), o.keySet());
+        JsonObject mem = o.getAsJsonObject("memory");
+        assertEquals(Set.of("peak_rss_bytes", "rss_bytes", "rss_anon_bytes", "rss_file_bytes", "java_heap_used_bytes",
+                "java_heap_committed_bytes", "java_non_heap_committed_bytes", "java_direct_bytes", "stages_rss_bytes",
+                "context_length", "weights_file_bytes", "kv_cache_bytes"), mem.keySet());
+        assertEquals(Set.of("start", "engine_open", "session", "end"), mem.getAsJsonObject("stages_rss_bytes").keySet());
+        assertTrue(mem.get("java_heap_committed_bytes").getAsLong() >= mem.get("java_heap_used_bytes").getAsLong());
+        if (Files.exists(Path.of("/proc/self/status"))) {
+            assertTrue(mem.get("peak_rss_bytes").getAsLong() >= mem.get("rss_bytes").getAsLong()
+                    && mem.get("rss_bytes").getAsLong() > 10_000_000, mem.toString());
+        }
+        assertEquals(-1, mem.get("weights_file_bytes").getAsLong(), "the fake engine has no bundle");
         assertEquals("fake", o.get("backend").getAsString());
         assertEquals("ar", o.getAsJsonArray("modes").get(0).getAsString());
         JsonObject ar = o.getAsJsonObject("sets").getAsJsonObject("prompts").getAsJsonObject("ar");

@@ -1,0 +1,69 @@
+package dev.skipper.cli;
+
+import java.io.IOException;
+import java.lang.management.BufferPoolMXBean;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryMXBean;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * This process's memory for the bench's {@code memory} section: resident set sizes from
+ * {@code /proc/self/status} (Linux; -1 elsewhere) and the JVM's own accounts (heap, non-heap,
+ * direct buffers: the KV cache and the activation buffers live there).
+ */
+final class ProcessMemory {
+    private static final Path STATUS = Path.of("/proc/self/status");
+
+    private ProcessMemory() {
+    }
+
+    /** @return the current resident set in bytes, or -1 */
+    static long rss() {
+        return status("VmRSS:");
+    }
+
+    /**
+     * A snapshot: peak and current resident set (anonymous and file-backed parts) and the JVM's
+     * heap, non-heap and direct-buffer figures, in bytes.
+     *
+     * @return name -> bytes, in a fixed order
+     */
+    static Map<String, Object> snapshot() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("peak_rss_bytes", status("VmHWM:"));
+        m.put("rss_bytes", status("VmRSS:"));
+        m.put("rss_anon_bytes", status("RssAnon:"));
+        m.put("rss_file_bytes", status("RssFile:"));
+        MemoryMXBean jvm = ManagementFactory.getMemoryMXBean();
+        m.put("java_heap_used_bytes", jvm.getHeapMemoryUsage().getUsed());
+        m.put("java_heap_committed_bytes", jvm.getHeapMemoryUsage().getCommitted());
+        m.put("java_non_heap_committed_bytes", jvm.getNonHeapMemoryUsage().getCommitted());
+        long direct = 0;
+        for (BufferPoolMXBean b : ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class)) {
+            if (b.getName().equals("direct")) {
+                direct = b.getMemoryUsed();
+            }
+        }
+        m.put("java_direct_bytes", direct);
+        return m;
+    }
+
+    /** One {@code kB} field of {@code /proc/self/status} in bytes, or -1. */
+    private static long status(String key) {
+        try {
+            for (String line : Files.readAllLines(STATUS, StandardCharsets.US_ASCII)) {
+                if (line.startsWith(key)) {
+                    String[] parts = line.substring(key.length()).trim().split("\\s+");
+                    return Long.parseLong(parts[0]) * 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException | java.io.UncheckedIOException e) {
+            return -1;
+        }
+        return -1;
+    }
+}
