@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
  * (a backend's engine cache keys on the same hashes).
  */
 public final class BundleFiles {
-    private static final int HASH_BUFFER_BYTES = 1 << 20;
+    private static final int HASH_BUFFER_BYTES = 64 << 10; // per file hashed: a larger one only grows the heap (65 files per bundle)
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
     private static final Pattern WINDOWS_DRIVE = Pattern.compile("^[A-Za-z]:.*");
 

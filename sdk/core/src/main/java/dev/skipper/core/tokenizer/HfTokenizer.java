@@ -29,7 +29,11 @@ public final class HfTokenizer implements Tokenizer {
     private static final Map<String, String> OPTIONS =
             Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false");
 
-    private final HuggingFaceTokenizer djl;
+    /** System property: use the native library even where the Java encoder would do (comparisons). */
+    public static final String NATIVE_PROPERTY = "skipper.tokenizer.native";
+
+    private final HuggingFaceTokenizer djl; // null when the Java encoder runs this file
+    private final ByteLevelBpe java;        // null when the native library does
     private final int vocabSize;
     private final BitSet specialIds;
     private final Integer bosId;
@@ -42,6 +46,7 @@ public final class HfTokenizer implements Tokenizer {
 
     private HfTokenizer(HuggingFaceTokenizer djl, Vocab vocab, TokenizerSpec spec) {
         this.djl = djl;
+        this.java = vocab.javaEncoder();
         this.vocabSize = vocab.size;
         this.specialIds = vocab.special;
         this.tokenBytes = vocab.byteLevelTokens();
@@ -63,6 +68,9 @@ public final class HfTokenizer implements Tokenizer {
         Objects.requireNonNull(file, "file");
         Objects.requireNonNull(spec, "spec");
         Vocab vocab = Vocab.read(file);
+        if (vocab.javaEncoder() != null) {
+            return new HfTokenizer(null, vocab, spec);
+        }
         HuggingFaceTokenizer tokenizer;
         try {
             tokenizer = DjlNatives.offline(() -> HuggingFaceTokenizer.newInstance(file, OPTIONS));
@@ -82,6 +90,17 @@ public final class HfTokenizer implements Tokenizer {
         lock.readLock().lock();
         try {
             ensureOpen();
+            if (java != null) {
+                int[] j = java.encode(text);
+                ids = null;
+                if (!addBos) {
+                    return j;
+                }
+                int[] out = new int[j.length + 1];
+                out[0] = bosId;
+                System.arraycopy(j, 0, out, 1, j.length);
+                return out;
+            }
             ids = djl.encode(text, false, false).getIds();
         } finally {
             lock.readLock().unlock();
@@ -114,6 +133,17 @@ public final class HfTokenizer implements Tokenizer {
         lock.readLock().lock();
         try {
             ensureOpen();
+            if (djl == null) { // byte-level: the tokens' bytes, special and unknown ids dropped, decoded as Rust does
+                java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+                for (long id : longs) {
+                    byte[] b = id < tokenBytes.length ? tokenBytes[(int) id] : null;
+                    if (b != null) {
+                        bytes.write(b, 0, b.length);
+                    }
+                }
+                byte[] all = bytes.toByteArray();
+                return Utf8Lossy.decode(all, 0, all.length);
+            }
             return djl.decode(longs, true);
         } finally {
             lock.readLock().unlock();
@@ -191,7 +221,9 @@ public final class HfTokenizer implements Tokenizer {
         try {
             if (!closed) {
                 closed = true;
-                djl.close();
+                if (djl != null) {
+                    djl.close();
+                }
             }
         } finally {
             lock.writeLock().unlock();
@@ -200,14 +232,15 @@ public final class HfTokenizer implements Tokenizer {
 
     @Override
     public String toString() {
-        return "HfTokenizer[vocab=" + vocabSize + ", specials=" + specialIds.cardinality() + "]";
+        return "HfTokenizer[vocab=" + vocabSize + ", specials=" + specialIds.cardinality() + ", "
+                + (java != null ? "java" : "native") + "]";
     }
 
     /**
      * What tokenizer.json says about ids: how many there are, which are special, and for a
      * byte-level BPE model (model.type BPE, decoder ByteLevel) every id's token string.
      */
-    private record Vocab(int size, BitSet special, String[] pieces, boolean byteLevel) {
+    private record Vocab(int size, BitSet special, String[] pieces, boolean byteLevel, ByteLevelBpe javaEncoder) {
 
         /**
          * Each id's bytes as the ByteLevel decoder makes them: a token whose characters are all in
@@ -249,6 +282,13 @@ public final class HfTokenizer implements Tokenizer {
             java.util.Map<Integer, String> pieces = new java.util.HashMap<>();
             String modelType = null;
             String decoderType = null;
+            Map<String, Integer> modelVocab = new java.util.HashMap<>();
+            java.util.List<String[]> merges = new java.util.ArrayList<>();
+            Map<String, Integer> added = new java.util.HashMap<>();
+            boolean plainAdded = true;    // every added token matched as written (no strip, word or normalizer flags)
+            boolean plainModel = true;    // BPE without dropout, unk, affixes, byte fallback or ignored merges
+            boolean noNormalizer = false;
+            com.google.gson.JsonElement preTokenizer = null;
             try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8);
                     JsonReader json = new JsonReader(in)) {
                 json.beginObject();
@@ -269,6 +309,9 @@ public final class HfTokenizer implements Tokenizer {
                                     isSpecial = json.nextBoolean();
                                 } else if (key.equals("content") && json.peek() == JsonToken.STRING) {
                                     content = json.nextString();
+                                } else if ((key.equals("lstrip") || key.equals("rstrip") || key.equals("single_word"))
+                                        && json.peek() == JsonToken.BOOLEAN) {
+                                    plainAdded &= !json.nextBoolean();
                                 } else {
                                     json.skipValue();
                                 }
@@ -283,6 +326,7 @@ public final class HfTokenizer implements Tokenizer {
                             }
                             if (content != null) {
                                 pieces.put(id, content); // an added token decodes to its content
+                                added.put(content, id);
                             }
                         }
                         json.endArray();
@@ -298,10 +342,45 @@ public final class HfTokenizer implements Tokenizer {
                                     int id = json.nextInt();
                                     maxId = Math.max(maxId, id);
                                     pieces.putIfAbsent(id, piece);
+                                    modelVocab.put(piece, id);
                                 }
                                 json.endObject();
                             } else if (key.equals("type") && json.peek() == JsonToken.STRING) {
                                 modelType = json.nextString();
+                            } else if (key.equals("merges") && json.peek() == JsonToken.BEGIN_ARRAY) {
+                                json.beginArray();
+                                while (json.hasNext()) {
+                                    if (json.peek() == JsonToken.STRING) { // "a b"
+                                        String m = json.nextString();
+                                        int sp = m.indexOf(' ');
+                                        if (sp <= 0 || sp != m.lastIndexOf(' ')) {
+                                            plainModel = false;
+                                        } else {
+                                            merges.add(new String[] {m.substring(0, sp), m.substring(sp + 1)});
+                                        }
+                                    } else if (json.peek() == JsonToken.BEGIN_ARRAY) { // ["a", "b"]
+                                        json.beginArray();
+                                        String a = json.nextString();
+                                        String b = json.nextString();
+                                        json.endArray();
+                                        merges.add(new String[] {a, b});
+                                    } else {
+                                        json.skipValue();
+                                        plainModel = false;
+                                    }
+                                }
+                                json.endArray();
+                            } else if (key.equals("dropout") || key.equals("unk_token")
+                                    || key.equals("continuing_subword_prefix") || key.equals("end_of_word_suffix")) {
+                                if (json.peek() == JsonToken.NULL) {
+                                    json.nextNull();
+                                } else {
+                                    json.skipValue();
+                                    plainModel = false;
+                                }
+                            } else if ((key.equals("byte_fallback") || key.equals("ignore_merges"))
+                                    && json.peek() == JsonToken.BOOLEAN) {
+                                plainModel &= !json.nextBoolean();
                             } else if (key.equals("vocab") && json.peek() == JsonToken.BEGIN_ARRAY) {
                                 // Unigram: [[piece, score], ...], ids by position.
                                 sawVocab = true;
@@ -318,6 +397,15 @@ public final class HfTokenizer implements Tokenizer {
                             }
                         }
                         json.endObject();
+                    } else if (name.equals("normalizer")) {
+                        if (json.peek() == JsonToken.NULL) {
+                            json.nextNull();
+                            noNormalizer = true;
+                        } else {
+                            json.skipValue();
+                        }
+                    } else if (name.equals("pre_tokenizer")) {
+                        preTokenizer = com.google.gson.JsonParser.parseReader(json);
                     } else if (name.equals("decoder") && json.peek() == JsonToken.BEGIN_OBJECT) {
                         json.beginObject();
                         while (json.hasNext()) {
@@ -345,7 +433,51 @@ public final class HfTokenizer implements Tokenizer {
             if (byteLevel) {
                 pieces.forEach((id, piece) -> byId[id] = piece);
             }
-            return new Vocab(maxId + 1, special, byId, byteLevel);
+            ByteLevelBpe java = null;
+            Boolean digits = byteLevel && plainModel && plainAdded && noNormalizer ? javaPreTokenizer(preTokenizer) : null;
+            if (digits != null && System.getProperty(NATIVE_PROPERTY) == null) {
+                try {
+                    java = new ByteLevelBpe(modelVocab, merges, added, digits);
+                } catch (IllegalArgumentException e) {
+                    java = null; // an inconsistent file: the native library says what is wrong with it
+                }
+            }
+            return new Vocab(maxId + 1, special, byId, byteLevel, java);
+        }
+
+        /**
+         * @return whether Digits(individual) precedes ByteLevel, for the pre-tokenizers
+         *     {@link ByteLevelBpe} reproduces (ByteLevel without a prefix space, with its regex, alone
+         *     or after Digits with individual digits); null for any other
+         */
+        private static Boolean javaPreTokenizer(com.google.gson.JsonElement pre) {
+            if (pre == null || !pre.isJsonObject()) {
+                return null;
+            }
+            com.google.gson.JsonObject o = pre.getAsJsonObject();
+            String type = o.has("type") ? o.get("type").getAsString() : "";
+            if (type.equals("ByteLevel")) {
+                return plainByteLevel(o) ? Boolean.FALSE : null;
+            }
+            if (type.equals("Sequence") && o.has("pretokenizers") && o.get("pretokenizers").isJsonArray()) {
+                com.google.gson.JsonArray a = o.getAsJsonArray("pretokenizers");
+                if (a.size() == 1 && a.get(0).isJsonObject() && plainByteLevel(a.get(0).getAsJsonObject())) {
+                    return Boolean.FALSE;
+                }
+                if (a.size() == 2 && a.get(0).isJsonObject() && a.get(1).isJsonObject()) {
+                    com.google.gson.JsonObject d = a.get(0).getAsJsonObject();
+                    boolean digits = d.has("type") && d.get("type").getAsString().equals("Digits")
+                            && d.has("individual_digits") && d.get("individual_digits").getAsBoolean();
+                    return digits && plainByteLevel(a.get(1).getAsJsonObject()) ? Boolean.TRUE : null;
+                }
+            }
+            return null;
+        }
+
+        private static boolean plainByteLevel(com.google.gson.JsonObject o) {
+            return o.has("type") && o.get("type").getAsString().equals("ByteLevel")
+                    && !(o.has("add_prefix_space") && o.get("add_prefix_space").getAsBoolean())
+                    && (!o.has("use_regex") || o.get("use_regex").getAsBoolean());
         }
     }
 }

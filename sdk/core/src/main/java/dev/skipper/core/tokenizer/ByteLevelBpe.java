@@ -1,0 +1,230 @@
+package dev.skipper.core.tokenizer;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Byte-level BPE encoding in Java, as Hugging Face {@code tokenizers} encodes a {@code tokenizer.json}
+ * of the GPT-2 family (no normalizer; pre-tokenizer {@code ByteLevel} with its regex, optionally
+ * after {@code Digits}; model {@code BPE} without dropout, unknown token or word affixes; added
+ * tokens matched as written). {@link HfTokenizer} uses it instead of the native library when a file
+ * is in that subset: it needs ~10 MB of heap where the native tokenizer takes ~45 MB (SmolLM2), and
+ * it runs where the native library does not (Android). Equality with the native encoder is tested
+ * on real text ({@code ByteLevelBpeTest}). Thread-safe.
+ */
+final class ByteLevelBpe {
+    /** GPT-2's split, as the {@code ByteLevel} pre-tokenizer applies it ({@code \s} is Unicode's White_Space). */
+    private static final Pattern SPLIT = Pattern.compile(
+            "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+            Pattern.UNICODE_CHARACTER_CLASS);
+    /** Words kept with their ids (Hugging Face keeps 10,000 too). */
+    static final int CACHE_WORDS = 10_000;
+
+    private final Map<String, Integer> vocab;  // byte-level piece -> id
+    private final Map<Long, Long> merges;      // (left id << 32 | right id) -> (rank << 32 | merged id)
+    private final String[] addedContent;       // added tokens, longest first
+    private final int[] addedIds;              // their ids
+    private final boolean individualDigits;    // Digits(individual_digits) runs before ByteLevel
+    private final char[] byteChar;             // [256] the character each byte is written as
+    private final Map<String, int[]> cache = new LinkedHashMap<>(256, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, int[]> eldest) {
+            return size() > CACHE_WORDS;
+        }
+    };
+
+    /**
+     * @param vocab the model's vocabulary (byte-level pieces to ids)
+     * @param merges the merge rules in rank order, each two pieces
+     * @param added the added tokens (content to id), matched in the text before anything else
+     * @param individualDigits whether each digit is its own word first
+     * @throws IllegalArgumentException when a merge names a piece the vocabulary lacks
+     */
+    ByteLevelBpe(Map<String, Integer> vocab, List<String[]> merges, Map<String, Integer> added, boolean individualDigits) {
+        this.vocab = new HashMap<>(vocab);
+        this.merges = new HashMap<>(merges.size() * 2);
+        for (int rank = 0; rank < merges.size(); rank++) {
+            String[] m = merges.get(rank);
+            Integer a = vocab.get(m[0]);
+            Integer b = vocab.get(m[1]);
+            Integer ab = vocab.get(m[0] + m[1]);
+            if (a == null || b == null || ab == null) {
+                throw new IllegalArgumentException("merge " + rank + " (" + m[0] + " " + m[1] + ") names a piece the "
+                        + "vocabulary lacks");
+            }
+            this.merges.putIfAbsent(((long) a << 32) | (b & 0xffffffffL), ((long) rank << 32) | (ab & 0xffffffffL));
+        }
+        List<Map.Entry<String, Integer>> sorted = new ArrayList<>(added.entrySet());
+        sorted.removeIf(e -> e.getKey().isEmpty());
+        sorted.sort((x, y) -> Integer.compare(y.getKey().length(), x.getKey().length()));
+        this.addedContent = sorted.stream().map(Map.Entry::getKey).toArray(String[]::new);
+        this.addedIds = sorted.stream().mapToInt(Map.Entry::getValue).toArray();
+        this.individualDigits = individualDigits;
+        int[] toByte = ByteLevelTable.charToByte();
+        this.byteChar = new char[256];
+        for (int c = 0; c < toByte.length; c++) {
+            if (toByte[c] >= 0) {
+                byteChar[toByte[c]] = (char) c;
+            }
+        }
+    }
+
+    /**
+     * @param text any text
+     * @return its ids (no BOS: the caller adds it per the manifest)
+     */
+    int[] encode(String text) {
+        IntList out = new IntList(Math.max(16, text.length() / 3));
+        int start = 0;
+        int i = 0;
+        while (i < text.length()) {
+            int which = addedAt(text, i);
+            if (which < 0) {
+                i++;
+                continue;
+            }
+            segment(text.substring(start, i), out);
+            out.add(addedIds[which]);
+            i += addedContent[which].length();
+            start = i;
+        }
+        segment(text.substring(start), out);
+        return out.toArray();
+    }
+
+    /** The longest added token at {@code i}, or -1 (leftmost-longest, as Hugging Face matches them). */
+    private int addedAt(String text, int i) {
+        for (int k = 0; k < addedContent.length; k++) {
+            if (text.startsWith(addedContent[k], i)) {
+                return k;
+            }
+        }
+        return -1;
+    }
+
+    /** Text between added tokens: digits split off, then GPT-2's regex, then BPE per word. */
+    private void segment(String s, IntList out) {
+        if (s.isEmpty()) {
+            return;
+        }
+        if (!individualDigits) {
+            words(s, out);
+            return;
+        }
+        int from = 0;
+        int i = 0;
+        while (i < s.length()) {
+            int cp = s.codePointAt(i);
+            int n = Character.charCount(cp);
+            if (numeric(cp)) {
+                words(s.substring(from, i), out);
+                words(s.substring(i, i + n), out);
+                from = i + n;
+            }
+            i += n;
+        }
+        words(s.substring(from), out);
+    }
+
+    /** Rust's {@code char::is_numeric}: general categories Nd, Nl and No. */
+    private static boolean numeric(int cp) {
+        int t = Character.getType(cp);
+        return t == Character.DECIMAL_DIGIT_NUMBER || t == Character.LETTER_NUMBER || t == Character.OTHER_NUMBER;
+    }
+
+    private void words(String s, IntList out) {
+        if (s.isEmpty()) {
+            return;
+        }
+        Matcher m = SPLIT.matcher(s);
+        while (m.find()) {
+            word(s.substring(m.start(), m.end()), out);
+        }
+    }
+
+    private void word(String w, IntList out) {
+        int[] ids;
+        synchronized (cache) {
+            ids = cache.get(w);
+        }
+        if (ids == null) {
+            ids = bpe(w);
+            synchronized (cache) {
+                cache.put(w, ids);
+            }
+        }
+        for (int id : ids) {
+            out.add(id);
+        }
+    }
+
+    /** One word: its UTF-8 bytes as byte-level symbols, merged by rank until no rule applies. */
+    private int[] bpe(String w) {
+        byte[] bytes = w.getBytes(StandardCharsets.UTF_8);
+        int n = bytes.length;
+        int[] sym = new int[n];
+        for (int i = 0; i < n; i++) {
+            Integer id = vocab.get(String.valueOf(byteChar[bytes[i] & 0xff]));
+            if (id == null) {
+                throw new IllegalStateException("the vocabulary lacks the byte-level symbol of byte " + (bytes[i] & 0xff));
+            }
+            sym[i] = id;
+        }
+        while (n > 1) {
+            long best = Long.MAX_VALUE;
+            int at = -1;
+            for (int i = 0; i + 1 < n; i++) {
+                Long r = merges.get(((long) sym[i] << 32) | (sym[i + 1] & 0xffffffffL));
+                if (r != null && r < best) { // ranks in the high half: the lowest rank wins, then the leftmost
+                    best = r;
+                    at = i;
+                }
+            }
+            if (at < 0) {
+                break;
+            }
+            int merged = (int) best;
+            // Every occurrence of the pair, left to right, as Hugging Face merges a rank at once.
+            int left = sym[at];
+            int right = sym[at + 1];
+            int j = 0;
+            for (int i = 0; i < n; i++) {
+                if (i + 1 < n && i >= at && sym[i] == left && sym[i + 1] == right) {
+                    sym[j++] = merged;
+                    i++;
+                } else {
+                    sym[j++] = sym[i];
+                }
+            }
+            n = j;
+        }
+        return java.util.Arrays.copyOf(sym, n);
+    }
+
+    /** A growable int array (no boxing per token). */
+    private static final class IntList {
+        private int[] a;
+        private int n;
+
+        IntList(int capacity) {
+            a = new int[capacity];
+        }
+
+        void add(int v) {
+            if (n == a.length) {
+                a = java.util.Arrays.copyOf(a, n * 2);
+            }
+            a[n++] = v;
+        }
+
+        int[] toArray() {
+            return java.util.Arrays.copyOf(a, n);
+        }
+    }
+}
