@@ -2,7 +2,6 @@ package dev.skipper.core.tokenizer;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,12 +25,14 @@ final class ByteLevelBpe {
     /** Words kept with their ids (Hugging Face keeps 10,000 too). */
     static final int CACHE_WORDS = 10_000;
 
-    private final Map<String, Integer> vocab;  // byte-level piece -> id
-    private final Map<Long, Long> merges;      // (left id << 32 | right id) -> (rank << 32 | merged id)
+    private final int[] byteId;                // [256] the id of each byte's single-character piece
+    // Merge rules by pair, open addressing: keys (left id << 32 | right id) + 1 (0: empty), values
+    // (rank << 32 | merged id). ~2 MB for SmolLM2's 48,900 rules (a HashMap of boxed longs: ~5 MB).
+    private final long[] mergeKeys;
+    private final long[] mergeValues;
     private final String[] addedContent;       // added tokens, longest first
     private final int[] addedIds;              // their ids
     private final boolean individualDigits;    // Digits(individual_digits) runs before ByteLevel
-    private final char[] byteChar;             // [256] the character each byte is written as
     private final Map<String, int[]> cache = new LinkedHashMap<>(256, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, int[]> eldest) {
@@ -47,8 +48,9 @@ final class ByteLevelBpe {
      * @throws IllegalArgumentException when a merge names a piece the vocabulary lacks
      */
     ByteLevelBpe(Map<String, Integer> vocab, List<String[]> merges, Map<String, Integer> added, boolean individualDigits) {
-        this.vocab = new HashMap<>(vocab);
-        this.merges = new HashMap<>(merges.size() * 2);
+        int slots = Integer.highestOneBit(Math.max(16, merges.size() * 2)) << 1;
+        this.mergeKeys = new long[slots];
+        this.mergeValues = new long[slots];
         for (int rank = 0; rank < merges.size(); rank++) {
             String[] m = merges.get(rank);
             Integer a = vocab.get(m[0]);
@@ -58,7 +60,7 @@ final class ByteLevelBpe {
                 throw new IllegalArgumentException("merge " + rank + " (" + m[0] + " " + m[1] + ") names a piece the "
                         + "vocabulary lacks");
             }
-            this.merges.putIfAbsent(((long) a << 32) | (b & 0xffffffffL), ((long) rank << 32) | (ab & 0xffffffffL));
+            putIfAbsent(((long) a << 32) | (b & 0xffffffffL), ((long) rank << 32) | (ab & 0xffffffffL));
         }
         List<Map.Entry<String, Integer>> sorted = new ArrayList<>(added.entrySet());
         sorted.removeIf(e -> e.getKey().isEmpty());
@@ -67,12 +69,46 @@ final class ByteLevelBpe {
         this.addedIds = sorted.stream().mapToInt(Map.Entry::getValue).toArray();
         this.individualDigits = individualDigits;
         int[] toByte = ByteLevelTable.charToByte();
-        this.byteChar = new char[256];
+        this.byteId = new int[256];
+        java.util.Arrays.fill(byteId, -1);
         for (int c = 0; c < toByte.length; c++) {
             if (toByte[c] >= 0) {
-                byteChar[toByte[c]] = (char) c;
+                Integer id = vocab.get(String.valueOf((char) c));
+                byteId[toByte[c]] = id == null ? -1 : id;
             }
         }
+    }
+
+    private void putIfAbsent(long key, long value) {
+        int mask = mergeKeys.length - 1;
+        int h = slot(key, mask);
+        while (mergeKeys[h] != 0) {
+            if (mergeKeys[h] == key + 1) {
+                return; // a later duplicate rule: the first rank stands
+            }
+            h = (h + 1) & mask;
+        }
+        mergeKeys[h] = key + 1;
+        mergeValues[h] = value;
+    }
+
+    /** @return (rank << 32 | merged id), or Long.MAX_VALUE when no rule merges the pair */
+    private long merge(long key) {
+        int mask = mergeKeys.length - 1;
+        int h = slot(key, mask);
+        long k;
+        while ((k = mergeKeys[h]) != 0) {
+            if (k == key + 1) {
+                return mergeValues[h];
+            }
+            h = (h + 1) & mask;
+        }
+        return Long.MAX_VALUE;
+    }
+
+    private static int slot(long key, int mask) {
+        long x = key * 0x9E3779B97F4A7C15L;
+        return (int) (x ^ (x >>> 32)) & mask;
     }
 
     /**
@@ -170,8 +206,8 @@ final class ByteLevelBpe {
         int n = bytes.length;
         int[] sym = new int[n];
         for (int i = 0; i < n; i++) {
-            Integer id = vocab.get(String.valueOf(byteChar[bytes[i] & 0xff]));
-            if (id == null) {
+            int id = byteId[bytes[i] & 0xff];
+            if (id < 0) {
                 throw new IllegalStateException("the vocabulary lacks the byte-level symbol of byte " + (bytes[i] & 0xff));
             }
             sym[i] = id;
@@ -180,8 +216,8 @@ final class ByteLevelBpe {
             long best = Long.MAX_VALUE;
             int at = -1;
             for (int i = 0; i + 1 < n; i++) {
-                Long r = merges.get(((long) sym[i] << 32) | (sym[i + 1] & 0xffffffffL));
-                if (r != null && r < best) { // ranks in the high half: the lowest rank wins, then the leftmost
+                long r = merge(((long) sym[i] << 32) | (sym[i + 1] & 0xffffffffL));
+                if (r < best) { // ranks in the high half: the lowest rank wins, then the leftmost
                     best = r;
                     at = i;
                 }
