@@ -45,3 +45,12 @@ def test_skipper_only_writes_json(tmp_path: Path) -> None:
     assert main(["--java-json", str(j), "--no-llama-cpp", "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert doc["context_length"] == 2048 and doc["rows"][0]["peak_rss_bytes"] == 450 * MB and doc["llama_cpp"] is None
+
+
+def test_the_json_folder_is_made(tmp_path: Path) -> None:
+    j = tmp_path / "ar.json"
+    j.write_text(json.dumps({"modes": ["ar"], "bundle": "b", "max_tokens": 8, "threads": 2, "chat": False,
+                             "memory": JAVA}))
+    out = tmp_path / "new" / "dir" / "m.json"
+    assert main(["--java-json", str(j), "--no-llama-cpp", "--json", str(out)]) == 0
+    assert out.is_file()

@@ -129,7 +129,7 @@ def plot(rs: list[dict[str, Any]], context: int, out: Path) -> None:
         ax.text(i, bottoms[i] + 5, f"{r['peak_rss_bytes'] / MB:.0f} MB", ha="center", fontsize=8)
     ax.set_ylabel("peak resident memory (MB)")
     ax.set_title(f"Peak RSS by stage, {context}-token context")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
@@ -183,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         from ..bundle.writer import write_atomic
 
+        a.json.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(a.json, (json.dumps({"context_length": context, "rows": rs, "llama_cpp": llama,
                                           "skipper": java}, indent=2) + "\n").encode())
         print(f"bench: wrote {a.json}")

@@ -200,47 +200,124 @@ final class ByteLevelBpe {
         }
     }
 
-    /** One word: its UTF-8 bytes as byte-level symbols, merged by rank until no rule applies. */
+    /**
+     * One word: its UTF-8 bytes as byte-level symbols, merged by rank until no rule applies. The
+     * lowest rank merges first, the leftmost of equal ones first (Hugging Face's order), through a
+     * heap of candidate pairs over a linked list of symbols: O(n log n), so a long word without
+     * spaces (a base64 blob) costs what its length says, not its square.
+     */
     private int[] bpe(String w) {
         byte[] bytes = w.getBytes(StandardCharsets.UTF_8);
         int n = bytes.length;
-        int[] sym = new int[n];
+        int[] id = new int[n];
+        int[] next = new int[n];  // the next live symbol, -1 at the end
+        int[] prev = new int[n];  // the previous live symbol, -1 at the start
         for (int i = 0; i < n; i++) {
-            int id = byteId[bytes[i] & 0xff];
-            if (id < 0) {
+            int b = byteId[bytes[i] & 0xff];
+            if (b < 0) {
                 throw new IllegalStateException("the vocabulary lacks the byte-level symbol of byte " + (bytes[i] & 0xff));
             }
-            sym[i] = id;
+            id[i] = b;
+            next[i] = i + 1 < n ? i + 1 : -1;
+            prev[i] = i - 1;
         }
-        while (n > 1) {
-            long best = Long.MAX_VALUE;
-            int at = -1;
-            for (int i = 0; i + 1 < n; i++) {
-                long r = merge(((long) sym[i] << 32) | (sym[i + 1] & 0xffffffffL));
-                if (r < best) { // ranks in the high half: the lowest rank wins, then the leftmost
-                    best = r;
-                    at = i;
-                }
-            }
-            if (at < 0) {
-                break;
-            }
-            int merged = (int) best;
-            // Every occurrence of the pair, left to right, as Hugging Face merges a rank at once.
-            int left = sym[at];
-            int right = sym[at + 1];
-            int j = 0;
-            for (int i = 0; i < n; i++) {
-                if (i + 1 < n && i >= at && sym[i] == left && sym[i + 1] == right) {
-                    sym[j++] = merged;
-                    i++;
-                } else {
-                    sym[j++] = sym[i];
-                }
-            }
-            n = j;
+        LongHeap heap = new LongHeap(Math.max(4, n));
+        for (int i = 0; i + 1 < n; i++) {
+            push(heap, id, i, i + 1);
         }
-        return java.util.Arrays.copyOf(sym, n);
+        int live = n;
+        while (!heap.isEmpty()) {
+            long top = heap.pop();
+            int pos = (int) top;
+            int rank = (int) (top >>> 32);
+            int right = pos < n ? next[pos] : -1;
+            if (id[pos] < 0 || right < 0) {
+                continue; // merged away since it was queued
+            }
+            long m = merge(((long) id[pos] << 32) | (id[right] & 0xffffffffL));
+            if (m == Long.MAX_VALUE || (int) (m >>> 32) != rank) {
+                continue; // the pair at pos changed: its own entry is queued
+            }
+            id[pos] = (int) m;
+            id[right] = -1;
+            next[pos] = next[right];
+            if (next[right] >= 0) {
+                prev[next[right]] = pos;
+            }
+            live--;
+            if (prev[pos] >= 0) {
+                push(heap, id, prev[pos], pos);
+            }
+            if (next[pos] >= 0) {
+                push(heap, id, pos, next[pos]);
+            }
+        }
+        int[] out = new int[live];
+        for (int i = 0, k = 0; i >= 0 && k < live; i = next[i]) {
+            out[k++] = id[i];
+        }
+        return out;
+    }
+
+    private void push(LongHeap heap, int[] id, int left, int right) {
+        long m = merge(((long) id[left] << 32) | (id[right] & 0xffffffffL));
+        if (m != Long.MAX_VALUE) {
+            heap.push((m & 0xffffffff00000000L) | left); // (rank, position): lowest rank, then leftmost
+        }
+    }
+
+    /** A binary min-heap of longs. */
+    private static final class LongHeap {
+        private long[] a;
+        private int n;
+
+        LongHeap(int capacity) {
+            a = new long[capacity];
+        }
+
+        boolean isEmpty() {
+            return n == 0;
+        }
+
+        void push(long v) {
+            if (n == a.length) {
+                a = java.util.Arrays.copyOf(a, n * 2);
+            }
+            int i = n++;
+            while (i > 0) {
+                int p = (i - 1) >>> 1;
+                if (a[p] <= v) {
+                    break;
+                }
+                a[i] = a[p];
+                i = p;
+            }
+            a[i] = v;
+        }
+
+        long pop() {
+            long top = a[0];
+            long last = a[--n];
+            int i = 0;
+            while (true) {
+                int c = 2 * i + 1;
+                if (c >= n) {
+                    break;
+                }
+                if (c + 1 < n && a[c + 1] < a[c]) {
+                    c++;
+                }
+                if (a[c] >= last) {
+                    break;
+                }
+                a[i] = a[c];
+                i = c;
+            }
+            if (n > 0) {
+                a[i] = last;
+            }
+            return top;
+        }
     }
 
     /** A growable int array (no boxing per token). */

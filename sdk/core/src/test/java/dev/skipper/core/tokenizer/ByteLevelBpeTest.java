@@ -9,6 +9,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Random;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -51,7 +53,11 @@ class ByteLevelBpeTest {
             assertTrue(nat.toString().contains("native"), nat.toString());
             List<String> texts = new ArrayList<>(List.of(EDGES));
             texts.addAll(realText());
-            texts.addAll(randomText(new java.util.Random(3), 1500));
+            texts.addAll(randomText(new Random(3), 1500));
+            // A word of 60,000 characters without a space (a base64 blob): merged in n log n steps.
+            byte[] blob = new byte[45_000];
+            new Random(9).nextBytes(blob);
+            texts.add(Base64.getEncoder().encodeToString(blob).replace("+", "x").replace("/", "y"));
             long tokens = 0;
             for (String t : texts) {
                 int[] want = nat.encode(t);
