@@ -1,11 +1,8 @@
 package dev.skipper.cli;
 
-import java.io.IOException;
 import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -52,18 +49,8 @@ final class ProcessMemory {
         return m;
     }
 
-    /** One {@code kB} field of {@code /proc/self/status} in bytes, or -1. */
+    /** One {@code kB} field of {@code /proc/self/status} in bytes, or -1 (same format as meminfo). */
     private static long status(String key) {
-        try {
-            for (String line : Files.readAllLines(STATUS, StandardCharsets.US_ASCII)) {
-                if (line.startsWith(key)) {
-                    String[] parts = line.substring(key.length()).trim().split("\\s+");
-                    return Long.parseLong(parts[0]) * 1024;
-                }
-            }
-        } catch (IOException | NumberFormatException | java.io.UncheckedIOException e) {
-            return -1;
-        }
-        return -1;
+        return dev.skipper.runtime.HostMemory.read(STATUS, key);
     }
 }
