@@ -318,13 +318,8 @@ class SkipperServerTest {
     void aNonStreamingClientThatDisconnectsCancelsItsGeneration() throws Exception {
         ServerOptions one = ServerOptions.loopback(MODEL, DEFAULTS).withPort(0).withPool(1, 4);
         try (SkipperServer s = SkipperServer.start(new SlowEngine(engine, 5), one)) {
-            byte[] body = chatBody("go on and on", 480, false).getBytes(StandardCharsets.UTF_8);
             try (Socket sock = new Socket("127.0.0.1", s.port())) {
-                OutputStream out = sock.getOutputStream();
-                out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                        + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-                out.write(body);
-                out.flush();
+                postRaw(sock, chatBody("go on and on", 480, false));
                 awaitMetric(s, "skipper_sessions_busy 1");
                 Thread.sleep(100);
             } // closed with no answer read
@@ -343,13 +338,8 @@ class SkipperServerTest {
     void aClientThatDisconnectsCancelsItsGeneration() throws Exception {
         ServerOptions one = ServerOptions.loopback(MODEL, DEFAULTS).withPort(0).withPool(1, 4);
         try (SkipperServer s = SkipperServer.start(new SlowEngine(engine, 5), one)) {
-            byte[] body = chatBody("go on and on", 480, true).getBytes(StandardCharsets.UTF_8);
             try (Socket sock = new Socket("127.0.0.1", s.port())) {
-                OutputStream out = sock.getOutputStream();
-                out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                        + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-                out.write(body);
-                out.flush();
+                postRaw(sock, chatBody("go on and on", 480, true));
                 BufferedReader in = new BufferedReader(new InputStreamReader(sock.getInputStream(),
                         StandardCharsets.UTF_8));
                 int events = 0;
@@ -573,6 +563,16 @@ class SkipperServerTest {
         }
         assertEquals(0, proc.exitValue(), output);
         assertTrue(output.contains("\"schemas_validated\": 24"), output);
+    }
+
+    /** A chat completion request written by hand on a raw connection (the test closes it at will). */
+    static void postRaw(Socket sock, String json) throws IOException {
+        byte[] body = json.getBytes(StandardCharsets.UTF_8);
+        OutputStream out = sock.getOutputStream();
+        out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        out.write(body);
+        out.flush();
     }
 
     static void awaitMetric(SkipperServer s, String line) throws Exception {
