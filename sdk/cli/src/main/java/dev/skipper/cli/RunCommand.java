@@ -131,9 +131,9 @@ final class RunCommand implements Callable<Integer> {
     private static String readSchema(java.nio.file.Path file) throws SkipperException {
         try {
             long size = java.nio.file.Files.size(file);
-            if (size > dev.skipper.core.constrained.Grammars.MAX_SCHEMA_CHARS) {
-                throw new SkipperException("--json-schema " + file + ": " + size + " bytes, more than "
-                        + dev.skipper.core.constrained.Grammars.MAX_SCHEMA_CHARS);
+            long most = 4L * dev.skipper.core.constrained.Grammars.MAX_SCHEMA_CHARS; // UTF-8: at most 4 bytes a character
+            if (size > most) {
+                throw new SkipperException("--json-schema " + file + ": " + size + " bytes, more than " + most);
             }
             byte[] bytes = java.nio.file.Files.readAllBytes(file);
             try {

@@ -85,7 +85,7 @@ class CliOutputTest {
         Path bad = tmp.resolve("bad.json");
         Files.write(bad, new byte[] {'{', (byte) 0xff, '}'});
         Path big = tmp.resolve("big.json");
-        Files.writeString(big, " ".repeat(dev.skipper.core.constrained.Grammars.MAX_SCHEMA_CHARS + 1));
+        Files.writeString(big, " ".repeat(4 * dev.skipper.core.constrained.Grammars.MAX_SCHEMA_CHARS + 1));
         String[][] cases = {
             {tmp.resolve("missing.json").toString(), "no such file"},
             {bad.toString(), "not valid UTF-8"},

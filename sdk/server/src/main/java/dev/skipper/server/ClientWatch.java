@@ -36,27 +36,23 @@ final class ClientWatch implements AutoCloseable {
         this.task = timers.scheduleWithFixedDelay(this::check, PERIOD_MS, PERIOD_MS, TimeUnit.MILLISECONDS);
     }
 
-    private void check() {
-        boolean fire = false;
-        synchronized (this) {
-            if (stopped || gone) {
-                return;
-            }
-            try {
-                scratch.clear().flip(); // Jetty's fill appends after the limit: start empty
-                int n = endPoint.fill(scratch);
-                if (n < 0) {
-                    gone = true;
-                    fire = true;
-                } else if (n > 0) {
-                    pipelined = true;
-                }
-            } catch (IOException e) {
-                gone = true; // a reset connection
-                fire = true;
-            }
+    private synchronized void check() {
+        if (stopped || gone) {
+            return;
         }
-        if (fire) {
+        try {
+            scratch.clear().flip(); // Jetty's fill appends after the limit: start empty
+            int n = endPoint.fill(scratch);
+            if (n < 0) {
+                gone = true;
+            } else if (n > 0) {
+                pipelined = true;
+            }
+        } catch (IOException e) {
+            gone = true; // a reset connection
+        }
+        if (gone) {
+            // Under the lock: once close() returned, no cancel can reach the session's next request.
             onGone.run();
         }
     }

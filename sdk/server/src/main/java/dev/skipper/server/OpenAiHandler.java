@@ -244,6 +244,7 @@ final class OpenAiHandler extends Handler.Abstract {
                 if (events == null) {
                     watch.close();
                     if (watch.gone()) {
+                        endPoint.close(); // nothing is written: a half-closed client gets no empty answer
                         return 499;
                     }
                     if (watch.pipelined()) {
@@ -266,6 +267,10 @@ final class OpenAiHandler extends Handler.Abstract {
             } finally {
                 if (watch != null) {
                     watch.close();
+                    if (watch.pipelined() && !response.isCommitted()) {
+                        // Bytes of another request were dropped: an error answer must close too.
+                        response.getHeaders().put(HttpHeader.CONNECTION, "close");
+                    }
                 }
                 timer.cancel(false);
                 endPoint.setIdleTimeout(idle);

@@ -24,6 +24,8 @@ final class ByteLevelBpe {
             Pattern.UNICODE_CHARACTER_CLASS);
     /** Words kept with their ids (Hugging Face keeps 10,000 too). */
     static final int CACHE_WORDS = 10_000;
+    /** Longest word kept (Hugging Face keeps words under 256 bytes). */
+    static final int CACHE_MAX_CHARS = 256;
 
     private final int[] byteId;                // [256] the id of each byte's single-character piece
     // Merge rules by pair, open addressing: keys (left id << 32 | right id) + 1 (0: empty), values
@@ -74,6 +76,8 @@ final class ByteLevelBpe {
         for (int c = 0; c < toByte.length; c++) {
             if (toByte[c] >= 0) {
                 Integer id = vocab.get(String.valueOf((char) c));
+                // -1: a byte the vocabulary lacks (SmolLM2's lacks some that UTF-8 never uses): dropped, as
+                // Hugging Face drops a symbol it has no id for when there is no unknown token
                 byteId[toByte[c]] = id == null ? -1 : id;
             }
         }
@@ -84,7 +88,8 @@ final class ByteLevelBpe {
         int h = slot(key, mask);
         while (mergeKeys[h] != 0) {
             if (mergeKeys[h] == key + 1) {
-                return; // a later duplicate rule: the first rank stands
+                mergeValues[h] = value; // a duplicate rule: the last one stands, as in Hugging Face's map
+                return;
             }
             h = (h + 1) & mask;
         }
@@ -186,13 +191,16 @@ final class ByteLevelBpe {
 
     private void word(String w, IntList out) {
         int[] ids;
+        boolean cacheable = w.length() < CACHE_MAX_CHARS; // as Hugging Face: long words are not kept
         synchronized (cache) {
-            ids = cache.get(w);
+            ids = cacheable ? cache.get(w) : null;
         }
         if (ids == null) {
             ids = bpe(w);
-            synchronized (cache) {
-                cache.put(w, ids);
+            if (cacheable) {
+                synchronized (cache) {
+                    cache.put(w, ids);
+                }
             }
         }
         for (int id : ids) {
@@ -208,16 +216,17 @@ final class ByteLevelBpe {
      */
     private int[] bpe(String w) {
         byte[] bytes = w.getBytes(StandardCharsets.UTF_8);
-        int n = bytes.length;
-        int[] id = new int[n];
+        int[] id = new int[bytes.length];
+        int n = 0;
+        for (byte value : bytes) {
+            int b = byteId[value & 0xff];
+            if (b >= 0) { // a byte without a symbol is dropped
+                id[n++] = b;
+            }
+        }
         int[] next = new int[n];  // the next live symbol, -1 at the end
         int[] prev = new int[n];  // the previous live symbol, -1 at the start
         for (int i = 0; i < n; i++) {
-            int b = byteId[bytes[i] & 0xff];
-            if (b < 0) {
-                throw new IllegalStateException("the vocabulary lacks the byte-level symbol of byte " + (bytes[i] & 0xff));
-            }
-            id[i] = b;
             next[i] = i + 1 < n ? i + 1 : -1;
             prev[i] = i - 1;
         }

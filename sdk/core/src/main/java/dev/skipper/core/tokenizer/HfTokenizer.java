@@ -451,6 +451,14 @@ public final class HfTokenizer implements Tokenizer {
          *     or after Digits with individual digits); null for any other
          */
         private static Boolean javaPreTokenizer(com.google.gson.JsonElement pre) {
+            try {
+                return javaPreTokenizerOrThrow(pre);
+            } catch (RuntimeException e) { // a field of an unexpected JSON type: not a file the Java encoder knows
+                return null;
+            }
+        }
+
+        private static Boolean javaPreTokenizerOrThrow(com.google.gson.JsonElement pre) {
             if (pre == null || !pre.isJsonObject()) {
                 return null;
             }

@@ -33,6 +33,8 @@ class ByteLevelBpeTest {
         "<|im_start|", "<<|im_end|>>", "x = [i ** 2 for i in range(10)]  # squares\n\tif x:\n\t\treturn None",
         "\u00a0non\u00a0breaking\u2003em\u3000ideographic", "\r\nwindows\r\n", "\u0085next-line",
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".repeat(5),
+        // Bytes SmolLM2's vocabulary has no symbol for (controls, the lead byte of planes 4-11): dropped.
+        "a\u0004b\u0006c\u0013\u0014\u0016\u001d d", "plane 4: \ud8c0\udc00 plane 9: \ud9c0\udc00!",
     };
 
     @ParameterizedTest
