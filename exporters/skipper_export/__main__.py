@@ -22,7 +22,11 @@ def _export_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--flavour", default="ort", choices=["ort", "standard"],
                    help="ort: ONNX Runtime contrib ops (CPU default); standard: standard ONNX ops only (TensorRT)")
     p.add_argument("--activations", default="auto", choices=["auto", "float32", "float16"],
-                   help="activation/KV dtype (auto: float16 for standard+fp16, else float32)")
+                   help="activation dtype (auto: float16 for standard+fp16, else float32)")
+    p.add_argument("--kv-cache", dest="kv_cache", default="auto", choices=["auto", "float32", "float16"],
+                   help="KV cache element type. auto: float16 on the default recipe (ort, int4/int8 weights, "
+                        "--matmul int8; half the cache, as llama.cpp's default f16 cache; same agreement), "
+                        "else the activations' type (the exact recipe keeps float32)")
     p.add_argument("--matmul", "--ort-accuracy", dest="matmul", default="int8", choices=["int8", "fp32"],
                    help="ort flavour, int4/int8 weights: compute of the quantized matmuls. int8 (default): "
                         "activations quantized per block inside MatMulNBits, as llama.cpp does: ~3x faster, "
@@ -42,7 +46,7 @@ def _run_export(a: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     m = export(ExportOptions(source=a.source, out=a.out, weights=a.weights, flavour=a.flavour,
-                             activations=a.activations, matmul=a.matmul, force=a.force, progress=not a.no_progress))
+                             activations=a.activations, kv_cache=a.kv_cache, matmul=a.matmul, force=a.force, progress=not a.no_progress))
     calibration = None
     if a.calibrate:
         from .calibrate.__main__ import DrafterBudget, calibrate, summary as calibration_summary

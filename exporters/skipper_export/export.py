@@ -38,6 +38,7 @@ class ExportOptions:
     # inside MatMulNBits, the default recipe (fast, batch-invariant); fp32 = float compute on the
     # exact weights (the parity tests' bundles). Float weights and the standard flavour ignore it.
     matmul: str = "int8"
+    kv_cache: str = "auto"  # auto | float32 | float16 (float16 next to float32 activations: ort flavour)
     force: bool = False
     progress: bool = True
 
@@ -62,6 +63,20 @@ def resolve_activations(flavour: str, mode: str, requested: str) -> str:
     return requested
 
 
+def resolve_kv_cache(flavour: str, mode: str, act: str, matmul: str, requested: str) -> str:
+    """``auto``: float16 on the default recipe (ort flavour, int4/int8 weights, int8 matmul
+    activations), whose agreement with the float64 reference it leaves unchanged (docs/exporter.md);
+    the activations' type elsewhere (the exact recipe keeps a float32 cache)."""
+    if requested == "auto":
+        fast = flavour == "ort" and mode in ("int4", "int8") and matmul == "int8" and act == "float32"
+        return "float16" if fast else act
+    if requested not in ("float32", "float16"):
+        raise ExportError("--kv-cache", f"unknown type '{requested}' (choose auto, float32, float16)")
+    if requested != act and kv_layout(flavour) != "head_major_shared":
+        raise ExportError("--kv-cache", f"a {requested} cache with {act} activations needs --flavour ort")
+    return requested
+
+
 def export(opts: ExportOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the whole export; returns the manifest. Raises ExportError on bad input."""
     if opts.flavour not in FLAVOURS:
@@ -69,6 +84,7 @@ def export(opts: ExportOptions, log: Callable[[str], None] = print) -> dict[str,
     ckpt = open_checkpoint(opts.source)
     mode = resolve_weights(ckpt, opts.weights)
     act = resolve_activations(opts.flavour, mode, opts.activations)
+    kv = resolve_kv_cache(opts.flavour, mode, act, opts.matmul, opts.kv_cache)
     c = ckpt.config
     if mode in ("int4", "int8"):
         for key, k in (("hidden_size", c.hidden_size), ("intermediate_size", c.intermediate_size),
@@ -77,7 +93,7 @@ def export(opts: ExportOptions, log: Callable[[str], None] = print) -> dict[str,
                 raise ExportError(ckpt.source, f"{key} {k} is not a multiple of 32: --weights {mode} needs 32-wide blocks")
     writer = BundleWriter(opts.out, opts.force)
     try:
-        manifest = _write(ckpt, mode, act, opts, writer)
+        manifest = _write(ckpt, mode, act, kv, opts, writer)
         writer.commit()
     except BaseException:
         writer.abort()
@@ -94,7 +110,7 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
     return tqdm(total=total, desc=desc, unit="graph", disable=not enabled, leave=False)
 
 
-def _write(ckpt: Checkpoint, mode: str, act: str, opts: ExportOptions, w: BundleWriter) -> dict[str, Any]:
+def _write(ckpt: Checkpoint, mode: str, act: str, kv: str, opts: ExportOptions, w: BundleWriter) -> dict[str, Any]:
     c = ckpt.config
     flavour = opts.flavour
     if opts.matmul not in ACCURACY_LEVELS:
@@ -106,9 +122,9 @@ def _write(ckpt: Checkpoint, mode: str, act: str, opts: ExportOptions, w: Bundle
     if layout == "head_major_shared":
         inv_freq, mscale = c.rope_inv_freq()
         # The layer graphs may write (and rotate) SCRATCH_ROWS rows past a full context.
-        table = rope_cache(inv_freq, mscale, c.max_position + SCRATCH_ROWS, act)  # [2, max_position + scratch, D/2]
+        table = rope_cache(inv_freq, mscale, c.max_position + SCRATCH_ROWS, kv)  # [2, max_position + scratch, D/2]
         w.write(ROPE_CACHE_FILE, table.tobytes(order="C"))
-        rope_section = {"file": ROPE_CACHE_FILE, "dtype": act, "shape": list(table.shape)}
+        rope_section = {"file": ROPE_CACHE_FILE, "dtype": kv, "shape": list(table.shape)}
     with _progress(2 * c.num_layers + 2, opts.progress, f"export {mode}/{flavour}") as bar:
         w.write("embed.onnx", build_embed(ckpt, mode, act).SerializeToString())
         graphs["embed"] = graph_entry("embed.onnx", *embed_io(c.hidden_size, act))
@@ -117,14 +133,16 @@ def _write(ckpt: Checkpoint, mode: str, act: str, opts: ExportOptions, w: Bundle
         width = len(str(c.num_layers - 1))
         for i in range(c.num_layers):
             rel = f"layers/layer_{i:0{width}d}.onnx"
-            w.write(rel, build_layer(ckpt, i, mode, flavour, act, acc).SerializeToString())
-            layers.append(graph_entry(rel, *layer_io(c.hidden_size, c.num_kv_heads, c.head_dim, act, layout), index=i))
+            w.write(rel, build_layer(ckpt, i, mode, flavour, act, acc, kv).SerializeToString())
+            layers.append(graph_entry(rel, *layer_io(c.hidden_size, c.num_kv_heads, c.head_dim, act, layout, kv),
+                                      index=i))
             bar.update()
         fills = []
         for i in range(c.num_layers):
             rel = f"kv_fill/kv_fill_{i:0{width}d}.onnx"
-            w.write(rel, build_kv_fill(ckpt, i, mode, flavour, act, acc).SerializeToString())
-            fills.append(graph_entry(rel, *kv_fill_io(c.hidden_size, c.num_kv_heads, c.head_dim, act, layout), index=i))
+            w.write(rel, build_kv_fill(ckpt, i, mode, flavour, act, acc, kv).SerializeToString())
+            fills.append(graph_entry(rel, *kv_fill_io(c.hidden_size, c.num_kv_heads, c.head_dim, act, layout, kv),
+                                     index=i))
             bar.update()
         w.write("head.onnx", build_head(ckpt, mode, flavour, act, acc).SerializeToString())
         graphs["head"] = graph_entry("head.onnx", *head_io(c.hidden_size, c.vocab_size, act))
@@ -151,7 +169,7 @@ def _write(ckpt: Checkpoint, mode: str, act: str, opts: ExportOptions, w: Bundle
             "layout": layout,
             "shape": [1, "max_seq", c.num_kv_heads, c.head_dim] if layout == "sequence_major"
             else [1, c.num_kv_heads, "max_seq", c.head_dim],
-            "dtype": act,
+            "dtype": kv,
             "keys_rotated": True,
             # Rows after max_seq the runtime allocates for the layer graphs to write (never valid).
             "scratch_rows": SCRATCH_ROWS if layout == "head_major_shared" else 0,

@@ -302,3 +302,48 @@ def test_export_without_flags_is_the_default_recipe(models: Path, tmp_path: Path
     assert recipe("--matmul", "fp32")["matmul_accuracy"] == "fp32"
     assert recipe("--ort-accuracy", "fp32")["matmul_accuracy"] == "fp32"
     assert recipe("--weights", "fp32")["matmul_accuracy"] == "fp32"
+
+
+def test_kv_cache_type_follows_the_recipe(models: Path, tmp_path: Path) -> None:
+    """The default recipe keeps a float16 cache (rotary tables too, as GroupQueryAttention takes one
+    type) next to float32 activations; the exact recipe keeps float32; --kv-cache overrides; the
+    standard flavour refuses a cache type other than its activations'."""
+    import onnx
+
+    from skipper_export.errors import ExportError
+
+    src = make_tiny(models / "gguf-Q4_1", "gguf", "bpe", "Q4_1")
+
+    def kv_types(out: Path) -> tuple[str, str, int]:
+        m = yaml.safe_load((out / "manifest.yaml").read_text())
+        g = onnx.load(str(out / m["graphs"]["layers"][0]["file"]), load_external_data=False).graph
+        past = next(i for i in g.input if i.name == "past_key").type.tensor_type.elem_type
+        assert m["weights"]["activations"] == "float32"
+        return m["kv_cache"]["dtype"], m["rope_cache"]["dtype"], past
+
+    half = onnx.TensorProto.FLOAT16
+    assert kv_types(export_bundle(src, tmp_path / "fast", weights="int4", matmul="int8")) == ("float16", "float16", half)
+    assert kv_types(export_bundle(src, tmp_path / "exact", weights="int4"))[0] == "float32"
+    assert kv_types(export_bundle(src, tmp_path / "f32", weights="int4", matmul="int8",
+                                  kv_cache="float32"))[0] == "float32"
+    with pytest.raises(ExportError, match="--kv-cache"):
+        export_bundle(src, tmp_path / "std", weights="fp32", flavour="standard", kv_cache="float16")
+
+
+def test_float16_cache_stays_within_half_precision_of_float32(models: Path, tmp_path: Path) -> None:
+    """The same exact-weight bundle with a float16 and a float32 cache: logits within what rounding
+    K, V, Q and the rotary tables to float16 (2^-11 relative) explains, top-1 nearly always equal,
+    and rollback in a float16 cache reproduces fresh decoding bitwise."""
+    src = make_tiny(models / "hf-bpe", "hf", "bpe", layers=3, tie_word_embeddings=False)
+    a = BundleSession(export_bundle(src, tmp_path / "f32", weights="fp32"), max_seq=128)
+    b = BundleSession(export_bundle(src, tmp_path / "f16", weights="fp32", kv_cache="float16"), max_seq=128)
+    assert b.keys[0].dtype == np.float16
+    tokens = [int(t) for t in np.random.default_rng(7).integers(3, 500, 96)]
+    la, _ = a.forward(tokens)
+    lb, _ = b.forward(tokens)
+    scale = np.abs(la).max()
+    assert np.abs(la - lb).max() <= 2e-2 * scale, np.abs(la - lb).max() / scale
+    assert (la.argmax(-1) == lb.argmax(-1)).mean() >= 0.95
+    b.truncate(60)
+    again, _ = b.forward(tokens[60:])
+    assert np.array_equal(again, lb[60:])

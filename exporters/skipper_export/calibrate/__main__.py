@@ -416,7 +416,9 @@ def _feature_drafter(sess, manifest: dict, encode, greedy, chat, draft: dict, bu
                         max_updates=budget.max_updates, progress=shown)
     acc = 4 if manifest["weights"].get("matmul_accuracy") == "int8" else 0
     mode = str(manifest["weights"]["mode"])
-    graph = feature_drafter_graph(trained, config, reduced, mode, manifest["flavour"], "float32", acc).SerializeToString()
+    kv = str(manifest["kv_cache"]["dtype"])
+    graph = feature_drafter_graph(trained, config, reduced, mode, manifest["flavour"], "float32", acc,
+                                  kv).SerializeToString()
     test = [i for i in feats.test_ids() if feats.own_from[i] < feats.starts[i + 1] - feats.starts[i]]
     with tqdm(total=budget.measure_rounds, desc="drafter: held-out rounds", unit="round", disable=not progress,
               leave=False) as bar:
@@ -425,7 +427,7 @@ def _feature_drafter(sess, manifest: dict, encode, greedy, chat, draft: dict, bu
     rel = f"{DRAFT_DIR}/feature_drafter.onnx"
     files[rel] = graph
     h = config.hidden_size
-    ins, outs = layer_io(h, config.num_kv_heads, config.head_dim, "float32", kv_layout(manifest["flavour"]))
+    ins, outs = layer_io(h, config.num_kv_heads, config.head_dim, "float32", kv_layout(manifest["flavour"]), kv)
     n = len(vocab_ids)
     r = trained.report
     entry = graph_entry(

@@ -63,16 +63,17 @@ def folded_input(d: TrainedDrafter) -> tuple[np.ndarray, np.ndarray]:
 
 
 def feature_drafter_graph(d: TrainedDrafter, config, reduced: np.ndarray, mode: str, flavour: str, act: str,
-                          accuracy: int) -> onnx.ModelProto:
-    """reduced [H, N]: the draft head's columns (final norm gain folded in)."""
+                          accuracy: int, kv: str | None = None) -> onnx.ModelProto:
+    """reduced [H, N]: the draft head's columns (final norm gain folded in); kv: the bundle's KV cache
+    type (the drafter's own cache and the shared rotary tables have it)."""
     if act != "float32":
         raise ValueError("the feature drafter needs float32 activations")
     h = config.hidden_size
     n = reduced.shape[1]
-    g = GraphBuilder("feature_drafter", act)
+    g = GraphBuilder("feature_drafter", act, kv)
     g.add_input("feature", act, [1, "seq", h])
     g.add_input("embedded", act, [1, "seq", h])
-    ins, outs = layer_io(h, config.num_kv_heads, config.head_dim, act, kv_layout(flavour))
+    ins, outs = layer_io(h, config.num_kv_heads, config.head_dim, act, kv_layout(flavour), kv)
     for t in ins[1:]:  # the cache inputs; `hidden` is computed here
         g.add_input(t.name, t.dtype, t.shape)
     w_in, b_in = folded_input(d)
@@ -90,6 +91,6 @@ def feature_drafter_graph(d: TrainedDrafter, config, reduced: np.ndarray, mode: 
     # Outputs last: add_output renames the value in the nodes already built.
     g.add_output(feature, "feature_out", act, [1, "seq", h])
     g.add_output(logits, "logits", act, [1, "seq", n])
-    g.add_output(k, outs[1].name, act, outs[1].shape)
-    g.add_output(v, outs[2].name, act, outs[2].shape)
+    g.add_output(k, outs[1].name, outs[1].dtype, outs[1].shape)
+    g.add_output(v, outs[2].name, outs[2].dtype, outs[2].shape)
     return g.model()

@@ -99,6 +99,9 @@ def gqa_attention(g: GraphBuilder, qkv: str, num_heads: int, num_kv_heads: int,
     length, where the next token's write replaces them. Off only where the attention output is
     discarded (kv_fill).
 
+    A cache type other than the activations' (``g.kv_dtype``, float16 K/V next to float32
+    activations) casts the packed input to it and the attention output back.
+
     floor: qkv already holds S + pad rows (the layer floored its input at two rows, ``RowFloor``):
     the cache lengths grow by ``pad`` and the output keeps every row; the caller keeps the real ones
     at the end."""
@@ -111,10 +114,14 @@ def gqa_attention(g: GraphBuilder, qkv: str, num_heads: int, num_kv_heads: int,
         qkv = repeat_last_row(g, qkv)  # [1, S + 1, QKV]
         seqlens = g.op("Add", [seqlens, g.const(np.array([SCRATCH_ROWS], np.int32), np.int32)])
         total = g.op("Add", [total, g.const(np.array(SCRATCH_ROWS, np.int32), np.int32)])
+    if g.kv_dtype != g.act_dtype:
+        qkv = g.cast(qkv, g.kv_dtype)  # the op's one type T covers Q, K, V, the cache and the rope tables
     attn, k, v = g.op("GroupQueryAttention",
                       [qkv, "", "", "past_key", "past_value", seqlens, total, "cos_cache", "sin_cache"],
                       n_out=3, domain=MS_DOMAIN, num_heads=num_heads, kv_num_heads=num_kv_heads, do_rotary=1,
                       rotary_interleaved=0)
+    if g.kv_dtype != g.act_dtype:
+        attn = g.cast(attn, g.act_dtype)
     if batch_invariant and floor is None:
         attn = drop_repeated_rows(g, attn)  # [1, S, H_q*D]
     return attn, k, v

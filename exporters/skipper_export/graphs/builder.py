@@ -20,9 +20,10 @@ class GraphBuilder:
     """Accumulates nodes and initializers; names are derived from a prefix and a counter so the
     same calls always give the same graph (deterministic bundle files)."""
 
-    def __init__(self, name: str, act_dtype: str = "float32") -> None:
+    def __init__(self, name: str, act_dtype: str = "float32", kv_dtype: str | None = None) -> None:
         self.name = name
-        self.act_dtype = act_dtype  # "float32" | "float16": activations and KV
+        self.act_dtype = act_dtype  # "float32" | "float16": activations
+        self.kv_dtype = kv_dtype or act_dtype  # KV cache and rotary tables (GroupQueryAttention's type)
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self.inputs: list[onnx.ValueInfoProto] = []

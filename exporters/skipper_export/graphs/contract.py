@@ -42,21 +42,26 @@ def kv_layout(flavour: str) -> str:
 
 
 def layer_io(hidden: int, kv_heads: int, head_dim: int, act: str,
-             layout: str = "sequence_major") -> tuple[list[TensorSpec], list[TensorSpec]]:
+             layout: str = "sequence_major", kv: str | None = None) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    """kv: the cache's (and the rotary tables') element type when it differs from the activations'
+    (head_major_shared only: float16 K/V next to float32 activations halves the cache)."""
+    kv = kv or act
     if layout == "head_major_shared":
         cache = (1, kv_heads, "max_seq", head_dim)
         return ([TensorSpec("hidden", act, (1, "seq", hidden)),
-                 TensorSpec("past_key", act, cache),
-                 TensorSpec("past_value", act, cache),
+                 TensorSpec("past_key", kv, cache),
+                 TensorSpec("past_value", kv, cache),
                  TensorSpec("seqlens_k", "int32", (1,)),
                  TensorSpec("total_sequence_length", "int32", ()),
-                 TensorSpec("cos_cache", act, ("rope_positions", head_dim // 2)),
-                 TensorSpec("sin_cache", act, ("rope_positions", head_dim // 2))],
+                 TensorSpec("cos_cache", kv, ("rope_positions", head_dim // 2)),
+                 TensorSpec("sin_cache", kv, ("rope_positions", head_dim // 2))],
                 [TensorSpec("hidden_out", act, (1, "seq", hidden)),
-                 TensorSpec("present_key", act, cache),
-                 TensorSpec("present_value", act, cache)])
+                 TensorSpec("present_key", kv, cache),
+                 TensorSpec("present_value", kv, cache)])
     if layout != "sequence_major":
         raise ValueError(f"unknown KV layout {layout!r}")
+    if kv != act:
+        raise ValueError("a KV type other than the activations' needs the head_major_shared layout")
     return ([TensorSpec("hidden", act, (1, "seq", hidden)),
              TensorSpec("position_ids", "int64", (1, "seq")),
              TensorSpec("past_key", act, (1, "past", kv_heads, head_dim)),
@@ -67,10 +72,10 @@ def layer_io(hidden: int, kv_heads: int, head_dim: int, act: str,
 
 
 def kv_fill_io(hidden: int, kv_heads: int, head_dim: int, act: str,
-               layout: str = "sequence_major") -> tuple[list[TensorSpec], list[TensorSpec]]:
+               layout: str = "sequence_major", kv: str | None = None) -> tuple[list[TensorSpec], list[TensorSpec]]:
     """A layer's K/V only (lossy adaptive depth fills deeper layers of an exited token): the layer's
     inputs without hidden_out; sequence_major needs no past (nothing is attended)."""
-    ins, outs = layer_io(hidden, kv_heads, head_dim, act, layout)
+    ins, outs = layer_io(hidden, kv_heads, head_dim, act, layout, kv)
     if layout == "head_major_shared":
         return ins, outs[1:]
     return ins[:2], outs[1:]

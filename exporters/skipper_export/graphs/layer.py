@@ -17,16 +17,16 @@ from .precision import weight_repr
 from .rope import apply_rope, rope_tables
 
 
-def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str, accuracy: int = 0) -> onnx.ModelProto:
+def build_layer(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str, accuracy: int = 0,
+                kv: str | None = None) -> onnx.ModelProto:
     c = ckpt.config
-    g = GraphBuilder(f"layer_{index}", act)
-    ins, outs = layer_io(c.hidden_size, c.num_kv_heads, c.head_dim, act, kv_layout(flavour))
+    g = GraphBuilder(f"layer_{index}", act, kv)
+    ins, outs = layer_io(c.hidden_size, c.num_kv_heads, c.head_dim, act, kv_layout(flavour), kv)
     for t in ins:
         g.add_input(t.name, t.dtype, t.shape)
     out, k, v = layer_body(g, ckpt, index, mode, flavour, accuracy, "hidden")
-    g.add_output(out, outs[0].name, act, outs[0].shape)
-    g.add_output(k, outs[1].name, act, outs[1].shape)
-    g.add_output(v, outs[2].name, act, outs[2].shape)
+    for value, spec in zip((out, k, v), outs):
+        g.add_output(value, spec.name, spec.dtype, spec.shape)
     return g.model()
 
 
@@ -76,7 +76,8 @@ def layer_body(g: GraphBuilder, ckpt: Checkpoint, index: int, mode: str, flavour
     return out, k, v
 
 
-def build_kv_fill(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str, accuracy: int = 0) -> onnx.ModelProto:
+def build_kv_fill(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: str, accuracy: int = 0,
+                  kv: str | None = None) -> onnx.ModelProto:
     """Layer `index`'s K/V for given hidden states, nothing else: norm -> fused K/V -> RoPE(K) ->
     cache (CALM-style state propagation for tokens that exit before this layer; ~6 % of a layer).
 
@@ -85,9 +86,9 @@ def build_kv_fill(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: st
     its attention output is discarded."""
     c = ckpt.config
     p = f"model.layers.{index}."
-    g = GraphBuilder(f"kv_fill_{index}", act)
+    g = GraphBuilder(f"kv_fill_{index}", act, kv)
     layout = kv_layout(flavour)
-    ins, outs = kv_fill_io(c.hidden_size, c.num_kv_heads, c.head_dim, act, layout)
+    ins, outs = kv_fill_io(c.hidden_size, c.num_kv_heads, c.head_dim, act, layout, kv)
     for t in ins:
         g.add_input(t.name, t.dtype, t.shape)
     x = rms_norm(g, "hidden", ckpt.weight(p + "input_layernorm.weight").dense(), c.rms_norm_eps,
@@ -111,8 +112,8 @@ def build_kv_fill(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: st
         inv_freq, mscale = c.rope_inv_freq()
         cos, sin = rope_tables(g, "position_ids", inv_freq, mscale)
         k = apply_rope(g, k, cos, sin, c.head_dim)
-    g.add_output(k, outs[0].name, act, outs[0].shape)
-    g.add_output(v, outs[1].name, act, outs[1].shape)
+    g.add_output(k, outs[0].name, outs[0].dtype, outs[0].shape)
+    g.add_output(v, outs[1].name, outs[1].dtype, outs[1].shape)
     return g.model()
 
 

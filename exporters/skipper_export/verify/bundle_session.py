@@ -84,8 +84,9 @@ class BundleSession:
         self.shared = self.layout == "head_major_shared"
         rows = self.max_seq + int(self.manifest["kv_cache"].get("scratch_rows", 0))  # valid rows + scratch rows
         kv_shape = (1, kvh, rows, d) if self.shared else (1, rows, kvh, d)
-        self.keys = [np.zeros(kv_shape, self.act) for _ in self.layers]  # [layers] + kv_shape
-        self.values = [np.zeros(kv_shape, self.act) for _ in self.layers]
+        kv_dtype = _NP[self.manifest["kv_cache"]["dtype"]]
+        self.keys = [np.zeros(kv_shape, kv_dtype) for _ in self.layers]  # [layers] + kv_shape
+        self.values = [np.zeros(kv_shape, kv_dtype) for _ in self.layers]
         self.length = 0  # valid rows in every layer's cache
         if self.shared:
             rc = self.manifest["rope_cache"]

@@ -186,12 +186,12 @@ public final class BundleManifestReader {
                     : firstRouters(section(firstNode, "first_routers"), model, listed);
             Node featureNode = top.optional("feature_drafter");
             FeatureDrafterSpec featureDrafter = featureNode == null || HardenedYaml.isNull(featureNode) ? null
-                    : featureDrafter(section(featureNode, "feature_drafter"), model, weights, kvCache.layout(), listed,
+                    : featureDrafter(section(featureNode, "feature_drafter"), model, weights, kvCache, listed,
                             draftHeads);
             TokenizerSpec tokenizer = tokenizer(section(top.required("tokenizer"), "tokenizer"), model, listed);
             Node templateNode = top.required("chat_template");
             String chatTemplate = HardenedYaml.isNull(templateNode) ? null : string(templateNode, "chat_template");
-            GraphsSpec graphs = graphs(section(top.required("graphs"), "graphs"), model, weights, kvCache.layout(), listed);
+            GraphsSpec graphs = graphs(section(top.required("graphs"), "graphs"), model, weights, kvCache, listed);
 
             Map<String, String> files = new LinkedHashMap<>();
             for (Map.Entry<String, NodeTuple> e : filesSection.entries.entrySet()) {
@@ -385,9 +385,15 @@ public final class BundleManifestReader {
             }
             Node dtypeNode = s.required("dtype");
             DType dtype = choice(dtypeNode, s.child("dtype"), new DType[] {DType.FLOAT32, DType.FLOAT16}, DType::yamlName);
-            if (dtype != weights.activations()) {
+            // A float16 cache next to float32 activations: GroupQueryAttention (head_major_shared)
+            // takes one type for Q/K/V and the cache, so the graphs cast around it; the
+            // sequence_major graphs store what they compute.
+            boolean halfCache = layout == KvLayout.HEAD_MAJOR_SHARED && dtype == DType.FLOAT16
+                    && weights.activations() == DType.FLOAT32;
+            if (dtype != weights.activations() && !halfCache) {
                 throw fail(dtypeNode, s.child("dtype"), "(" + dtype.yamlName() + ") must equal weights.activations ("
-                        + weights.activations().yamlName() + ")");
+                        + weights.activations().yamlName() + ")" + (layout == KvLayout.HEAD_MAJOR_SHARED
+                                ? " or be float16 next to float32 activations" : ""));
             }
             boolean rotated = bool(s.required("keys_rotated"), s.child("keys_rotated"));
             Node scratchNode = s.optional("scratch_rows");
@@ -501,7 +507,7 @@ public final class BundleManifestReader {
          * {@code feature_drafter}: its graph against the contract, the draft vocabulary (the draft
          * heads' own file and size: their logits share one buffer), the measured acceptance and costs.
          */
-        private FeatureDrafterSpec featureDrafter(Section s, ModelDims model, WeightsSpec weights, KvLayout layout,
+        private FeatureDrafterSpec featureDrafter(Section s, ModelDims model, WeightsSpec weights, KvCacheSpec kv,
                 Map<String, Path> listed, DraftHeadsSpec draftHeads) throws BundleFormatException {
             if (weights.activations() != DType.FLOAT32) {
                 throw fail(s.node, "feature_drafter", "needs float32 activations, the bundle has "
@@ -523,7 +529,8 @@ public final class BundleManifestReader {
                 throw fail(sizeNode, vocab.child("size"), "is " + size + ", but draft_heads' vocabulary has "
                         + draftHeads.vocabSize() + " tokens");
             }
-            GraphContract.Io io = GraphContract.of(model, weights.activations(), layout).featureDrafter(size);
+            GraphContract.Io io = GraphContract.of(model, weights.activations(), kv.dtype(), kv.layout())
+                    .featureDrafter(size);
             GraphSpec graph = graph(s, listed, new HashMap<>(), io.inputs(), io.outputs());
             Section measured = section(s.required("measured"), s.child("measured"));
             Node accNode = measured.required("acceptance");
@@ -675,9 +682,9 @@ public final class BundleManifestReader {
             String file = listedFile(s.required("file"), s.child("file"), listed);
             Node dtypeNode = s.required("dtype");
             DType dtype = choice(dtypeNode, s.child("dtype"), new DType[] {DType.FLOAT32, DType.FLOAT16}, DType::yamlName);
-            if (dtype != weights.activations()) {
-                throw fail(dtypeNode, s.child("dtype"), "(" + dtype.yamlName() + ") must equal weights.activations ("
-                        + weights.activations().yamlName() + ")");
+            if (dtype != kv.dtype()) {
+                throw fail(dtypeNode, s.child("dtype"), "(" + dtype.yamlName() + ") must equal kv_cache.dtype ("
+                        + kv.dtype().yamlName() + ")");
             }
             Node shapeNode = s.required("shape");
             List<Dim> shape = dims(shapeNode, s.child("shape"));
@@ -732,9 +739,10 @@ public final class BundleManifestReader {
             return new TokenizerSpec(kind, file, bos, eos, pad, unk, addBos, specialTokens);
         }
 
-        private GraphsSpec graphs(Section s, ModelDims model, WeightsSpec weights, KvLayout layout,
+        private GraphsSpec graphs(Section s, ModelDims model, WeightsSpec weights, KvCacheSpec kv,
                 Map<String, Path> listed) throws BundleFormatException {
-            GraphContract contract = GraphContract.of(model, weights.activations(), layout);
+            KvLayout layout = kv.layout();
+            GraphContract contract = GraphContract.of(model, weights.activations(), kv.dtype(), layout);
             Map<String, String> usedBy = new HashMap<>();
             GraphSpec embed = graph(section(s.required("embed"), s.child("embed")), listed, usedBy,
                     contract.embed().inputs(), contract.embed().outputs());

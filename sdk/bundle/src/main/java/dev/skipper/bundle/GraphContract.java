@@ -106,7 +106,7 @@ public final class GraphContract {
     private final Io exitHead;
     private final ModelDims model;
 
-    private GraphContract(ModelDims m, DType act, KvLayout layout) {
+    private GraphContract(ModelDims m, DType act, DType kv, KvLayout layout) {
         this.model = m;
         Dim one = Dim.of(1);
         Dim seq = Dim.of("seq");
@@ -119,15 +119,15 @@ public final class GraphContract {
             List<Dim> cache = List.of(one, Dim.of(m.numKvHeads()), Dim.of("max_seq"), Dim.of(m.headDim()));
             List<Dim> rope = List.of(Dim.of("rope_positions"), Dim.of(m.headDim() / 2));
             layerInputs = List.of(new TensorSpec(HIDDEN, act, hidden),
-                    new TensorSpec(PAST_KEY, act, cache),
-                    new TensorSpec(PAST_VALUE, act, cache),
+                    new TensorSpec(PAST_KEY, kv, cache),
+                    new TensorSpec(PAST_VALUE, kv, cache),
                     new TensorSpec(SEQLENS_K, DType.INT32, List.of(one)),
                     new TensorSpec(TOTAL_SEQUENCE_LENGTH, DType.INT32, List.of()),
-                    new TensorSpec(COS_CACHE, act, rope),
-                    new TensorSpec(SIN_CACHE, act, rope));
+                    new TensorSpec(COS_CACHE, kv, rope),
+                    new TensorSpec(SIN_CACHE, kv, rope));
             layerOutputs = List.of(new TensorSpec(HIDDEN_OUT, act, hidden),
-                    new TensorSpec(PRESENT_KEY, act, cache),
-                    new TensorSpec(PRESENT_VALUE, act, cache));
+                    new TensorSpec(PRESENT_KEY, kv, cache),
+                    new TensorSpec(PRESENT_VALUE, kv, cache));
         } else {
             List<Dim> newKv = List.of(one, seq, Dim.of(m.numKvHeads()), Dim.of(m.headDim()));
             List<Dim> pastKv = List.of(one, Dim.of("past"), Dim.of(m.numKvHeads()), Dim.of(m.headDim()));
@@ -161,8 +161,22 @@ public final class GraphContract {
      * @return the contract
      */
     public static GraphContract of(ModelDims model, DType activations, KvLayout layout) {
+        return of(model, activations, activations, layout);
+    }
+
+    /**
+     * The contract for a model whose KV cache (and rotary tables, head_major_shared) may have another
+     * element type than its activations.
+     *
+     * @param model the model's dimensions
+     * @param activations the bundle's activation dtype
+     * @param kv the KV cache's element type
+     * @param layout the KV cache layout
+     * @return the contract
+     */
+    public static GraphContract of(ModelDims model, DType activations, DType kv, KvLayout layout) {
         return new GraphContract(Objects.requireNonNull(model, "model"), Objects.requireNonNull(activations,
-                "activations"), Objects.requireNonNull(layout, "layout"));
+                "activations"), Objects.requireNonNull(kv, "kv"), Objects.requireNonNull(layout, "layout"));
     }
 
     /**
@@ -172,7 +186,8 @@ public final class GraphContract {
      * @return the contract
      */
     public static GraphContract of(BundleManifest manifest) {
-        return of(manifest.model(), manifest.weights().activations(), manifest.kvCache().layout());
+        return of(manifest.model(), manifest.weights().activations(), manifest.kvCache().dtype(),
+                manifest.kvCache().layout());
     }
 
     /** @return {@code embed}: input_ids -> hidden */
