@@ -17,6 +17,7 @@ from .graphs.attention import SCRATCH_ROWS
 from .graphs.rope import rope_cache
 from .graphs.embed import build_embed
 from .graphs.head import build_head
+from .bundle.external import externalize
 from .graphs.layer import build_kv_fill, build_layer
 from .graphs.precision import WEIGHT_MODES, plan
 from .load.checkpoint import Checkpoint
@@ -102,6 +103,7 @@ def export(opts: ExportOptions, log: Callable[[str], None] = print) -> dict[str,
 
 
 ROPE_CACHE_FILE = "rope_cache.bin"
+EMBED_DATA_FILE = "embed.bin"  # embed.onnx's table as external data (bundle/external.py)
 
 
 def _progress(total: int, enabled: bool, desc: str) -> Any:
@@ -126,7 +128,9 @@ def _write(ckpt: Checkpoint, mode: str, act: str, kv: str, opts: ExportOptions, 
         w.write(ROPE_CACHE_FILE, table.tobytes(order="C"))
         rope_section = {"file": ROPE_CACHE_FILE, "dtype": kv, "shape": list(table.shape)}
     with _progress(2 * c.num_layers + 2, opts.progress, f"export {mode}/{flavour}") as bar:
-        w.write("embed.onnx", build_embed(ckpt, mode, act).SerializeToString())
+        embed = build_embed(ckpt, mode, act)
+        w.write(EMBED_DATA_FILE, externalize(embed, EMBED_DATA_FILE))  # mapped by ONNX Runtime, not copied
+        w.write("embed.onnx", embed.SerializeToString())
         graphs["embed"] = graph_entry("embed.onnx", *embed_io(c.hidden_size, act))
         bar.update()
         layers = []

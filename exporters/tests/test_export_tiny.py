@@ -347,3 +347,32 @@ def test_float16_cache_stays_within_half_precision_of_float32(models: Path, tmp_
     b.truncate(60)
     again, _ = b.forward(tokens[60:])
     assert np.array_equal(again, lb[60:])
+
+
+def test_embedding_table_is_external_aligned_and_listed(models: Path, tmp_path: Path) -> None:
+    """embed.onnx keeps its table in embed.bin at 64 KiB-aligned offsets (ONNX Runtime maps it
+    instead of copying), the manifest hashes the data file, and the lookup equals the inline graph's."""
+    import onnx
+    import onnxruntime as ort
+
+    from skipper_export.bundle.external import ALIGN, externalize
+
+    src = make_tiny(models / "gguf-Q4_1", "gguf", "bpe", "Q4_1")
+    bundle = export_bundle(src, tmp_path / "b", weights="int4", matmul="int8")
+    m = yaml.safe_load((bundle / "manifest.yaml").read_text())
+    data = (bundle / "embed.bin").read_bytes()
+    assert m["files"]["embed.bin"] == hashlib.sha256(data).hexdigest()
+    g = onnx.load(str(bundle / "embed.onnx"), load_external_data=False).graph
+    external = [t for t in g.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    assert {t.name for t in external} >= {"embed_tokens.q", "embed_tokens.scales"}
+    for t in external:
+        entry = {e.key: e.value for e in t.external_data}
+        assert entry["location"] == "embed.bin" and int(entry["offset"]) % ALIGN == 0
+        assert int(entry["offset"]) + int(entry["length"]) <= len(data)
+    inline = onnx.load(str(bundle / "embed.onnx"))  # external data read back into the tensors
+    ids = np.array([[3, 17, 200, 5]], np.int64)
+    mapped = ort.InferenceSession(str(bundle / "embed.onnx"), providers=["CPUExecutionProvider"])
+    copy = ort.InferenceSession(inline.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert np.array_equal(mapped.run(None, {"input_ids": ids})[0], copy.run(None, {"input_ids": ids})[0])
+    small = onnx.load(str(bundle / "embed.onnx"))
+    assert externalize(small, "x.bin", min_bytes=1 << 40) == b""  # below the threshold: inline

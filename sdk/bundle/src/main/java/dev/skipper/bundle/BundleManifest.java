@@ -129,6 +129,22 @@ public record BundleManifest(
         return directory.resolve(relativePath);
     }
 
+    /**
+     * A graph's external data file: the exporter writes large initializers that ONNX Runtime maps
+     * instead of copying (the embedding table) to {@code <graph>.bin} next to {@code <graph>.onnx},
+     * and lists (hashes) it like every other file.
+     *
+     * @param graphFile a graph's file, as listed
+     * @return the listed data file, or empty when the graph has its initializers inline
+     */
+    public Optional<String> externalData(String graphFile) {
+        if (!graphFile.endsWith(".onnx")) {
+            return Optional.empty();
+        }
+        String data = graphFile.substring(0, graphFile.length() - ".onnx".length()) + ".bin";
+        return files.containsKey(data) ? Optional.of(data) : Optional.empty();
+    }
+
     static <K, V> Map<K, V> orderedCopy(Map<K, V> map, String what) {
         Objects.requireNonNull(map, what);
         Map<K, V> copy = new LinkedHashMap<>();

@@ -247,6 +247,10 @@ final class BenchCommand implements Callable<Integer> {
             files.add(man.graphs().head().file());
             for (String f : files) {
                 weights += Files.size(man.resolve(f));
+                var data = man.externalData(f); // embed.bin: mapped, not copied
+                if (data.isPresent()) {
+                    weights += Files.size(man.resolve(data.get()));
+                }
             }
             var md = man.model();
             int context = config.contextLength() == 0 ? md.maxPosition() : config.contextLength();

@@ -185,7 +185,9 @@ public final class EngineSet implements AutoCloseable {
                 if (sha == null) {
                     throw new SkipperException(manifest.directory() + ": " + g.file() + " is not listed in the manifest's files");
                 }
-                String key = cache.key(sha, spec);
+                // The graph's external data (embed.bin) is part of what the engine is built from.
+                String dataSha = manifest.externalData(g.file()).map(manifest.files()::get).orElse(null);
+                String key = cache.key(dataSha == null ? sha : sha + "+" + dataSha, spec);
                 byte[] bytes = cache.load(g.name(), key);
                 boolean built = false;
                 TrtNative.Engine engine = null;
