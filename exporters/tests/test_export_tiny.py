@@ -376,3 +376,18 @@ def test_embedding_table_is_external_aligned_and_listed(models: Path, tmp_path: 
     assert np.array_equal(mapped.run(None, {"input_ids": ids})[0], copy.run(None, {"input_ids": ids})[0])
     small = onnx.load(str(bundle / "embed.onnx"))
     assert externalize(small, "x.bin", min_bytes=1 << 40) == b""  # below the threshold: inline
+
+
+def test_display_name_prefers_a_person_cased_file_name_over_a_generated_one() -> None:
+    """llama.cpp's converter names SmolLM2-135M-Instruct "Smollm2 135M 8k Lc100K Mix1 Ep2" (its
+    training folder, title-cased): the file's name wins then; real names stay."""
+    from skipper_export.load.gguf_source import display_name
+
+    smol = Path("/m/SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert display_name("Smollm2 135M 8k Lc100K Mix1 Ep2", "smollm2", "135M", "8k-lc100k-mix1-ep2", smol) \
+        == "SmolLM2-135M-Instruct"
+    assert display_name("Llama 3.2 1B Instruct", "Llama-3.2", "1B", "Instruct",
+                        Path("/m/llama-3.2-1b-instruct-q4_k_m.gguf")) == "Llama 3.2 1B Instruct"
+    assert display_name("My Model", "other", "1B", None, smol) == "My Model"
+    assert display_name(None, None, None, None, Path("/m/tiny-Q8_0.gguf")) == "tiny"
+    assert display_name("  ", None, None, None, Path("/m/tiny.gguf")) == "tiny"

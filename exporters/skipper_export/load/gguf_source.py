@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +56,30 @@ def load_gguf(path: Path) -> Checkpoint:
         weights=weights,
         tokenizer=tok,
         chat_template=meta.get("tokenizer.chat_template"),
-        name=str(meta.get("general.name") or path.stem),
+        name=display_name(meta.get("general.name"), meta.get("general.basename"), meta.get("general.size_label"),
+                          meta.get("general.finetune"), path),
     )
     ckpt.check_shapes()
     return ckpt
+
+
+_QUANT_SUFFIX = re.compile(r"[.-](?:I?Q\d\w*|F16|F32|BF16)$", re.IGNORECASE)
+
+
+def display_name(name: Any, basename: Any, size_label: Any, finetune: Any, path: Path) -> str:
+    """The model's name for people. llama.cpp's converter fills ``general.name`` from the training
+    folder's name when the checkpoint has none ("Smollm2 135M 8k Lc100K Mix1 Ep2" for
+    SmolLM2-135M-Instruct): that name, recognised as the title-cased join of basename, size label and
+    finetune, gives way to the file's own name without its quantization suffix when a person cased
+    that one (it has capitals)."""
+    stem = _QUANT_SUFFIX.sub("", path.stem) or path.stem
+    if not isinstance(name, str) or not name.strip():
+        return stem
+    parts = [str(p) for p in (basename, size_label, finetune) if isinstance(p, str) and p]
+    generated = "-".join(parts).lower()
+    if len(parts) >= 2 and re.sub(r"[\s_]+", "-", name.strip()).lower() == generated and stem != stem.lower():
+        return stem
+    return name.strip()
 
 
 def _open(path: Path) -> Any:
