@@ -97,16 +97,16 @@ def build_kv_fill(ckpt: Checkpoint, index: int, mode: str, flavour: str, act: st
     kv_b = None
     if c.attention_bias:
         kv_b = np.concatenate([ckpt.weight(p + f"self_attn.{n}_proj.bias").dense() for n in ("k", "v")])
-    kv = fused_linear(g, x, kv_w, p + "self_attn.kv_proj", flavour, kv_b, accuracy)  # [1, S, 2*kv_dim]
+    kv_rows = fused_linear(g, x, kv_w, p + "self_attn.kv_proj", flavour, kv_b, accuracy)  # [1, S, 2*kv_dim]
     q_dim, kv_dim = c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim
     if layout == "head_major_shared":
         seq = g.op("Slice", [g.op("Shape", ["hidden"]), g.i64([1]), g.i64([2])])  # [1]: S
         shape = g.op("Concat", [g.i64([1]), seq, g.i64([q_dim])], axis=0)
         zeros = g.op("ConstantOfShape", [shape], value=onnx.helper.make_tensor("zero", _ONNX_ACT[act], [1], [0]))
-        qkv = g.op("Concat", [zeros, kv], axis=-1)  # [1, S, q_dim + 2*kv_dim], Q = 0
+        qkv = g.op("Concat", [zeros, kv_rows], axis=-1)  # [1, S, q_dim + 2*kv_dim], Q = 0
         _, k, v = gqa_attention(g, qkv, c.num_heads, c.num_kv_heads, batch_invariant=False)
     else:
-        k, v = g.op("Split", [kv, g.i64([kv_dim, kv_dim])], n_out=2, axis=-1)
+        k, v = g.op("Split", [kv_rows, g.i64([kv_dim, kv_dim])], n_out=2, axis=-1)
         k = g.op("Reshape", [k, g.i64([1, 0, c.num_kv_heads, c.head_dim])])  # [1, S, KVH, D]
         v = g.op("Reshape", [v, g.i64([1, 0, c.num_kv_heads, c.head_dim])])
         inv_freq, mscale = c.rope_inv_freq()

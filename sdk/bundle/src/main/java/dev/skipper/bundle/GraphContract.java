@@ -129,6 +129,10 @@ public final class GraphContract {
                     new TensorSpec(PRESENT_KEY, kv, cache),
                     new TensorSpec(PRESENT_VALUE, kv, cache));
         } else {
+            if (kv != act) { // the sequence_major graphs store what they compute
+                throw new IllegalArgumentException("a " + kv.yamlName() + " cache with " + act.yamlName()
+                        + " activations needs the head_major_shared layout");
+            }
             List<Dim> newKv = List.of(one, seq, Dim.of(m.numKvHeads()), Dim.of(m.headDim()));
             List<Dim> pastKv = List.of(one, Dim.of("past"), Dim.of(m.numKvHeads()), Dim.of(m.headDim()));
             layerInputs = List.of(new TensorSpec(HIDDEN, act, hidden),

@@ -112,6 +112,9 @@ final class BenchCommand implements Callable<Integer> {
         if (repeat < 1 || repeat > MAX_RUNS) {
             throw new ParameterException(spec.commandLine(), "--repeat must be in [1, " + MAX_RUNS + "], got " + repeat);
         }
+        if (jsonOut != null && (jsonOut.getFileName() == null || jsonOut.getFileName().toString().isBlank())) {
+            throw new ParameterException(spec.commandLine(), "--json: '" + jsonOut + "' names no file");
+        }
         DeploymentConfig config = Deployments.resolve(spec, engine, b -> b.maxNewTokens(maxTokens));
         Map<String, List<String>> sets = new LinkedHashMap<>();
         for (Path file : prompts) {

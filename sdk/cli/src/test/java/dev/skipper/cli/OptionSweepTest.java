@@ -71,6 +71,11 @@ class OptionSweepTest {
         }
         System.out.println("option sweep: " + runs + " command lines");
         assertTrue(runs > 300, "the sweep must cover the options, ran " + runs);
+        for (String blank : List.of("", " ", "\t\n")) { // a blank output name is refused, never written
+            if (!blank.isEmpty()) {
+                assertFalse(Files.exists(Path.of(blank)), "a file named '" + blank + "' was written");
+            }
+        }
     }
 
     private static List<String> values(OptionSpec o) {
