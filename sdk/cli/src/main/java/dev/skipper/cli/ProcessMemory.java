@@ -20,7 +20,7 @@ final class ProcessMemory {
 
     /** @return the current resident set in bytes, or -1 */
     static long rss() {
-        return status("VmRSS:");
+        return dev.skipper.runtime.HostMemory.read(STATUS, "VmRSS:");
     }
 
     /**
@@ -31,10 +31,13 @@ final class ProcessMemory {
      */
     static Map<String, Object> snapshot() {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("peak_rss_bytes", status("VmHWM:"));
-        m.put("rss_bytes", status("VmRSS:"));
-        m.put("rss_anon_bytes", status("RssAnon:"));
-        m.put("rss_file_bytes", status("RssFile:"));
+        // one read: the kernel computes the peak as at least the current figure within a read,
+        // while separate reads let the resident set grow past an earlier peak
+        long[] rss = dev.skipper.runtime.HostMemory.read(STATUS, "VmHWM:", "VmRSS:", "RssAnon:", "RssFile:");
+        m.put("peak_rss_bytes", rss[0]);
+        m.put("rss_bytes", rss[1]);
+        m.put("rss_anon_bytes", rss[2]);
+        m.put("rss_file_bytes", rss[3]);
         MemoryMXBean jvm = ManagementFactory.getMemoryMXBean();
         m.put("java_heap_used_bytes", jvm.getHeapMemoryUsage().getUsed());
         m.put("java_heap_committed_bytes", jvm.getHeapMemoryUsage().getCommitted());
@@ -47,10 +50,5 @@ final class ProcessMemory {
         }
         m.put("java_direct_bytes", direct);
         return m;
-    }
-
-    /** One {@code kB} field of {@code /proc/self/status} in bytes, or -1 (same format as meminfo). */
-    private static long status(String key) {
-        return dev.skipper.runtime.HostMemory.read(STATUS, key);
     }
 }

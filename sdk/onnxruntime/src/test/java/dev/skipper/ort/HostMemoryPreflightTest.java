@@ -1,5 +1,6 @@
 package dev.skipper.ort;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -66,5 +67,9 @@ class HostMemoryPreflightTest {
         assertTrue(HostMemory.read(bad, "MemAvailable:") == -1);
         assertTrue(HostMemory.read(tmp.resolve("missing"), "MemAvailable:") == -1);
         assertTrue(HostMemory.availableBytes() != 0, "this machine reports something or -1");
+        Path two = Files.writeString(tmp.resolve("status"), "VmHWM:  2048 kB\nVmRSS: bad kB\nRssAnon:  7 kB\n");
+        assertArrayEquals(new long[] {2048L * 1024, -1, 7L * 1024, -1},
+                HostMemory.read(two, "VmHWM:", "VmRSS:", "RssAnon:", "RssFile:"));
+        assertArrayEquals(new long[] {-1, -1}, HostMemory.read(tmp.resolve("missing"), "VmHWM:", "VmRSS:"));
     }
 }
