@@ -60,7 +60,7 @@ final class BackendSelector {
      * @throws SkipperException if no backend works; the message names each backend's reason
      */
     static Selection open(List<String> order, Iterable<BackendProvider> providers, BundleManifest manifest,
-                          BackendOptions options, System.Logger log) throws SkipperException {
+                          BackendOptions options, java.util.logging.Logger log) throws SkipperException {
         List<String> names = expand(order);
         Set<String> quiet = quietlySkipped(order);
         Map<String, BackendProvider> found = new LinkedHashMap<>();
@@ -84,7 +84,7 @@ final class BackendSelector {
                         ModelRunner runner = provider.open(dir, manifest, options);
                         String warning = warned.isEmpty() ? null : warning(warned, name);
                         if (warning != null) {
-                            log.log(System.Logger.Level.WARNING, warning);
+                            log.log(java.util.logging.Level.WARNING, warning);
                         }
                         return new Selection(name, runner, warning);
                     } catch (SkipperException | RuntimeException | LinkageError e) {
@@ -97,7 +97,7 @@ final class BackendSelector {
             if (failedToOpen || !quiet.contains(name)) {
                 warned.put(name, SkipperException.oneLine(reason));
             } else {
-                log.log(System.Logger.Level.DEBUG, "backend auto: skipping " + name + " (" + SkipperException.oneLine(reason) + ")");
+                log.log(java.util.logging.Level.FINE, "backend auto: skipping " + name + " (" + SkipperException.oneLine(reason) + ")");
             }
         }
         StringJoiner why = new StringJoiner("; ");

@@ -47,7 +47,9 @@ public final class ChatTemplate {
     /** Longest rendered conversation, in characters. */
     public static final long MAX_OUTPUT_CHARS = 8L << 20;
 
-    private static final System.Logger LOG = System.getLogger(ChatTemplate.class.getName());
+    // java.util.logging, not System.Logger: Android has no System.Logger (System.Logger goes to
+    // java.util.logging on a JDK anyway, so the desktop sees no difference)
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(ChatTemplate.class.getName());
     private static final int MAX_COLLECTION_SIZE = 100_000;
     private static final int MAX_RANGE = 100_000;
 
@@ -161,7 +163,7 @@ public final class ChatTemplate {
                 throw new SkipperException("chat template failed" + (error.getLineno() > 0 ? " at line "
                         + error.getLineno() : "") + ": " + SkipperException.oneLine(describe(error)), error.getException());
             }
-            LOG.log(System.Logger.Level.DEBUG, "chat template warning: {0}", error.getMessage());
+            LOG.log(java.util.logging.Level.FINE, "chat template warning: {0}", error.getMessage());
         }
         return result.getOutput();
     }

@@ -41,7 +41,9 @@ import java.util.Map;
  * {@link #cancel()}.
  */
 final class DecodeLoop {
-    private static final System.Logger LOG = System.getLogger(DecodeLoop.class.getName());
+    // java.util.logging, not System.Logger: Android has no System.Logger (System.Logger goes to
+    // java.util.logging on a JDK anyway, so the desktop sees no difference)
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(DecodeLoop.class.getName());
 
     private final Sequence seq;
     private final Sampler sampler;
@@ -132,9 +134,9 @@ final class DecodeLoop {
 
         // 2. Keep the cached prefix the target shares with the session; append the rest.
         int keep = seq.commonPrefix(target);
-        if (keep < seq.cached()) {
-            LOG.log(System.Logger.Level.DEBUG, "the prompt differs from the cached sequence after {0} of {1} "
-                    + "tokens; re-running from there", keep, seq.cached());
+        if (keep < seq.cached() && LOG.isLoggable(java.util.logging.Level.FINE)) {
+            LOG.log(java.util.logging.Level.FINE, "the prompt differs from the cached sequence after {0} of {1} "
+                    + "tokens; re-running from there", new Object[] {keep, seq.cached()});
         }
         seq.rewind(keep);
         seq.append(target, keep, target.length);

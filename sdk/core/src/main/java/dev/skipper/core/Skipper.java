@@ -31,14 +31,16 @@ import java.util.ServiceLoader;
  * options say so), opens its tokenizer, and picks the backend: the names given are tried in order
  * among the {@link BackendProvider}s found by {@link ServiceLoader}; {@code auto} stands for
  * {@code tensorrt, cuda, cpu}. A backend that is not on the class path, says it cannot run here, or
- * fails to open the bundle is skipped with one warning (logged with {@link System.Logger} and kept
+ * fails to open the bundle is skipped with one warning (logged with {@link java.util.logging.Logger} and kept
  * in {@link DefaultEngine#backendWarning()}); under {@code auto}, a GPU backend that is missing or
  * cannot run on this machine is skipped quietly. When none works, the {@link SkipperException}
  * names each backend's reason. {@link Backends} checks a backend and prepares a bundle for it ahead
  * of time (TensorRT engines).
  */
 public final class Skipper {
-    private static final System.Logger LOG = System.getLogger(Skipper.class.getName());
+    // java.util.logging, not System.Logger: Android has no System.Logger (System.Logger goes to
+    // java.util.logging on a JDK anyway, so the desktop sees no difference)
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(Skipper.class.getName());
 
     private Skipper() {
     }
@@ -155,7 +157,7 @@ public final class Skipper {
         if (options.intraOpThreads() <= processors) {
             return options;
         }
-        LOG.log(System.Logger.Level.WARNING, "threads=" + options.intraOpThreads() + " is more than the "
+        LOG.log(java.util.logging.Level.WARNING, "threads=" + options.intraOpThreads() + " is more than the "
                 + processors + " processors this process may use; using " + processors
                 + " (extra threads only wait for each other)");
         return options.withThreadsAtMost(processors);

@@ -7,6 +7,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import dev.skipper.api.SkipperException;
 import dev.skipper.runtime.AbstractHiddenStates;
+import dev.skipper.runtime.BufferCopy;
 import dev.skipper.runtime.DirectBuffers;
 import dev.skipper.runtime.Half;
 import java.nio.ByteBuffer;
@@ -291,7 +292,7 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
      * @param count rows
      */
     void copyDraftLogits(float[] dst, int count) {
-        logits.get(0, dst, 0, count * draftVocab);
+        BufferCopy.get(logits, 0, dst, 0, count * draftVocab);
     }
 
     /**
@@ -317,7 +318,7 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
      * @param count rows
      */
     void copyAccept(float[] dst, int count) {
-        accept.get(0, dst, 0, count);
+        BufferCopy.get(accept, 0, dst, 0, count);
     }
 
     /**
@@ -327,7 +328,7 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
      * @param count rows
      */
     void copyLogits(float[] dst, int count) {
-        logits.get(0, dst, 0, count * vocab);
+        BufferCopy.get(logits, 0, dst, 0, count * vocab);
     }
 
     /**
@@ -341,7 +342,7 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
     void copyRowsTo(int row, OrtHiddenStates dst, int dstRow, int count) {
         ByteBuffer from = hidden[current];
         ByteBuffer to = dst.hidden[dst.current];
-        to.put(dstRow * rowBytes, from, row * rowBytes, count * rowBytes);
+        BufferCopy.put(to, dstRow * rowBytes, from, row * rowBytes, count * rowBytes);
     }
 
     /** @return whether the hidden states are float16 */

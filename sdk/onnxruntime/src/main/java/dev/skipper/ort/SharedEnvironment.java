@@ -35,7 +35,9 @@ import java.util.Map;
  * </ul>
  */
 final class SharedEnvironment {
-    private static final System.Logger LOG = System.getLogger(SharedEnvironment.class.getName());
+    // java.util.logging, not System.Logger: Android has no System.Logger (System.Logger goes to
+    // java.util.logging on a JDK anyway, so the desktop sees no difference)
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(SharedEnvironment.class.getName());
 
     /** Logging id of the environment this backend creates. */
     static final String NAME = "skipper";
@@ -74,11 +76,11 @@ final class SharedEnvironment {
         } else if (globalPool
                 && (firstOptions.intraOpThreads() != options.intraOpThreads()
                         || firstOptions.allowSpinning() != options.allowSpinning())) {
-            LOG.log(System.Logger.Level.WARNING,
+            LOG.log(java.util.logging.Level.WARNING,
                     "ONNX Runtime''s global thread pool was created with threads={0}, spinning={1}; "
                             + "it cannot change, so threads={2}, spinning={3} are ignored",
-                    firstOptions.intraOpThreads(), firstOptions.allowSpinning(),
-                    options.intraOpThreads(), options.allowSpinning());
+                    new Object[] {firstOptions.intraOpThreads(), firstOptions.allowSpinning(),
+                    options.intraOpThreads(), options.allowSpinning()});
         }
         // The pool's settings are the first caller's; the per-session ones (arena) are this caller's.
         return new SharedEnvironment(environment, globalPool, globalPool ? new BackendOptions(
@@ -163,7 +165,7 @@ final class SharedEnvironment {
             environment = OrtEnvironment.getEnvironment();
             globalPool = false;
             firstOptions = options;
-            LOG.log(System.Logger.Level.WARNING,
+            LOG.log(java.util.logging.Level.WARNING,
                     "the ONNX Runtime environment already existed without a global thread pool; "
                             + "each session gets its own pool (slower with one session per layer)");
         }

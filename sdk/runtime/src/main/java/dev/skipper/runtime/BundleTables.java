@@ -83,7 +83,8 @@ public final class BundleTables {
                     throw new SkipperException(file + ": ends early");
                 }
             }
-            return table.clear();
+            ((java.nio.Buffer) table).clear(); // Buffer.clear(): Android has no ByteBuffer.clear() override
+            return table;
         } catch (IOException e) {
             throw new SkipperException("cannot read " + file + ": " + e.getMessage(), e);
         }

@@ -124,7 +124,7 @@ public final class Sampler {
      */
     public int next(FloatBuffer logits, int offset, SamplingOptions options, RecentTokens recent) {
         Objects.checkFromIndexSize(offset, vocabSize, logits.limit());
-        logits.get(offset, work, 0, vocabSize);
+        dev.skipper.runtime.BufferCopy.get(logits, offset, work, 0, vocabSize);
         return choose(options, recent);
     }
 
@@ -161,7 +161,7 @@ public final class Sampler {
     public void probabilities(FloatBuffer logits, int offset, SamplingOptions options, RecentTokens recent,
                               float[] out, int outOffset) {
         Objects.checkFromIndexSize(offset, vocabSize, logits.limit());
-        logits.get(offset, work, 0, vocabSize);
+        dev.skipper.runtime.BufferCopy.get(logits, offset, work, 0, vocabSize);
         distribution(options, recent, out, outOffset);
     }
 
