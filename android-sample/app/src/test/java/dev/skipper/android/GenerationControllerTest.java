@@ -1,0 +1,210 @@
+package dev.skipper.android;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertTrue;
+import static org.robolectric.Shadows.shadowOf;
+
+import android.os.Looper;
+import dev.skipper.api.FinishReason;
+import dev.skipper.api.GenerationResult;
+import dev.skipper.api.SkipperException;
+import dev.skipper.core.config.DeploymentConfig;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+import org.junit.After;
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.robolectric.RobolectricTestRunner;
+
+/** The background worker: streaming to the main thread, one reply at a time, cancel, errors, close. */
+@RunWith(RobolectricTestRunner.class)
+public class GenerationControllerTest {
+    private static final DeploymentConfig CONFIG = DeploymentConfig.defaults(Path.of("/data/bundles/none"));
+    private GenerationController controller;
+
+    /** Records what the UI would hear, and on which thread. */
+    static final class Recorder implements GenerationController.Listener {
+        final List<String> pieces = Collections.synchronizedList(new ArrayList<>());
+        volatile GenerationResult done;
+        volatile String error;
+        volatile boolean offMainThread;
+
+        private void check() {
+            if (Looper.myLooper() != Looper.getMainLooper()) {
+                offMainThread = true;
+            }
+        }
+
+        @Override
+        public void onText(String piece) {
+            check();
+            pieces.add(piece);
+        }
+
+        @Override
+        public void onDone(GenerationResult result) {
+            check();
+            done = result;
+        }
+
+        @Override
+        public void onError(String message) {
+            check();
+            error = message;
+        }
+    }
+
+    /** Runs the main looper until {@code until} holds (the worker posts to it), at most 10 s. */
+    static void await(BooleanSupplier until) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!until.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out");
+            }
+            shadowOf(Looper.getMainLooper()).idle();
+            Thread.sleep(5);
+        }
+        shadowOf(Looper.getMainLooper()).idle();
+    }
+
+    @After
+    public void close() {
+        if (controller != null) {
+            controller.close();
+        }
+    }
+
+    @Test
+    public void streamsOnTheMainThreadInOrderAndKeepsOneEngine() throws Exception {
+        FakeEngine engine = new FakeEngine(List.of("Go", " to", "", " the", " dock"), 0);
+        List<DeploymentConfig> opened = new ArrayList<>();
+        controller = new GenerationController(CONFIG, c -> {
+            opened.add(c);
+            return engine;
+        });
+        Recorder ui = new Recorder();
+        controller.setListener(ui);
+        assertTrue(controller.send("where to?"));
+        await(() -> ui.done != null);
+        assertEquals(List.of("Go", " to", " the", " dock"), ui.pieces); // the empty piece is not posted
+        assertEquals("Go to the dock", ui.done.text());
+        assertFalse("listener calls come on the main thread", ui.offMainThread);
+        assertFalse(controller.isRunning());
+        assertEquals("skipper-generation", engine.last.generatingThreads.get(0));
+
+        ui.done = null;
+        assertTrue(controller.send("and then?"));
+        await(() -> ui.done != null);
+        assertEquals("the engine opens once, on first use", 1, opened.size());
+        assertEquals(1, engine.sessionsOpened.get());
+        assertEquals(List.of("where to?", "and then?"), engine.last.userTurns);
+        assertSame(CONFIG, opened.get(0));
+    }
+
+    private static void assertSame(Object a, Object b) {
+        assertTrue(a == b);
+    }
+
+    @Test
+    public void cancelStopsTheReplyAtTheNextTokenAndTheNextReplyRuns() throws Exception {
+        List<String> many = new ArrayList<>();
+        for (int i = 0; i < 500; i++) {
+            many.add("t" + i + " ");
+        }
+        FakeEngine engine = new FakeEngine(many, 5);
+        controller = new GenerationController(CONFIG, c -> engine);
+        Recorder ui = new Recorder();
+        controller.setListener(ui);
+        assertTrue(controller.send("talk a lot"));
+        assertFalse("one reply at a time", controller.send("second"));
+        await(() -> ui.pieces.size() >= 3);
+        controller.cancel();
+        await(() -> ui.done != null);
+        assertEquals(FinishReason.CANCELLED, ui.done.finishReason());
+        assertTrue(GenerationController.cancelled(ui.done));
+        assertTrue("stopped early: " + ui.done.stats().generatedTokens(), ui.done.stats().generatedTokens() < 100);
+        assertEquals(String.join("", ui.pieces), ui.done.text());
+
+        ui.done = null;
+        assertTrue(controller.send("again"));
+        await(() -> ui.done != null);
+        assertEquals("a cancel does not leak into the next reply", FinishReason.MAX_TOKENS, ui.done.finishReason());
+    }
+
+    @Test
+    public void aCancelBeforeTheEngineIsOpenStillStopsTheReply() throws Exception {
+        FakeEngine engine = new FakeEngine(List.of("a", "b"), 0);
+        java.util.concurrent.CountDownLatch opening = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch cancelled = new java.util.concurrent.CountDownLatch(1);
+        controller = new GenerationController(CONFIG, c -> {
+            opening.countDown();
+            try {
+                cancelled.await();
+            } catch (InterruptedException ex) {
+                throw new SkipperException("interrupted");
+            }
+            return engine;
+        });
+        Recorder ui = new Recorder();
+        controller.setListener(ui);
+        assertTrue(controller.send("hi"));
+        opening.await();
+        controller.cancel();
+        cancelled.countDown();
+        await(() -> ui.error != null || ui.done != null);
+        assertNull(ui.done);
+        assertEquals("cancelled before the reply started", ui.error);
+        assertFalse(controller.isRunning());
+    }
+
+    @Test
+    public void anEngineThatCannotOpenIsOneLineForTheUi() throws Exception {
+        controller = new GenerationController(CONFIG, c -> {
+            throw new SkipperException("bundle /data/x: manifest.json:\n  bad field");
+        });
+        Recorder ui = new Recorder();
+        controller.setListener(ui);
+        assertTrue(controller.send("hi"));
+        await(() -> ui.error != null);
+        assertFalse(ui.error, ui.error.contains("\n"));
+        assertTrue(ui.error, ui.error.startsWith("bundle /data/x: manifest.json:"));
+        assertFalse(controller.isRunning());
+    }
+
+    @Test
+    public void closeCancelsTheRunningReplyAndClosesSessionAndEngine() throws Exception {
+        List<String> many = Collections.nCopies(1000, "x");
+        FakeEngine engine = new FakeEngine(many, 5);
+        controller = new GenerationController(CONFIG, c -> engine);
+        Recorder ui = new Recorder();
+        controller.setListener(ui);
+        controller.send("go");
+        await(() -> !ui.pieces.isEmpty());
+        long t0 = System.nanoTime();
+        controller.close();
+        assertTrue("close waits for the cancelled reply, not the whole one", System.nanoTime() - t0 < 3_000_000_000L);
+        assertTrue(engine.last.cancelled);
+        assertTrue(engine.last.closed);
+        assertTrue(engine.closed);
+        assertFalse("a closed controller starts nothing", controller.send("more"));
+        controller = null;
+    }
+
+    @Test
+    public void resetForgetsTheConversationAfterTheRunningReply() throws Exception {
+        FakeEngine engine = new FakeEngine(List.of("a"), 0);
+        controller = new GenerationController(CONFIG, c -> engine);
+        Recorder ui = new Recorder();
+        controller.setListener(ui);
+        controller.send("one");
+        controller.reset();
+        await(() -> ui.done != null && engine.last != null && engine.last.resets == 1);
+        assertNotNull(engine.last);
+    }
+}
