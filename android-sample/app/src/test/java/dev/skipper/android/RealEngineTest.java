@@ -2,6 +2,7 @@ package dev.skipper.android;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assume.assumeTrue;
 
@@ -21,7 +22,8 @@ import org.robolectric.RobolectricTestRunner;
 
 /**
  * The controller on the real engine (ONNX Runtime's desktop jar standing in for the Android AAR,
- * same API) with a tiny byte-level BPE bundle, whose tokenizer runs in Java as on a device: the
+ * same API) with a tiny byte-level BPE bundle, whose tokenizer runs in Java as on a device (DJL's
+ * jars are off the test class path, as app/build.gradle leaves them out of the APK): the
  * streamed reply equals a direct greedy chat on the same bundle. Skipped (and reported so) when
  * {@code skipper.tinyBundle} names no bundle.
  */
@@ -32,6 +34,9 @@ public class RealEngineTest {
         String dir = System.getProperty("skipper.tinyBundle", "");
         assumeTrue("skipper.tinyBundle names no bundle", !dir.isEmpty() && !dir.startsWith("$")
                 && Files.isDirectory(Path.of(dir)));
+        // as on a device: DJL's tokenizer (desktop natives) is not there, the Java encoder must do
+        assertThrows(ClassNotFoundException.class,
+                () -> Class.forName("ai.djl.huggingface.tokenizers.HuggingFaceTokenizer"));
         DeploymentConfig config = DeploymentConfig.defaults(Path.of(dir));
         GenerationOptions options = config.generation().toOptions();
         GenerationResult direct;
