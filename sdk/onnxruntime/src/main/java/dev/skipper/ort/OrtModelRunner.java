@@ -148,8 +148,9 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
         boolean headMajor = manifest.kvCache().layout() == BundleManifest.KvLayout.HEAD_MAJOR_SHARED;
         GraphContract contract = GraphContract.of(manifest);
         if (setup == SessionSetup.CPU) {
-            hostPreflight(manifest).check(1, HostMemory.availableBytes() < 0 ? Long.MAX_VALUE
-                    : HostMemory.availableBytes(), manifest.model().maxPosition(), "this machine (RAM available)");
+            long available = HostMemory.availableBytes();
+            hostPreflight(manifest).check(1, available < 0 ? Long.MAX_VALUE : available, manifest.model().maxPosition(),
+                    "this machine (" + HostMemory.limitName() + ")");
         }
         List<OrtSession> opened = new ArrayList<>();
         RopeTables rope = null;
@@ -407,7 +408,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             MemoryPreflight kvOnly = new MemoryPreflight(0, perToken,
                     perToken * (geometry.bufferRows() - geometry.maxSeq()));
             kvOnly.check(geometry.maxSeq(), available, manifest.model().maxPosition(),
-                    "this machine (RAM available) for the KV cache");
+                    "this machine (" + HostMemory.limitName() + ") for the KV cache");
         }
         return new OrtKvCache(env, this, geometry);
     }

@@ -6,22 +6,48 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The host's memory as the kernel reports it ({@code /proc/meminfo} on Linux): what the cpu
- * backend's {@link MemoryPreflight} checks against. Elsewhere it is unknown and nothing is checked.
+ * The host's memory as the kernel reports it ({@code /proc/meminfo} on Linux, and this process's
+ * control-group limit where one is set: {@link CgroupMemory}): what the cpu backend's
+ * {@link MemoryPreflight} checks against. Elsewhere it is unknown and nothing is checked.
  */
 public final class HostMemory {
     private static final Path MEMINFO = Path.of("/proc/meminfo");
+    private static final Path PROC_SELF_CGROUP = Path.of("/proc/self/cgroup");
+    private static final Path CGROUP_ROOT = Path.of("/sys/fs/cgroup");
 
     private HostMemory() {
     }
 
     /**
      * @return bytes a new allocation can get without swapping ({@code MemAvailable}: free memory
-     *     plus reclaimable caches), or -1 when unknown
+     *     plus reclaimable caches) or being killed by its control group's limit, whichever is less,
+     *     or -1 when unknown
      */
     public static long availableBytes() {
         Long pretend = Long.getLong(PRETEND_PROPERTY); // capacity planning and tests: "as if this much were free"
-        return pretend != null && pretend >= 0 ? pretend : read(MEMINFO, "MemAvailable:");
+        if (pretend != null && pretend >= 0) {
+            return pretend;
+        }
+        return tighter(read(MEMINFO, "MemAvailable:"), CgroupMemory.headroom(PROC_SELF_CGROUP, CGROUP_ROOT));
+    }
+
+    /**
+     * @return what limits {@link #availableBytes}, for messages: "RAM available" or "the container's
+     *     memory limit" (a control group's)
+     */
+    public static String limitName() {
+        Long pretend = Long.getLong(PRETEND_PROPERTY);
+        if (pretend != null && pretend >= 0) {
+            return "RAM available";
+        }
+        long host = read(MEMINFO, "MemAvailable:");
+        long group = CgroupMemory.headroom(PROC_SELF_CGROUP, CGROUP_ROOT);
+        return group >= 0 && (host < 0 || group < host) ? "the container's memory limit" : "RAM available";
+    }
+
+    /** The smaller of two figures where -1 means unknown. */
+    static long tighter(long a, long b) {
+        return a < 0 ? b : b < 0 ? a : Math.min(a, b);
     }
 
     /** System property that replaces the kernel's figure (bytes), to plan for a smaller device or test the refusal. */
