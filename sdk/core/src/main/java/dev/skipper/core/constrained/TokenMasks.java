@@ -11,6 +11,16 @@ import java.util.Arrays;
  * thread-safe.
  */
 public final class TokenMasks {
+    /**
+     * Masks kept at once (~6 KB each for a 49k vocabulary: ~6 MB): a long document reaches a new
+     * state nearly every token (a string's length, a number's digits), so past this many the cached
+     * masks are dropped and recomputed as states come back (a millisecond each, once per
+     * {@value} new states), keeping a request's memory flat however long it runs.
+     */
+    static final int MAX_CACHED_MASKS = 1024;
+
+    private final int maxCachedMasks;
+    private int cached;                      // masks[] entries that are not null
     private final ByteAutomaton automaton;
     private final TokenVocabulary vocab;
     private long[] configs = new long[16];  // [states] each state's automaton configuration
@@ -29,6 +39,14 @@ public final class TokenMasks {
      * @param vocab the model's tokens
      */
     public TokenMasks(ByteAutomaton automaton, TokenVocabulary vocab) {
+        this(automaton, vocab, MAX_CACHED_MASKS);
+    }
+
+    TokenMasks(ByteAutomaton automaton, TokenVocabulary vocab, int maxCachedMasks) {
+        if (maxCachedMasks < 1) {
+            throw new IllegalArgumentException("maxCachedMasks must be >= 1: " + maxCachedMasks);
+        }
+        this.maxCachedMasks = maxCachedMasks;
         this.automaton = automaton;
         this.vocab = vocab;
         int longest = 0;
@@ -58,8 +76,13 @@ public final class TokenMasks {
         }
         long[] m = masks[state];
         if (m == null) {
+            if (cached == maxCachedMasks) {
+                Arrays.fill(masks, 0, states, null); // counts stay: they are ints per state
+                cached = 0;
+            }
             m = compute(configs[state]);
             masks[state] = m;
+            cached++;
             computed++;
         }
         return m;
@@ -219,7 +242,12 @@ public final class TokenMasks {
         }
     }
 
-    /** @return states whose masks were computed (for tests and stats) */
+    /** @return masks held now (at most {@link #MAX_CACHED_MASKS}) */
+    int cachedMasks() {
+        return cached;
+    }
+
+    /** @return mask computations so far, recomputations after a drop included (for tests and stats) */
     public int computedStates() {
         return computed;
     }

@@ -186,4 +186,35 @@ class JsonSchemaCompilerTest {
             assertTrue(allowedHere > 0);
         }
     }
+
+    @Test
+    void masksStayWithinTheirCapAndAreRecomputedTheSame() throws Exception {
+        byte[][] table = new byte[257][];
+        for (int b = 0; b < 256; b++) {
+            table[b] = new byte[] {(byte) b};
+        }
+        table[256] = new byte[0];
+        TokenVocabulary vocab = new TokenVocabulary(table, new int[] {256});
+        ByteDfa d = dfa("{\"type\":\"string\",\"maxLength\":30}"); // a new state per character
+        TokenMasks capped = new TokenMasks(d, vocab, 4);
+        TokenMasks free = new TokenMasks(d, vocab);
+        assertThrows(IllegalArgumentException.class, () -> new TokenMasks(d, vocab, 0));
+        int a = capped.start();
+        int b = free.start();
+        byte[] text = ("\"" + "a".repeat(25)).getBytes(StandardCharsets.US_ASCII);
+        for (int round = 0; round < 2; round++) { // the second walk revisits states whose masks were dropped
+            a = capped.start();
+            b = free.start();
+            for (byte ch : text) {
+                assertTrue(java.util.Arrays.equals(free.allowed(b), capped.allowed(a)));
+                assertTrue(capped.cachedMasks() <= 4, "cached " + capped.cachedMasks());
+                a = capped.advance(a, ch & 0xff);
+                b = free.advance(b, ch & 0xff);
+                assertTrue(a >= 0 && b >= 0);
+            }
+        }
+        assertEquals(free.states(), capped.states(), "the states are the same; only masks are dropped");
+        assertTrue(capped.computedStates() > capped.states(), "dropped masks were computed again");
+        assertEquals(free.states() - 1, free.computedStates(), "without the cap each mask is computed once (the last state is never asked)");
+    }
 }
