@@ -81,29 +81,45 @@ class GenerationNode:
 
     # --- DDS callbacks (Cyclone's listener thread: no blocking work here) ---
 
+    def _take(self, reader: DataReader, kind: type) -> list:
+        """The reader's new samples, one at a time: a sample that does not decode (a string that is
+        not UTF-8) is dropped with a warning instead of taking the rest of the batch with it."""
+        out = []
+        for _ in range(256):  # at most this many per callback; the listener fires again for more
+            try:
+                got = reader.take(N=1)
+            except Exception as e:  # noqa: BLE001 - undecodable wire data from an untrusted peer
+                LOG.warning("dropped a sample on %s that does not decode: %s", reader.topic.get_name(), e)
+                continue
+            if not got:
+                break
+            out.extend(x for x in got if isinstance(x, kind))  # skip invalid samples (instance state changes)
+        return out
+
     def _on_goals(self, reader: DataReader) -> None:
-        for goal in reader.take(N=64):
-            if not isinstance(goal, m.GenerateGoal):
-                continue  # an invalid sample (instance state change)
+        for goal in self._take(reader, m.GenerateGoal):
             key = m.goal_key(goal.goal_id)
             problem = self._check(goal)
+            entry = None
             with self._lock:
-                if problem is None and len(self._queue) >= self.params.queue_size and self._running is not None:
+                if self._closed:
+                    problem = "the node is shutting down"
+                elif problem is None and len(self._queue) >= self.params.queue_size + (self._running is None):
                     problem = f"the node's queue is full ({self.params.queue_size} goals wait)"
                 if problem is None:
-                    self._queue.append(_Goal(goal, key))
+                    entry = _Goal(goal, key)
+                    # ACCEPTED goes out before the worker can see the goal, so it precedes its feedback
+                    self._feedback.write(m.GenerateFeedback(goal.goal_id, m.STATUS_ACCEPTED, "", 0))
+                    self._queue.append(entry)
                     self._lock.notify_all()
             if problem is not None:
                 LOG.warning("goal %s refused: %s", key, problem)
                 self._publish_result(goal.goal_id, m.STATUS_ABORTED, "", "error", error=problem)
             else:
                 LOG.info("goal %s accepted", key)
-                self._feedback.write(m.GenerateFeedback(goal.goal_id, m.STATUS_ACCEPTED, "", 0))
 
     def _on_cancels(self, reader: DataReader) -> None:
-        for cancel in reader.take(N=64):
-            if not isinstance(cancel, m.GenerateCancel):
-                continue
+        for cancel in self._take(reader, m.GenerateCancel):
             key = m.goal_key(cancel.goal_id)
             queued = None
             with self._lock:
@@ -137,6 +153,8 @@ class GenerationNode:
                     return "json_schema must be a JSON object"
             except ValueError as e:
                 return f"json_schema is not valid JSON: {e}"
+            except RecursionError:
+                return "json_schema is nested too deeply"
         return None
 
     # --- the worker ---
@@ -171,7 +189,11 @@ class GenerationNode:
                 self._run(goal)
             except Exception:  # noqa: BLE001 - the node keeps serving; the client hears why
                 LOG.exception("goal %s failed", goal.key)
-                self._publish_result(goal.msg.goal_id, m.STATUS_ABORTED, "", "error", error="internal error in the node")
+                try:
+                    self._publish_result(goal.msg.goal_id, m.STATUS_ABORTED, "", "error",
+                                         error="internal error in the node")
+                except Exception:  # noqa: BLE001 - DDS itself failing: keep the worker alive
+                    LOG.exception("goal %s: could not publish its result", goal.key)
             finally:
                 with self._lock:
                     self._running = None
@@ -204,15 +226,25 @@ class GenerationNode:
                                             float(tps), error))
 
     def close(self) -> None:
-        """Stops the worker (cancelling the running goal) and deletes the DDS entities."""
+        """Stops taking goals, cancels the running one, aborts the queued ones, stops the worker
+        and deletes the DDS entities."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
+            queued = list(self._queue)
+            self._queue.clear()
             if self._running is not None:
                 self._running.cancelled.set()
                 self._client.abort()
             self._lock.notify_all()
+        self._goals.set_listener(None)
+        self._cancels.set_listener(None)
+        for g in queued:
+            self._publish_result(g.msg.goal_id, m.STATUS_ABORTED, "", "error", error="the node shut down")
         self._worker.join(timeout=10)
-        # Deleting the participant deletes every entity it holds.
+        # The participant owns every entity; dropping the last references deletes them.
+        self._goals = self._cancels = self._feedback = self._result = None
         self.participant = None
 
     def __enter__(self) -> "GenerationNode":

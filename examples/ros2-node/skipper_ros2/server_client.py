@@ -80,6 +80,8 @@ class ServerClient:
         finish, usage, decode_tps = "error", {}, 0.0
         deadline = time.monotonic() + self._timeout_s
         try:
+            if cancelled.is_set():  # cancelled before the connection existed: abort() had nothing to break
+                return Outcome("", "cancelled", 0, 0, 0.0)
             try:
                 conn.request("POST", path, body=json.dumps(body).encode("utf-8"), headers=headers)
                 resp = conn.getresponse()

@@ -66,11 +66,16 @@ def fastdds_peer() -> Path:
         if cxx is None:
             raise SystemExit("ros2 round trip: needs a C++ compiler (g++) for the Fast DDS peer")
         usr = root / "usr"
-        lib = usr / "lib" / "x86_64-linux-gnu"
+        # Debian's multiarch folder (x86_64-linux-gnu, aarch64-linux-gnu on a Jetson)
+        found = sorted(usr.glob("lib/*/libfastrtps.so"))
+        if not found:
+            raise SystemExit(f"ros2 round trip: no libfastrtps.so under {usr}/lib")
+        lib = found[0].parent
+        multiarch = lib.name
         log("building the Fast DDS peer (g++, ~10 s)")
         tmp_exe = exe.with_suffix(".tmp")
         subprocess.run([cxx, "-std=c++17", "-O1", "-o", str(tmp_exe), str(src), f"-I{usr / 'include'}",
-                        f"-I{usr / 'include' / 'x86_64-linux-gnu'}", f"-L{lib}", "-lfastrtps", "-lfastcdr",
+                        f"-I{usr / 'include' / multiarch}", f"-L{lib}", "-lfastrtps", "-lfastcdr",
                         # RPATH (not RUNPATH) so that Fast DDS finds its own dependencies there too
                         f"-Wl,--disable-new-dtags,-rpath,{lib}", "-lpthread"], check=True, timeout=300)
         tmp_exe.replace(exe)

@@ -154,6 +154,7 @@ def test_goal_checks_and_request() -> None:
     assert GenerationNode._check(goal(chat=False, system_prompt="be brief")) == "system_prompt needs chat = true"
     assert GenerationNode._check(goal(json_schema="[1]")) == "json_schema must be a JSON object"
     assert GenerationNode._check(goal(json_schema="{")).startswith("json_schema is not valid JSON")
+    assert GenerationNode._check(goal(json_schema="[" * 100_000)) == "json_schema is nested too deeply"
     node = GenerationNode.__new__(GenerationNode)  # the request builder needs only the parameters
     node.params = NodeParams(max_tokens=99, temperature=0.0)
     schema = {"type": "object", "properties": {"action": {"enum": ["go"]}}}

@@ -20,7 +20,9 @@ import java.util.concurrent.TimeUnit;
  * (opened on first use: loading a model takes seconds), generates one reply at a time, and hands
  * the streamed text, the end and errors to a {@link Listener} on the main thread. {@link #cancel}
  * works from any thread and stops the reply at its next token. Owned by the {@link SkipperApp}, so
- * an Activity that is recreated (rotation) finds the conversation and a running reply intact.
+ * an Activity that is recreated (rotation) finds the conversation and a running reply intact; what
+ * arrives while no listener is set (the screen in the background) is kept and handed to the next
+ * one. {@link #send}, {@link #setListener} and {@link #close} are for the main thread.
  */
 public final class GenerationController implements AutoCloseable {
 
@@ -64,7 +66,12 @@ public final class GenerationController implements AutoCloseable {
     // session's start of request (which clears its own flag) and the first token still stops it
     private volatile boolean cancelRequested;
     private boolean closed;         // guarded by lock
-    private volatile Listener listener;
+    // main thread only: the reply so far, how much of it the listener has had, and an end it has not
+    private Listener listener;
+    private final StringBuilder reply = new StringBuilder();
+    private int delivered;
+    private GenerationResult pendingDone;
+    private String pendingError;
 
     /**
      * @param config the deployment (its generation settings apply to every reply)
@@ -76,13 +83,15 @@ public final class GenerationController implements AutoCloseable {
     }
 
     /**
-     * Replaces the listener (an Activity sets itself in onStart and clears it in onStop; pieces
-     * that arrive with no listener are dropped, the result still reaches the next one).
+     * Replaces the listener (an Activity sets itself in onStart and clears it in onStop). A new
+     * listener first gets, in one {@link Listener#onText} call, the text of the current reply it
+     * has not seen, then the reply's end if that came meanwhile.
      *
      * @param l the listener, or {@code null}
      */
     public void setListener(Listener l) {
         this.listener = l;
+        flush();
     }
 
     /** @return whether a reply is being generated */
@@ -106,6 +115,10 @@ public final class GenerationController implements AutoCloseable {
             running = true;
             cancelRequested = false;
         }
+        reply.setLength(0);
+        delivered = 0;
+        pendingDone = null;
+        pendingError = null;
         GenerationOptions options = config.generation().toOptions();
         worker.execute(() -> {
             try {
@@ -121,13 +134,29 @@ public final class GenerationController implements AutoCloseable {
                                 s.cancel();
                             }
                             if (!text.isEmpty()) {
-                                post(l -> l.onText(text));
+                                main.post(() -> {
+                                    reply.append(text);
+                                    flush();
+                                });
                             }
                         });
-                finish(() -> post(l -> l.onDone(r)));
-            } catch (SkipperException | RuntimeException e) {
-                String msg = SkipperException.oneLine(String.valueOf(e.getMessage()));
-                finish(() -> post(l -> l.onError(msg)));
+                finish();
+                main.post(() -> {
+                    pendingDone = r;
+                    flush();
+                });
+            } catch (Throwable e) { // an OutOfMemoryError loading a model too: the UI must not stay busy
+                String msg = e instanceof SkipperException || e instanceof RuntimeException
+                        ? SkipperException.oneLine(String.valueOf(e.getMessage()))
+                        : e.getClass().getSimpleName() + ": " + SkipperException.oneLine(String.valueOf(e.getMessage()));
+                finish();
+                main.post(() -> {
+                    pendingError = msg;
+                    flush();
+                });
+                if (e instanceof Error err && !(e instanceof OutOfMemoryError)) {
+                    throw err;
+                }
             }
         });
         return true;
@@ -165,20 +194,33 @@ public final class GenerationController implements AutoCloseable {
         return session;
     }
 
-    private void finish(Runnable report) {
+    private void finish() {
         synchronized (lock) {
             running = false;
         }
-        report.run();
     }
 
-    private void post(java.util.function.Consumer<Listener> call) {
-        main.post(() -> {
-            Listener l = listener;
-            if (l != null) {
-                call.accept(l);
-            }
-        });
+    /** Hands the listener what it has not had yet (main thread). */
+    private void flush() {
+        Listener l = listener;
+        if (l == null) {
+            return;
+        }
+        if (delivered < reply.length()) {
+            String piece = reply.substring(delivered);
+            delivered = reply.length();
+            l.onText(piece);
+        }
+        if (pendingDone != null) {
+            GenerationResult r = pendingDone;
+            pendingDone = null;
+            l.onDone(r);
+        }
+        if (pendingError != null) {
+            String e = pendingError;
+            pendingError = null;
+            l.onError(e);
+        }
     }
 
     /** Cancels a running reply, then closes the session and the engine on the worker. */
@@ -189,8 +231,11 @@ public final class GenerationController implements AutoCloseable {
                 return;
             }
             closed = true;
-            if (running && session != null) {
-                session.cancel();
+            if (running) {
+                cancelRequested = true; // also stops a reply whose session is still opening
+                if (session != null) {
+                    session.cancel();
+                }
             }
         }
         worker.execute(() -> {

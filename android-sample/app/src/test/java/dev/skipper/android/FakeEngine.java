@@ -53,6 +53,7 @@ final class FakeEngine implements Engine {
     final class FakeSession implements Session {
         final List<String> userTurns = Collections.synchronizedList(new ArrayList<>());
         final List<String> generatingThreads = Collections.synchronizedList(new ArrayList<>());
+        final List<String> events = Collections.synchronizedList(new ArrayList<>()); // "chat", "reset", in order
         volatile boolean cancelled;
         volatile boolean closed;
         volatile int resets;
@@ -60,6 +61,7 @@ final class FakeEngine implements Engine {
         @Override
         public GenerationResult chat(List<ChatMessage> messages, GenerationOptions options, TokenListener listener) {
             cancelled = false; // as the real session: a request starts uncancelled
+            events.add("chat");
             generatingThreads.add(Thread.currentThread().getName());
             messages.forEach(m -> userTurns.add(m.content()));
             StringBuilder text = new StringBuilder();
@@ -111,6 +113,7 @@ final class FakeEngine implements Engine {
 
         @Override
         public void reset() {
+            events.add("reset");
             resets++;
         }
 

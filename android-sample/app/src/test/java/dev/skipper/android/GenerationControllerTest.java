@@ -206,5 +206,72 @@ public class GenerationControllerTest {
         controller.reset();
         await(() -> ui.done != null && engine.last != null && engine.last.resets == 1);
         assertNotNull(engine.last);
+        assertEquals("the reset runs after the reply, not before it", List.of("chat", "reset"), engine.last.events);
+    }
+
+    @Test
+    public void whatArrivesWithoutAListenerReachesTheNextOne() throws Exception {
+        FakeEngine engine = new FakeEngine(List.of("a", "b", "c"), 0);
+        controller = new GenerationController(CONFIG, c -> engine);
+        Recorder first = new Recorder();
+        controller.setListener(first);
+        assertTrue(controller.send("hi"));
+        controller.setListener(null); // the screen goes to the background at once
+        await(() -> !controller.isRunning());
+        assertTrue(first.pieces.isEmpty());
+        Recorder next = new Recorder();
+        controller.setListener(next);
+        assertEquals("the missed text in one piece", List.of("abc"), next.pieces);
+        assertNotNull("then the end", next.done);
+        assertEquals("abc", next.done.text());
+        Recorder third = new Recorder();
+        controller.setListener(third);
+        assertTrue("nothing is handed out twice", third.pieces.isEmpty() && third.done == null);
+    }
+
+    @Test
+    public void anErrorLoadingTheModelDoesNotLeaveTheScreenBusy() throws Exception {
+        controller = new GenerationController(CONFIG, c -> {
+            throw new OutOfMemoryError("simulated: the model does not fit");
+        });
+        Recorder ui = new Recorder();
+        controller.setListener(ui);
+        assertTrue(controller.send("hi"));
+        await(() -> ui.error != null);
+        assertEquals("OutOfMemoryError: simulated: the model does not fit", ui.error);
+        assertFalse(controller.isRunning());
+    }
+
+    @Test
+    public void closeWhileTheEngineOpensStopsTheReplyBeforeItStarts() throws Exception {
+        FakeEngine engine = new FakeEngine(Collections.nCopies(1000, "x"), 5);
+        java.util.concurrent.CountDownLatch opening = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        controller = new GenerationController(CONFIG, c -> {
+            opening.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException ex) {
+                throw new SkipperException("interrupted");
+            }
+            return engine;
+        });
+        controller.setListener(new Recorder());
+        assertTrue(controller.send("hi"));
+        opening.await();
+        new Thread(() -> {
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException ignored) {
+                // the latch opens anyway
+            }
+            release.countDown();
+        }).start();
+        long t0 = System.nanoTime();
+        controller.close();
+        assertTrue("close did not wait for a whole reply", System.nanoTime() - t0 < 3_000_000_000L);
+        assertTrue("no reply was generated", engine.last.userTurns.isEmpty());
+        assertTrue(engine.last.closed && engine.closed);
+        controller = null;
     }
 }

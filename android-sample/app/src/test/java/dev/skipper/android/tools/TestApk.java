@@ -24,7 +24,11 @@ import java.util.zip.ZipOutputStream;
  * XML here covers what this manifest uses (elements, string/int/boolean attributes, the android
  * namespace), as documented in AOSP's {@code ResourceTypes.h}.
  *
- * <p>Run by Maven before the tests: {@code TestApk OUT.ap_ ASSETS_DIR PACKAGE}.
+ * <p>The elements come from the app's real {@code AndroidManifest.xml} (the application class and
+ * every activity with its {@code exported} flag), so a class renamed there is what the tests see;
+ * attributes this writer does not encode (configChanges, windowSoftInputMode, ...) are left out.
+ *
+ * <p>Run by Maven before the tests: {@code TestApk OUT.ap_ MANIFEST ASSETS_DIR PACKAGE MIN_SDK TARGET_SDK}.
  */
 public final class TestApk {
     private static final String ANDROID_NS = "http://schemas.android.com/apk/res/android";
@@ -53,18 +57,37 @@ public final class TestApk {
      * @param args the APK to write, the assets folder, the package name
      * @throws IOException when a file cannot be read or written
      */
-    public static void main(String[] args) throws IOException {
+    public static void main(String[] args) throws Exception {
         Path out = Path.of(args[0]);
-        Path assets = Path.of(args[1]);
-        String pkg = args[2];
+        Path manifestXml = Path.of(args[1]);
+        Path assets = Path.of(args[2]);
+        String pkg = args[3];
+        int minSdk = Integer.parseInt(args[4]);
+        int targetSdk = Integer.parseInt(args[5]);
+        javax.xml.parsers.DocumentBuilderFactory xml = javax.xml.parsers.DocumentBuilderFactory.newInstance();
+        xml.setNamespaceAware(true);
+        xml.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
+        org.w3c.dom.Element app = (org.w3c.dom.Element) xml.newDocumentBuilder().parse(manifestXml.toFile())
+                .getElementsByTagName("application").item(0);
+        if (app == null) {
+            throw new IOException(manifestXml + ": no <application>");
+        }
+        List<Element> activities = new ArrayList<>();
+        org.w3c.dom.NodeList acts = app.getElementsByTagName("activity");
+        for (int i = 0; i < acts.getLength(); i++) {
+            org.w3c.dom.Element a = (org.w3c.dom.Element) acts.item(i);
+            activities.add(new Element("activity", List.of(new Attr(true, "name", a.getAttributeNS(ANDROID_NS, "name")),
+                    new Attr(true, "exported", Boolean.parseBoolean(a.getAttributeNS(ANDROID_NS, "exported")))), List.of()));
+        }
+        List<Attr> appAttrs = new ArrayList<>(List.of(new Attr(true, "name", app.getAttributeNS(ANDROID_NS, "name"))));
+        if (app.hasAttributeNS(ANDROID_NS, "label")) {
+            appAttrs.add(new Attr(true, "label", app.getAttributeNS(ANDROID_NS, "label")));
+        }
         Element manifest = new Element("manifest", List.of(new Attr(false, "package", pkg),
                 new Attr(true, "versionCode", 1), new Attr(true, "versionName", "1.0")), List.of(
-                new Element("uses-sdk", List.of(new Attr(true, "minSdkVersion", 26),
-                        new Attr(true, "targetSdkVersion", 34)), List.of()),
-                new Element("application", List.of(new Attr(true, "name", pkg + ".SkipperApp"),
-                        new Attr(true, "label", "Skipper")), List.of(
-                        new Element("activity", List.of(new Attr(true, "name", pkg + ".MainActivity"),
-                                new Attr(true, "exported", true)), List.of())))));
+                new Element("uses-sdk", List.of(new Attr(true, "minSdkVersion", minSdk),
+                        new Attr(true, "targetSdkVersion", targetSdk)), List.of()),
+                new Element("application", appAttrs, activities)));
         Path tmp = out.resolveSibling(out.getFileName() + ".tmp");
         Files.createDirectories(out.toAbsolutePath().getParent());
         try (ZipOutputStream zip = new ZipOutputStream(Files.newOutputStream(tmp))) {
