@@ -35,7 +35,7 @@ import java.util.concurrent.TimeUnit;
  * <p>Requests: {@code {"id": "r1", "prompt": "...", "chat": true, "max_tokens": 64}} ({@code chat}
  * and {@code max_tokens} optional: the deployment's generation settings apply) or
  * {@code {"reload": true}}. Answers: {@code {"id", "text", "finish_reason", "tokens",
- * "tokens_per_second", "queue_ms"}} or {@code {"id", "error"}}.
+ * "tokens_per_second", "queue_ms"}}, {@code {"id", "reloaded": true|false}} or {@code {"id", "error"}}.
  *
  * <p>Config changes: when the deployment file changes (checked every second) or on a reload
  * request, the service opens a new engine from the file and only then closes the old one; a file
@@ -137,11 +137,12 @@ public final class DeviceService {
                 e.backendName(), s.contextLength(), deployment);
     }
 
-    /** A new configuration, or the old one kept with a one-line reason. */
-    private void reload(String why) {
+    /** A new configuration, or the old one kept with a one-line reason; whether it was swapped. */
+    private boolean reload(String why) {
         try {
             open();
             log.println("device-service: reloaded (" + why + ")");
+            return true;
         } catch (IOException | SkipperException | RuntimeException e) {
             try {
                 loadedAt = Files.getLastModifiedTime(deployment); // report a bad file once, not every second
@@ -150,6 +151,7 @@ public final class DeviceService {
             }
             log.println("device-service: config error, still serving the previous configuration: "
                     + SkipperException.oneLine(String.valueOf(e.getMessage())));
+            return false;
         }
     }
 
@@ -162,28 +164,30 @@ public final class DeviceService {
     /** The stdin thread: parses lines into the queue; refuses what does not fit or parse. */
     private void readRequests(BufferedReader in) {
         try {
-            String line;
-            while ((line = in.readLine()) != null) {
-                if (line.isBlank()) {
-                    continue;
-                }
-                JsonElement e = null;
-                if (line.length() <= MAX_LINE_CHARS) {
-                    try {
-                        e = JsonParser.parseString(line);
-                    } catch (JsonParseException ignored) {
-                        // answered below
+            StringBuilder buf = new StringBuilder();
+            while (true) {
+                // a line of at most MAX_LINE_CHARS is kept; the rest of a longer one is read and dropped
+                boolean tooLong = false;
+                buf.setLength(0);
+                int c;
+                while ((c = in.read()) >= 0 && c != '\n') {
+                    if (buf.length() < MAX_LINE_CHARS) {
+                        buf.append((char) c);
+                    } else {
+                        tooLong = true;
                     }
                 }
-                if (e == null || !e.isJsonObject()) {
-                    answerError(null, line.length() > MAX_LINE_CHARS ? "bad request: a line over " + MAX_LINE_CHARS
-                            + " characters" : "bad request: not a JSON object on one line");
-                    continue;
+                if (c < 0 && buf.length() == 0 && !tooLong) {
+                    break;
                 }
-                JsonObject req = e.getAsJsonObject();
-                req.addProperty("_queued_nanos", System.nanoTime());
-                if (!queue.offer(req)) {
-                    answerError(id(req), "queue full (" + QUEUE_CAPACITY + " requests wait)");
+                String line = buf.toString();
+                if (tooLong) {
+                    answerError(null, "bad request: a line over " + MAX_LINE_CHARS + " characters");
+                } else if (!line.isBlank()) {
+                    offer(line);
+                }
+                if (c < 0) {
+                    break;
                 }
             }
         } catch (IOException e) {
@@ -193,6 +197,24 @@ public final class DeviceService {
             queue.put(END);
         } catch (InterruptedException ignored) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    private void offer(String line) {
+        JsonElement e = null;
+        try {
+            e = JsonParser.parseString(line);
+        } catch (JsonParseException ignored) {
+            // answered below
+        }
+        if (e == null || !e.isJsonObject()) {
+            answerError(null, "bad request: not a JSON object on one line");
+            return;
+        }
+        JsonObject req = e.getAsJsonObject();
+        req.addProperty("_queued_nanos", System.nanoTime());
+        if (!queue.offer(req)) {
+            answerError(id(req), "queue full (" + QUEUE_CAPACITY + " requests wait)");
         }
     }
 
@@ -238,7 +260,15 @@ public final class DeviceService {
     private void handle(JsonObject req) {
         String id = id(req);
         if (req.has("reload")) {
-            reload("requested");
+            JsonObject a = new JsonObject();
+            a.addProperty("id", id);
+            if (!req.get("reload").isJsonPrimitive() || !req.get("reload").getAsJsonPrimitive().isBoolean()
+                    || !req.get("reload").getAsBoolean()) {
+                answerError(id, "reload: must be true");
+                return;
+            }
+            a.addProperty("reloaded", reload("requested"));
+            out.println(a);
             return;
         }
         try {
@@ -271,7 +301,7 @@ public final class DeviceService {
             generatedTokens += r.stats().generatedTokens();
             double tps = r.stats().decodeTokensPerSecond();
             decodeSeconds += tps > 0 ? r.stats().generatedTokens() / tps : 0;
-        } catch (SkipperException | IllegalArgumentException | UnsupportedOperationException | IllegalStateException e) {
+        } catch (SkipperException | RuntimeException e) { // one bad request never ends the service
             failed++;
             answerError(id, SkipperException.oneLine(String.valueOf(e.getMessage())));
         }

@@ -8,6 +8,7 @@ import dev.skipper.api.Engine;
 import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.GenerationResult;
 import dev.skipper.api.Session;
+import dev.skipper.api.SkipperException;
 import dev.skipper.core.Skipper;
 import dev.skipper.core.config.DeploymentConfig;
 import dev.skipper.core.config.DeploymentConfigLoader;
@@ -73,43 +74,55 @@ public final class RobotCommands {
         Path target = Path.of(args[0]);
         DeploymentConfig config = target.toString().endsWith(".yaml")
                 ? DeploymentConfigLoader.load(target) : DeploymentConfig.defaults(target);
-        List<String> instructions = new ArrayList<>(Arrays.asList(args).subList(1, args.length));
-        if (instructions.isEmpty()) {
-            BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-            for (String line; (line = in.readLine()) != null; ) {
-                if (!line.isBlank()) {
-                    instructions.add(line.strip());
-                }
-            }
-        }
         // greedy: the same instruction always gives the same command
         GenerationOptions options = GenerationOptions.greedy(96).withJsonSchema(SCHEMA);
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         int invalid = 0;
         try (Engine engine = Skipper.open(config); Session session = engine.newSession()) {
-            for (String instruction : instructions) {
-                long t0 = System.nanoTime();
-                // a whole conversation per instruction: the system turn and the examples are the
-                // cached prefix, only the instruction and the answer are computed
-                List<ChatMessage> conversation = new ArrayList<>();
-                conversation.add(ChatMessage.system(SYSTEM));
-                conversation.addAll(EXAMPLES);
-                conversation.add(ChatMessage.user(instruction));
-                GenerationResult r = session.reply(conversation, options, null);
-                JsonObject line = new JsonObject();
-                line.addProperty("instruction", instruction);
-                try {
-                    line.add("command", validate(r.text()));
-                } catch (IllegalArgumentException e) {
-                    invalid++;
-                    line.addProperty("error", e.getMessage() + " (finish: " + r.finishReason() + ")");
+            if (args.length > 1) {
+                for (String instruction : Arrays.asList(args).subList(1, args.length)) {
+                    invalid += command(session, options, instruction, out);
                 }
-                line.addProperty("tokens", r.stats().generatedTokens());
-                line.addProperty("ms", (System.nanoTime() - t0) / 1_000_000);
-                out.println(line);
+            } else { // one per line from stdin, answered as it comes
+                BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+                for (String line; (line = in.readLine()) != null; ) {
+                    if (!line.isBlank()) {
+                        invalid += command(session, options, line.strip(), out);
+                    }
+                }
             }
         }
         System.exit(invalid == 0 ? 0 : 1);
+    }
+
+    /** One instruction's command line; 1 when it failed or is invalid, else 0. */
+    private static int command(Session session, GenerationOptions options, String instruction, PrintStream out) {
+        long t0 = System.nanoTime();
+        JsonObject line = new JsonObject();
+        line.addProperty("instruction", instruction);
+        int bad = 0;
+        try {
+            // a whole conversation per instruction: the system turn and the examples are the
+            // cached prefix, only the instruction and the answer are computed
+            List<ChatMessage> conversation = new ArrayList<>();
+            conversation.add(ChatMessage.system(SYSTEM));
+            conversation.addAll(EXAMPLES);
+            conversation.add(ChatMessage.user(instruction));
+            GenerationResult r = session.reply(conversation, options, null);
+            try {
+                line.add("command", validate(r.text()));
+            } catch (IllegalArgumentException e) {
+                bad = 1;
+                line.addProperty("error", e.getMessage() + " (finish: " + r.finishReason() + ")");
+            }
+            line.addProperty("tokens", r.stats().generatedTokens());
+        } catch (SkipperException e) { // e.g. an instruction longer than the context: the next one still runs
+            bad = 1;
+            line.addProperty("error", SkipperException.oneLine(String.valueOf(e.getMessage())));
+        }
+        line.addProperty("ms", (System.nanoTime() - t0) / 1_000_000);
+        out.println(line);
+        return bad;
     }
 
     /**

@@ -13,7 +13,10 @@ import java.util.List;
  * what the group uses, not counting inactive page cache (reclaimable: the figure {@code docker
  * stats} shows). cgroup v2 ({@code memory.max}, {@code memory.current}) and v1
  * ({@code memory.limit_in_bytes}, {@code memory.usage_in_bytes}), as the kernel mounts them under
- * {@code /sys/fs/cgroup}; inside a cgroup namespace the group is the mount's root.
+ * {@code /sys/fs/cgroup}; inside a cgroup namespace the group is the mount's root. When the
+ * tightest limit is an ancestor's, its other children's use is not subtracted (it is not visible
+ * from here in general), so the figure can be optimistic there; a limit on this process's own group
+ * (the container case) is exact.
  */
 final class CgroupMemory {
     /** A v1 "no limit" is a page-rounded 2^63-1; anything this large is no limit. */
