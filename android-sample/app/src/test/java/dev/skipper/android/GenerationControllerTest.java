@@ -73,6 +73,20 @@ public class GenerationControllerTest {
         shadowOf(Looper.getMainLooper()).idle();
     }
 
+    /** An opener that says it has started, then waits for {@code release} before it hands out {@code engine}. */
+    static GenerationController.EngineOpener openingUntil(java.util.concurrent.CountDownLatch started,
+                                                          java.util.concurrent.CountDownLatch release, FakeEngine engine) {
+        return c -> {
+            started.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException ex) {
+                throw new SkipperException("interrupted");
+            }
+            return engine;
+        };
+    }
+
     @After
     public void close() {
         if (controller != null) {
@@ -142,15 +156,7 @@ public class GenerationControllerTest {
         FakeEngine engine = new FakeEngine(List.of("a", "b"), 0);
         java.util.concurrent.CountDownLatch opening = new java.util.concurrent.CountDownLatch(1);
         java.util.concurrent.CountDownLatch cancelled = new java.util.concurrent.CountDownLatch(1);
-        controller = new GenerationController(CONFIG, c -> {
-            opening.countDown();
-            try {
-                cancelled.await();
-            } catch (InterruptedException ex) {
-                throw new SkipperException("interrupted");
-            }
-            return engine;
-        });
+        controller = new GenerationController(CONFIG, openingUntil(opening, cancelled, engine));
         Recorder ui = new Recorder();
         controller.setListener(ui);
         assertTrue(controller.send("hi"));
@@ -247,15 +253,7 @@ public class GenerationControllerTest {
         FakeEngine engine = new FakeEngine(Collections.nCopies(1000, "x"), 5);
         java.util.concurrent.CountDownLatch opening = new java.util.concurrent.CountDownLatch(1);
         java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-        controller = new GenerationController(CONFIG, c -> {
-            opening.countDown();
-            try {
-                release.await();
-            } catch (InterruptedException ex) {
-                throw new SkipperException("interrupted");
-            }
-            return engine;
-        });
+        controller = new GenerationController(CONFIG, openingUntil(opening, release, engine));
         controller.setListener(new Recorder());
         assertTrue(controller.send("hi"));
         opening.await();
