@@ -61,16 +61,27 @@ final class SpeculativeDecoder implements DecodeStrategy {
      */
     SpeculativeDecoder(Sequence seq, Sampler sampler, SpeculationConfig config, boolean withQ)
             throws SkipperException {
+        this(seq, sampler, config, withQ, SpeculationPolicy.drafters(config, seq.runner(), seq.contextLength(),
+                seq.chunk()));
+    }
+
+    /**
+     * With drafters made elsewhere (tests that give a drafter a calibration of their own).
+     *
+     * @param set the drafters, owned (closed) by this decoder from now on
+     */
+    SpeculativeDecoder(Sequence seq, Sampler sampler, SpeculationConfig config, boolean withQ,
+                       SpeculationPolicy.Drafters set) throws SkipperException {
         this.seq = seq;
         this.sampler = sampler;
         this.numLayers = seq.runner().manifest().model().numLayers();
         this.mode = config.mode();
-        this.set = SpeculationPolicy.drafters(config, seq.runner(), seq.contextLength(), seq.chunk());
+        this.set = set;
         this.drafters = set.drafters();
         int maxDraft = Math.max(1, Math.min(config.maxDraftTokens(), seq.chunk() - 1));
         Drafts d = null;
         try {
-            this.controller = new DraftController(maxDraft, drafters.size(), set.priors(), config.adaptive());
+            this.controller = new DraftController(maxDraft, set.priors(), config.adaptive());
             d = new Drafts(seq.runner(), maxDraft, withQ);
             this.verifier = new Verifier(seq.runner(), maxDraft);
         } catch (SkipperException | RuntimeException e) {
@@ -162,6 +173,7 @@ final class SpeculativeDecoder implements DecodeStrategy {
                 }
                 Drafter drafter = drafters.get(d);
                 drafter.prepare(context); // one-time work (a new prompt's catch-up) stays out of the draft cost
+                context.rowCost(controller.rowCost(d));
                 long t0 = System.nanoTime();
                 drafts.clear();
                 drafter.propose(context, k, drafts);
@@ -172,6 +184,7 @@ final class SpeculativeDecoder implements DecodeStrategy {
                         continue; // no prompt-lookup match: try the next drafter
                     }
                     draftNanos += t1 - t0;
+                    controller.observeEmpty(d, t1 - t0); // no draft worth verifying: a plain step follows
                     break;
                 }
                 int recentKeep = seq.recent().length();

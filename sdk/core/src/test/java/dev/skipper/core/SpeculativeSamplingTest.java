@@ -26,6 +26,23 @@ class SpeculativeSamplingTest {
     @ParameterizedTest
     @EnumSource(value = SpeculationMode.class, names = {"LAYER_SKIP", "NGRAM", "EXIT_HEAD", "FEATURE"})
     void theTokensOfARoundFollowTheModelsDistribution(SpeculationMode mode) throws Exception {
+        roundsFollowTheModelsDistribution(mode, null);
+    }
+
+    /**
+     * The feature drafter choosing its own draft lengths from a calibration (here one that rates a
+     * draft as likely as its confidence, so rounds draft 0 to 4 tokens by the drafter's own
+     * probabilities; an empty round is a plain step): which drafts a round keeps depends only on
+     * the drafter's probabilities, so the round's tokens still follow p.
+     */
+    @org.junit.jupiter.api.Test
+    void selfLimitingFeatureDraftsKeepTheModelsDistribution() throws Exception {
+        roundsFollowTheModelsDistribution(SpeculationMode.FEATURE, SelfLimitingDraftingTest.ratingEqualToConfidence());
+    }
+
+    private static void roundsFollowTheModelsDistribution(SpeculationMode mode,
+                                                          dev.skipper.core.speculation.AcceptanceByConfidence rating)
+            throws Exception {
         DefaultEngine engine = EngineTestData.engine("tiny-bpe-fp32");
         var runner = engine.runner();
         int layers = runner.manifest().model().numLayers();
@@ -73,7 +90,9 @@ class SpeculativeSamplingTest {
             int[] next = new int[8];
             long rounds = 0;
             long accepted = 0;
-            try (SpeculativeDecoder spec = new SpeculativeDecoder(seq, sampler, config, true)) {
+            try (SpeculativeDecoder spec = rating == null ? new SpeculativeDecoder(seq, sampler, config, true)
+                    : new SpeculativeDecoder(seq, sampler, config, true,
+                            SelfLimitingDraftingTest.featureOnly(seq, rating, 4))) {
                 for (int t = 0; t < TRIALS; t++) {
                     sampler.begin(1000 + t);
                     spec.begin();
@@ -94,7 +113,11 @@ class SpeculativeSamplingTest {
                     seq.rewindPending(past + 1);
                     assertTrue(seq.cached() == past && seq.cache().length(0) == past);
                 }
-                assertTrue(rounds == TRIALS, "every step must have been a round, got " + rounds);
+                if (rating == null) {
+                    assertTrue(rounds == TRIALS, "every step must have been a round, got " + rounds);
+                } else {
+                    assertTrue(rounds > TRIALS / 20 && rounds < TRIALS, "some steps drafted, some did not: " + rounds);
+                }
             }
             double chi = chiSquare(counts, p, TRIALS);
             double wrong = chiSquare(counts, hotter, TRIALS);

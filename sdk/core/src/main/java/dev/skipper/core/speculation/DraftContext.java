@@ -23,6 +23,10 @@ public final class DraftContext {
     private SamplingOptions sampling = SamplingOptions.GREEDY;
     private HiddenStates features;  // [maxSeq][hidden] the model's last-layer output by position, or null
     private int featuresKnown;
+    private double rowCost = DEFAULT_ROW_COST;
+
+    /** {@link #rowCost()} before anything was measured: a draft ~7 % and a verified row ~17 % of a step. */
+    public static final double DEFAULT_ROW_COST = 0.24;
 
     /**
      * @param cache the sequence's cache (null for drafters that run no model, in tests)
@@ -65,6 +69,26 @@ public final class DraftContext {
         this.features = rows;
         this.featuresKnown = rows == null ? 0 : known;
         return this;
+    }
+
+    /**
+     * Sets the marginal cost of one more draft this round: drafting it plus verifying one more row,
+     * as a fraction of a plain decoding step (the adaptive controller's measurement).
+     *
+     * @param cost the cost, &gt; 0
+     * @return this
+     */
+    public DraftContext rowCost(double cost) {
+        if (!(cost > 0) || Double.isInfinite(cost)) {
+            throw new IllegalArgumentException("a draft's row cost must be a positive fraction of a step, got " + cost);
+        }
+        this.rowCost = cost;
+        return this;
+    }
+
+    /** @return the marginal cost of one more draft, as a fraction of a plain step */
+    public double rowCost() {
+        return rowCost;
     }
 
     /** @return the last-layer rows by position, or null; read only */

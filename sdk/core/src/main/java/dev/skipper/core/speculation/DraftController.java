@@ -12,6 +12,12 @@ package dev.skipper.core.speculation;
  * stays below {@link #SWITCH_OFF_RATIO} of plain decoding's, speculation is switched off for the
  * session.
  *
+ * <p>A <em>self-limiting</em> drafter (the trained feature drafter: {@link Drafter#limitsItself()})
+ * decides each round's length itself, draft by draft, from its calibrated acceptance and the
+ * marginal cost of a draft that this controller measures ({@link #rowCost}). The controller gives it
+ * the whole budget and judges it by the measured rate of its rounds (tokens per second, empty rounds
+ * included) against plain decoding's, with the same probing while it loses.
+ *
  * <p>Not thread-safe: one per session.
  */
 public final class DraftController {
@@ -58,15 +64,42 @@ public final class DraftController {
      * @param adaptive adapt online (else: fixed draft length, no plain steps by choice, never off)
      */
     public DraftController(int maxDraft, int drafterCount, double[] priorAcceptance, boolean adaptive) {
+        this(maxDraft, priors(drafterCount, priorAcceptance), adaptive);
+    }
+
+    /**
+     * What is known of a drafter before it runs.
+     *
+     * @param acceptance per-draft acceptance guess, in [0, 1]
+     * @param draftCost one drafted token as a fraction of a plain step (calibration's), or NaN
+     * @param limitsItself whether the drafter chooses each round's length itself
+     */
+    public record Prior(double acceptance, double draftCost, boolean limitsItself) {
+    }
+
+    /**
+     * @param maxDraft most drafts per round, &gt;= 1
+     * @param priors one per drafter the policy may choose among (indices 0 ..)
+     * @param adaptive adapt online (else: fixed draft length, no plain steps by choice, never off)
+     */
+    public DraftController(int maxDraft, Prior[] priors, boolean adaptive) {
         this.adaptive = adaptive;
         if (maxDraft < 1) {
             throw new IllegalArgumentException("max draft tokens must be >= 1, got " + maxDraft);
         }
         this.maxDraft = maxDraft;
-        this.drafters = new DrafterStats[drafterCount];
-        for (int i = 0; i < drafterCount; i++) {
-            drafters[i] = new DrafterStats(priorAcceptance[i]);
+        this.drafters = new DrafterStats[priors.length];
+        for (int i = 0; i < priors.length; i++) {
+            drafters[i] = new DrafterStats(priors[i]);
         }
+    }
+
+    private static Prior[] priors(int count, double[] acceptance) {
+        Prior[] p = new Prior[count];
+        for (int i = 0; i < count; i++) {
+            p[i] = new Prior(acceptance[i], Double.NaN, false);
+        }
+        return p;
     }
 
     /** @return whether the session switched speculation off */
@@ -107,6 +140,18 @@ public final class DraftController {
         }
         DrafterStats s = drafters[d];
         s.decisions++;
+        if (s.limitsItself) {
+            // Judged by its measured rounds; the first ones (cold code) are not held against it.
+            boolean profitable = s.rateRounds < COST_WARMUP_ROUNDS || plainNanos <= 0
+                    || s.roundTokens / s.roundNanos * plainNanos > 1.0;
+            if (!profitable) {
+                if (s.decisions < s.nextProbe) {
+                    return 0;
+                }
+                s.probing = true;
+            }
+            return cap;
+        }
         double a = Math.min(s.acceptance, 0.98);
         double bestRate = 0;
         int bestK = 1;
@@ -153,21 +198,12 @@ public final class DraftController {
      */
     public void observeRound(int d, int drafted, int accepted, long draftNanos, long verifyNanos) {
         DrafterStats s = drafters[d];
-        if (s.probing) { // back off while probes keep losing to plain decoding
-            s.probing = false;
-            // One round's time is noisy; a probe wins when it gained tokens at a cost below that.
-            boolean won = accepted >= 1 && plainNanos > 0
-                    && (accepted + 1) / (double) (draftNanos + verifyNanos) * plainNanos > 1.0;
-            s.probeInterval = won ? REPROBE_EVERY : Math.min(MAX_REPROBE, s.probeInterval * 2);
-            s.nextProbe = s.decisions + s.probeInterval;
-        }
+        endProbe(s, accepted >= 1 && plainNanos > 0
+                && (accepted + 1) / (double) (draftNanos + verifyNanos) * plainNanos > 1.0);
+        s.observeRate(accepted + 1, draftNanos + verifyNanos);
         double rate = (double) accepted / drafted;
         s.acceptance += EMA * (rate - s.acceptance);
-        double perToken = (double) draftNanos / drafted;
-        // The first rounds run cold code (JIT, first native runs): keep their fastest, then average.
-        s.draftNanosPerToken = s.rounds == 0 ? perToken : s.rounds < COST_WARMUP_ROUNDS
-                ? Math.min(s.draftNanosPerToken, perToken) : s.draftNanosPerToken + EMA * (perToken - s.draftNanosPerToken);
-        s.rounds++;
+        s.observeDraftCost((double) draftNanos / drafted);
         if (plainNanos > 0 && drafted >= 1) {
             // Slow average, clamped: a single noisy round must not make every draft look unprofitable.
             double observed = (verifyNanos / plainNanos - 1) / drafted;
@@ -184,6 +220,46 @@ public final class DraftController {
                 off = true;
             }
         }
+    }
+
+    /**
+     * Records a round in which a drafter that runs the model proposed nothing (a self-limiting
+     * drafter found no draft worth verifying): its time was spent for no token; the plain step that
+     * follows is recorded with {@link #observePlain}.
+     *
+     * @param d drafter index
+     * @param draftNanos the drafting time
+     */
+    public void observeEmpty(int d, long draftNanos) {
+        DrafterStats s = drafters[d];
+        endProbe(s, false);
+        s.observeRate(1, draftNanos + plainNanos);
+        s.observeDraftCost(draftNanos); // one draft computed, then dropped
+        specNanos += draftNanos;
+    }
+
+    /** One round's time is noisy; a probe wins when it gained tokens at a cost below a plain step's. */
+    private void endProbe(DrafterStats s, boolean won) {
+        if (s.probing) { // back off while probes keep losing to plain decoding
+            s.probing = false;
+            s.probeInterval = won ? REPROBE_EVERY : Math.min(MAX_REPROBE, s.probeInterval * 2);
+            s.nextProbe = s.decisions + s.probeInterval;
+        }
+    }
+
+    /**
+     * The marginal cost of one more draft of drafter {@code d} as a fraction of a plain step:
+     * drafting it plus verifying one more row. A self-limiting drafter adds a draft only when its
+     * expected tokens pay for this.
+     *
+     * @param d drafter index
+     * @return the cost, &gt; 0
+     */
+    public double rowCost(int d) {
+        DrafterStats s = drafters[d];
+        double draft = s.rounds > 0 && plainNanos > 0 ? s.draftNanosPerToken / plainNanos
+                : Double.isNaN(s.priorDraftCost) ? 0.1 : s.priorDraftCost;
+        return draft + slope;
     }
 
     /**
@@ -210,16 +286,36 @@ public final class DraftController {
 
     /** Measurements of one drafter. */
     private static final class DrafterStats {
+        final boolean limitsItself;
+        final double priorDraftCost;        // calibration's draft cost per token (fraction of a step), or NaN
         double acceptance;
         double draftNanosPerToken;
-        long rounds;
+        double roundTokens;                 // EMA of tokens per round (empty rounds: 1, the plain step's)
+        double roundNanos;                  // EMA of a round's time, same rounds
+        long rateRounds;                    // rounds in those averages
+        long rounds;                        // rounds in the draft cost
         long decisions;                     // draftLength calls
         long probeInterval = REPROBE_EVERY; // decisions between probes while unprofitable
         long nextProbe = REPROBE_EVERY;     // decision count of the next probe
         boolean probing;                    // the current round is a probe
 
-        DrafterStats(double prior) {
-            this.acceptance = prior;
+        DrafterStats(Prior prior) {
+            this.acceptance = prior.acceptance();
+            this.priorDraftCost = prior.draftCost();
+            this.limitsItself = prior.limitsItself();
+        }
+
+        void observeRate(int tokens, double nanos) {
+            roundTokens = rateRounds == 0 ? tokens : roundTokens + EMA * (tokens - roundTokens);
+            roundNanos = rateRounds == 0 ? nanos : roundNanos + EMA * (nanos - roundNanos);
+            rateRounds++;
+        }
+
+        void observeDraftCost(double perToken) {
+            // The first rounds run cold code (JIT, first native runs): keep their fastest, then average.
+            draftNanosPerToken = rounds == 0 ? perToken : rounds < COST_WARMUP_ROUNDS
+                    ? Math.min(draftNanosPerToken, perToken) : draftNanosPerToken + EMA * (perToken - draftNanosPerToken);
+            rounds++;
         }
     }
 }

@@ -35,6 +35,17 @@ public interface Drafter extends AutoCloseable {
     }
 
     /**
+     * Whether the drafter chooses each round's length itself (from its own calibrated confidence
+     * against {@link DraftContext#rowCost()}), and may propose nothing when no draft is worth
+     * verifying. The adaptive controller then gives it the whole budget and judges its rounds.
+     *
+     * @return true for a self-limiting drafter
+     */
+    default boolean limitsItself() {
+        return false;
+    }
+
+    /**
      * One-time work before a round's timed {@link #propose} (a drafter that reads the model's
      * features catches up over a new prompt here), so the controller's per-draft cost is what a
      * round costs from now on. Rows it appends to its own state stay exact.

@@ -26,7 +26,14 @@ import dev.skipper.runtime.spi.ModelRunner;
  *
  * <p>Drafts are chosen from logits scattered into a full-vocabulary row ({@code -inf} outside the
  * draft vocabulary), with the request's own sampling, so q is exact for speculative sampling.
- * Drafting stops after a draft whose own top-1 probability is below the threshold.
+ *
+ * <p>Where drafting stops: with calibration's acceptance by confidence (the adaptive default), a
+ * draft is kept only while the chance that it and every draft before it are accepted pays for the
+ * row it adds ({@link DraftChain}, with {@link DraftContext#rowCost()} measured by the
+ * controller: EAGLE-2's confidence-valued drafting, reduced to a chain). A round whose first draft
+ * does not pay proposes nothing: a plain step follows. Without it (fixed settings), drafting stops
+ * after a draft whose own top-1 probability is below the configured threshold. Both decisions read
+ * only the drafter's own probabilities, so speculative sampling stays exact.
  *
  * <p>Not thread-safe: one per session. Allocates nothing per round.
  */
@@ -44,6 +51,8 @@ public final class FeatureDrafter implements Drafter {
     private final float[] reduced;       // [chunk][N] draft-vocabulary logits
     private final float[] full;          // [vocab] one row scattered into the full vocabulary
     private final int[] input = new int[1];
+    private final AcceptanceByConfidence calibration; // null: stop on the fixed threshold
+    private final DraftChain chain = new DraftChain();
     private volatile double threshold;
     private int caughtUp; // drafter cache positions, all from true features
 
@@ -52,9 +61,13 @@ public final class FeatureDrafter implements Drafter {
      * @param maxSeq the sequence's capacity
      * @param chunk most rows of one catch-up pass, at least 1
      * @param threshold stop drafting after a draft whose top-1 probability is below this, in [0, 1]
+     *     (without a calibration)
+     * @param calibration held-out acceptance by confidence: keep drafts while they pay (then the
+     *     threshold is not used), or null
      * @throws SkipperException if its buffers cannot be allocated
      */
-    public FeatureDrafter(ModelRunner runner, int maxSeq, int chunk, double threshold) throws SkipperException {
+    public FeatureDrafter(ModelRunner runner, int maxSeq, int chunk, double threshold,
+                          AcceptanceByConfidence calibration) throws SkipperException {
         if (!runner.hasFeatureDrafter()) {
             throw new IllegalArgumentException("the bundle has no feature drafter (./skipper calibrate trains one)");
         }
@@ -67,6 +80,7 @@ public final class FeatureDrafter implements Drafter {
         this.draftVocab = runner.draftVocabulary();
         this.maxSeq = maxSeq;
         this.chunk = Math.min(chunk, maxSeq);
+        this.calibration = calibration;
         setThreshold(threshold);
         this.reduced = new float[Math.multiplyExact(this.chunk, draftVocab.length)];
         this.full = new float[vocab];
@@ -100,6 +114,11 @@ public final class FeatureDrafter implements Drafter {
     @Override
     public String name() {
         return "feature";
+    }
+
+    @Override
+    public boolean limitsItself() {
+        return calibration != null;
     }
 
     /** Forgets everything (a new sequence). */
@@ -179,6 +198,7 @@ public final class FeatureDrafter implements Drafter {
             HiddenStates current = outA;
             HiddenStates other = outB;
             int rowOf = rows - 1;
+            chain.start(context.rowCost());
             for (int i = 0; i < max; i++) {
                 java.util.Arrays.fill(full, 0, vocab, Float.NEGATIVE_INFINITY);
                 int base = rowOf * n;
@@ -194,8 +214,17 @@ public final class FeatureDrafter implements Drafter {
                     token = sampler.next(full, 0, sampling, recent);
                 }
                 double confidence = Sampler.topProbability(reduced, base, n);
+                boolean stop;
+                if (calibration != null) {
+                    if (!chain.keep(calibration.acceptance(confidence))) {
+                        break; // its row would lower the round's rate: not verified
+                    }
+                    stop = false;
+                } else {
+                    stop = confidence < threshold;
+                }
                 out.add(token);
-                if (confidence < threshold || i + 1 == max || caughtUp + i + 1 >= maxSeq) {
+                if (stop || i + 1 == max || caughtUp + i + 1 >= maxSeq) {
                     break;
                 }
                 recent.add(token);

@@ -23,17 +23,23 @@ public final class SpeculationPolicy {
      * them.
      *
      * @param drafters the drafters: model-free ones (prompt lookup) first
-     * @param priors {@code [drafters]} the adaptive controller's prior acceptance of each
+     * @param priors {@code [drafters]} what the adaptive controller knows of each before it runs
      * @param layerDrafter the layer drafter among them, or null
      * @param router FiRST routers that choose the layer drafter's skip set per sequence, or null
      * @param featureDrafter the trained feature drafter among them, or null
      */
-    public record Drafters(List<Drafter> drafters, double[] priors, LayerDrafter layerDrafter, FirstRouter router,
-                           FeatureDrafter featureDrafter) implements AutoCloseable {
+    public record Drafters(List<Drafter> drafters, DraftController.Prior[] priors, LayerDrafter layerDrafter,
+                           FirstRouter router, FeatureDrafter featureDrafter) implements AutoCloseable {
         /** Copies the list. */
         public Drafters {
             drafters = List.copyOf(drafters);
             priors = priors.clone();
+        }
+
+        /** @return what the controller knows of each drafter (a copy) */
+        @Override
+        public DraftController.Prior[] priors() {
+            return priors.clone();
         }
 
         /** Closes every drafter. */
@@ -74,30 +80,34 @@ public final class SpeculationPolicy {
         BundleManifest manifest = runner.manifest();
         SpeculationMode mode = config.mode();
         List<Drafter> drafters = new ArrayList<>();
-        List<Double> priors = new ArrayList<>();
+        List<DraftController.Prior> priors = new ArrayList<>();
         LayerDrafter layer = null;
         FirstRouter router = null;
         FeatureDrafter feature = null;
         try {
             if (mode == SpeculationMode.NGRAM || mode == SpeculationMode.AUTO) {
                 drafters.add(new PromptLookupDrafter(config.ngramSize(), Math.min(2, config.ngramSize())));
-                priors.add(0.6);
+                priors.add(new DraftController.Prior(0.6, 0, false));
             }
             // auto takes it only where the backend runs it; mode feature insists.
             if (usesFeatureDrafter(config, manifest) && (runner.hasFeatureDrafter() || mode == SpeculationMode.FEATURE)) {
                 if (!runner.hasFeatureDrafter()) {
                     throw new IllegalArgumentException("this backend does not run the bundle's feature drafter");
                 }
-                feature = new FeatureDrafter(runner, maxSeq, chunk, config.confidenceThreshold());
+                BundleManifest.FeatureDrafterSpec spec = manifest.featureDrafter();
+                // Adaptive: drafts are kept while calibration's acceptance pays for them.
+                AcceptanceByConfidence calibration = config.adaptive()
+                        ? AcceptanceByConfidence.fromThresholdTable(spec.confidence()) : null;
+                feature = new FeatureDrafter(runner, maxSeq, chunk, config.confidenceThreshold(), calibration);
                 drafters.add(feature);
-                double[] a = manifest.featureDrafter().acceptance();
-                priors.add(a.length > 0 ? a[0] : 0.5);
+                double[] a = spec.acceptance();
+                priors.add(new DraftController.Prior(a.length > 0 ? a[0] : 0.5, spec.draftCost(), feature.limitsItself()));
             }
             LayerPlan plan = mode == SpeculationMode.FEATURE ? null : layerPlan(config, manifest);
             if (plan != null) {
                 layer = new LayerDrafter(runner, plan, config.confidenceThreshold(), usesExitHead(config, manifest, plan));
                 drafters.add(layer);
-                priors.add(0.5);
+                priors.add(new DraftController.Prior(0.5, Double.NaN, false));
                 if (usesFirstRouter(config, manifest, plan)) {
                     router = FirstRouter.load(manifest);
                 }
@@ -112,8 +122,7 @@ public final class SpeculationPolicy {
         if (drafters.isEmpty()) {
             throw new SkipperException("speculation mode " + mode.yamlName() + " has no drafter for this model");
         }
-        return new Drafters(drafters, priors.stream().mapToDouble(Double::doubleValue).toArray(), layer, router,
-                feature);
+        return new Drafters(drafters, priors.toArray(DraftController.Prior[]::new), layer, router, feature);
     }
 
     /**

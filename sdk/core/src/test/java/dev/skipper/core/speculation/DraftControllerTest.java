@@ -1,0 +1,64 @@
+package dev.skipper.core.speculation;
+
+import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The controller's handling of a self-limiting drafter (the trained feature drafter). */
+class DraftControllerTest {
+    private static final long PLAIN = 10_000_000;
+
+    private static DraftController warm(DraftController.Prior prior) {
+        DraftController c = new DraftController(6, new DraftController.Prior[] {prior}, true);
+        for (int i = 0; i < DraftController.WARMUP_PLAIN_STEPS; i++) {
+            c.observePlain(PLAIN);
+        }
+        return c;
+    }
+
+    @Test
+    void aSelfLimitingDrafterGetsTheWholeBudgetWhileItsRoundsPay() {
+        DraftController c = warm(new DraftController.Prior(0.1, 0.07, true));
+        assertEquals(6, c.draftLength(0, 100), "low prior acceptance does not cut its length: it stops itself");
+        assertEquals(3, c.draftLength(0, 4), "but the budget does");
+        for (int i = 0; i < 30; i++) { // 2.5 tokens per round at 1.5 plain steps
+            c.observeRound(0, 3, 1 + i % 2, 1_000_000, 14_000_000);
+            assertEquals(6, c.draftLength(0, 100), "round " + i);
+        }
+        assertFalse(c.isOff());
+    }
+
+    @Test
+    void emptyRoundsCountAgainstItAndALosingDrafterBacksOff() {
+        DraftController c = warm(new DraftController.Prior(0.5, 0.07, true));
+        int drafted = 0;
+        for (int i = 0; i < 200; i++) {
+            if (c.wantsPlainStep()) {
+                c.observePlain(PLAIN);
+                continue;
+            }
+            if (c.draftLength(0, 100) == 0) {
+                c.observePlain(PLAIN);
+                continue;
+            }
+            drafted++;
+            c.observeEmpty(0, 2_000_000); // drafted, found nothing worth verifying, then a plain step
+            c.observePlain(PLAIN);
+        }
+        assertTrue(drafted >= DraftController.COST_WARMUP_ROUNDS && drafted < 20,
+                "a drafter whose rounds only cost time is probed less and less: drafted " + drafted);
+    }
+
+    @Test
+    void theRowCostIsCalibrationsUntilMeasuredThenTheMeasuredOne() {
+        DraftController c = warm(new DraftController.Prior(0.5, 0.07, true));
+        double before = c.rowCost(0);
+        assertTrue(before > 0.07 && before < 0.07 + 0.6, "calibration's draft cost plus the verify slope: " + before);
+        c.observeRound(0, 2, 1, 4_000_000, 13_000_000); // 0.2 of a step per draft
+        double after = c.rowCost(0);
+        assertTrue(after - before > 0.1, "measured drafts cost more than calibration said: " + before + " -> " + after);
+        DraftController unknown = warm(new DraftController.Prior(0.5, Double.NaN, false));
+        assertTrue(unknown.rowCost(0) > 0, "no prior: a positive default");
+    }
+}
