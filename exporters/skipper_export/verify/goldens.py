@@ -127,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         # Reference goldens hold bundles to the float32 yardstick: exact weights x float compute.
         write_case(a.out / "tiny-spm-int4", spm, spm, 24, 128, calibrate={**FAST_CALIBRATION, "drafter": TINY_DRAFTER}, weights="int4",
                    matmul="fp32")
-        write_case(a.out / "tiny-bpe-fp32-standard", bpe, bpe, 24, 128, weights="fp32", flavour="standard")
+        # Standard ops (the TensorRT flavour), calibrated too: the TensorRT runner's exit heads, draft
+        # head and feature drafter are tested on it through the CPU stand-in of its native seam.
+        write_case(a.out / "tiny-bpe-fp32-standard", bpe, bpe, 24, 128, calibrate={**FAST_CALIBRATION, "drafter": TINY_DRAFTER},
+                   weights="fp32", flavour="standard")
         # float16 compute (the TensorRT-style recipe), checked against its float32 twin by the runtime tests.
         write_bundle(a.out / "tiny-bpe-fp16-standard", bpe, weights="fp16", flavour="standard")
         # The default recipe (int8 matmul activations): no reference goldens (its agreement with exact

@@ -184,7 +184,7 @@ class AdaptiveDepthTest {
     void bundlesWithoutExitHeadsRefuseIt() {
         SpeculationConfig lossy = SpeculationConfig.OFF.withAdaptiveDepth(AdaptiveDepth.lossy(0.97));
         SkipperException e = assertThrows(SkipperException.class, () -> Skipper.open(
-                EngineTestData.bundle("tiny-bpe-fp32-standard"), BackendOptions.DEFAULTS, List.of("cpu"),
+                EngineTestData.bundle(dev.skipper.testing.TestData.UNCALIBRATED), BackendOptions.DEFAULTS, List.of("cpu"),
                 EngineTestData.CONTEXT, lossy).close());
         assertTrue(e.getMessage().contains("adaptive depth needs exit heads"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> AdaptiveDepth.lossy(0.3));

@@ -224,9 +224,9 @@ class BackendFallbackTest {
             String prompt = EngineTestData.goldens("tiny-bpe-fp32").prompts().get(0).text();
             assertEquals(5, session.generate(prompt, cfg.generation().toOptions(), null).tokenIds().length);
         }
-        // A speculation mode the bundle cannot serve is an error when the engine opens (the
-        // standard-flavour test bundle is not calibrated).
-        Path uncalibrated = EngineTestData.bundle("tiny-bpe-fp32-standard").toAbsolutePath();
+        // A speculation mode the bundle cannot serve is an error when the engine opens (that test
+        // bundle is not calibrated).
+        Path uncalibrated = EngineTestData.bundle(dev.skipper.testing.TestData.UNCALIBRATED).toAbsolutePath();
         Files.writeString(yaml, "bundle: " + uncalibrated + "\n" + "speculation:\n  mode: layer-skip\n");
         SkipperException e = assertThrows(SkipperException.class,
                 () -> Skipper.open(DeploymentConfigLoader.load(yaml)));

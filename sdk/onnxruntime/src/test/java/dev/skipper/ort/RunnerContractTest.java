@@ -26,6 +26,14 @@ class RunnerContractTest extends ModelRunnerContract {
         return TestCases.GOLDEN_CASES;
     }
 
+    /** Also the default recipe's int8-activation case (no goldens, a trained drafter). */
+    @Override
+    protected List<String> featureDrafterCases() {
+        List<String> all = new java.util.ArrayList<>(TestCases.GOLDEN_CASES);
+        all.add("tiny-spm-int4-int8");
+        return all;
+    }
+
     @Override
     protected String tinyCase() {
         return "tiny-bpe-fp32";

@@ -59,7 +59,7 @@ final class TestCases {
     static synchronized OrtModelRunner runner(String name) throws SkipperException, IOException {
         OrtModelRunner r = RUNNERS.get(name);
         if (r == null) {
-            r = open(caseDir(name).resolve("bundle"));
+            r = open(TestData.bundle(name));
             RUNNERS.put(name, r);
         }
         return r;

@@ -14,8 +14,8 @@ import java.util.Set;
 
 /**
  * One TensorRT engine per graph file of a bundle (embed, every layer, head, kv_fill, exit heads,
- * draft head), each from the engine cache or built into it, with the index of every binding the
- * runner uses.
+ * draft head, the trained feature drafter), each from the engine cache or built into it, with the
+ * index of every binding the runner uses.
  *
  * <p>Why one engine per layer and not per span of layers: every drafter cuts the stack at a
  * different place (an exit after any calibrated layer, a FiRST skip set of any layers, kv_fill
@@ -47,7 +47,13 @@ public final class EngineSet implements AutoCloseable {
         /** logits. */
         LOGITS(GraphContract.LOGITS),
         /** accept_prob. */
-        ACCEPT_PROB(GraphContract.ACCEPT_PROB);
+        ACCEPT_PROB(GraphContract.ACCEPT_PROB),
+        /** feature (the feature drafter's input: the model's last-layer rows). */
+        FEATURE(GraphContract.FEATURE),
+        /** embedded (the feature drafter's input: the next tokens' embeddings). */
+        EMBEDDED(GraphContract.EMBEDDED),
+        /** feature_out (the feature drafter's predicted features). */
+        FEATURE_OUT(GraphContract.FEATURE_OUT);
 
         /** The contract's tensor name. */
         public final String tensor;
@@ -97,6 +103,7 @@ public final class EngineSet implements AutoCloseable {
     private final Bound[] kvFill;        // [numLayers], or null
     private final Bound[] exits;         // [numLayers] exit head after l layers, null where none; or null
     private final Bound draftHead;       // or null
+    private final Bound featureDrafter;  // or null
 
     private EngineSet(List<Bound> engines, int numLayers, boolean kvFill, boolean draft) {
         this.engines = List.copyOf(engines);
@@ -115,23 +122,36 @@ public final class EngineSet implements AutoCloseable {
         }
         Bound[] ex = null;
         Bound dh = null;
+        Bound fd = null;
         if (draft) {
             ex = new Bound[numLayers];
-            for (; i < engines.size() - 1; i++) {
+            for (; i < engines.size(); i++) {
                 Bound b = engines.get(i);
-                ex[Integer.parseInt(b.graph().name().substring("exit_".length()))] = b;
+                String name = b.graph().name();
+                if (name.startsWith(EXIT)) {
+                    ex[Integer.parseInt(name.substring(EXIT.length()))] = b;
+                } else if (name.equals(DRAFT_HEAD)) {
+                    dh = b;
+                } else if (name.equals(FEATURE_DRAFTER)) {
+                    fd = b;
+                }
             }
-            dh = engines.get(i);
         }
         this.exits = ex;
         this.draftHead = dh;
+        this.featureDrafter = fd;
     }
+
+    private static final String EXIT = "exit_";
+    private static final String DRAFT_HEAD = "draft_head";
+    private static final String FEATURE_DRAFTER = "feature_drafter";
 
     /**
      * The graphs of a bundle in build order.
      *
      * @param manifest the bundle
-     * @param withDraftHeads include the exit and draft heads (when the bundle has them)
+     * @param withDraftHeads include the exit and draft heads and the feature drafter (when the bundle
+     *     has them)
      * @return the graphs
      */
     public static List<Graph> graphs(BundleManifest manifest, boolean withDraftHeads) {
@@ -149,10 +169,14 @@ public final class EngineSet implements AutoCloseable {
         BundleManifest.DraftHeadsSpec d = manifest.draftHeads();
         if (withDraftHeads && d != null) {
             for (BundleManifest.ExitHeadSpec e : d.exits()) {
-                out.add(new Graph("exit_" + e.layer(), e.graph().file(), ProfilePlan.GraphKind.HIDDEN_ONLY, c.exitHead()));
+                out.add(new Graph(EXIT + e.layer(), e.graph().file(), ProfilePlan.GraphKind.HIDDEN_ONLY, c.exitHead()));
             }
-            out.add(new Graph("draft_head", d.head().file(), ProfilePlan.GraphKind.HIDDEN_ONLY,
-                    c.draftHead(d.vocabSize())));
+            out.add(new Graph(DRAFT_HEAD, d.head().file(), ProfilePlan.GraphKind.HIDDEN_ONLY, c.draftHead(d.vocabSize())));
+            BundleManifest.FeatureDrafterSpec f = manifest.featureDrafter();
+            if (f != null) {
+                out.add(new Graph(FEATURE_DRAFTER, f.graph().file(), ProfilePlan.GraphKind.FEATURE_DRAFTER,
+                        c.featureDrafter(f.vocabSize())));
+            }
         }
         return out;
     }
@@ -288,6 +312,11 @@ public final class EngineSet implements AutoCloseable {
     /** @return the draft head engine, or null */
     public Bound draftHead() {
         return draftHead;
+    }
+
+    /** @return the trained feature drafter's engine, or null */
+    public Bound featureDrafter() {
+        return featureDrafter;
     }
 
     /**

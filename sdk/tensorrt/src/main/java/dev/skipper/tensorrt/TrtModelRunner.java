@@ -16,6 +16,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.LongAdder;
 import static dev.skipper.tensorrt.EngineSet.Binding.ACCEPT_PROB;
+import static dev.skipper.tensorrt.EngineSet.Binding.EMBEDDED;
+import static dev.skipper.tensorrt.EngineSet.Binding.FEATURE;
+import static dev.skipper.tensorrt.EngineSet.Binding.FEATURE_OUT;
 import static dev.skipper.tensorrt.EngineSet.Binding.HIDDEN;
 import static dev.skipper.tensorrt.EngineSet.Binding.HIDDEN_OUT;
 import static dev.skipper.tensorrt.EngineSet.Binding.INPUT_IDS;
@@ -264,6 +267,55 @@ public final class TrtModelRunner extends AbstractModelRunner<TrtHiddenStates, T
     @Override
     protected void runDraftHead(TrtHiddenStates hs, int count, float[] logits) throws SkipperException {
         headRows(engines.draftHead(), hs, 0, count, logits, draftVocabularySize());
+    }
+
+    @Override
+    protected boolean loadedFeatureDrafter() {
+        return engines.featureDrafter() != null;
+    }
+
+    /**
+     * {@inheritDoc} On the embeddings' stream, in enqueues of at most a profile's and the logits
+     * buffer's rows (causal attention makes chunks exact, as for layers): the drafter writes its new
+     * K/V in place at row {@code past} of its one-layer cache and its predicted features into
+     * {@code out}; the draft-vocabulary logits come back to the host.
+     */
+    @Override
+    protected void runFeatureDraft(TrtHiddenStates features, int featureRow, TrtHiddenStates embedded, int count,
+                                   TrtKvCache kv, int past, TrtHiddenStates out, float[] logits) throws SkipperException {
+        if (features.stream != embedded.stream) {
+            nat.synchronize(features.stream); // the feature rows were written on another sequence's stream
+        }
+        kv.useOn(embedded.stream);
+        stagePositions(embedded, past, count);
+        EngineSet.Bound e = engines.featureDrafter();
+        long kvRow = kv.geometry().rowBytes();
+        int width = draftVocabularySize();
+        int most = Math.min(plan.prefillRows(), embedded.logitRows);
+        for (int r = 0; r < count; r += most) {
+            int n = Math.min(most, count - r);
+            TrtNative.ExecutionContext c = embedded.context(e.ordinal(), plan.profileFor(n), e);
+            c.setInputShape(e.at(FEATURE), shape3(embedded, n));
+            c.setInputShape(e.at(EMBEDDED), embedded.shape3);
+            c.setInputShape(e.at(POSITION_IDS), shape2(embedded, n));
+            c.setAddress(e.at(FEATURE), features.currentHidden(), features.rowBytes * (featureRow + r));
+            c.setAddress(e.at(EMBEDDED), embedded.currentHidden(), embedded.rowBytes * r);
+            c.setAddress(e.at(POSITION_IDS), embedded.positions, 8L * r);
+            long[] pastShape = shape4(embedded, past + r, kv);
+            c.setInputShape(e.at(PAST_KEY), pastShape);
+            c.setInputShape(e.at(PAST_VALUE), pastShape);
+            c.setAddress(e.at(PAST_KEY), kv.keys[0], 0);
+            c.setAddress(e.at(PAST_VALUE), kv.values[0], 0);
+            c.setAddress(e.at(KEY), kv.keys[0], kvRow * (past + r));
+            c.setAddress(e.at(VALUE), kv.values[0], kvRow * (past + r));
+            c.setAddress(e.at(FEATURE_OUT), out.currentHidden(), out.rowBytes * r);
+            c.setAddress(e.at(LOGITS), embedded.logits, 0);
+            enqueue(c, embedded);
+            long bytes = 4L * n * width;
+            nat.copyToHost(embedded.logits, 0, embedded.hostLogits, 0, bytes, embedded.stream);
+            nat.synchronize(embedded.stream); // also completes the writes into out and the cache
+            embedded.hostLogitView.get(0, logits, r * width, n * width);
+        }
     }
 
     /** A head engine over rows {@code [row, row + count)} in enqueues of at most logitRows rows. */

@@ -22,8 +22,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Greedy speculative decoding through the TensorRT runner (on the stand-in seam) is token-for-token
- * plain decoding on the same runner, in every mode the bundle supports, and plain decoding equals
- * the cpu backend's.
+ * plain decoding on the same runner, in every mode the bundle supports (the test data calibrates it:
+ * exit heads, draft head and the trained feature drafter run as engines), and plain decoding
+ * equals the cpu backend's.
  */
 class TrtSpeculativeIdentityTest {
     private static final String CASE = "tiny-bpe-fp32-standard";
@@ -51,11 +52,15 @@ class TrtSpeculativeIdentityTest {
                 assertEquals(NEW_TOKENS, want.length);
                 assertArrayEquals(generate(cpu, prompt, plain), want, "plain tensorrt vs cpu: " + prompt);
                 for (SpeculationMode mode : new SpeculationMode[] {SpeculationMode.NGRAM, SpeculationMode.EARLY_EXIT,
-                        SpeculationMode.LAYER_SKIP, SpeculationMode.AUTO}) {
+                        SpeculationMode.LAYER_SKIP, SpeculationMode.EXIT_HEAD, SpeculationMode.FEATURE,
+                        SpeculationMode.AUTO}) {
                     try (DefaultSession s = trt.newSession()) {
                         GenerationResult r = s.generate(prompt, plain.withSpeculation(mode), null);
                         assertArrayEquals(want, r.tokenIds(), mode.yamlName() + ": " + prompt);
                         drafted += r.stats().speculation().drafted();
+                        if (mode == SpeculationMode.FEATURE || mode == SpeculationMode.EXIT_HEAD) {
+                            assertTrue(r.stats().speculation().drafted() > 0, mode.yamlName() + " drafted nothing");
+                        }
                     }
                 }
             }

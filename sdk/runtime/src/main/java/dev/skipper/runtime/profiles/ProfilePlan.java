@@ -68,7 +68,9 @@ public record ProfilePlan(int verifyRows, int prefillRows, int maxPosition, int 
         /** hidden, position_ids (K/V only). */
         KV_FILL,
         /** hidden [1, seq, H]: the head, exit heads and the draft head. */
-        HIDDEN_ONLY
+        HIDDEN_ONLY,
+        /** feature, embedded [1, seq, H], position_ids, past_key, past_value: the trained feature drafter. */
+        FEATURE_DRAFTER
     }
 
     /**
@@ -103,11 +105,16 @@ public record ProfilePlan(int verifyRows, int prefillRows, int maxPosition, int 
             case EMBED -> in.add(new EngineSpec.InputRange("input_ids", new long[] {1, 1}, new long[] {1, optSeq},
                     new long[] {1, maxSeq}));
             case HIDDEN_ONLY -> in.add(hidden(maxSeq, optSeq));
-            case LAYER, KV_FILL -> {
-                in.add(hidden(maxSeq, optSeq));
+            case LAYER, KV_FILL, FEATURE_DRAFTER -> {
+                if (kind == GraphKind.FEATURE_DRAFTER) {
+                    in.add(rows("feature", maxSeq, optSeq));
+                    in.add(rows("embedded", maxSeq, optSeq));
+                } else {
+                    in.add(hidden(maxSeq, optSeq));
+                }
                 in.add(new EngineSpec.InputRange("position_ids", new long[] {1, 1}, new long[] {1, optSeq},
                         new long[] {1, maxSeq}));
-                if (kind == GraphKind.LAYER) {
+                if (kind != GraphKind.KV_FILL) {
                     for (String t : new String[] {"past_key", "past_value"}) {
                         in.add(new EngineSpec.InputRange(t, new long[] {1, 0, kvHeads, headDim},
                                 new long[] {1, optPast, kvHeads, headDim}, new long[] {1, maxPast, kvHeads, headDim}));
@@ -120,7 +127,11 @@ public record ProfilePlan(int verifyRows, int prefillRows, int maxPosition, int 
     }
 
     private EngineSpec.InputRange hidden(int maxSeq, int optSeq) {
-        return new EngineSpec.InputRange("hidden", new long[] {1, 1, hiddenSize}, new long[] {1, optSeq, hiddenSize},
+        return rows("hidden", maxSeq, optSeq);
+    }
+
+    private EngineSpec.InputRange rows(String name, int maxSeq, int optSeq) {
+        return new EngineSpec.InputRange(name, new long[] {1, 1, hiddenSize}, new long[] {1, optSeq, hiddenSize},
                 new long[] {1, maxSeq, hiddenSize});
     }
 }

@@ -19,8 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * What every backend's {@link ModelRunner} must do, written once against the SPI: the KV-cache
  * contract (rollback at every position equals a cache that never saw the rolled-back tokens, new
  * rows land at their offset, a full cache is an error that changes nothing, limits named in one
- * line), early exit through the head, K/V-only graphs and exit heads where the bundle has them, and
- * the life cycle (close twice, use after close, a foreign cache refused). A backend's test extends
+ * line), early exit through the head, K/V-only graphs, exit heads and the trained feature drafter
+ * where the bundle has them, and the life cycle (close twice, use after close, a foreign cache refused). A backend's test extends
  * this class and says how to open its runner and on which test cases ({@link TestData}); this module
  * publishes it in its test jar.
  */
@@ -40,6 +40,11 @@ public abstract class ModelRunnerContract {
 
     /** @return the smallest float32 case, for the cache and life-cycle checks */
     protected abstract String tinyCase();
+
+    /** @return the cases the feature drafter checks run on ({@link #cases()} unless a backend adds some) */
+    protected List<String> featureDrafterCases() {
+        return cases();
+    }
 
     /**
      * @param name a case
@@ -202,6 +207,80 @@ public abstract class ModelRunnerContract {
             }
             assertThrows(IllegalArgumentException.class, () -> r.exitHead(0, hs, 1, accept), "layer 0 is never an exit");
         }
+    }
+
+    /**
+     * The trained feature drafter through the SPI: one position at a time through its cache gives
+     * the batched rows, rollback by length leaves no trace of what was drafted after it, its cache
+     * is its own (a model cache is refused), outputs must not alias inputs, and a bundle without
+     * one says so.
+     */
+    @ParameterizedTest
+    @MethodSource("featureDrafterCases")
+    void featureDrafterIncrementalEqualsBatchedAndRollbackLeavesNoTrace(String name) throws Exception {
+        ModelRunner runner = runner(name);
+        final int rows = 12;
+        if (!TestData.featureDrafterByTestData(name)) {
+            assertTrue(!runner.hasFeatureDrafter(), name + ": a feature drafter the test data did not train");
+            assertThrows(UnsupportedOperationException.class, () -> runner.newFeatureDrafterCache(16));
+            return;
+        }
+        assertTrue(runner.hasFeatureDrafter(), name + ": the test data trains a feature drafter here");
+        int layers = runner.manifest().model().numLayers();
+        int hidden = runner.manifest().model().hiddenSize();
+        int n = runner.draftVocabulary().length;
+        int[] tokens = new int[rows + 1];
+        for (int i = 0; i < tokens.length; i++) {
+            tokens[i] = 3 + (i * 37) % 200;
+        }
+        try (KvCache model = runner.newKvCache(64);
+             KvCache drafter = runner.newFeatureDrafterCache(64);
+             HiddenStates features = runner.newHiddenStates(rows);
+             HiddenStates embedded = runner.newHiddenStates(rows);
+             HiddenStates out = runner.newHiddenStates(rows);
+             HiddenStates one = runner.newHiddenStates(1)) {
+            // The model's last-layer rows of positions 0 .. rows-1.
+            runner.embed(tokens, 0, rows, features);
+            for (int l = 0; l < layers; l++) {
+                runner.layer(l, features, rows, model);
+            }
+            runner.embed(tokens, 1, rows, embedded);
+            float[] batched = new float[rows * n];
+            runner.featureDraft(features, 0, embedded, rows, drafter, out, batched);
+            assertEquals(rows, drafter.length(0));
+            float[] batchedRows = out.read(0, rows);
+
+            drafter.truncate(0);
+            float[] step = new float[n];
+            for (int i = 0; i < rows; i++) {
+                runner.embed(tokens, i + 1, 1, embedded);
+                runner.featureDraft(features, i, embedded, 1, drafter, one, step);
+                assertClose(Arrays.copyOfRange(batched, i * n, (i + 1) * n), step, name + " logits of position " + i);
+                assertClose(Arrays.copyOfRange(batchedRows, i * hidden, (i + 1) * hidden), one.read(0, 1),
+                        name + " feature of position " + i);
+            }
+            // Draft junk after position 6, roll back, run position 6 again: the batched row comes back.
+            drafter.truncate(6);
+            runner.embed(new int[] {7, 8, 9}, 0, 3, embedded);
+            runner.featureDraft(features, 0, embedded, 3, drafter, out, batched);
+            drafter.truncate(6);
+            runner.embed(tokens, 7, 1, embedded);
+            runner.featureDraft(features, 6, embedded, 1, drafter, one, step);
+            assertClose(Arrays.copyOfRange(batchedRows, 6 * hidden, 7 * hidden), one.read(0, 1), name + " after rollback");
+
+            assertThrows(IllegalArgumentException.class,
+                    () -> runner.featureDraft(features, 0, embedded, 1, model, one, step), "a model cache");
+            assertThrows(IllegalArgumentException.class,
+                    () -> runner.featureDraft(features, 0, embedded, 1, drafter, embedded, step), "out aliases embedded");
+            assertThrows(IllegalArgumentException.class,
+                    () -> runner.featureDraft(features, 0, embedded, 1, drafter, one, new float[n - 1]), "short logits");
+            assertThrows(IndexOutOfBoundsException.class,
+                    () -> runner.featureDraft(features, rows, embedded, 1, drafter, one, step), "feature row past the buffer");
+        }
+    }
+
+    private static void assertClose(float[] want, float[] got, String what) {
+        assertTrue(maxAbsDiff(want, got) <= tolerance(want), what + " differs by " + maxAbsDiff(want, got));
     }
 
     @ParameterizedTest
