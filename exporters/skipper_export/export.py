@@ -17,9 +17,10 @@ from .graphs.attention import SCRATCH_ROWS
 from .graphs.rope import rope_cache
 from .graphs.embed import build_embed
 from .graphs.head import build_head
-from .bundle.external import externalize
+from .bundle.external import EMBED_TENSORS, embed_table, externalize
 from .graphs.layer import build_kv_fill, build_layer
 from .graphs.precision import WEIGHT_MODES, plan
+from .load.blocks import BLOCK
 from .load.checkpoint import Checkpoint
 from .load.weight import Weight
 from .load.source import open_checkpoint
@@ -129,9 +130,10 @@ def _write(ckpt: Checkpoint, mode: str, act: str, kv: str, opts: ExportOptions, 
         rope_section = {"file": ROPE_CACHE_FILE, "dtype": kv, "shape": list(table.shape)}
     with _progress(2 * c.num_layers + 2, opts.progress, f"export {mode}/{flavour}") as bar:
         embed = build_embed(ckpt, mode, act)
-        w.write(EMBED_DATA_FILE, externalize(embed, EMBED_DATA_FILE))  # mapped by ONNX Runtime, not copied
+        w.write(EMBED_DATA_FILE, externalize(embed, EMBED_DATA_FILE, always=EMBED_TENSORS))  # mapped, not copied
         w.write("embed.onnx", embed.SerializeToString())
-        graphs["embed"] = graph_entry("embed.onnx", *embed_io(c.hidden_size, act))
+        table = embed_table(embed, EMBED_DATA_FILE, c.vocab_size, c.hidden_size, BLOCK)
+        graphs["embed"] = graph_entry("embed.onnx", *embed_io(c.hidden_size, act), **({"table": table} if table else {}))
         bar.update()
         layers = []
         width = len(str(c.num_layers - 1))

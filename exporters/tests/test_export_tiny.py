@@ -387,6 +387,41 @@ def test_embedding_table_is_external_aligned_and_listed(models: Path, tmp_path: 
                                     if t.data_location == onnx.TensorProto.EXTERNAL}
 
 
+@pytest.mark.parametrize("weights,flavour", [("int4", "ort"), ("int8", "ort"), ("fp32", "ort"), ("fp16", "standard"),
+                                             ("int4", "standard")])
+def test_embedding_table_rows_equal_the_graph_bit_for_bit(models: Path, tmp_path: Path, weights: str,
+                                                          flavour: str) -> None:
+    """The manifest's ``graphs.embed.table`` says where each row lies in embed.bin: every token's
+    row computed from it (values x scale + offset, in float32, as the graph does) equals
+    embed.onnx's output bit for bit; a float16-activation bundle has no table (the runtime would
+    have to round like the graph)."""
+    import onnxruntime as ort
+
+    src = make_tiny(models / "gguf-Q4_1", "gguf", "bpe", "Q4_1")
+    bundle = export_bundle(src, tmp_path / "b", weights=weights, flavour=flavour)
+    m = yaml.safe_load((bundle / "manifest.yaml").read_text())
+    table = m["graphs"]["embed"].get("table")
+    if m["weights"]["activations"] != "float32":
+        assert table is None
+        return
+    assert table is not None and table["file"] == "embed.bin"
+    rows, cols = table["rows"], table["columns"]
+    assert (rows, cols) == (m["model"]["vocab_size"], m["model"]["hidden_size"])
+    data = (bundle / "embed.bin").read_bytes()
+    values = np.frombuffer(data, table["values"], rows * cols, table["values_offset"]).reshape(rows, cols)
+    got = values.astype(np.float32)
+    if "block_size" in table:
+        blocks = cols // table["block_size"]
+        scales = np.frombuffer(data, np.float32, rows * blocks, table["scales_offset"]).reshape(rows, blocks)
+        got = got * np.repeat(scales, table["block_size"], axis=1)
+        if "offsets_offset" in table:
+            offsets = np.frombuffer(data, np.float32, rows * blocks, table["offsets_offset"]).reshape(rows, blocks)
+            got = got + np.repeat(offsets, table["block_size"], axis=1)
+    sess = ort.InferenceSession(str(bundle / "embed.onnx"), providers=["CPUExecutionProvider"])
+    want = sess.run(None, {"input_ids": np.arange(rows, dtype=np.int64)[None]})[0][0]
+    assert want.dtype == np.float32 and np.array_equal(want.view(np.uint32), got.view(np.uint32))
+
+
 def test_display_name_prefers_a_person_cased_file_name_over_a_generated_one() -> None:
     """llama.cpp's converter names SmolLM2-135M-Instruct "Smollm2 135M 8k Lc100K Mix1 Ep2" (its
     training folder, title-cased): the file's name wins then; real names stay."""

@@ -17,13 +17,15 @@ ALIGN = 1 << 16
 MIN_BYTES = 4096  # smaller tensors stay inline: no mapping is worth a page
 
 
-def externalize(model: onnx.ModelProto, location: str, min_bytes: int = MIN_BYTES, align: int = ALIGN) -> bytes:
-    """Moves every initializer of at least ``min_bytes`` raw bytes into the returned data, each at an
-    ``align``-aligned offset, and points the tensor at ``location`` (relative to the graph's file)."""
+def externalize(model: onnx.ModelProto, location: str, min_bytes: int = MIN_BYTES, align: int = ALIGN,
+                always: frozenset[str] = frozenset()) -> bytes:
+    """Moves every initializer of at least ``min_bytes`` raw bytes (and those named in ``always``)
+    into the returned data, each at an ``align``-aligned offset, and points the tensor at
+    ``location`` (relative to the graph's file)."""
     data = bytearray()
     for t in model.graph.initializer:
         raw = t.raw_data
-        if len(raw) < min_bytes:
+        if len(raw) < min_bytes and t.name not in always:
             continue
         data += b"\0" * ((-len(data)) % align)
         offset = len(data)
@@ -35,3 +37,51 @@ def externalize(model: onnx.ModelProto, location: str, min_bytes: int = MIN_BYTE
             entry = t.external_data.add()
             entry.key, entry.value = key, value
     return bytes(data)
+
+
+# The embedding graph's initializers (graphs/embed.py): a plain table, or block-quantized values
+# with per-block scales and optional offsets.
+EMBED_TENSORS = frozenset({"embed_tokens", "embed_tokens.q", "embed_tokens.scales", "embed_tokens.offsets"})
+_VALUE_TYPES = {TensorProto.INT8: "int8", TensorProto.UINT8: "uint8", TensorProto.FLOAT: "float32",
+                TensorProto.FLOAT16: "float16"}
+
+
+def embed_table(model: onnx.ModelProto, location: str, rows: int, columns: int, block: int) -> dict | None:
+    """The manifest's ``graphs.embed.table``: where an externalized embedding graph's rows lie in its
+    data file, so a runtime can read a token's row itself (positional reads: no mapped pages count
+    as its resident memory) instead of running the graph. Row r, column c is
+    ``float(values[r, c]) * scales[r, c // block] + offsets[r, c // block]`` (scales and offsets
+    when present, float32), exactly what the graph computes with float32 activations; None when the
+    graph's activations are not float32 or a tensor stayed inline."""
+    if model.graph.output[0].type.tensor_type.elem_type != TensorProto.FLOAT:
+        return None
+    found: dict[str, tuple[int, int]] = {}  # name -> (data type, offset)
+    for t in model.graph.initializer:
+        if t.name not in EMBED_TENSORS:
+            continue
+        if t.data_location != TensorProto.EXTERNAL:
+            return None
+        meta = {e.key: e.value for e in t.external_data}
+        if meta.get("location") != location:
+            return None
+        found[t.name] = (t.data_type, int(meta.get("offset", "0")))
+    if "embed_tokens" in found:
+        dtype, offset = found["embed_tokens"]
+        if dtype not in (TensorProto.FLOAT, TensorProto.FLOAT16):
+            return None
+        return {"file": location, "rows": rows, "columns": columns, "values": _VALUE_TYPES[dtype],
+                "values_offset": offset}
+    if "embed_tokens.q" not in found or "embed_tokens.scales" not in found:
+        return None
+    qtype, qoff = found["embed_tokens.q"]
+    stype, soff = found["embed_tokens.scales"]
+    if qtype not in (TensorProto.INT8, TensorProto.UINT8) or stype != TensorProto.FLOAT:
+        return None
+    table = {"file": location, "rows": rows, "columns": columns, "values": _VALUE_TYPES[qtype],
+             "values_offset": qoff, "block_size": block, "scales_offset": soff}
+    if "embed_tokens.offsets" in found:
+        otype, ooff = found["embed_tokens.offsets"]
+        if otype != TensorProto.FLOAT:
+            return None
+        table["offsets_offset"] = ooff
+    return table
