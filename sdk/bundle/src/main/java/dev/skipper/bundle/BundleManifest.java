@@ -536,13 +536,26 @@ public record BundleManifest(
      * @param kvFill one K/V-only graph per decoder layer, in order (lossy adaptive depth fills
      *     deeper layers' cache rows of tokens that exited early), or empty in older bundles
      */
-    public record GraphsSpec(GraphSpec embed, List<GraphSpec> layers, GraphSpec head, List<GraphSpec> kvFill) {
+    public record GraphsSpec(GraphSpec embed, List<GraphSpec> layers, GraphSpec head, List<GraphSpec> kvFill,
+                             EmbedTableSpec embedTable) {
         // Checks non-null components and copies the lists.
         public GraphsSpec {
             Objects.requireNonNull(embed, "embed");
             layers = List.copyOf(layers);
             Objects.requireNonNull(head, "head");
             kvFill = List.copyOf(kvFill);
+        }
+
+        /**
+         * Graphs without a described embedding table.
+         *
+         * @param embed token ids to hidden states
+         * @param layers one graph per decoder layer
+         * @param head hidden states to logits
+         * @param kvFill K/V-only graphs, one per layer, or empty
+         */
+        public GraphsSpec(GraphSpec embed, List<GraphSpec> layers, GraphSpec head, List<GraphSpec> kvFill) {
+            this(embed, layers, head, kvFill, null);
         }
 
         /**
@@ -554,6 +567,76 @@ public record BundleManifest(
          */
         public GraphsSpec(GraphSpec embed, List<GraphSpec> layers, GraphSpec head) {
             this(embed, layers, head, List.of());
+        }
+    }
+
+    /**
+     * Where the embedding graph's rows lie in its data file ({@code graphs.embed.table}, exporter
+     * 0.7.0): row {@code r}, column {@code c} is {@code float(values[r][c]) * scales[r][c / blockSize]
+     * + offsets[r][c / blockSize]} in float32, exactly what {@code embed.onnx} computes, so a runtime
+     * may read rows itself. Little-endian; regions are checked against the file when it is opened.
+     *
+     * @param file the data file, listed under {@code files}
+     * @param rows {@code model.vocab_size}
+     * @param columns {@code model.hidden_size}
+     * @param values element type of {@code values}
+     * @param valuesOffset byte offset of {@code values [rows][columns]}
+     * @param blockSize columns per scale, 0 for unscaled (float) values
+     * @param scalesOffset byte offset of float32 {@code scales [rows][columns / blockSize]}, -1 without
+     * @param offsetsOffset byte offset of float32 {@code offsets}, same shape, -1 without
+     */
+    public record EmbedTableSpec(String file, int rows, int columns, TableValues values, long valuesOffset,
+                                 int blockSize, long scalesOffset, long offsetsOffset) {
+        // Checks non-null components and that the blocks are consistent.
+        public EmbedTableSpec {
+            Objects.requireNonNull(file, "file");
+            Objects.requireNonNull(values, "values");
+            if (rows <= 0 || columns <= 0 || valuesOffset < 0) {
+                throw new IllegalArgumentException("an embedding table needs rows, columns and a values offset");
+            }
+            boolean quantized = values == TableValues.INT8 || values == TableValues.UINT8;
+            if (quantized != (blockSize > 0) || (blockSize > 0 && (columns % blockSize != 0 || scalesOffset < 0))
+                    || (blockSize == 0 && (scalesOffset >= 0 || offsetsOffset >= 0))) {
+                throw new IllegalArgumentException("integer table values go with block scales, float ones without");
+            }
+        }
+
+        /** @return bytes of one row's values */
+        public long valueRowBytes() {
+            return (long) columns * values.bytes();
+        }
+
+        /** @return blocks (scales) per row, 0 without */
+        public int blocks() {
+            return blockSize == 0 ? 0 : columns / blockSize;
+        }
+    }
+
+    /** Element types of a described embedding table's values. */
+    public enum TableValues {
+        /** Signed 8-bit integers (scaled). */
+        INT8(1),
+        /** Unsigned 8-bit integers (scaled; 4-bit tables are stored unpacked). */
+        UINT8(1),
+        /** IEEE half floats. */
+        FLOAT16(2),
+        /** 32-bit floats. */
+        FLOAT32(4);
+
+        private final int bytes;
+
+        TableValues(int bytes) {
+            this.bytes = bytes;
+        }
+
+        /** @return bytes per element */
+        public int bytes() {
+            return bytes;
+        }
+
+        /** @return the manifest spelling, for example {@code int8} */
+        public String yamlName() {
+            return name().toLowerCase(Locale.ROOT);
         }
     }
 

@@ -5,6 +5,7 @@ import dev.skipper.bundle.yaml.HardenedYaml;
 import dev.skipper.api.BundleFormatException;
 import dev.skipper.bundle.BundleManifest.DType;
 import dev.skipper.bundle.BundleManifest.Dim;
+import dev.skipper.bundle.BundleManifest.EmbedTableSpec;
 import dev.skipper.bundle.BundleManifest.DraftHeadsSpec;
 import dev.skipper.bundle.BundleManifest.ExitHeadSpec;
 import dev.skipper.bundle.BundleManifest.FeatureDrafterSpec;
@@ -23,6 +24,7 @@ import dev.skipper.bundle.BundleManifest.RopeScaling;
 import dev.skipper.bundle.BundleManifest.RopeSpec;
 import dev.skipper.bundle.BundleManifest.SourceSpec;
 import dev.skipper.bundle.BundleManifest.SpeculationSpec;
+import dev.skipper.bundle.BundleManifest.TableValues;
 import dev.skipper.bundle.BundleManifest.TensorSpec;
 import dev.skipper.bundle.BundleManifest.TokenizerSpec;
 import dev.skipper.bundle.BundleManifest.WeightsSpec;
@@ -744,8 +746,11 @@ public final class BundleManifestReader {
             KvLayout layout = kv.layout();
             GraphContract contract = GraphContract.of(model, weights.activations(), kv.dtype(), layout);
             Map<String, String> usedBy = new HashMap<>();
-            GraphSpec embed = graph(section(s.required("embed"), s.child("embed")), listed, usedBy,
-                    contract.embed().inputs(), contract.embed().outputs());
+            Section embedSection = section(s.required("embed"), s.child("embed"));
+            GraphSpec embed = graph(embedSection, listed, usedBy, contract.embed().inputs(), contract.embed().outputs());
+            Node tableNode = embedSection.optional("table");
+            EmbedTableSpec table = tableNode == null || HardenedYaml.isNull(tableNode) ? null
+                    : embedTable(section(tableNode, embedSection.child("table")), embed, model, weights, listed);
             Node layersNode = s.required("layers");
             SequenceNode layersList = list(layersNode, s.child("layers"));
             int count = layersList.getValue().size();
@@ -784,7 +789,53 @@ public final class BundleManifestReader {
                     kvFill.add(graph(fill, listed, usedBy, contract.kvFill().inputs(), contract.kvFill().outputs()));
                 }
             }
-            return new GraphsSpec(embed, layers, head, kvFill);
+            return new GraphsSpec(embed, layers, head, kvFill, table);
+        }
+
+        /** {@code graphs.embed.table}: the embedding graph's own data file, the model's shape. */
+        private EmbedTableSpec embedTable(Section s, GraphSpec embed, ModelDims model, WeightsSpec weights,
+                Map<String, Path> listed) throws BundleFormatException {
+            Node fileNode = s.required("file");
+            String file = listedFile(fileNode, s.child("file"), listed);
+            String data = embed.file().endsWith(".onnx")
+                    ? embed.file().substring(0, embed.file().length() - ".onnx".length()) + ".bin" : null;
+            if (!file.equals(data)) {
+                throw fail(fileNode, s.child("file"), "must be the embedding graph's data file '" + data + "', got '"
+                        + HardenedYaml.clip(file) + "'");
+            }
+            if (weights.activations() != DType.FLOAT32) {
+                throw fail(fileNode, s.child("file"), "a described embedding table needs float32 activations, the bundle "
+                        + "has " + weights.activations().yamlName());
+            }
+            int rows = positiveInt(s, "rows");
+            int columns = positiveInt(s, "columns");
+            if (rows != model.vocabSize() || columns != model.hiddenSize()) {
+                throw fail(s.required("rows"), s.child("rows"), "and columns must be model.vocab_size x hidden_size ("
+                        + model.vocabSize() + " x " + model.hiddenSize() + "), got " + rows + " x " + columns);
+            }
+            TableValues values = choice(s.required("values"), s.child("values"), TableValues.values(),
+                    TableValues::yamlName);
+            long valuesOffset = nonNegativeLong(s.required("values_offset"), s.child("values_offset"));
+            boolean quantized = values == TableValues.INT8 || values == TableValues.UINT8;
+            Node blockNode = s.optional("block_size");
+            if (quantized != (blockNode != null)) {
+                throw fail(quantized ? s.required("values") : blockNode, s.child(quantized ? "values" : "block_size"),
+                        quantized ? "integer values need block_size and scales_offset"
+                                : "float values take no block_size");
+            }
+            int block = 0;
+            long scales = -1;
+            long offsets = -1;
+            if (quantized) {
+                block = positiveInt(blockNode, s.child("block_size"));
+                if (columns % block != 0) {
+                    throw fail(blockNode, s.child("block_size"), "(" + block + ") must divide columns (" + columns + ")");
+                }
+                scales = nonNegativeLong(s.required("scales_offset"), s.child("scales_offset"));
+                Node offsetsNode = s.optional("offsets_offset");
+                offsets = offsetsNode == null ? -1 : nonNegativeLong(offsetsNode, s.child("offsets_offset"));
+            }
+            return new EmbedTableSpec(file, rows, columns, values, valuesOffset, block, scales, offsets);
         }
 
         private GraphSpec graph(Section s, Map<String, Path> listed, Map<String, String> usedBy,

@@ -127,6 +127,14 @@ abstract class ManifestNodes {
         return i;
     }
 
+    long nonNegativeLong(Node node, String key) throws BundleFormatException {
+        Object v = scalar(node, key, "an integer >= 0");
+        if (!(v instanceof Integer || v instanceof Long) || ((Number) v).longValue() < 0) {
+            throw fail(node, key, "must be an integer >= 0, got " + HardenedYaml.describe(node));
+        }
+        return ((Number) v).longValue();
+    }
+
     double positiveNumber(Node node, String key) throws BundleFormatException {
         Object v = scalar(node, key, "a positive number");
         double d = v instanceof Integer || v instanceof Long || v instanceof Double ? ((Number) v).doubleValue()

@@ -157,6 +157,11 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
         return hiddenTensor(current, count);
     }
 
+    /** @return the current hidden buffer itself ({@code [maxTokens][hidden]}, native order), for direct writes */
+    ByteBuffer currentHiddenBytes() {
+        return hidden[current];
+    }
+
     /**
      * Rows {@code [0, count)} of the other hidden buffer, the pinned output of a layer.
      *

@@ -10,6 +10,7 @@ import dev.skipper.api.SkipperException;
 import dev.skipper.bundle.BundleManifest;
 import dev.skipper.bundle.GraphContract;
 import dev.skipper.runtime.AbstractModelRunner;
+import dev.skipper.runtime.EmbeddingTable;
 import dev.skipper.runtime.BundleTables;
 import dev.skipper.runtime.HostMemory;
 import dev.skipper.runtime.KvGeometry;
@@ -64,7 +65,8 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
     private final LongAdder runNanos = new LongAdder(); // time inside OrtSession.run, all threads
 
     private final OrtEnvironment env;
-    private final OrtSession embed;    // input_ids [1, S] -> hidden [1, S, H]
+    private final OrtSession embed;    // input_ids [1, S] -> hidden [1, S, H]; null when the table is read directly
+    private final EmbeddingTable table; // [vocab][hidden] rows by positional reads (graphs.embed.table), or null
     // [layers] sequence_major: hidden, position_ids, past_key, past_value -> hidden_out, key, value;
     // head_major_shared: hidden, past_key, past_value, seqlens_k, total_sequence_length, cos_cache,
     // sin_cache -> hidden_out, present_key, present_value
@@ -97,13 +99,15 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
     private record DraftHeads(OrtSession[] exits, OrtSession head) {
     }
 
-    private OrtModelRunner(BundleManifest manifest, OrtEnvironment env, OrtSession embed, OrtSession[] layers,
-                           OrtSession head, OptionalGraphs optional, int[] draftVocab, RopeTables rope) {
+    private OrtModelRunner(BundleManifest manifest, OrtEnvironment env, OrtSession embed, EmbeddingTable table,
+                           OrtSession[] layers, OrtSession head, OptionalGraphs optional, int[] draftVocab,
+                           RopeTables rope) {
         super(manifest, OrtHiddenStates.class, OrtKvCache.class, draftVocab, !manifest.graphs().kvFill().isEmpty());
         this.optional = optional;
         this.hasFeatureGraph = manifest.draftHeads() != null && manifest.featureDrafter() != null;
         this.env = env;
         this.embed = embed;
+        this.table = table;
         this.layers = layers;
         this.head = head;
         this.hiddenSize = manifest.model().hiddenSize();
@@ -154,13 +158,16 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
         }
         List<OrtSession> opened = new ArrayList<>();
         RopeTables rope = null;
+        EmbeddingTable table = null;
         boolean owned = false; // once the runner exists, it owns the sessions, tables and setup
         try (GraphOptions options = new GraphOptions(shared, manifest, setup)) {
             if (headMajor) {
                 rope = RopeTables.load(shared.env(), manifest);
             }
-            OrtSession embed = load(shared.env(), manifest, graphs.embed().file(), options.of(GraphKind.EMBED), opened,
-                    contract.embed());
+            // A described table is read row by row: no session, no mapped table (resident memory).
+            table = EmbeddingTable.open(manifest);
+            OrtSession embed = table != null ? null : load(shared.env(), manifest, graphs.embed().file(),
+                    options.of(GraphKind.EMBED), opened, contract.embed());
             OrtSession[] layers = new OrtSession[graphs.layers().size()];
             for (int l = 0; l < layers.length; l++) {
                 layers[l] = load(shared.env(), manifest, graphs.layers().get(l).file(), options.of(GraphKind.LAYER),
@@ -170,10 +177,11 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
                     opened, contract.head());
             int[] draftVocab = manifest.draftHeads() == null ? null : BundleTables.draftVocabulary(manifest);
             OptionalGraphs optional = new OptionalGraphs(shared, manifest, setup, contract);
-            OrtModelRunner runner = new OrtModelRunner(manifest, shared.env(), embed, layers, head, optional,
+            OrtModelRunner runner = new OrtModelRunner(manifest, shared.env(), embed, table, layers, head, optional,
                     draftVocab, rope);
             opened.clear();
             rope = null;
+            table = null;
             owned = true;
             if (setup != SessionSetup.CPU) {
                 try {
@@ -189,6 +197,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
         } catch (OrtException e) {
             closeAll(opened);
             closeQuietly(rope);
+            closeQuietly(table);
             if (!owned) {
                 setup.close();
             }
@@ -196,6 +205,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
         } catch (SkipperException | RuntimeException e) {
             closeAll(opened);
             closeQuietly(rope);
+            closeQuietly(table);
             if (!owned) {
                 setup.close();
             }
@@ -420,6 +430,10 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
 
     @Override
     protected void runEmbed(int[] tokens, int offset, int count, OrtHiddenStates hs) throws SkipperException {
+        if (table != null) {
+            table.rows(tokens, offset, count, hs.currentHiddenBytes(), 0);
+            return;
+        }
         try {
             hs.embedInputs.put(INPUT_IDS, hs.inputIds(tokens, offset, count));
             hs.embedOutputs.put(HIDDEN, hs.currentHidden(count));
@@ -633,12 +647,15 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
     @Override
     protected void closeNative() {
         List<OrtSession> all = new ArrayList<>(numLayers + 2);
-        all.add(embed);
+        if (embed != null) {
+            all.add(embed);
+        }
         all.addAll(List.of(layers));
         all.add(head);
         closeAll(all);
         optional.close(); // the optional graphs that were loaded, and the backend's setup
         closeQuietly(rope);
+        closeQuietly(table);
     }
 
     /**
@@ -680,6 +697,12 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             } catch (OrtException e) {
                 // Nothing to do at close time: the native session is gone either way.
             }
+        }
+    }
+
+    private static void closeQuietly(EmbeddingTable t) {
+        if (t != null) {
+            t.close();
         }
     }
 
