@@ -243,6 +243,44 @@ class BundleManifestReaderTest {
         assertContains(fails().getMessage(), "'logits' must be float32 [1, seq, 4]");
     }
 
+    /** Adds an embed.bin (listed) and the embed graph's table description to the fixture. */
+    private void addEmbedTable(String table) throws IOException {
+        Files.write(bundle.resolve("embed.bin"), new byte[16]);
+        edit("files: {embed.onnx:", "files: {embed.bin: " + "a".repeat(64) + ", embed.onnx:");
+        editAfter("  embed:\n", "    file: embed.onnx\n", "    file: embed.onnx\n    table: " + table + "\n");
+    }
+
+    @Test
+    void readsAndChecksTheEmbeddingTable() throws Exception {
+        String good = "{file: embed.bin, rows: 49152, columns: 576, values: int8, values_offset: 0, block_size: 32, "
+                + "scales_offset: 28311552}";
+        addEmbedTable(good);
+        BundleManifest.EmbedTableSpec t = BundleManifestReader.read(bundle, false).graphs().embedTable();
+        assertEquals(new BundleManifest.EmbedTableSpec("embed.bin", 49152, 576, BundleManifest.TableValues.INT8, 0, 32,
+                28311552L, -1), t);
+        assertEquals(576, t.valueRowBytes());
+        assertEquals(18, t.blocks());
+        edit("rows: 49152", "rows: 49151");
+        assertContains(fails().getMessage(), "graphs.embed.table.rows and columns must be model.vocab_size x hidden_size "
+                + "(49152 x 576), got 49151 x 576");
+        edit("rows: 49151", "rows: 49152");
+        edit("values: int8", "values: int4");
+        assertContains(fails().getMessage(), "graphs.embed.table.values must be one of int8, uint8, float16, float32");
+        edit("values: int4", "values: float32");
+        assertContains(fails().getMessage(), "graphs.embed.table.block_size float values take no block_size");
+        edit("values: float32", "values: int8");
+        edit(" block_size: 32,", " block_size: 7,");
+        assertContains(fails().getMessage(), "graphs.embed.table.block_size (7) must divide columns (576)");
+        edit(" block_size: 7,", " block_size: 32,");
+        edit("values_offset: 0", "values_offset: -64");
+        assertContains(fails().getMessage(), "graphs.embed.table.values_offset must be an integer >= 0");
+        edit("values_offset: -64", "values_offset: 0");
+        edit("table: {file: embed.bin", "table: {file: head.onnx");
+        assertContains(fails().getMessage(), "graphs.embed.table.file must be the embedding graph's data file 'embed.bin'");
+        edit("table: {file: head.onnx", "table: {file: tokenizer.json");
+        assertContains(fails().getMessage(), "graphs.embed.table.file must be the embedding graph's data file");
+    }
+
     @Test
     void readsAndChecksFirstRouters() throws Exception {
         Files.createDirectories(bundle.resolve("draft"));
