@@ -178,6 +178,9 @@ final class SpeculativeDecoder implements DecodeStrategy {
                 drafts.clear();
                 drafter.propose(context, k, drafts);
                 long t1 = System.nanoTime();
+                if (!drafter.runsModel() && drafts.count() > 0 && !controller.freeDraftsPay(d, drafts.count())) {
+                    continue; // a lookup match worth less than the trained drafter's rounds: let it draft
+                }
                 if (drafts.count() == 0) {
                     seq.cache().truncate(past); // a drafter that found nothing may still have run layers
                     if (!drafter.runsModel()) {

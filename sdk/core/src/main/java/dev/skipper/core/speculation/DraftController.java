@@ -175,6 +175,40 @@ public final class DraftController {
     }
 
     /**
+     * Whether the drafts a free drafter (prompt lookup) just proposed are expected to pay more than
+     * a round of the best measured self-limiting drafter after it: {@code auto} picks, per round,
+     * between a prompt-lookup match and the trained drafter by expected rate. The free drafter's
+     * rate: expected tokens at its measured acceptance over a verification of its rows; the other's:
+     * its measured rounds. A free drafter passed over {@link #REPROBE_EVERY} times in a row is
+     * verified anyway, so its acceptance stays measured.
+     *
+     * @param d the free drafter's index
+     * @param drafted drafts it proposed, &gt;= 1
+     * @return true to verify them, false to let the later drafter run this round
+     */
+    public boolean freeDraftsPay(int d, int drafted) {
+        if (!adaptive || plainNanos <= 0) {
+            return true;
+        }
+        double best = 0;
+        for (int j = d + 1; j < drafters.length; j++) {
+            DrafterStats t = drafters[j];
+            double measured = t.rateRounds >= COST_WARMUP_ROUNDS ? t.roundTokens / t.roundNanos : 0;
+            if (t.limitsItself && measured * plainNanos > 1.0) { // measured, and drafting (not backed off)
+                best = Math.max(best, measured);
+            }
+        }
+        DrafterStats s = drafters[d];
+        double a = Math.min(s.acceptance, 0.98);
+        double rate = (1 - Math.pow(a, drafted + 1)) / (1 - a) / (drafted * s.draftNanosPerToken + verifyNanos(drafted + 1));
+        if (rate >= best || ++s.passedOver >= REPROBE_EVERY) {
+            s.passedOver = 0;
+            return true;
+        }
+        return false;
+    }
+
+    /**
      * Records a plain decoding step.
      *
      * @param nanos its wall time
@@ -293,6 +327,7 @@ public final class DraftController {
         double roundTokens;                 // EMA of tokens per round (empty rounds: 1, the plain step's)
         double roundNanos;                  // EMA of a round's time, same rounds
         long rateRounds;                    // rounds in those averages
+        int passedOver;                     // free drafts passed over for a later drafter since last verified
         long rounds;                        // rounds in the draft cost
         long decisions;                     // draftLength calls
         long probeInterval = REPROBE_EVERY; // decisions between probes while unprofitable

@@ -61,4 +61,33 @@ class DraftControllerTest {
         DraftController unknown = warm(new DraftController.Prior(0.5, Double.NaN, false));
         assertTrue(unknown.rowCost(0) > 0, "no prior: a positive default");
     }
+
+    @Test
+    void aLookupMatchIsPassedOverWhenTheTrainedDrafterPaysMore() {
+        DraftController c = new DraftController(4, new DraftController.Prior[] {
+                new DraftController.Prior(0.6, 0, false), new DraftController.Prior(0.5, 0.07, true)}, true);
+        for (int i = 0; i < DraftController.WARMUP_PLAIN_STEPS; i++) {
+            c.observePlain(PLAIN);
+        }
+        assertTrue(c.freeDraftsPay(0, 3), "nothing measured after it yet: verify the match");
+        // Lookup rounds that mostly fail: its acceptance falls.
+        for (int i = 0; i < 10; i++) {
+            c.observeRound(0, 3, 0, 10_000, 15_000_000);
+        }
+        // The trained drafter's rounds: 1.8 tokens per 1.2 plain steps.
+        for (int i = 0; i < 10; i++) {
+            c.observeRound(1, 2, 1, 1_500_000, 10_500_000);
+            c.observeRound(1, 2, 0, 1_500_000, 10_500_000);
+        }
+        int verified = 0;
+        for (int i = 0; i < 2 * DraftController.REPROBE_EVERY; i++) {
+            verified += c.freeDraftsPay(0, 3) ? 1 : 0;
+        }
+        assertEquals(2, verified, "passed over, but verified once every " + DraftController.REPROBE_EVERY);
+        // Lookup rounds that succeed: its acceptance rises above what the trained drafter yields.
+        for (int i = 0; i < 30; i++) {
+            c.observeRound(0, 3, 3, 10_000, 13_000_000);
+        }
+        assertTrue(c.freeDraftsPay(0, 3), "a lookup accepted in full beats 1.5 tokens per step");
+    }
 }
