@@ -173,12 +173,12 @@ final class SpeculativeDecoder implements DecodeStrategy {
                 }
                 Drafter drafter = drafters.get(d);
                 drafter.prepare(context); // one-time work (a new prompt's catch-up) stays out of the draft cost
-                context.rowCost(controller.rowCost(d));
+                context.costs(controller.plainStepNanos(), controller.verifyRowCost());
                 long t0 = System.nanoTime();
                 drafts.clear();
                 drafter.propose(context, k, drafts);
                 long t1 = System.nanoTime();
-                if (!drafter.runsModel() && drafts.count() > 0 && !controller.freeDraftsPay(d, drafts.count())) {
+                if (!drafter.runsModel() && drafts.count() > 0 && !controller.freeDraftsPay(d)) {
                     continue; // a lookup match worth less than the trained drafter's rounds: let it draft
                 }
                 if (drafts.count() == 0) {

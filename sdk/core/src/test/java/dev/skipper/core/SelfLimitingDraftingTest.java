@@ -41,12 +41,15 @@ class SelfLimitingDraftingTest {
         return AcceptanceByConfidence.fromThresholdTable(table);
     }
 
-    /** A calibration whose acceptance is the draft's confidence (drafts spread evenly over it). */
-    static AcceptanceByConfidence ratingEqualToConfidence() {
+    /**
+     * A calibration that accepts every draft whose confidence reaches {@code at} and none below
+     * (drafts spread evenly over confidence), so a round's length follows the drafts' confidences.
+     */
+    static AcceptanceByConfidence ratingFrom(double at) {
         List<double[]> table = new ArrayList<>();
         for (int i = 1; i < 20; i++) {
             double t = 0.05 * i;
-            table.add(new double[] {t, (1 + t) / 2, 1 - t});
+            table.add(new double[] {t, (1 - Math.max(t, at)) / (1 - t), 1 - t});
         }
         return AcceptanceByConfidence.fromThresholdTable(table);
     }
@@ -54,10 +57,10 @@ class SelfLimitingDraftingTest {
     /** The feature drafter alone, rated by {@code rating}, as the policy would build it. */
     static SpeculationPolicy.Drafters featureOnly(Sequence seq, AcceptanceByConfidence rating, int maxDraft)
             throws Exception {
-        FeatureDrafter f = new FeatureDrafter(seq.runner(), seq.contextLength(), seq.chunk(), 0.0, rating);
+        FeatureDrafter f = new FeatureDrafter(seq.runner(), seq.contextLength(), seq.chunk(), 0.0, rating, Double.NaN);
         assertTrue(f.limitsItself());
         return new SpeculationPolicy.Drafters(List.of(f),
-                new DraftController.Prior[] {new DraftController.Prior(0.5, Double.NaN, true)}, null, null, f);
+                new DraftController.Prior[] {new DraftController.Prior(0.5, true)}, null, null, f);
     }
 
     private static int[] plain(Sequence seq, Sampler sampler) throws Exception {

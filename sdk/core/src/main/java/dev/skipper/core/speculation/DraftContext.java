@@ -23,10 +23,11 @@ public final class DraftContext {
     private SamplingOptions sampling = SamplingOptions.GREEDY;
     private HiddenStates features;  // [maxSeq][hidden] the model's last-layer output by position, or null
     private int featuresKnown;
-    private double rowCost = DEFAULT_ROW_COST;
+    private double plainStepNanos = Double.NaN; // a plain decoding step, measured; NaN before
+    private double verifyRowCost = DEFAULT_VERIFY_ROW_COST;
 
-    /** {@link #rowCost()} before anything was measured: a draft ~7 % and a verified row ~17 % of a step. */
-    public static final double DEFAULT_ROW_COST = 0.24;
+    /** {@link #verifyRowCost()} before anything was measured: ~17 % of a step per extra row on 2 cores. */
+    public static final double DEFAULT_VERIFY_ROW_COST = 0.17;
 
     /**
      * @param cache the sequence's cache (null for drafters that run no model, in tests)
@@ -72,23 +73,30 @@ public final class DraftContext {
     }
 
     /**
-     * Sets the marginal cost of one more draft this round: drafting it plus verifying one more row,
-     * as a fraction of a plain decoding step (the adaptive controller's measurement).
+     * Sets this round's costs as the adaptive controller measures them.
      *
-     * @param cost the cost, &gt; 0
+     * @param plainNanos a plain decoding step, nanoseconds (NaN or 0: not measured yet)
+     * @param verifyRow one more verified row, as a positive fraction of a plain step
      * @return this
      */
-    public DraftContext rowCost(double cost) {
-        if (!(cost > 0) || Double.isInfinite(cost)) {
-            throw new IllegalArgumentException("a draft's row cost must be a positive fraction of a step, got " + cost);
+    public DraftContext costs(double plainNanos, double verifyRow) {
+        if (!(verifyRow > 0) || Double.isInfinite(verifyRow)) {
+            throw new IllegalArgumentException("a verified row's cost must be a positive fraction of a step, got "
+                    + verifyRow);
         }
-        this.rowCost = cost;
+        this.plainStepNanos = plainNanos > 0 ? plainNanos : Double.NaN;
+        this.verifyRowCost = verifyRow;
         return this;
     }
 
-    /** @return the marginal cost of one more draft, as a fraction of a plain step */
-    public double rowCost() {
-        return rowCost;
+    /** @return a plain decoding step in nanoseconds, or NaN before one was measured */
+    public double plainStepNanos() {
+        return plainStepNanos;
+    }
+
+    /** @return one more verified row, as a fraction of a plain step */
+    public double verifyRowCost() {
+        return verifyRowCost;
     }
 
     /** @return the last-layer rows by position, or null; read only */

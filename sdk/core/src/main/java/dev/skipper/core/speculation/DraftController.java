@@ -14,7 +14,7 @@ package dev.skipper.core.speculation;
  *
  * <p>A <em>self-limiting</em> drafter (the trained feature drafter: {@link Drafter#limitsItself()})
  * decides each round's length itself, draft by draft, from its calibrated acceptance and the
- * marginal cost of a draft that this controller measures ({@link #rowCost}). The controller gives it
+ * costs this controller measures ({@link #plainStepNanos}, {@link #verifyRowCost}). The controller gives it
  * the whole budget and judges it by the measured rate of its rounds (tokens per second, empty rounds
  * included) against plain decoding's, with the same probing while it loses.
  *
@@ -71,10 +71,9 @@ public final class DraftController {
      * What is known of a drafter before it runs.
      *
      * @param acceptance per-draft acceptance guess, in [0, 1]
-     * @param draftCost one drafted token as a fraction of a plain step (calibration's), or NaN
      * @param limitsItself whether the drafter chooses each round's length itself
      */
-    public record Prior(double acceptance, double draftCost, boolean limitsItself) {
+    public record Prior(double acceptance, boolean limitsItself) {
     }
 
     /**
@@ -97,7 +96,7 @@ public final class DraftController {
     private static Prior[] priors(int count, double[] acceptance) {
         Prior[] p = new Prior[count];
         for (int i = 0; i < count; i++) {
-            p[i] = new Prior(acceptance[i], Double.NaN, false);
+            p[i] = new Prior(acceptance[i], false);
         }
         return p;
     }
@@ -175,19 +174,19 @@ public final class DraftController {
     }
 
     /**
-     * Whether the drafts a free drafter (prompt lookup) just proposed are expected to pay more than
-     * a round of the best measured self-limiting drafter after it: {@code auto} picks, per round,
-     * between a prompt-lookup match and the trained drafter by expected rate. The free drafter's
-     * rate: expected tokens at its measured acceptance over a verification of its rows; the other's:
-     * its measured rounds. A free drafter passed over {@link #REPROBE_EVERY} times in a row is
-     * verified anyway, so its acceptance stays measured.
+     * Whether a match a free drafter (prompt lookup) just proposed should be verified, or the best
+     * self-limiting drafter after it should draft this round instead: {@code auto} picks, per round,
+     * by the measured rate of each one's rounds (tokens per second of drafting and verification;
+     * a lookup's acceptance is bimodal, a copy goes on or breaks off, so a per-draft model would
+     * undervalue it). A free drafter passed over {@link #REPROBE_EVERY} times in a row is verified
+     * anyway, so its rate stays measured.
      *
      * @param d the free drafter's index
-     * @param drafted drafts it proposed, &gt;= 1
-     * @return true to verify them, false to let the later drafter run this round
+     * @return true to verify its drafts, false to let the later drafter run this round
      */
-    public boolean freeDraftsPay(int d, int drafted) {
-        if (!adaptive || plainNanos <= 0) {
+    public boolean freeDraftsPay(int d) {
+        DrafterStats s = drafters[d];
+        if (!adaptive || plainNanos <= 0 || s.rateRounds < COST_WARMUP_ROUNDS) {
             return true;
         }
         double best = 0;
@@ -198,10 +197,7 @@ public final class DraftController {
                 best = Math.max(best, measured);
             }
         }
-        DrafterStats s = drafters[d];
-        double a = Math.min(s.acceptance, 0.98);
-        double rate = (1 - Math.pow(a, drafted + 1)) / (1 - a) / (drafted * s.draftNanosPerToken + verifyNanos(drafted + 1));
-        if (rate >= best || ++s.passedOver >= REPROBE_EVERY) {
+        if (s.roundTokens / s.roundNanos >= best || ++s.passedOver >= REPROBE_EVERY) {
             s.passedOver = 0;
             return true;
         }
@@ -281,19 +277,14 @@ public final class DraftController {
         }
     }
 
-    /**
-     * The marginal cost of one more draft of drafter {@code d} as a fraction of a plain step:
-     * drafting it plus verifying one more row. A self-limiting drafter adds a draft only when its
-     * expected tokens pay for this.
-     *
-     * @param d drafter index
-     * @return the cost, &gt; 0
-     */
-    public double rowCost(int d) {
-        DrafterStats s = drafters[d];
-        double draft = s.rounds > 0 && plainNanos > 0 ? s.draftNanosPerToken / plainNanos
-                : Double.isNaN(s.priorDraftCost) ? 0.1 : s.priorDraftCost;
-        return draft + slope;
+    /** @return the measured plain decoding step in nanoseconds, 0 before the first */
+    public double plainStepNanos() {
+        return plainNanos;
+    }
+
+    /** @return one more verified row, as a fraction of a plain step (measured, clamped) */
+    public double verifyRowCost() {
+        return slope;
     }
 
     /**
@@ -321,7 +312,6 @@ public final class DraftController {
     /** Measurements of one drafter. */
     private static final class DrafterStats {
         final boolean limitsItself;
-        final double priorDraftCost;        // calibration's draft cost per token (fraction of a step), or NaN
         double acceptance;
         double draftNanosPerToken;
         double roundTokens;                 // EMA of tokens per round (empty rounds: 1, the plain step's)
@@ -336,7 +326,6 @@ public final class DraftController {
 
         DrafterStats(Prior prior) {
             this.acceptance = prior.acceptance();
-            this.priorDraftCost = prior.draftCost();
             this.limitsItself = prior.limitsItself();
         }
 

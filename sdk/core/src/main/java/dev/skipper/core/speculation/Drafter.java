@@ -36,7 +36,7 @@ public interface Drafter extends AutoCloseable {
 
     /**
      * Whether the drafter chooses each round's length itself (from its own calibrated confidence
-     * against {@link DraftContext#rowCost()}), and may propose nothing when no draft is worth
+     * against the costs in {@link DraftContext#verifyRowCost()}), and may propose nothing when no draft is worth
      * verifying. The adaptive controller then gives it the whole budget and judges its rounds.
      *
      * @return true for a self-limiting drafter

@@ -29,8 +29,9 @@ import dev.skipper.runtime.spi.ModelRunner;
  *
  * <p>Where drafting stops: with calibration's acceptance by confidence (the adaptive default), a
  * draft is kept only while the chance that it and every draft before it are accepted pays for the
- * row it adds ({@link DraftChain}, with {@link DraftContext#rowCost()} measured by the
- * controller: EAGLE-2's confidence-valued drafting, reduced to a chain). A round whose first draft
+ * row it adds and the drafter step that computes it ({@link DraftChain}: EAGLE-2's
+ * confidence-valued drafting, reduced to a chain; the verified row's cost and a plain step are the
+ * controller's measurements, a drafter step is timed here). A round whose first draft
  * does not pay proposes nothing: a plain step follows. Without it (fixed settings), drafting stops
  * after a draft whose own top-1 probability is below the configured threshold. Both decisions read
  * only the drafter's own probabilities, so speculative sampling stays exact.
@@ -53,6 +54,8 @@ public final class FeatureDrafter implements Drafter {
     private final int[] input = new int[1];
     private final AcceptanceByConfidence calibration; // null: stop on the fixed threshold
     private final DraftChain chain = new DraftChain();
+    private final double priorStepCost;  // calibration's drafter step, fraction of a plain step (until timed)
+    private double stepNanos;            // EMA of one single-row drafter step (embed + drafter), 0 before the first
     private volatile double threshold;
     private int caughtUp; // drafter cache positions, all from true features
 
@@ -64,10 +67,12 @@ public final class FeatureDrafter implements Drafter {
      *     (without a calibration)
      * @param calibration held-out acceptance by confidence: keep drafts while they pay (then the
      *     threshold is not used), or null
+     * @param stepCost calibration's cost of one drafter step as a fraction of a plain step (used
+     *     until a step is timed here); NaN when unknown
      * @throws SkipperException if its buffers cannot be allocated
      */
     public FeatureDrafter(ModelRunner runner, int maxSeq, int chunk, double threshold,
-                          AcceptanceByConfidence calibration) throws SkipperException {
+                          AcceptanceByConfidence calibration, double stepCost) throws SkipperException {
         if (!runner.hasFeatureDrafter()) {
             throw new IllegalArgumentException("the bundle has no feature drafter (./skipper calibrate trains one)");
         }
@@ -81,6 +86,7 @@ public final class FeatureDrafter implements Drafter {
         this.maxSeq = maxSeq;
         this.chunk = Math.min(chunk, maxSeq);
         this.calibration = calibration;
+        this.priorStepCost = stepCost > 0 ? stepCost : DEFAULT_STEP_COST;
         setThreshold(threshold);
         this.reduced = new float[Math.multiplyExact(this.chunk, draftVocab.length)];
         this.full = new float[vocab];
@@ -126,6 +132,9 @@ public final class FeatureDrafter implements Drafter {
         caughtUp = 0;
         cache.truncate(0);
     }
+
+    /** A drafter step's cost before calibration or timing says otherwise: one small layer + head, ~7 % of a step. */
+    static final double DEFAULT_STEP_COST = 0.07;
 
     /** Spans longer than this are caught up in {@link #prepare} (a new prompt), not in the timed round. */
     private static final int PREPARE_ROWS = 8;
@@ -198,7 +207,10 @@ public final class FeatureDrafter implements Drafter {
             HiddenStates current = outA;
             HiddenStates other = outB;
             int rowOf = rows - 1;
-            chain.start(context.rowCost());
+            chain.start();
+            double verifyRow = context.verifyRowCost();
+            double plain = context.plainStepNanos();
+            double step = stepNanos > 0 && plain > 0 ? stepNanos / plain : priorStepCost;
             for (int i = 0; i < max; i++) {
                 java.util.Arrays.fill(full, 0, vocab, Float.NEGATIVE_INFINITY);
                 int base = rowOf * n;
@@ -216,7 +228,8 @@ public final class FeatureDrafter implements Drafter {
                 double confidence = Sampler.topProbability(reduced, base, n);
                 boolean stop;
                 if (calibration != null) {
-                    if (!chain.keep(calibration.acceptance(confidence))) {
+                    // The first draft comes with the catch-up (spent anyway); later ones cost a step.
+                    if (!chain.keep(calibration.acceptance(confidence), i == 0 ? verifyRow : verifyRow + step)) {
                         break; // its row would lower the round's rate: not verified
                     }
                     stop = false;
@@ -229,8 +242,11 @@ public final class FeatureDrafter implements Drafter {
                 }
                 recent.add(token);
                 input[0] = token;
+                long t0 = System.nanoTime();
                 runner.embed(input, 0, 1, embedded);
                 runner.featureDraft(current, rowOf, embedded, 1, cache, other, reduced);
+                long took = System.nanoTime() - t0;
+                stepNanos = stepNanos == 0 ? took : stepNanos + 0.1 * (took - stepNanos);
                 HiddenStates t = current;
                 current = other;
                 other = t;

@@ -87,7 +87,7 @@ public final class SpeculationPolicy {
         try {
             if (mode == SpeculationMode.NGRAM || mode == SpeculationMode.AUTO) {
                 drafters.add(new PromptLookupDrafter(config.ngramSize(), Math.min(2, config.ngramSize())));
-                priors.add(new DraftController.Prior(0.6, 0, false));
+                priors.add(new DraftController.Prior(0.6, false));
             }
             // auto takes it only where the backend runs it; mode feature insists.
             if (usesFeatureDrafter(config, manifest) && (runner.hasFeatureDrafter() || mode == SpeculationMode.FEATURE)) {
@@ -98,16 +98,17 @@ public final class SpeculationPolicy {
                 // Adaptive: drafts are kept while calibration's acceptance pays for them.
                 AcceptanceByConfidence calibration = config.adaptive()
                         ? AcceptanceByConfidence.fromThresholdTable(spec.confidence()) : null;
-                feature = new FeatureDrafter(runner, maxSeq, chunk, config.confidenceThreshold(), calibration);
+                feature = new FeatureDrafter(runner, maxSeq, chunk, config.confidenceThreshold(), calibration,
+                        spec.draftCost());
                 drafters.add(feature);
                 double[] a = spec.acceptance();
-                priors.add(new DraftController.Prior(a.length > 0 ? a[0] : 0.5, spec.draftCost(), feature.limitsItself()));
+                priors.add(new DraftController.Prior(a.length > 0 ? a[0] : 0.5, feature.limitsItself()));
             }
             LayerPlan plan = mode == SpeculationMode.FEATURE ? null : layerPlan(config, manifest);
             if (plan != null) {
                 layer = new LayerDrafter(runner, plan, config.confidenceThreshold(), usesExitHead(config, manifest, plan));
                 drafters.add(layer);
-                priors.add(new DraftController.Prior(0.5, Double.NaN, false));
+                priors.add(new DraftController.Prior(0.5, false));
                 if (usesFirstRouter(config, manifest, plan)) {
                     router = FirstRouter.load(manifest);
                 }

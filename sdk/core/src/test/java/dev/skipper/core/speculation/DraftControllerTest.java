@@ -19,7 +19,7 @@ class DraftControllerTest {
 
     @Test
     void aSelfLimitingDrafterGetsTheWholeBudgetWhileItsRoundsPay() {
-        DraftController c = warm(new DraftController.Prior(0.1, 0.07, true));
+        DraftController c = warm(new DraftController.Prior(0.1, true));
         assertEquals(6, c.draftLength(0, 100), "low prior acceptance does not cut its length: it stops itself");
         assertEquals(3, c.draftLength(0, 4), "but the budget does");
         for (int i = 0; i < 30; i++) { // 2.5 tokens per round at 1.5 plain steps
@@ -31,7 +31,7 @@ class DraftControllerTest {
 
     @Test
     void emptyRoundsCountAgainstItAndALosingDrafterBacksOff() {
-        DraftController c = warm(new DraftController.Prior(0.5, 0.07, true));
+        DraftController c = warm(new DraftController.Prior(0.5, true));
         int drafted = 0;
         for (int i = 0; i < 200; i++) {
             if (c.wantsPlainStep()) {
@@ -51,26 +51,26 @@ class DraftControllerTest {
     }
 
     @Test
-    void theRowCostIsCalibrationsUntilMeasuredThenTheMeasuredOne() {
-        DraftController c = warm(new DraftController.Prior(0.5, 0.07, true));
-        double before = c.rowCost(0);
-        assertTrue(before > 0.07 && before < 0.07 + 0.6, "calibration's draft cost plus the verify slope: " + before);
-        c.observeRound(0, 2, 1, 4_000_000, 13_000_000); // 0.2 of a step per draft
-        double after = c.rowCost(0);
-        assertTrue(after - before > 0.1, "measured drafts cost more than calibration said: " + before + " -> " + after);
-        DraftController unknown = warm(new DraftController.Prior(0.5, Double.NaN, false));
-        assertTrue(unknown.rowCost(0) > 0, "no prior: a positive default");
+    void theVerifiedRowsCostFollowsMeasuredVerifications() {
+        DraftController c = warm(new DraftController.Prior(0.5, true));
+        assertEquals(PLAIN, c.plainStepNanos(), 1e-6);
+        double before = c.verifyRowCost();
+        for (int i = 0; i < 100; i++) {
+            c.observeRound(0, 2, 1, 1_000_000, 16_000_000); // 2 extra rows cost 0.6 of a step: 0.3 each
+        }
+        double after = c.verifyRowCost();
+        assertTrue(after > before + 0.1 && after <= 0.3 + 1e-9, "measured rows cost more: " + before + " -> " + after);
     }
 
     @Test
     void aLookupMatchIsPassedOverWhenTheTrainedDrafterPaysMore() {
         DraftController c = new DraftController(4, new DraftController.Prior[] {
-                new DraftController.Prior(0.6, 0, false), new DraftController.Prior(0.5, 0.07, true)}, true);
+                new DraftController.Prior(0.6, false), new DraftController.Prior(0.5, true)}, true);
         for (int i = 0; i < DraftController.WARMUP_PLAIN_STEPS; i++) {
             c.observePlain(PLAIN);
         }
-        assertTrue(c.freeDraftsPay(0, 3), "nothing measured after it yet: verify the match");
-        // Lookup rounds that mostly fail: its acceptance falls.
+        assertTrue(c.freeDraftsPay(0), "nothing measured yet: verify the match");
+        // Lookup rounds that mostly fail: 1 token per 1.5 plain steps.
         for (int i = 0; i < 10; i++) {
             c.observeRound(0, 3, 0, 10_000, 15_000_000);
         }
@@ -81,13 +81,13 @@ class DraftControllerTest {
         }
         int verified = 0;
         for (int i = 0; i < 2 * DraftController.REPROBE_EVERY; i++) {
-            verified += c.freeDraftsPay(0, 3) ? 1 : 0;
+            verified += c.freeDraftsPay(0) ? 1 : 0;
         }
         assertEquals(2, verified, "passed over, but verified once every " + DraftController.REPROBE_EVERY);
-        // Lookup rounds that succeed: its acceptance rises above what the trained drafter yields.
+        // Lookup rounds that succeed: 4 tokens per 1.3 plain steps beat the trained drafter's rounds.
         for (int i = 0; i < 30; i++) {
             c.observeRound(0, 3, 3, 10_000, 13_000_000);
         }
-        assertTrue(c.freeDraftsPay(0, 3), "a lookup accepted in full beats 1.5 tokens per step");
+        assertTrue(c.freeDraftsPay(0), "a lookup accepted in full beats 1.5 tokens per 1.2 steps");
     }
 }
