@@ -40,11 +40,14 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
     private final boolean fp16;
     private final int rowBytes; // bytes of one hidden row: hidden*sizeof(dtype)
 
-    private final ByteBuffer[] hidden;   // [2][maxTokens][hidden] float32 or float16, ping-pong
+    private final ByteBuffer[] hidden;   // [2][maxTokens][hidden] float32 or float16, ping-pong; the second is
+                                         // allocated when a layer first writes it (a feature store never does)
     private final LongBuffer inputIds;   // [maxTokens] embed input
     private final LongBuffer positionIds; // [maxTokens] layer input: P .. P+count-1
     private final IntBuffer lengths;     // [2] head_major_shared layer inputs: {seqlens_k = P+count-1, total = P+count}
-    private final FloatBuffer logits;    // [maxTokens][vocab] head output, float32 in every bundle
+    private FloatBuffer logits;          // [maxTokens][vocab] head output (float32 in every bundle); allocated on
+                                         // first use: a feature store of [context] rows never runs the head
+    private FloatBuffer draftLogits;     // [maxTokens][draftVocab] draft head / feature drafter output, likewise
                                          // (also the draft head's [maxTokens][draftVocab] output)
     private final FloatBuffer accept;    // [maxTokens] exit routers' accept_prob output
     private final int draftVocab;        // draft head logits width, 0 without draft heads
@@ -100,12 +103,10 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
         this.rowBytes = hiddenSize * (fp16 ? 2 : 4);
         String what = "hidden states of " + maxTokens + " rows";
         long hiddenBytes = (long) maxTokens * rowBytes;
-        this.hidden = new ByteBuffer[] {DirectBuffers.allocate(hiddenBytes, what), DirectBuffers.allocate(hiddenBytes, what)};
+        this.hidden = new ByteBuffer[] {DirectBuffers.allocate(hiddenBytes, what), null};
         this.inputIds = DirectBuffers.allocate((long) maxTokens * Long.BYTES, what).asLongBuffer();
         this.positionIds = DirectBuffers.allocate((long) maxTokens * Long.BYTES, what).asLongBuffer();
         this.lengths = DirectBuffers.allocate(2L * Integer.BYTES, what).asIntBuffer();
-        this.logits = DirectBuffers.allocate((long) maxTokens * vocab * Float.BYTES, "logits of " + maxTokens + " rows")
-                .asFloatBuffer();
         this.hiddenTensors = new OnnxTensor[2][maxTokens + 1];
         this.idsTensors = new OnnxTensor[maxTokens + 1];
         this.positionTensors = new OnnxTensor[maxTokens + 1];
@@ -168,8 +169,13 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
      * @param count rows
      * @return a cached tensor (do not close)
      * @throws OrtException if ONNX Runtime rejects it
+     * @throws SkipperException if the buffer cannot be allocated (first use)
      */
-    OnnxTensor otherHidden(int count) throws OrtException {
+    OnnxTensor otherHidden(int count) throws OrtException, SkipperException {
+        if (hidden[1 - current] == null) {
+            hidden[1 - current] = DirectBuffers.allocate((long) maxTokens * rowBytes, "hidden states of " + maxTokens
+                    + " rows");
+        }
         return hiddenTensor(1 - current, count);
     }
 
@@ -264,10 +270,15 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
      * @param count rows
      * @return the cached {@code [1, count, vocab]} tensor (do not close)
      * @throws OrtException if ONNX Runtime rejects it
+     * @throws SkipperException if the buffer cannot be allocated (first use)
      */
-    OnnxTensor logits(int count) throws OrtException {
+    OnnxTensor logits(int count) throws OrtException, SkipperException {
         OnnxTensor t = logitsTensors[count];
         if (t == null) {
+            if (logits == null) {
+                logits = DirectBuffers.allocate((long) maxTokens * vocab * Float.BYTES, "logits of " + maxTokens
+                        + " rows").asFloatBuffer();
+            }
             t = Tensors.floats(env, logits, 0, count * vocab, 1, count, vocab);
             logitsTensors[count] = t;
         }
@@ -280,11 +291,16 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
      * @param count rows
      * @return the cached {@code [1, count, draftVocab]} tensor (do not close)
      * @throws OrtException if ONNX Runtime rejects it
+     * @throws SkipperException if the buffer cannot be allocated (first use)
      */
-    OnnxTensor draftLogits(int count) throws OrtException {
+    OnnxTensor draftLogits(int count) throws OrtException, SkipperException {
         OnnxTensor t = draftLogitsTensors[count];
         if (t == null) {
-            t = Tensors.floats(env, logits, 0, count * draftVocab, 1, count, draftVocab);
+            if (draftLogits == null) {
+                draftLogits = DirectBuffers.allocate((long) maxTokens * draftVocab * Float.BYTES, "draft logits of "
+                        + maxTokens + " rows").asFloatBuffer();
+            }
+            t = Tensors.floats(env, draftLogits, 0, count * draftVocab, 1, count, draftVocab);
             draftLogitsTensors[count] = t;
         }
         return t;
@@ -297,7 +313,7 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
      * @param count rows
      */
     void copyDraftLogits(float[] dst, int count) {
-        BufferCopy.get(logits, 0, dst, 0, count * draftVocab);
+        BufferCopy.get(draftLogits, 0, dst, 0, count * draftVocab);
     }
 
     /**
