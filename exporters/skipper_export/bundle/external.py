@@ -52,13 +52,17 @@ def embed_table(model: onnx.ModelProto, location: str, rows: int, columns: int, 
     as its resident memory) instead of running the graph. Row r, column c is
     ``float(values[r, c]) * scales[r, c // block] + offsets[r, c // block]`` (scales and offsets
     when present, float32), exactly what the graph computes with float32 activations; None when the
-    graph's activations are not float32 or a tensor stayed inline."""
+    graph's activations are not float32, a tensor stayed inline or its shape is not ``rows`` x
+    ``columns`` (blocks of ``block``)."""
     if model.graph.output[0].type.tensor_type.elem_type != TensorProto.FLOAT:
         return None
     found: dict[str, tuple[int, int]] = {}  # name -> (data type, offset)
     for t in model.graph.initializer:
         if t.name not in EMBED_TENSORS:
             continue
+        want = [rows, columns] if t.name in ("embed_tokens", "embed_tokens.q") else [rows, columns // block]
+        if list(t.dims) != want:
+            return None  # a table padded past the vocabulary (or otherwise shaped): the runtime runs the graph
         if t.data_location != TensorProto.EXTERNAL:
             return None
         meta = {e.key: e.value for e in t.external_data}

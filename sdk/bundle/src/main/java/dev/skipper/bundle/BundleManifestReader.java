@@ -648,6 +648,9 @@ public final class BundleManifestReader {
                 if (!table.isEmpty() && values[0] <= table.get(table.size() - 1)[0]) {
                     throw fail(row, key, "thresholds must ascend");
                 }
+                if (!table.isEmpty() && values[2] > table.get(table.size() - 1)[2]) {
+                    throw fail(row, key, "coverage must not grow with the threshold (a share of scores at or above it)");
+                }
                 table.add(values);
             }
             return table;

@@ -236,7 +236,9 @@ class BundleManifestReaderTest {
         edit("    layer: 2\n", "    layer: 1\n");
         edit("[0.5, 0.8, 0.5]", "[0.2, 0.8, 0.5]");
         assertContains(fails().getMessage(), "draft_heads.exits[0].router.thresholds[1] thresholds must ascend");
-        edit("[0.2, 0.8, 0.5]", "[0.5, 1.8, 0.5]");
+        edit("[0.2, 0.8, 0.5]", "[0.5, 0.8, 0.95]");
+        assertContains(fails().getMessage(), "draft_heads.exits[0].router.thresholds[1] coverage must not grow");
+        edit("[0.5, 0.8, 0.95]", "[0.5, 1.8, 0.5]");
         assertContains(fails().getMessage(), "must be a number in [0, 1], got 1.8");
         edit("[0.5, 1.8, 0.5]", "[0.5, 0.8, 0.5]");
         edit("shape: [1, seq, 4]", "shape: [1, seq, 5]");

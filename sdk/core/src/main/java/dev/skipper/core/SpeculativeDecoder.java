@@ -187,7 +187,9 @@ final class SpeculativeDecoder implements DecodeStrategy {
                         continue; // no prompt-lookup match: try the next drafter
                     }
                     draftNanos += t1 - t0;
-                    controller.observeEmpty(d, t1 - t0); // no draft worth verifying: a plain step follows
+                    if (drafter.limitsItself()) {
+                        controller.observeEmpty(d, t1 - t0); // no draft worth verifying: a plain step follows
+                    }
                     break;
                 }
                 int recentKeep = seq.recent().length();

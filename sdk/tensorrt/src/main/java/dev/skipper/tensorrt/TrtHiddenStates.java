@@ -30,8 +30,10 @@ final class TrtHiddenStates extends AbstractHiddenStates {
     int current;                      // which of hidden[] holds the latest state
     final TrtNative.DeviceMemory ids;       // device [maxTokens] int64
     final TrtNative.DeviceMemory positions; // device [maxTokens] int64
-    final TrtNative.HostMemory hostLongs;   // host [maxTokens] int64: ids or positions staged for copy
+    final TrtNative.HostMemory hostLongs;   // host [maxTokens] int64: positions staged for copy
     final LongBuffer hostLongView;
+    final TrtNative.HostMemory hostIds;     // host [maxTokens] int64: token ids staged for copy (apart from the
+    final LongBuffer hostIdView;            // positions: an asynchronous copy may still read one when the other is staged)
     final TrtNative.DeviceMemory logits;    // device [logitRows][vocab] float32
     final TrtNative.HostMemory hostLogits;  // host [logitRows][max(vocab, draftVocab)] float32
     final FloatBuffer hostLogitView;
@@ -59,6 +61,8 @@ final class TrtHiddenStates extends AbstractHiddenStates {
             positions = keep(nat.allocate(8L * maxTokens));
             hostLongs = keep(nat.allocateHost(8L * maxTokens));
             hostLongView = hostLongs.buffer().asLongBuffer();
+            hostIds = keep(nat.allocateHost(8L * maxTokens));
+            hostIdView = hostIds.buffer().asLongBuffer();
             int width = Math.max(vocab, draftVocab);
             logits = keep(nat.allocate(4L * this.logitRows * width));
             hostLogits = keep(nat.allocateHost(4L * Math.max(this.logitRows * (long) width, maxTokens)));

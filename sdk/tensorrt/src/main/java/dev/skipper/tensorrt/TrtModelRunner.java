@@ -188,9 +188,9 @@ public final class TrtModelRunner extends AbstractModelRunner<TrtHiddenStates, T
     @Override
     protected void runEmbed(int[] tokens, int offset, int count, TrtHiddenStates hs) throws SkipperException {
         for (int i = 0; i < count; i++) {
-            hs.hostLongView.put(i, tokens[offset + i]);
+            hs.hostIdView.put(i, tokens[offset + i]);
         }
-        nat.copyToDevice(hs.hostLongs, 0, hs.ids, 0, 8L * count, hs.stream);
+        nat.copyToDevice(hs.hostIds, 0, hs.ids, 0, 8L * count, hs.stream);
         EngineSet.Bound e = engines.embed();
         for (int r = 0; r < count; r += plan.prefillRows()) {
             int n = Math.min(plan.prefillRows(), count - r);

@@ -38,7 +38,8 @@ public final class AcceptanceByConfidence {
         fired[0] = 1;
         for (int i = 0; i < n; i++) {
             double[] row = table.get(i);
-            if (row.length != 3 || !(row[0] > threshold[i] && row[0] <= 1) || !(row[1] >= 0 && row[1] <= 1)
+            boolean ascending = i == 0 ? row[0] >= 0 : row[0] > threshold[i];
+            if (row.length != 3 || !(ascending && row[0] <= 1) || !(row[1] >= 0 && row[1] <= 1)
                     || !(row[2] >= 0 && row[2] <= fired[i] + 1e-9)) {
                 throw new IllegalArgumentException("confidence table row " + i + " out of order or out of range");
             }

@@ -51,6 +51,18 @@ public final class DraftChain {
         return true;
     }
 
+    /**
+     * Whether a draft of this acceptance and cost would be kept, without offering it: a drafter
+     * asks with the best acceptance it could have before spending a step on computing it.
+     *
+     * @param acceptance its acceptance given that every earlier draft is accepted, in [0, 1]
+     * @param cost what keeping it would add, a positive fraction of a plain step
+     * @return true when {@link #keep} would keep it
+     */
+    public boolean wouldKeep(double acceptance, double cost) {
+        return chain * acceptance * time >= cost * tokens;
+    }
+
     /** @return the round's expected tokens with the drafts kept so far */
     public double expectedTokens() {
         return tokens;

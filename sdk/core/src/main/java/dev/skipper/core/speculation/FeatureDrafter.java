@@ -53,9 +53,11 @@ public final class FeatureDrafter implements Drafter {
     private final float[] full;          // [vocab] one row scattered into the full vocabulary
     private final int[] input = new int[1];
     private final AcceptanceByConfidence calibration; // null: stop on the fixed threshold
+    private final double bestAcceptance;               // the calibration's acceptance at confidence 1
     private final DraftChain chain = new DraftChain();
     private final double priorStepCost;  // calibration's drafter step, fraction of a plain step (until timed)
-    private double stepNanos;            // EMA of one single-row drafter step (embed + drafter), 0 before the first
+    private double stepNanos;            // one single-row drafter step (embed + drafter): fastest of the first
+    private int steps;                   // STEP_WARMUP timed, then an average (the first run cold code)
     private volatile double threshold;
     private int caughtUp; // drafter cache positions, all from true features
 
@@ -86,6 +88,7 @@ public final class FeatureDrafter implements Drafter {
         this.maxSeq = maxSeq;
         this.chunk = Math.min(chunk, maxSeq);
         this.calibration = calibration;
+        this.bestAcceptance = calibration == null ? 1 : calibration.acceptance(1.0);
         this.priorStepCost = stepCost > 0 ? stepCost : DEFAULT_STEP_COST;
         setThreshold(threshold);
         this.reduced = new float[Math.multiplyExact(this.chunk, draftVocab.length)];
@@ -132,6 +135,9 @@ public final class FeatureDrafter implements Drafter {
         caughtUp = 0;
         cache.truncate(0);
     }
+
+    /** Timed steps whose fastest stands for a step before averaging starts. */
+    private static final int STEP_WARMUP = 4;
 
     /** A drafter step's cost before calibration or timing says otherwise: one small layer + head, ~7 % of a step. */
     static final double DEFAULT_STEP_COST = 0.07;
@@ -210,7 +216,7 @@ public final class FeatureDrafter implements Drafter {
             chain.start();
             double verifyRow = context.verifyRowCost();
             double plain = context.plainStepNanos();
-            double step = stepNanos > 0 && plain > 0 ? stepNanos / plain : priorStepCost;
+            double step = steps > 0 && plain > 0 ? stepNanos / plain : priorStepCost;
             for (int i = 0; i < max; i++) {
                 java.util.Arrays.fill(full, 0, vocab, Float.NEGATIVE_INFINITY);
                 int base = rowOf * n;
@@ -240,13 +246,18 @@ public final class FeatureDrafter implements Drafter {
                 if (stop || i + 1 == max || caughtUp + i + 1 >= maxSeq) {
                     break;
                 }
+                if (calibration != null && !chain.wouldKeep(bestAcceptance, verifyRow + step)) {
+                    break; // even a certain next draft would not pay for its step and row: do not compute it
+                }
                 recent.add(token);
                 input[0] = token;
                 long t0 = System.nanoTime();
                 runner.embed(input, 0, 1, embedded);
                 runner.featureDraft(current, rowOf, embedded, 1, cache, other, reduced);
                 long took = System.nanoTime() - t0;
-                stepNanos = stepNanos == 0 ? took : stepNanos + 0.1 * (took - stepNanos);
+                stepNanos = steps == 0 ? took : steps < STEP_WARMUP ? Math.min(stepNanos, took)
+                        : stepNanos + 0.1 * (took - stepNanos);
+                steps++;
                 HiddenStates t = current;
                 current = other;
                 other = t;

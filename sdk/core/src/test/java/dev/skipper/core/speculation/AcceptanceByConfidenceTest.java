@@ -64,6 +64,10 @@ class AcceptanceByConfidenceTest {
                         new double[] {0.1, 0.4, 0.8, 0.0}));
         assertEquals(0.8, m.acceptance(0.9), 1e-9);
         assertNull(AcceptanceByConfidence.fromThresholdTable(List.of()), "an empty table maps nothing");
+        AcceptanceByConfidence fromZero = AcceptanceByConfidence.fromThresholdTable(
+                List.of(new double[] {0.0, 0.5, 1.0}, new double[] {0.5, 0.8, 0.5}));
+        assertEquals(0.2, fromZero.acceptance(0.3), 1e-9, "a first threshold of 0 is a table too");
+        assertEquals(0.8, fromZero.acceptance(0.7), 1e-9);
         assertThrows(IllegalArgumentException.class, () -> AcceptanceByConfidence.fromThresholdTable(
                 List.of(new double[] {0.5, 0.5, 0.5}, new double[] {0.4, 0.5, 0.4})), "thresholds out of order");
         assertThrows(IllegalArgumentException.class, () -> AcceptanceByConfidence.fromThresholdTable(

@@ -37,7 +37,10 @@ class DraftChainTest {
         assertTrue(new DraftChain().start().keep(0.2, 0.15), "the catch-up's draft: only its verified row");
         DraftChain c = new DraftChain().start();
         assertTrue(c.keep(0.9, 0.15));
+        assertTrue(c.wouldKeep(1.0, 0.22), "a certain second draft would pay for its step and row");
+        assertFalse(c.wouldKeep(0.25, 0.22));
         assertFalse(c.keep(0.25, 0.22), "chain 0.225 per 0.22 of a step < the round's 1.9 / 1.15");
+        assertEquals(1.9, c.expectedTokens(), 1e-12, "asking and refusing leave the chain as it was");
     }
 
     @Test

@@ -70,15 +70,16 @@ class DraftControllerTest {
             c.observePlain(PLAIN);
         }
         assertTrue(c.freeDraftsPay(0), "nothing measured yet: verify the match");
-        // Lookup rounds that mostly fail: 1 token per 1.5 plain steps.
-        for (int i = 0; i < 10; i++) {
-            c.observeRound(0, 3, 0, 10_000, 15_000_000);
-        }
-        // The trained drafter's rounds: 1.8 tokens per 1.2 plain steps.
+        // The trained drafter's rounds: 1.5 tokens per 1.2 plain steps.
         for (int i = 0; i < 10; i++) {
             c.observeRound(1, 2, 1, 1_500_000, 10_500_000);
             c.observeRound(1, 2, 0, 1_500_000, 10_500_000);
         }
+        // Lookup rounds that mostly fail: 1 token per 1.5 plain steps (speculation as a whole still pays).
+        for (int i = 0; i < 10; i++) {
+            c.observeRound(0, 3, 0, 10_000, 15_000_000);
+        }
+        assertFalse(c.isOff(), "the rounds together still beat plain decoding");
         int verified = 0;
         for (int i = 0; i < 2 * DraftController.REPROBE_EVERY; i++) {
             verified += c.freeDraftsPay(0) ? 1 : 0;
@@ -89,5 +90,6 @@ class DraftControllerTest {
             c.observeRound(0, 3, 3, 10_000, 13_000_000);
         }
         assertTrue(c.freeDraftsPay(0), "a lookup accepted in full beats 1.5 tokens per 1.2 steps");
+        assertFalse(c.isOff());
     }
 }
