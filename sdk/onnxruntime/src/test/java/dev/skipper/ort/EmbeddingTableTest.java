@@ -102,6 +102,18 @@ class EmbeddingTableTest {
             assertThrows(IndexOutOfBoundsException.class, () -> t.rows(new int[] {t.spec().rows()}, 0, 1, out, 0));
             assertThrows(IndexOutOfBoundsException.class, () -> t.rows(new int[] {-1}, 0, 1, out, 0));
             assertThrows(IndexOutOfBoundsException.class, () -> t.rows(new int[] {0, 1}, 0, 2, out, 0), "two rows, room for one");
+            // An interrupted caller (a cancelled worker) must not break the table for everyone else.
+            t.rows(new int[] {5}, 0, 1, out, 0);
+            float first = out.getFloat(0);
+            Thread.currentThread().interrupt();
+            try {
+                t.rows(new int[] {5}, 0, 1, out, 0);
+            } finally {
+                assertTrue(Thread.interrupted(), "the interrupt is left to its owner");
+            }
+            out.putFloat(0, Float.NaN);
+            t.rows(new int[] {5}, 0, 1, out, 0);
+            assertEquals(first, out.getFloat(0), "rows read after an interrupted read");
         }
     }
 

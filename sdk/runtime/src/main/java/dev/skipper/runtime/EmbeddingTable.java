@@ -4,13 +4,11 @@ import dev.skipper.api.SkipperException;
 import dev.skipper.bundle.BundleManifest;
 import dev.skipper.bundle.BundleManifest.EmbedTableSpec;
 import dev.skipper.bundle.BundleManifest.TableValues;
-import java.io.EOFException;
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 
 /**
  * The embedding lookup without the embedding graph: a bundle's described table
@@ -22,20 +20,21 @@ import java.nio.file.StandardOpenOption;
  * what {@code embed.onnx} gives (tested over every token).
  *
  * <p>Thread-safe (one row buffer, reads under the table's lock: a row is ~1 KB); allocates nothing
- * per token. Closing closes the file.
+ * per token. Reads go through {@link RandomAccessFile}, not a {@code FileChannel}: an interrupted
+ * caller would close a channel for every session of the engine. Closing closes the file.
  */
 public final class EmbeddingTable implements AutoCloseable {
     private final Path path;
-    private final FileChannel channel;
+    private final RandomAccessFile file;
     private final EmbedTableSpec spec;
     private final int blocks;             // scales per row, 0 for float values
     private final ByteBuffer valueRow;    // [columns] values of one row, little-endian
     private final ByteBuffer scaleRow;    // [blocks] float32 scales of one row, or null
     private final ByteBuffer offsetRow;   // [blocks] float32 offsets of one row, or null
 
-    private EmbeddingTable(Path path, FileChannel channel, EmbedTableSpec spec) {
+    private EmbeddingTable(Path path, RandomAccessFile file, EmbedTableSpec spec) {
         this.path = path;
-        this.channel = channel;
+        this.file = file;
         this.spec = spec;
         this.blocks = spec.blocks();
         this.valueRow = ByteBuffer.allocate((int) spec.valueRowBytes()).order(ByteOrder.LITTLE_ENDIAN);
@@ -56,10 +55,10 @@ public final class EmbeddingTable implements AutoCloseable {
             return null;
         }
         Path path = manifest.resolve(spec.file());
-        FileChannel channel = null;
+        RandomAccessFile file = null;
         try {
-            channel = FileChannel.open(path, StandardOpenOption.READ);
-            long size = channel.size();
+            file = new RandomAccessFile(path.toFile(), "r");
+            long size = file.length();
             long rowBytes = spec.valueRowBytes();
             check(path, "values", spec.valuesOffset(), Math.multiplyExact(rowBytes, spec.rows()), size);
             if (spec.blocks() > 0) {
@@ -69,12 +68,12 @@ public final class EmbeddingTable implements AutoCloseable {
                     check(path, "offsets", spec.offsetsOffset(), scales, size);
                 }
             }
-            return new EmbeddingTable(path, channel, spec);
+            return new EmbeddingTable(path, file, spec);
         } catch (IOException e) {
-            closeQuietly(channel);
+            closeQuietly(file);
             throw new SkipperException("cannot read the embedding table " + path + ": " + e.getMessage(), e);
         } catch (SkipperException | RuntimeException e) {
-            closeQuietly(channel);
+            closeQuietly(file);
             throw e;
         }
     }
@@ -149,30 +148,25 @@ public final class EmbeddingTable implements AutoCloseable {
         };
     }
 
-    /** Fills {@code buffer} from {@code position}: positional reads never move a shared file pointer. */
+    /** Fills {@code buffer}'s backing array from {@code position} (callers hold the table's lock). */
     private void read(ByteBuffer buffer, long position) throws SkipperException {
-        ((java.nio.Buffer) buffer).clear(); // Buffer.clear(): Android lacks the covariant ByteBuffer.clear()
         try {
-            while (buffer.hasRemaining()) {
-                int n = channel.read(buffer, position + buffer.position());
-                if (n < 0) {
-                    throw new EOFException("end of file at " + (position + buffer.position()));
-                }
-            }
+            file.seek(position);
+            file.readFully(buffer.array(), 0, buffer.capacity());
         } catch (IOException e) {
             throw new SkipperException("cannot read the embedding table " + path + ": " + e.getMessage(), e);
         }
     }
 
     @Override
-    public void close() {
-        closeQuietly(channel);
+    public synchronized void close() {
+        closeQuietly(file);
     }
 
-    private static void closeQuietly(FileChannel c) {
-        if (c != null) {
+    private static void closeQuietly(RandomAccessFile f) {
+        if (f != null) {
             try {
-                c.close();
+                f.close();
             } catch (IOException e) {
                 // read-only file: nothing to report at close
             }
