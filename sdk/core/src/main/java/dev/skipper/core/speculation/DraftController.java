@@ -58,16 +58,6 @@ public final class DraftController {
     private boolean off;
 
     /**
-     * @param maxDraft most drafts per round, &gt;= 1
-     * @param drafterCount drafters the policy may choose among (indices 0 ..)
-     * @param priorAcceptance initial per-draft acceptance guess per drafter
-     * @param adaptive adapt online (else: fixed draft length, no plain steps by choice, never off)
-     */
-    public DraftController(int maxDraft, int drafterCount, double[] priorAcceptance, boolean adaptive) {
-        this(maxDraft, priors(drafterCount, priorAcceptance), adaptive);
-    }
-
-    /**
      * What is known of a drafter before it runs.
      *
      * @param acceptance per-draft acceptance guess, in [0, 1]
@@ -91,14 +81,6 @@ public final class DraftController {
         for (int i = 0; i < priors.length; i++) {
             drafters[i] = new DrafterStats(priors[i]);
         }
-    }
-
-    private static Prior[] priors(int count, double[] acceptance) {
-        Prior[] p = new Prior[count];
-        for (int i = 0; i < count; i++) {
-            p[i] = new Prior(acceptance[i], false);
-        }
-        return p;
     }
 
     /** @return whether the session switched speculation off */
@@ -141,8 +123,7 @@ public final class DraftController {
         s.decisions++;
         if (s.limitsItself) {
             // Judged by its measured rounds; the first ones (cold code) are not held against it.
-            boolean profitable = s.rateRounds < COST_WARMUP_ROUNDS || plainNanos <= 0
-                    || s.roundTokens / s.roundNanos * plainNanos > 1.0;
+            boolean profitable = !s.rateMeasured() || plainNanos <= 0 || s.rate() * plainNanos > 1.0;
             if (!profitable) {
                 if (s.decisions < s.nextProbe) {
                     return 0;
@@ -186,18 +167,17 @@ public final class DraftController {
      */
     public boolean freeDraftsPay(int d) {
         DrafterStats s = drafters[d];
-        if (!adaptive || plainNanos <= 0 || s.rateRounds < COST_WARMUP_ROUNDS) {
+        if (!adaptive || plainNanos <= 0 || !s.rateMeasured()) {
             return true;
         }
         double best = 0;
         for (int j = d + 1; j < drafters.length; j++) {
             DrafterStats t = drafters[j];
-            double measured = t.rateRounds >= COST_WARMUP_ROUNDS ? t.roundTokens / t.roundNanos : 0;
-            if (t.limitsItself && measured * plainNanos > 1.0) { // measured, and drafting (not backed off)
-                best = Math.max(best, measured);
+            if (t.limitsItself && t.rateMeasured() && t.rate() * plainNanos > 1.0) { // drafting, not backed off
+                best = Math.max(best, t.rate());
             }
         }
-        if (s.roundTokens / s.roundNanos >= best || ++s.passedOver >= REPROBE_EVERY) {
+        if (s.rate() >= best || ++s.passedOver >= REPROBE_EVERY) {
             s.passedOver = 0;
             return true;
         }
@@ -327,6 +307,16 @@ public final class DraftController {
         DrafterStats(Prior prior) {
             this.acceptance = prior.acceptance();
             this.limitsItself = prior.limitsItself();
+        }
+
+        /** Whether its rounds' rate is past the cold first rounds. */
+        boolean rateMeasured() {
+            return rateRounds >= COST_WARMUP_ROUNDS;
+        }
+
+        /** @return tokens per nanosecond of its rounds (EMA) */
+        double rate() {
+            return roundTokens / roundNanos;
         }
 
         void observeRate(int tokens, double nanos) {

@@ -74,7 +74,7 @@ class PromptLookupDrafterTest {
 
     @Test
     void controllerDraftsWhenItPaysAndSwitchesOffWhenItLoses() {
-        DraftController c = new DraftController(4, 1, new double[] {0.9}, true);
+        DraftController c = new DraftController(4, new DraftController.Prior[] {new DraftController.Prior(0.9, false)}, true);
         for (int i = 0; i < DraftController.WARMUP_PLAIN_STEPS; i++) {
             assertTrue(c.wantsPlainStep());
             c.observePlain(10_000_000);
@@ -96,7 +96,7 @@ class PromptLookupDrafterTest {
 
     @Test
     void aLosingDrafterIsProbedLessAndLessOften() {
-        DraftController c = new DraftController(4, 1, new double[] {0.01}, true);
+        DraftController c = new DraftController(4, new DraftController.Prior[] {new DraftController.Prior(0.01, false)}, true);
         for (int i = 0; i < DraftController.WARMUP_PLAIN_STEPS; i++) {
             c.observePlain(10_000_000);
         }
@@ -115,7 +115,7 @@ class PromptLookupDrafterTest {
 
     @Test
     void aFixedControllerAlwaysDraftsTheMaximum() {
-        DraftController c = new DraftController(4, 1, new double[] {0.0}, false);
+        DraftController c = new DraftController(4, new DraftController.Prior[] {new DraftController.Prior(0.0, false)}, false);
         assertFalse(c.wantsPlainStep());
         assertEquals(4, c.draftLength(0, 100));
         for (int i = 0; i < 50; i++) {
