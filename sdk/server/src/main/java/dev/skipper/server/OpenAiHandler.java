@@ -422,21 +422,34 @@ final class OpenAiHandler extends Handler.Abstract {
     private String readBody(Request request) throws ApiException, IOException {
         long declared = request.getLength();
         int max = options.maxBodyBytes();
-        if (declared > max) {
-            throw new ApiException(413, "invalid_request_error", null, "body_too_large", "the body has " + declared
-                    + " bytes, more than the limit of " + max);
+        // A body over the limit is read and dropped (up to drainLimit) before the 413 goes out: answering while
+        // the client still sends makes the close reset the connection, and a reset client loses the answer. A
+        // client that sent Expect: 100-continue has sent no body yet, and a body past drainLimit is not worth
+        // reading: both get the 413 at once.
+        long drainLimit = Math.max(16L << 20, 2L * max);
+        boolean bodyWaits = request.getHeaders().contains(HttpHeader.EXPECT, "100-continue");
+        if (declared > max && (bodyWaits || declared > drainLimit)) {
+            throw tooLarge("the body has " + declared + " bytes, more than the limit of " + max);
         }
         ByteArrayOutputStream out = new ByteArrayOutputStream((int) Math.min(Math.max(declared, 256), max));
         byte[] buf = new byte[8192];
+        long read = 0;
         try (InputStream in = Content.Source.asInputStream(request)) {
             int n;
             while ((n = in.read(buf)) >= 0) {
-                if (out.size() + n > max) {
-                    throw new ApiException(413, "invalid_request_error", null, "body_too_large",
-                            "the body is larger than the limit of " + max + " bytes");
+                read += n;
+                if (read > max) {
+                    if (read > drainLimit) {
+                        break;
+                    }
+                } else {
+                    out.write(buf, 0, n);
                 }
-                out.write(buf, 0, n);
             }
+        }
+        if (read > max) {
+            throw tooLarge(declared > max ? "the body has " + declared + " bytes, more than the limit of " + max
+                    : "the body is larger than the limit of " + max + " bytes");
         }
         try {
             return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
@@ -445,6 +458,10 @@ final class OpenAiHandler extends Handler.Abstract {
         } catch (CharacterCodingException e) {
             throw ApiException.badRequest(null, "the body is not valid UTF-8");
         }
+    }
+
+    private static ApiException tooLarge(String message) {
+        return new ApiException(413, "invalid_request_error", null, "body_too_large", message);
     }
 
     private void authorize(Request request) throws ApiException {
