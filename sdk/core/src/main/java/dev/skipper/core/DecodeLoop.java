@@ -139,6 +139,9 @@ final class DecodeLoop {
                     + "tokens; re-running from there", new Object[] {keep, seq.cached()});
         }
         seq.rewind(keep);
+        if (strategy.usesFeatures()) {
+            seq.needFeatures();
+        }
         seq.append(target, keep, target.length);
 
         // 3. Prefill: every token not cached yet, in chunks; logits of the last one. A FiRST-routed

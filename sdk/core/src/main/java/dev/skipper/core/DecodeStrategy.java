@@ -26,6 +26,11 @@ sealed interface DecodeStrategy extends AutoCloseable permits PlainDecoding, Spe
         return null;
     }
 
+    /** @return whether it drafts with the feature drafter, which reads the sequence's feature store */
+    default boolean usesFeatures() {
+        return false;
+    }
+
     /** Starts a request, after its prefill: clears the per-request stats. */
     void begin();
 

@@ -71,6 +71,11 @@ public final class DefaultSession implements Session {
         }
     }
 
+    /** @return the session's sequence (tests) */
+    Sequence sequence() {
+        return seq;
+    }
+
     /**
      * {@inheritDoc}
      *

@@ -46,8 +46,9 @@ final class Sequence implements AutoCloseable {
     /** Sees every layer's input rows while prompts run (FiRST routing), or null. */
     private LayerInputs observer;
     // [contextLength][hidden] the last layer's output at every cached position, for the feature
-    // drafter (null when the runner has none); valid for positions [0, featuresKnown)
-    private final HiddenStates features;
+    // drafter; allocated by the first request whose strategy drafts with it (null until then, and
+    // always without one: 19 MB at 8,192 tokens a plain session does not need); valid for [0, featuresKnown)
+    private HiddenStates features;
     private int featuresKnown;
 
     /** Tokens known. */
@@ -75,7 +76,6 @@ final class Sequence implements AutoCloseable {
         HiddenStates h = null;
         try {
             h = runner.newHiddenStates(chunk);
-            this.features = runner.hasFeatureDrafter() ? runner.newHiddenStates(contextLength) : null;
         } catch (SkipperException | RuntimeException e) {
             kv.close();
             if (h != null) {
@@ -171,6 +171,33 @@ final class Sequence implements AutoCloseable {
     }
 
     /**
+     * Makes the feature drafter's store ready for a request that drafts with it: allocated on first
+     * use, and when it lacks rows of cached positions (the session ran without it, or lossy depth
+     * skipped storing), the cache is cut back to the rows it has, so the coming prefill runs those
+     * tokens again and stores their features. The cache's rows are recomputed, never changed.
+     *
+     * @throws SkipperException if the store cannot be allocated
+     */
+    void needFeatures() throws SkipperException {
+        if (!runner.hasFeatureDrafter()) {
+            return;
+        }
+        if (features == null) {
+            features = runner.newHiddenStates(contextLength);
+            featuresKnown = 0;
+        }
+        if (featuresKnown < cached) {
+            cache.truncate(featuresKnown);
+            cached = featuresKnown;
+        }
+    }
+
+    /** @return whether the feature drafter's store is allocated (tests) */
+    boolean hasFeatureStore() {
+        return features != null;
+    }
+
+    /**
      * Stores last-layer rows computed outside {@link #run} (a verification's accepted rows) for the
      * feature drafter; without one (or after a gap) nothing is stored.
      *
@@ -188,7 +215,7 @@ final class Sequence implements AutoCloseable {
         featuresKnown = Math.max(featuresKnown, first + n);
     }
 
-    /** @return the last layer's output by position, {@code [contextLength][hidden]}, or null without a feature drafter */
+    /** @return the last layer's output by position, {@code [contextLength][hidden]}, or null before {@link #needFeatures} */
     HiddenStates features() {
         return features;
     }

@@ -15,6 +15,7 @@ import dev.skipper.core.speculation.LayerPlan;
 import dev.skipper.core.speculation.SpeculationPolicy;
 import dev.skipper.core.speculation.Verifier;
 import java.util.List;
+import java.util.function.LongSupplier;
 
 /**
  * One session's speculative decoding: produces the next tokens of a {@link Sequence} with
@@ -42,6 +43,7 @@ final class SpeculativeDecoder implements DecodeStrategy {
     private final DraftContext context;
     private final Drafts drafts;
     private final Verifier verifier;
+    private final LongSupplier clock; // System::nanoTime; tests give a deterministic one
 
     // Per-request stats.
     private long rounds;
@@ -72,7 +74,19 @@ final class SpeculativeDecoder implements DecodeStrategy {
      */
     SpeculativeDecoder(Sequence seq, Sampler sampler, SpeculationConfig config, boolean withQ,
                        SpeculationPolicy.Drafters set) throws SkipperException {
+        this(seq, sampler, config, withQ, set, System::nanoTime);
+    }
+
+    /**
+     * With drafters made elsewhere and a clock of the test's own, so the controller's measured
+     * rates (and the choices they drive) do not depend on how busy the machine is.
+     *
+     * @param clock nanoseconds, as {@link System#nanoTime()}
+     */
+    SpeculativeDecoder(Sequence seq, Sampler sampler, SpeculationConfig config, boolean withQ,
+                       SpeculationPolicy.Drafters set, LongSupplier clock) throws SkipperException {
         this.seq = seq;
+        this.clock = clock;
         this.sampler = sampler;
         this.numLayers = seq.runner().manifest().model().numLayers();
         this.mode = config.mode();
@@ -103,6 +117,11 @@ final class SpeculativeDecoder implements DecodeStrategy {
         }
         first.reset();
         return first::observe;
+    }
+
+    @Override
+    public boolean usesFeatures() {
+        return set.featureDrafter() != null;
     }
 
     /** @return the current layer drafter's skip set or exit plan, or null (for tests and logs) */
@@ -166,6 +185,8 @@ final class SpeculativeDecoder implements DecodeStrategy {
         if (!controller.wantsPlainStep() && maxProduce >= 2) {
             int[] tokens = seq.tokenArray();
             context.set(tokens, length, sampling).features(seq.features(), seq.featuresKnown());
+            int passedOver = -1; // a prompt-lookup match passed over for a later drafter's round
+            int passedK = 0;
             for (int d = 0; d < drafters.size(); d++) {
                 int k = controller.draftLength(d, maxProduce);
                 if (k == 0) {
@@ -174,12 +195,14 @@ final class SpeculativeDecoder implements DecodeStrategy {
                 Drafter drafter = drafters.get(d);
                 drafter.prepare(context); // one-time work (a new prompt's catch-up) stays out of the draft cost
                 context.costs(controller.plainStepNanos(), controller.verifyRowCost());
-                long t0 = System.nanoTime();
+                long t0 = clock.getAsLong();
                 drafts.clear();
                 drafter.propose(context, k, drafts);
-                long t1 = System.nanoTime();
+                long t1 = clock.getAsLong();
                 if (!drafter.runsModel() && drafts.count() > 0 && !controller.freeDraftsPay(d)) {
-                    continue; // a lookup match worth less than the trained drafter's rounds: let it draft
+                    passedOver = d; // worth less than the trained drafter's rounds: let it draft
+                    passedK = k;
+                    continue;
                 }
                 if (drafts.count() == 0) {
                     seq.cache().truncate(past); // a drafter that found nothing may still have run layers
@@ -188,39 +211,56 @@ final class SpeculativeDecoder implements DecodeStrategy {
                     }
                     draftNanos += t1 - t0;
                     if (drafter.limitsItself()) {
-                        controller.observeEmpty(d, t1 - t0); // no draft worth verifying: a plain step follows
+                        controller.observeEmpty(d, t1 - t0); // no draft worth verifying
                     }
                     break;
                 }
-                int recentKeep = seq.recent().length();
-                int a = verifier.verify(tokens[length - 1], past, drafts, seq.cache(), sampling, sampler, seq.recent(),
-                        seq.constraint(), out);
-                long t2 = System.nanoTime();
-                seq.recent().truncate(recentKeep);
-                seq.storeFeatures(past, drafts.verifyRows(), 0, a + 1); // the pending token's and accepted drafts' rows
-                for (int i = 0; i <= a; i++) {
-                    seq.append(out[i]);
+                return verifyRound(d, tokens, past, length, sampling, out, t1 - t0);
+            }
+            if (passedOver >= 0) {
+                // The drafter the match was passed over for drafted nothing: the match beats a plain step.
+                long t0 = clock.getAsLong();
+                drafts.clear();
+                drafters.get(passedOver).propose(context, passedK, drafts); // a lookup: cheap, the same match
+                long t1 = clock.getAsLong();
+                if (drafts.count() > 0) {
+                    return verifyRound(passedOver, tokens, past, length, sampling, out, t1 - t0);
                 }
-                seq.setCached(past + 1 + a);
-                controller.observeRound(d, drafts.count(), a, t1 - t0, t2 - t1);
-                rounds++;
-                drafted += drafts.count();
-                accepted += a;
-                layerRuns += drafts.layerRuns() + verifier.layerRuns();
-                draftNanos += t1 - t0;
-                verifyNanos += t2 - t1;
-                return a + 1;
             }
         }
-        long t0 = System.nanoTime();
+        long t0 = clock.getAsLong();
         seq.run(null);
         int token = seq.sampleNext(sampler, sampling); // masked by a grammar constraint, if any
         seq.append(token);
-        controller.observePlain(System.nanoTime() - t0);
+        controller.observePlain(clock.getAsLong() - t0);
         plainSteps++;
         layerRuns += numLayers;
         out[0] = token;
         return 1;
+    }
+
+    /** Verifies the drafts drafter {@code d} left in {@link #drafts} and appends what it gives; returns tokens produced. */
+    private int verifyRound(int d, int[] tokens, int past, int length, SamplingOptions sampling, int[] out,
+                            long draftTime) throws SkipperException {
+        int recentKeep = seq.recent().length();
+        long t1 = clock.getAsLong();
+        int a = verifier.verify(tokens[length - 1], past, drafts, seq.cache(), sampling, sampler, seq.recent(),
+                seq.constraint(), out);
+        long t2 = clock.getAsLong();
+        seq.recent().truncate(recentKeep);
+        seq.storeFeatures(past, drafts.verifyRows(), 0, a + 1); // the pending token's and accepted drafts' rows
+        for (int i = 0; i <= a; i++) {
+            seq.append(out[i]);
+        }
+        seq.setCached(past + 1 + a);
+        controller.observeRound(d, drafts.count(), a, draftTime, t2 - t1);
+        rounds++;
+        drafted += drafts.count();
+        accepted += a;
+        layerRuns += drafts.layerRuns() + verifier.layerRuns();
+        draftNanos += draftTime;
+        verifyNanos += t2 - t1;
+        return a + 1;
     }
 
     @Override

@@ -61,6 +61,7 @@ class ConstrainedSamplingTest {
         int x = 9;
         SpeculationConfig config = new SpeculationConfig(mode, null, 4, 0.0, List.of(layers - 1), 3, true).fixed();
         try (Sequence seq = new Sequence(runner, 64, 16)) {
+            seq.needFeatures(); // as a request whose strategy drafts with the feature drafter
             seq.append(prompt, 0, prompt.length);
             seq.run(null);
             seq.append(x);

@@ -85,6 +85,7 @@ class SelfLimitingDraftingTest {
         Sampler sampler = new Sampler(runner.manifest().model().vocabSize());
         SpeculationConfig config = new SpeculationConfig(SpeculationMode.FEATURE, null, 4, 0.8, null, 3, true);
         try (Sequence seq = new Sequence(runner, 128, 16)) {
+            seq.needFeatures(); // as a request whose strategy drafts with the feature drafter
             int[] want = plain(seq, sampler);
             for (double a : new double[] {0.95, 0.0}) {
                 seq.rewind(0);

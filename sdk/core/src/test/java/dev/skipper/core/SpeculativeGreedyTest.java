@@ -17,6 +17,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -221,6 +222,23 @@ class SpeculativeGreedyTest {
                 GenerationResult b2 = ref.generate(next, options.withSpeculation(SpeculationMode.OFF), null);
                 assertArrayEquals(b2.tokenIds(), a2.tokenIds(), name + ": second turn (reused prefix)");
                 drafted += a2.stats().speculation().drafted();
+            }
+            // A session that starts plain has no feature store; the first feature request allocates it and
+            // runs the cached prefix again for its features, so the drafter drafts from that turn on.
+            try (DefaultSession s = engine.newSession(); DefaultSession ref = plain.newSession()) {
+                GenerationResult a = s.generate(first, options.withSpeculation(SpeculationMode.OFF), null);
+                assertFalse(s.sequence().hasFeatureStore(), name + ": a plain request allocated the feature store");
+                GenerationResult b = ref.generate(first, options.withSpeculation(SpeculationMode.OFF), null);
+                assertArrayEquals(b.tokenIds(), a.tokenIds(), name + ": plain first turn");
+                String next = first + a.text() + " And then?";
+                GenerationResult a2 = s.generate(next, options.withSpeculation(SpeculationMode.FEATURE), null);
+                assertTrue(s.sequence().hasFeatureStore(), name);
+                GenerationResult b2 = ref.generate(next, options.withSpeculation(SpeculationMode.OFF), null);
+                assertArrayEquals(b2.tokenIds(), a2.tokenIds(), name + ": feature turn after a plain one");
+                assertTrue(a2.stats().speculation().drafted() > 0, name + ": no drafts after the switch "
+                        + a2.stats().speculation());
+                assertTrue(a2.stats().promptTokens() > b2.stats().promptTokens(), name + ": the cached prefix "
+                        + "must have run again for its features: " + a2.stats() + " vs " + b2.stats());
             }
         }
         System.out.printf("%s feature: %d drafted, %d accepted%n", name, drafted, accepted);

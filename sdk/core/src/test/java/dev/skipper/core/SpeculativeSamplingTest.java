@@ -55,6 +55,7 @@ class SpeculativeSamplingTest {
         int x = 9;
         SpeculationConfig config = new SpeculationConfig(mode, null, 4, 0.0, List.of(layers - 1), 3, true).fixed();
         try (Sequence seq = new Sequence(runner, 64, 16)) {
+            seq.needFeatures(); // as a request whose strategy drafts with the feature drafter
             float[] probe = new float[vocab];
             Sampler probeSampler = new Sampler(vocab);
             for (int c = 3; c < vocab; c++) {
