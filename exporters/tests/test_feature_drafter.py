@@ -4,6 +4,7 @@ section, the acceptance arithmetic, and training text kept off the benchmark's p
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -122,12 +123,25 @@ def test_calibrate_stores_a_measured_feature_drafter(tmp_path: Path) -> None:
     assert meas["draft_cost"] > 0 and 1 <= meas["draft_len"] <= 6
     assert fd["training"]["updates"] == 20 and fd["training"]["tokens"] > 0
     assert result["feature_drafter"]["measured"] == meas
+    # The agreement record and figure carry the drafter's rows (the figure gains a panel: wider).
+    record = json.loads((bundle / "calibration/agreement.json").read_text())["feature_drafter"]
+    assert record["acceptance_per_position"] == meas["acceptance"]
+    assert record["mean_accepted_per_round"] == meas["mean_accepted"] and record["draft_cost"] == meas["draft_cost"]
+    with_drafter = _png_width(bundle / "calibration/agreement.png")
     # Recalibrating without it removes the section and the file together.
     calibrate(bundle, budget=96, own=24, threads=1, progress=False, exit_tokens=600, own_passages=2,
               skip_search=False, draft_vocab=128)
     m = load_manifest(bundle)
     assert "feature_drafter" not in m and "draft/feature_drafter.onnx" not in m["files"]
     assert not (bundle / "draft/feature_drafter.onnx").exists()
+    assert "feature_drafter" not in json.loads((bundle / "calibration/agreement.json").read_text())
+    assert _png_width(bundle / "calibration/agreement.png") < with_drafter
+
+
+def _png_width(path: Path) -> int:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big")  # IHDR width
 
 
 def test_bad_budgets_are_refused_before_any_work(tmp_path: Path) -> None:

@@ -238,6 +238,7 @@ def calibrate(bundle: Path, budget: int, own: int, threads: int, progress: bool 
         if drafter is not None:
             feature = _feature_drafter(sess, manifest, tok.encode, greedy, chat, draft, drafter, seed, progress, files)
             result["feature_drafter"] = {k: v for k, v in feature.items() if k not in ("file", "inputs", "outputs")}
+            _agreement_files(files, draft["record"], draft["plot"], feature)
         result["seconds"] = round(time.perf_counter() - t0, 1)
         _commit(bundle, manifest, staging, files, draft["section"], result.get("speculation"), first, feature)
     finally:
@@ -277,7 +278,6 @@ def _draft_heads(sess, manifest: dict, encode, greedy, chat, exit_tokens: int, o
     from .collect import TEST, collect, probe_head
     from .draft_graphs import draft_head_graph, exit_graph
     from .exit_heads import draft_vocabulary, early_exit_speedup, fit_adapter, layer_agreement, train_router
-    from .plot import agreement_png
     from .skip_search import HEAD_SHARE, VERIFY_SLOPE
     from .text import exit_passages
     from ..graphs.contract import TensorSpec
@@ -336,18 +336,34 @@ def _draft_heads(sess, manifest: dict, encode, greedy, chat, exit_tokens: int, o
     }
     record = {"layers_run": list(range(num_layers + 1)), "training_free": [round(x, 4) for x in raw],
               "exits": summaries, **calib, "draft_vocab": n_draft}
-    files["calibration/agreement.json"] = (json.dumps(record, indent=1) + "\n").encode()
-    png = Path(tempfile.mkstemp(suffix=".png")[1])
-    try:
-        agreement_png(png, raw, [(e.layer, e.agreement, e.raw_agreement) for e in exits],
-                      f"{manifest['model']['name']}: teacher-forced top-1 agreement ({len(table_rows)} held-out tokens)")
-        files["calibration/agreement.png"] = png.read_bytes()
-    finally:
-        png.unlink(missing_ok=True)
+    plot = {"raw": raw, "exits": [(e.layer, e.agreement, e.raw_agreement) for e in exits], "num_layers": num_layers,
+            "title": f"{manifest['model']['name']}: teacher-forced top-1 agreement ({len(table_rows)} held-out tokens)"}
+    _agreement_files(files, record, plot, None)
     summary = {"exits": summaries, "default_exit": best["layer"], "vocab_size": n_draft, **calib,
                "training_free": record["training_free"]}
     return {"section": section, "summary": summary, "collected": c, "passages": passages, "reduced": reduced,
-            "vocab_ids": vocab_ids}
+            "vocab_ids": vocab_ids, "record": record, "plot": plot}
+
+
+def _agreement_files(files: dict[str, bytes], record: dict, plot: dict, feature: dict | None) -> None:
+    """calibration/agreement.json and .png: the exits' agreement and, once trained, the feature
+    drafter's held-out acceptance per draft position, mean accepted per round and cost."""
+    from .plot import agreement_png
+
+    if feature is not None:
+        m = feature["measured"]
+        record = {**record, "feature_drafter": {
+            "acceptance_per_position": m["acceptance"], "mean_accepted_per_round": m["mean_accepted"],
+            "rounds": m["rounds"], "draft_cost": m["draft_cost"], "estimated_speedup": m["estimated_speedup"],
+            "draft_len": m["draft_len"]}}
+    files["calibration/agreement.json"] = (json.dumps(record, indent=1) + "\n").encode()
+    png = Path(tempfile.mkstemp(suffix=".png")[1])
+    try:
+        agreement_png(png, plot["raw"], plot["exits"], plot["title"], record.get("feature_drafter"),
+                      plot["num_layers"])
+        files["calibration/agreement.png"] = png.read_bytes()
+    finally:
+        png.unlink(missing_ok=True)
 
 
 def _feature_drafter(sess, manifest: dict, encode, greedy, chat, draft: dict, budget: DrafterBudget, seed: int,
