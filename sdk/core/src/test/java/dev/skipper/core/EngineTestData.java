@@ -76,4 +76,27 @@ final class EngineTestData {
     static GenerationOptions greedyNoEos(int n) {
         return new GenerationOptions(n, SamplingOptions.GREEDY, List.of(), false);
     }
+
+    /**
+     * Plain greedy decoding on a bare sequence: the reference tokens of decoder-level tests.
+     *
+     * @param seq the sequence (rewound to empty first)
+     * @param sampler its sampler
+     * @param prompt prompt tokens
+     * @param n tokens to generate
+     * @return the {@code n} tokens after the prompt
+     */
+    static int[] plainGreedy(Sequence seq, dev.skipper.core.sampling.Sampler sampler, int[] prompt, int n)
+            throws SkipperException {
+        seq.rewind(0);
+        seq.append(prompt, 0, prompt.length);
+        seq.run(null);
+        int[] out = new int[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = seq.sampleNext(sampler, dev.skipper.api.SamplingOptions.GREEDY);
+            seq.append(out[i]);
+            seq.run(null);
+        }
+        return out;
+    }
 }

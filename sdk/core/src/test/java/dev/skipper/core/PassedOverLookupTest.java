@@ -88,19 +88,6 @@ class PassedOverLookupTest {
         }
     }
 
-    private static int[] plain(Sequence seq, Sampler sampler, int n) throws Exception {
-        seq.rewind(0);
-        seq.append(PROMPT, 0, PROMPT.length);
-        seq.run(null);
-        int[] out = new int[n];
-        for (int i = 0; i < n; i++) {
-            out[i] = seq.sampleNext(sampler, SamplingOptions.GREEDY);
-            seq.append(out[i]);
-            seq.run(null);
-        }
-        return out;
-    }
-
     @Test
     void aMatchPassedOverIsVerifiedWhenTheOtherDrafterDraftsNothing() throws Exception {
         DefaultEngine engine = EngineTestData.engine("tiny-bpe-fp32");
@@ -108,7 +95,7 @@ class PassedOverLookupTest {
         Sampler sampler = new Sampler(runner.manifest().model().vocabSize());
         SpeculationConfig config = new SpeculationConfig(SpeculationMode.AUTO, null, 4, 0.0, null, 3, true);
         try (Sequence seq = new Sequence(runner, 240, 16)) {
-            int[] want = plain(seq, sampler, NEW_TOKENS + 8);
+            int[] want = EngineTestData.plainGreedy(seq, sampler, PROMPT, NEW_TOKENS + 8);
             seq.rewind(0);
             seq.append(PROMPT, 0, PROMPT.length);
             seq.run(null);

@@ -63,19 +63,6 @@ class SelfLimitingDraftingTest {
                 new DraftController.Prior[] {new DraftController.Prior(0.5, true)}, null, null, f);
     }
 
-    private static int[] plain(Sequence seq, Sampler sampler) throws Exception {
-        seq.rewind(0);
-        seq.append(PROMPT, 0, PROMPT.length);
-        seq.run(null);
-        int[] out = new int[NEW_TOKENS];
-        for (int i = 0; i < NEW_TOKENS; i++) {
-            out[i] = seq.sampleNext(sampler, SamplingOptions.GREEDY);
-            seq.append(out[i]);
-            seq.run(null);
-        }
-        return out;
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"tiny-bpe-fp32", "tiny-spm-int4", "tiny-spm-int4-int8"})
     void greedyTokensAreAlwaysPlainDecodings(String name) throws Exception {
@@ -86,7 +73,7 @@ class SelfLimitingDraftingTest {
         SpeculationConfig config = new SpeculationConfig(SpeculationMode.FEATURE, null, 4, 0.8, null, 3, true);
         try (Sequence seq = new Sequence(runner, 128, 16)) {
             seq.needFeatures(); // as a request whose strategy drafts with the feature drafter
-            int[] want = plain(seq, sampler);
+            int[] want = EngineTestData.plainGreedy(seq, sampler, PROMPT, NEW_TOKENS);
             for (double a : new double[] {0.95, 0.0}) {
                 seq.rewind(0);
                 seq.append(PROMPT, 0, PROMPT.length);
