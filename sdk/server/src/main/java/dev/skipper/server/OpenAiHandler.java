@@ -431,7 +431,8 @@ final class OpenAiHandler extends Handler.Abstract {
         if (declared > max && (bodyWaits || declared > drainLimit)) {
             throw tooLarge("the body has " + declared + " bytes, more than the limit of " + max);
         }
-        ByteArrayOutputStream out = new ByteArrayOutputStream((int) Math.min(Math.max(declared, 256), max));
+        ByteArrayOutputStream out = new ByteArrayOutputStream( // nothing reserved for a body that is dropped
+                declared > max ? 0 : (int) Math.min(Math.max(declared, 256), max));
         byte[] buf = new byte[8192];
         long read = 0;
         try (InputStream in = Content.Source.asInputStream(request)) {

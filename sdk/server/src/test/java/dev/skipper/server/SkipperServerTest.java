@@ -263,13 +263,14 @@ class SkipperServerTest {
         for (int i = 0; i < 4; i++) {
             assertError(post(server, "/v1/completions", "{\"prompt\":\"" + "x".repeat(2 << 20) + "\"}"), 413, null);
         }
-        // A client that waits for 100-continue gets the 413 before it sends its 48 MiB (raw socket: the JDK 17
-        // client waits forever for a 100 that a final answer replaces).
+        // A client that waits for 100-continue gets the 413 before it sends its 4 MiB (under the 16 MiB the
+        // server would otherwise read and drop; raw socket: the JDK 17 client waits forever for a 100 that a
+        // final answer replaces).
         try (Socket sock = new Socket("127.0.0.1", server.port())) {
             sock.setSoTimeout(30_000);
             OutputStream out = sock.getOutputStream();
             out.write(("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    + "Content-Length: " + (48 << 20) + "\r\nExpect: 100-continue\r\n\r\n")
+                    + "Content-Length: " + (4 << 20) + "\r\nExpect: 100-continue\r\n\r\n")
                     .getBytes(StandardCharsets.US_ASCII));
             out.flush();
             String status = new BufferedReader(new InputStreamReader(sock.getInputStream(), StandardCharsets.US_ASCII))

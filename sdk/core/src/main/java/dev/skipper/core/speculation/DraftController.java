@@ -234,8 +234,8 @@ public final class DraftController {
 
     /**
      * Records a round in which a drafter that runs the model proposed nothing (a self-limiting
-     * drafter found no draft worth verifying): its time was spent for no token; the plain step that
-     * follows is recorded with {@link #observePlain}.
+     * drafter found no draft worth verifying): its time was spent for no token; what follows (a plain
+     * step, or the round of a lookup match passed over for it) is recorded on its own.
      *
      * @param d drafter index
      * @param draftNanos the drafting time
