@@ -211,6 +211,7 @@ public final class DraftController {
         endProbe(s, accepted >= 1 && plainNanos > 0
                 && (accepted + 1) / (double) (draftNanos + verifyNanos) * plainNanos > 1.0);
         s.observeRate(accepted + 1, draftNanos + verifyNanos);
+        s.passedOver = 0; // measured again: the forced re-probe counts from here
         double rate = (double) accepted / drafted;
         s.acceptance += EMA * (rate - s.acceptance);
         s.observeDraftCost((double) draftNanos / drafted);

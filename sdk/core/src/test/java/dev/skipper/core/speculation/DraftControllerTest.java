@@ -85,6 +85,16 @@ class DraftControllerTest {
             verified += c.freeDraftsPay(0) ? 1 : 0;
         }
         assertEquals(2, verified, "passed over, but verified once every " + DraftController.REPROBE_EVERY);
+        // A round of the lookup's own (verified after the trained drafter drafted nothing) measured it:
+        // the count of pass-overs starts again.
+        for (int i = 0; i < DraftController.REPROBE_EVERY - 2; i++) {
+            assertFalse(c.freeDraftsPay(0));
+        }
+        c.observeRound(0, 3, 0, 10_000, 15_000_000);
+        for (int i = 0; i < DraftController.REPROBE_EVERY - 1; i++) {
+            assertFalse(c.freeDraftsPay(0), "pass-over " + i + " since the lookup's last round");
+        }
+        assertTrue(c.freeDraftsPay(0), "verified again " + DraftController.REPROBE_EVERY + " pass-overs after its last round");
         // Lookup rounds that succeed: 4 tokens per 1.3 plain steps beat the trained drafter's rounds.
         for (int i = 0; i < 30; i++) {
             c.observeRound(0, 3, 3, 10_000, 13_000_000);
