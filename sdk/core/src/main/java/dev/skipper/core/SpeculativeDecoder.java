@@ -183,8 +183,7 @@ final class SpeculativeDecoder implements DecodeStrategy {
         int room = seq.contextLength() - past; // rows the cache can still take
         int maxProduce = Math.min(budget, room);
         if (!controller.wantsPlainStep() && maxProduce >= 2) {
-            int[] tokens = seq.tokenArray();
-            context.set(tokens, length, sampling).features(seq.features(), seq.featuresKnown());
+            context.set(seq.tokenArray(), length, sampling).features(seq.features(), seq.featuresKnown());
             int passedOver = -1; // a prompt-lookup match passed over for a later drafter's round
             int passedK = 0;
             for (int d = 0; d < drafters.size(); d++) {
@@ -215,7 +214,7 @@ final class SpeculativeDecoder implements DecodeStrategy {
                     }
                     break;
                 }
-                return verifyRound(d, tokens, past, length, sampling, out, t1 - t0);
+                return verifyRound(d, sampling, out, t1 - t0);
             }
             if (passedOver >= 0) {
                 // The drafter the match was passed over for drafted nothing: the match beats a plain step.
@@ -224,7 +223,7 @@ final class SpeculativeDecoder implements DecodeStrategy {
                 drafters.get(passedOver).propose(context, passedK, drafts); // a lookup: cheap, the same match
                 long t1 = clock.getAsLong();
                 if (drafts.count() > 0) {
-                    return verifyRound(passedOver, tokens, past, length, sampling, out, t1 - t0);
+                    return verifyRound(passedOver, sampling, out, t1 - t0);
                 }
             }
         }
@@ -240,11 +239,12 @@ final class SpeculativeDecoder implements DecodeStrategy {
     }
 
     /** Verifies the drafts drafter {@code d} left in {@link #drafts} and appends what it gives; returns tokens produced. */
-    private int verifyRound(int d, int[] tokens, int past, int length, SamplingOptions sampling, int[] out,
-                            long draftTime) throws SkipperException {
+    private int verifyRound(int d, SamplingOptions sampling, int[] out, long draftTime) throws SkipperException {
+        int past = seq.cached();
+        int pending = seq.tokenArray()[seq.length() - 1];
         int recentKeep = seq.recent().length();
         long t1 = clock.getAsLong();
-        int a = verifier.verify(tokens[length - 1], past, drafts, seq.cache(), sampling, sampler, seq.recent(),
+        int a = verifier.verify(pending, past, drafts, seq.cache(), sampling, sampler, seq.recent(),
                 seq.constraint(), out);
         long t2 = clock.getAsLong();
         seq.recent().truncate(recentKeep);

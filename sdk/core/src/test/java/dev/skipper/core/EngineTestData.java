@@ -99,4 +99,20 @@ final class EngineTestData {
         }
         return out;
     }
+
+    /**
+     * Prefills {@code prompt} on a rewound sequence and appends its greedy next token, left pending:
+     * the state a decode strategy's first step starts from.
+     *
+     * @return that token
+     */
+    static int prefillGreedy(Sequence seq, dev.skipper.core.sampling.Sampler sampler, int[] prompt)
+            throws SkipperException {
+        seq.rewind(0);
+        seq.append(prompt, 0, prompt.length);
+        seq.run(null);
+        int token = seq.sampleNext(sampler, dev.skipper.api.SamplingOptions.GREEDY);
+        seq.append(token);
+        return token;
+    }
 }

@@ -96,13 +96,9 @@ class PassedOverLookupTest {
         SpeculationConfig config = new SpeculationConfig(SpeculationMode.AUTO, null, 4, 0.0, null, 3, true);
         try (Sequence seq = new Sequence(runner, 240, 16)) {
             int[] want = EngineTestData.plainGreedy(seq, sampler, PROMPT, NEW_TOKENS + 8);
-            seq.rewind(0);
-            seq.append(PROMPT, 0, PROMPT.length);
-            seq.run(null);
             int[] got = new int[NEW_TOKENS + 8];
             int n = 0;
-            got[n++] = seq.sampleNext(sampler, SamplingOptions.GREEDY);
-            seq.append(got[0]);
+            got[n++] = EngineTestData.prefillGreedy(seq, sampler, PROMPT);
             CountingLookup lookup = new CountingLookup();
             Oracle oracle = new Oracle(want, lookup);
             SpeculationPolicy.Drafters set = new SpeculationPolicy.Drafters(List.of(lookup, oracle),

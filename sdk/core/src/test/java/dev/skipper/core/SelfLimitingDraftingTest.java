@@ -75,13 +75,9 @@ class SelfLimitingDraftingTest {
             seq.needFeatures(); // as a request whose strategy drafts with the feature drafter
             int[] want = EngineTestData.plainGreedy(seq, sampler, PROMPT, NEW_TOKENS);
             for (double a : new double[] {0.95, 0.0}) {
-                seq.rewind(0);
-                seq.append(PROMPT, 0, PROMPT.length);
-                seq.run(null);
                 int[] got = new int[NEW_TOKENS + 8];
                 int n = 0;
-                got[n++] = seq.sampleNext(sampler, SamplingOptions.GREEDY);
-                seq.append(got[0]);
+                got[n++] = EngineTestData.prefillGreedy(seq, sampler, PROMPT);
                 int[] step = new int[8];
                 SpeculationStats stats;
                 try (SpeculativeDecoder spec = new SpeculativeDecoder(seq, sampler, config, false,
