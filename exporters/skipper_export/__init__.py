@@ -1,3 +1,3 @@
 """Skipper exporter: turns Llama-family checkpoints into per-layer ONNX bundles."""
 
-__version__ = "0.7.0"
+__version__ = "0.8.0"

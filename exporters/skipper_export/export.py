@@ -17,7 +17,7 @@ from .graphs.attention import SCRATCH_ROWS
 from .graphs.rope import rope_cache
 from .graphs.embed import build_embed
 from .graphs.head import build_head
-from .bundle.external import EMBED_TENSORS, embed_table, externalize
+from .bundle.external import EMBED_TENSORS, embed_table, externalize, share
 from .graphs.layer import build_kv_fill, build_layer
 from .graphs.precision import WEIGHT_MODES, plan
 from .load.blocks import BLOCK
@@ -129,10 +129,13 @@ def _write(ckpt: Checkpoint, mode: str, act: str, kv: str, opts: ExportOptions, 
         w.write(ROPE_CACHE_FILE, table.tobytes(order="C"))
         rope_section = {"file": ROPE_CACHE_FILE, "dtype": kv, "shape": list(table.shape)}
     with _progress(2 * c.num_layers + 2, opts.progress, f"export {mode}/{flavour}") as bar:
-        embed = build_embed(ckpt, mode, act)
-        w.write(EMBED_DATA_FILE, externalize(embed, EMBED_DATA_FILE, always=EMBED_TENSORS))  # mapped, not copied
+        # ort flavour: 8-bit table bytes biased like MatMulNBits' so a tied head shares them (below)
+        bias = 128 if flavour == "ort" else 0
+        embed = build_embed(ckpt, mode, act, bias)
+        embed_data = externalize(embed, EMBED_DATA_FILE, always=EMBED_TENSORS)
+        w.write(EMBED_DATA_FILE, embed_data)  # mapped, not copied
         w.write("embed.onnx", embed.SerializeToString())
-        table = embed_table(embed, EMBED_DATA_FILE, c.vocab_size, c.hidden_size, BLOCK)
+        table = embed_table(embed, EMBED_DATA_FILE, c.vocab_size, c.hidden_size, BLOCK, bias)
         graphs["embed"] = graph_entry("embed.onnx", *embed_io(c.hidden_size, act), **({"table": table} if table else {}))
         bar.update()
         layers = []
@@ -150,8 +153,12 @@ def _write(ckpt: Checkpoint, mode: str, act: str, kv: str, opts: ExportOptions, 
             fills.append(graph_entry(rel, *kv_fill_io(c.hidden_size, c.num_kv_heads, c.head_dim, act, layout, kv),
                                      index=i))
             bar.update()
-        w.write("head.onnx", build_head(ckpt, mode, flavour, act, acc).SerializeToString())
-        graphs["head"] = graph_entry("head.onnx", *head_io(c.hidden_size, c.vocab_size, act))
+        head = build_head(ckpt, mode, flavour, act, acc)
+        # A tied head's weights and scales are embed.bin's bytes: stored once (graphs.head.data)
+        tied = share(head, embed_data, EMBED_DATA_FILE)
+        w.write("head.onnx", head.SerializeToString())
+        graphs["head"] = graph_entry("head.onnx", *head_io(c.hidden_size, c.vocab_size, act),
+                                     **({"data": EMBED_DATA_FILE} if tied else {}))
         graphs["layers"] = layers
         graphs["kv_fill"] = fills  # lossy adaptive depth: K/V of deeper layers for exited tokens
         bar.update()

@@ -408,8 +408,10 @@ def test_embedding_table_rows_equal_the_graph_bit_for_bit(models: Path, tmp_path
     rows, cols = table["rows"], table["columns"]
     assert (rows, cols) == (m["model"]["vocab_size"], m["model"]["hidden_size"])
     data = (bundle / "embed.bin").read_bytes()
-    values = np.frombuffer(data, table["values"], rows * cols, table["values_offset"]).reshape(rows, cols)
-    got = values.astype(np.float32)
+    biased = table["values"] == "biased_int8"  # bytes b stand for b - 128 (MatMulNBits' 8-bit layout)
+    values = np.frombuffer(data, "uint8" if biased else table["values"], rows * cols,
+                           table["values_offset"]).reshape(rows, cols)
+    got = values.astype(np.float32) - (128 if biased else 0)
     if "block_size" in table:
         blocks = cols // table["block_size"]
         scales = np.frombuffer(data, np.float32, rows * blocks, table["scales_offset"]).reshape(rows, blocks)
@@ -420,6 +422,76 @@ def test_embedding_table_rows_equal_the_graph_bit_for_bit(models: Path, tmp_path
     sess = ort.InferenceSession(str(bundle / "embed.onnx"), providers=["CPUExecutionProvider"])
     want = sess.run(None, {"input_ids": np.arange(rows, dtype=np.int64)[None]})[0][0]
     assert want.dtype == np.float32 and np.array_equal(want.view(np.uint32), got.view(np.uint32))
+
+
+@pytest.mark.parametrize("quant,flavour", [("Q8_0", "ort"), ("Q8_0", "standard"), ("Q4_1", "ort")])
+def test_tied_head_reads_its_weights_from_the_embedding_table(models: Path, tmp_path: Path, quant: str,
+                                                               flavour: str) -> None:
+    """ort flavour, 8-bit vocabulary table: the embedding table's bytes are MatMulNBits' (biased by
+    128), so the tied head keeps no copy: its weights and scales point into embed.bin
+    (``graphs.head.data``), its logits equal those of the same head with the bytes inline, and the
+    embedding rows are still the signed table's. A 4-bit table shares only its scales; the standard
+    flavour (DequantizeLinear of signed bytes) shares nothing and names no data file."""
+    import onnx
+    import onnxruntime as ort
+
+    src = make_tiny(models / f"gguf-{quant}", "gguf", "bpe", quant)
+    bundle = export_bundle(src, tmp_path / "b", weights="int4", flavour=flavour, matmul="int8")  # default recipe
+    m = yaml.safe_load((bundle / "manifest.yaml").read_text())
+    head = onnx.load(str(bundle / "head.onnx"), load_external_data=False)
+    external = {t.name: {e.key: e.value for e in t.external_data} for t in head.graph.initializer
+                if t.data_location == onnx.TensorProto.EXTERNAL}
+    data = (bundle / "embed.bin").read_bytes()
+    if flavour == "standard":
+        assert not external and "data" not in m["graphs"]["head"]
+        return
+    assert m["graphs"]["head"]["data"] == "embed.bin"
+    from skipper_export.bench.roofline import weight_bytes_per_token
+
+    sizes = [(bundle / e["file"]).stat().st_size for e in m["graphs"]["layers"]]
+    assert weight_bytes_per_token(bundle) == sum(sizes) + (bundle / "head.onnx").stat().st_size + len(data)
+    want = {"lm_head.qweight", "lm_head.scales"} if quant == "Q8_0" else {"lm_head.scales"}
+    assert set(external) == want
+    table = m["graphs"]["embed"]["table"]
+    assert table["values"] == ("biased_int8" if quant == "Q8_0" else "uint8")
+    if quant == "Q8_0":
+        assert int(external["lm_head.qweight"]["offset"]) == table["values_offset"]
+        assert int(external["lm_head.scales"]["offset"]) == table["scales_offset"]
+        assert (bundle / "head.onnx").stat().st_size < 4096
+    for entry in external.values():
+        assert entry["location"] == "embed.bin" and int(entry["offset"]) + int(entry["length"]) <= len(data)
+    inline = onnx.load(str(bundle / "head.onnx"))  # the shared bytes read back into the tensors
+    x = np.random.default_rng(3).standard_normal((1, 5, m["model"]["hidden_size"])).astype(np.float32)
+    shared = ort.InferenceSession(str(bundle / "head.onnx"), providers=["CPUExecutionProvider"])
+    copy = ort.InferenceSession(inline.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert np.array_equal(shared.run(None, {"hidden": x})[0], copy.run(None, {"hidden": x})[0])
+
+
+def test_share_points_only_at_equal_aligned_bytes() -> None:
+    """share() moves an initializer only onto a 64 KiB-aligned region holding exactly its bytes;
+    one byte different, or the same bytes off the alignment, and it stays inline."""
+    import onnx
+    from onnx import numpy_helper
+
+    from skipper_export.bundle.external import ALIGN, share
+
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 255, 8192, dtype=np.uint8)
+    data = bytearray(ALIGN) + a.tobytes() + bytearray(ALIGN - a.size) + bytes(1) + a.tobytes()
+
+    def model(*arrays: np.ndarray) -> onnx.ModelProto:
+        inits = [numpy_helper.from_array(x, f"t{i}") for i, x in enumerate(arrays)]
+        return onnx.helper.make_model(onnx.helper.make_graph([], "g", [], [], inits))
+
+    b = a.copy()
+    b[-1] ^= 1
+    m = model(a, b, a[:100])
+    assert share(m, bytes(data), "x.bin") == ["t0"]
+    t0 = m.graph.initializer[0]
+    assert {e.key: e.value for e in t0.external_data} == {"location": "x.bin", "offset": str(ALIGN),
+                                                           "length": str(a.size)}
+    assert m.graph.initializer[1].raw_data and m.graph.initializer[2].raw_data
+    assert share(model(a), bytes(1) + a.tobytes() + bytes(ALIGN), "x.bin") == []  # only at offset 1
 
 
 def test_display_name_prefers_a_person_cased_file_name_over_a_generated_one() -> None:

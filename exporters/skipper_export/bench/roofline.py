@@ -25,7 +25,9 @@ def bandwidth_gb_s(megabytes: int = 512, repeats: int = 5) -> float:
 
 def weight_bytes_per_token(bundle: Path) -> int:
     m = yaml.safe_load((bundle / "manifest.yaml").read_text(encoding="utf-8"))
-    files = [e["file"] for e in m["graphs"]["layers"]] + [m["graphs"]["head"]["file"]]
+    head = m["graphs"]["head"]
+    # a tied head's weights are the embedding table's bytes in the data file it names
+    files = [e["file"] for e in m["graphs"]["layers"]] + [head["file"]] + ([head["data"]] if head.get("data") else [])
     return sum((bundle / f).stat().st_size for f in files)
 
 
@@ -34,4 +36,5 @@ def roofline(bundle: Path) -> dict[str, Any]:
     per_token = weight_bytes_per_token(bundle)
     return {"bandwidth_gb_s": bw, "weight_bytes_per_token": per_token,
             "tokens_per_s": bw * 1e9 / per_token,
-            "method": "numpy single-thread read of 512 MiB (best of 5) / bytes of layer + head graphs"}
+            "method": "numpy single-thread read of 512 MiB (best of 5) / bytes of layer + head graphs "
+                      "(and the head's data file)"}

@@ -39,21 +39,53 @@ def externalize(model: onnx.ModelProto, location: str, min_bytes: int = MIN_BYTE
     return bytes(data)
 
 
+def share(model: onnx.ModelProto, data: bytes, location: str, min_bytes: int = MIN_BYTES) -> list[str]:
+    """Points every initializer of ``model`` whose bytes already lie, whole and aligned, in
+    ``data`` (another graph's external data file, written at ``location``) at that region instead
+    of keeping its own copy; returns their names. Equal bytes are the proof: a tied LM head whose
+    8-bit MatMulNBits weights and scales are exactly the embedding table's (graphs/embed.py, bias
+    128) keeps none of its own, -32 MB of bundle for SmolLM2. ONNX Runtime resolves the location
+    against the graph's own folder, so both graphs must sit in the same one."""
+    view = memoryview(data)
+    shared = []
+    for t in model.graph.initializer:
+        raw = t.raw_data
+        if len(raw) < min_bytes:
+            continue
+        head = raw[:64]  # a cheap look before comparing whole regions
+        hit = next((o for o in range(0, len(data) - len(raw) + 1, ALIGN)
+                    if data[o:o + 64] == head and view[o:o + len(raw)] == raw), None)
+        if hit is None:
+            continue
+        t.ClearField("raw_data")
+        t.data_location = TensorProto.EXTERNAL
+        del t.external_data[:]
+        for key, value in (("location", location), ("offset", str(hit)), ("length", str(len(raw)))):
+            entry = t.external_data.add()
+            entry.key, entry.value = key, value
+        shared.append(t.name)
+    return shared
+
+
 # The embedding graph's initializers (graphs/embed.py): a plain table, or block-quantized values
 # with per-block scales and optional offsets.
 EMBED_TENSORS = frozenset({"embed_tokens", "embed_tokens.q", "embed_tokens.scales", "embed_tokens.offsets"})
+# Unsigned bytes standing for b - 128 (graphs/embed.py with bias 128): MatMulNBits' 8-bit layout.
+BIASED_INT8 = "biased_int8"
 _VALUE_TYPES = {TensorProto.INT8: "int8", TensorProto.UINT8: "uint8", TensorProto.FLOAT: "float32",
                 TensorProto.FLOAT16: "float16"}
 
 
-def embed_table(model: onnx.ModelProto, location: str, rows: int, columns: int, block: int) -> dict | None:
+def embed_table(model: onnx.ModelProto, location: str, rows: int, columns: int, block: int,
+                bias: int = 0) -> dict | None:
     """The manifest's ``graphs.embed.table``: where an externalized embedding graph's rows lie in its
     data file, so a runtime can read a token's row itself (positional reads: no mapped pages count
     as its resident memory) instead of running the graph. Row r, column c is
     ``float(values[r, c]) * scales[r, c // block] + offsets[r, c // block]`` (scales and offsets
     when present, float32), exactly what the graph computes with float32 activations; None when the
     graph's activations are not float32, a tensor stayed inline or its shape is not ``rows`` x
-    ``columns`` (blocks of ``block``)."""
+    ``columns`` (blocks of ``block``). ``bias`` is the one the graph was built with: uint8 values
+    then stand for ``b - 128`` (``values: biased_int8``; only 128 is described)."""
     if model.graph.output[0].type.tensor_type.elem_type != TensorProto.FLOAT:
         return None
     found: dict[str, tuple[int, int]] = {}  # name -> (data type, offset)
@@ -81,7 +113,11 @@ def embed_table(model: onnx.ModelProto, location: str, rows: int, columns: int, 
     stype, soff = found["embed_tokens.scales"]
     if qtype not in (TensorProto.INT8, TensorProto.UINT8) or stype != TensorProto.FLOAT:
         return None
-    table = {"file": location, "rows": rows, "columns": columns, "values": _VALUE_TYPES[qtype],
+    biased = any(t.name == "embed_tokens.bias" for t in model.graph.initializer)
+    if biased and (bias != 128 or qtype != TensorProto.UINT8 or "embed_tokens.offsets" in found):
+        return None
+    table = {"file": location, "rows": rows, "columns": columns,
+             "values": BIASED_INT8 if biased else _VALUE_TYPES[qtype],
              "values_offset": qoff, "block_size": block, "scales_offset": soff}
     if "embed_tokens.offsets" in found:
         otype, ooff = found["embed_tokens.offsets"]

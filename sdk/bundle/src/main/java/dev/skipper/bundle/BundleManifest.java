@@ -132,17 +132,32 @@ public record BundleManifest(
     /**
      * A graph's external data file: the exporter writes large initializers that ONNX Runtime maps
      * instead of copying (the embedding table) to {@code <graph>.bin} next to {@code <graph>.onnx},
-     * and lists (hashes) it like every other file.
+     * and lists (hashes) it like every other file; a graph that reads another graph's data file
+     * names it ({@code data}: the tied LM head reads {@code embed.bin}).
      *
      * @param graphFile a graph's file, as listed
      * @return the listed data file, or empty when the graph has its initializers inline
      */
     public Optional<String> externalData(String graphFile) {
+        for (GraphSpec g : namedGraphs()) {
+            if (g.file().equals(graphFile) && g.data() != null) {
+                return Optional.of(g.data());
+            }
+        }
         if (!graphFile.endsWith(".onnx")) {
             return Optional.empty();
         }
         String data = graphFile.substring(0, graphFile.length() - ".onnx".length()) + ".bin";
         return files.containsKey(data) ? Optional.of(data) : Optional.empty();
+    }
+
+    /** The embedding, layer, head and K/V-only graphs. */
+    private List<GraphSpec> namedGraphs() {
+        List<GraphSpec> all = new java.util.ArrayList<>(graphs.layers());
+        all.add(graphs.embed());
+        all.add(graphs.head());
+        all.addAll(graphs.kvFill());
+        return all;
     }
 
     static <K, V> Map<K, V> orderedCopy(Map<K, V> map, String what) {
@@ -497,13 +512,27 @@ public record BundleManifest(
      * @param file path of the {@code .onnx} file, relative to the bundle directory
      * @param inputs the graph's inputs, in order
      * @param outputs the graph's outputs, in order
+     * @param data the listed file holding the graph's external initializers when it names one
+     *             ({@code data}, exporter 0.8.0: a tied LM head reads the embedding table's bytes
+     *             from {@code embed.bin}), else null ({@link BundleManifest#externalData})
      */
-    public record GraphSpec(String file, List<TensorSpec> inputs, List<TensorSpec> outputs) {
+    public record GraphSpec(String file, List<TensorSpec> inputs, List<TensorSpec> outputs, String data) {
         // Checks non-null components and copies the lists.
         public GraphSpec {
             Objects.requireNonNull(file, "file");
             inputs = List.copyOf(inputs);
             outputs = List.copyOf(outputs);
+        }
+
+        /**
+         * A graph without a named data file.
+         *
+         * @param file path of the {@code .onnx} file, relative to the bundle directory
+         * @param inputs the graph's inputs, in order
+         * @param outputs the graph's outputs, in order
+         */
+        public GraphSpec(String file, List<TensorSpec> inputs, List<TensorSpec> outputs) {
+            this(file, inputs, outputs, null);
         }
 
         /**
@@ -594,7 +623,7 @@ public record BundleManifest(
             if (rows <= 0 || columns <= 0 || valuesOffset < 0) {
                 throw new IllegalArgumentException("an embedding table needs rows, columns and a values offset");
             }
-            boolean quantized = values == TableValues.INT8 || values == TableValues.UINT8;
+            boolean quantized = values.integer();
             if (quantized != (blockSize > 0) || (blockSize > 0 && (columns % blockSize != 0 || scalesOffset < 0))
                     || (blockSize == 0 && (scalesOffset >= 0 || offsetsOffset >= 0))) {
                 throw new IllegalArgumentException("integer table values go with block scales, float ones without");
@@ -618,6 +647,11 @@ public record BundleManifest(
         INT8(1),
         /** Unsigned 8-bit integers (scaled; 4-bit tables are stored unpacked). */
         UINT8(1),
+        /**
+         * Unsigned bytes {@code b} standing for {@code b - 128} (scaled): ONNX Runtime's 8-bit
+         * MatMulNBits layout, so a tied LM head reads the same bytes (exporter 0.8.0).
+         */
+        BIASED_INT8(1),
         /** IEEE half floats. */
         FLOAT16(2),
         /** 32-bit floats. */
@@ -632,6 +666,11 @@ public record BundleManifest(
         /** @return bytes per element */
         public int bytes() {
             return bytes;
+        }
+
+        /** @return true for the integer (block-scaled) kinds */
+        public boolean integer() {
+            return this == INT8 || this == UINT8 || this == BIASED_INT8;
         }
 
         /** @return the manifest spelling, for example {@code int8} */

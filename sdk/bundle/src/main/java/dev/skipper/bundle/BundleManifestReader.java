@@ -819,7 +819,7 @@ public final class BundleManifestReader {
             TableValues values = choice(s.required("values"), s.child("values"), TableValues.values(),
                     TableValues::yamlName);
             long valuesOffset = nonNegativeLong(s.required("values_offset"), s.child("values_offset"));
-            boolean quantized = values == TableValues.INT8 || values == TableValues.UINT8;
+            boolean quantized = values.integer();
             Node blockNode = s.optional("block_size");
             if (quantized != (blockNode != null)) {
                 throw fail(quantized ? s.required("values") : blockNode, s.child(quantized ? "values" : "block_size"),
@@ -853,7 +853,16 @@ public final class BundleManifestReader {
             List<TensorSpec> outputs = tensors(s.required("outputs"), s.child("outputs"));
             checkContract(s.required("inputs"), s.child("inputs"), inputs, wantInputs);
             checkContract(s.required("outputs"), s.child("outputs"), outputs, wantOutputs);
-            return new GraphSpec(file, inputs, outputs);
+            Node dataNode = s.optional("data");
+            String data = null;
+            if (dataNode != null && !HardenedYaml.isNull(dataNode)) {
+                data = listedFile(dataNode, s.child("data"), listed);
+                if (data.equals(file) || data.endsWith(".onnx")) {
+                    throw fail(dataNode, s.child("data"), "must be a data file other than the graph, got '"
+                            + HardenedYaml.clip(data) + "'");
+                }
+            }
+            return new GraphSpec(file, inputs, outputs, data);
         }
 
         /** Names, dtypes and shapes of a graph's inputs or outputs must be exactly the format's contract. */

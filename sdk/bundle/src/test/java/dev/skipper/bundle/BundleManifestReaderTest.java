@@ -267,7 +267,12 @@ class BundleManifestReaderTest {
                 + "(49152 x 576), got 49151 x 576");
         edit("rows: 49151", "rows: 49152");
         edit("values: int8", "values: int4");
-        assertContains(fails().getMessage(), "graphs.embed.table.values must be one of int8, uint8, float16, float32");
+        assertContains(fails().getMessage(), "graphs.embed.table.values must be one of int8, uint8, biased_int8, "
+                + "float16, float32");
+        edit("values: int4", "values: biased_int8");
+        assertEquals(BundleManifest.TableValues.BIASED_INT8,
+                BundleManifestReader.read(bundle, false).graphs().embedTable().values());
+        edit("values: biased_int8", "values: int4");
         edit("values: int4", "values: float32");
         assertContains(fails().getMessage(), "graphs.embed.table.block_size float values take no block_size");
         edit("values: float32", "values: int8");
@@ -281,6 +286,24 @@ class BundleManifestReaderTest {
         assertContains(fails().getMessage(), "graphs.embed.table.file must be the embedding graph's data file 'embed.bin'");
         edit("table: {file: head.onnx", "table: {file: tokenizer.json");
         assertContains(fails().getMessage(), "graphs.embed.table.file must be the embedding graph's data file");
+    }
+
+    @Test
+    void aGraphMayNameAnotherGraphsDataFile() throws Exception {
+        addEmbedTable("{file: embed.bin, rows: 49152, columns: 576, values: biased_int8, values_offset: 0, "
+                + "block_size: 32, scales_offset: 28311552}");
+        BundleManifest before = BundleManifestReader.read(bundle, false);
+        assertNull(before.graphs().head().data());
+        assertEquals(java.util.Optional.empty(), before.externalData("head.onnx"));
+        assertEquals(java.util.Optional.of("embed.bin"), before.externalData("embed.onnx"));
+        editAfter("  head:\n", "    file: head.onnx\n", "    file: head.onnx\n    data: embed.bin\n");
+        BundleManifest m = BundleManifestReader.read(bundle, false);
+        assertEquals("embed.bin", m.graphs().head().data());
+        assertEquals(java.util.Optional.of("embed.bin"), m.externalData("head.onnx"));
+        edit("    data: embed.bin\n", "    data: missing.bin\n");
+        assertContains(fails().getMessage(), "graphs.head.data");
+        edit("    data: missing.bin\n", "    data: head.onnx\n");
+        assertContains(fails().getMessage(), "graphs.head.data must be a data file other than the graph, got 'head.onnx'");
     }
 
     @Test

@@ -248,10 +248,13 @@ final class BenchCommand implements Callable<Integer> {
             files.add(man.graphs().embed().file());
             man.graphs().layers().forEach(g -> files.add(g.file()));
             files.add(man.graphs().head().file());
+            java.util.Set<String> counted = new java.util.HashSet<>(); // a tied head shares embed.bin
             for (String f : files) {
-                weights += Files.size(man.resolve(f));
+                if (counted.add(f)) {
+                    weights += Files.size(man.resolve(f));
+                }
                 var data = man.externalData(f); // embed.bin: mapped, not copied
-                if (data.isPresent()) {
+                if (data.isPresent() && counted.add(data.get())) {
                     weights += Files.size(man.resolve(data.get()));
                 }
             }

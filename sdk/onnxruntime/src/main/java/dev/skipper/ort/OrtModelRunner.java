@@ -383,8 +383,9 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
     }
 
     /**
-     * The host-RAM check of the cpu backend: the graphs loaded at open (their files' sizes; ONNX
-     * Runtime's prepacked copies of 4-bit weights are ~1.1x that) and one token of KV per layer.
+     * The host-RAM check of the cpu backend: the graphs loaded at open (their files' sizes and the
+     * head's named data file; ONNX Runtime's prepacked copies of 4-bit weights are ~1.1x that) and
+     * one token of KV per layer.
      *
      * @param manifest the bundle
      * @return the preflight
@@ -397,6 +398,11 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             files.add(g.file());
         }
         files.add(manifest.graphs().head().file());
+        // A tied head prepacks the embedding table's bytes it names (embed.bin): resident like a copy.
+        String headData = manifest.graphs().head().data();
+        if (headData != null) {
+            files.add(headData);
+        }
         long weights = 0;
         for (String f : files) {
             try {

@@ -143,6 +143,7 @@ public final class EmbeddingTable implements AutoCloseable {
         return switch (t) {
             case INT8 -> valueRow.get(c);
             case UINT8 -> valueRow.get(c) & 0xff;
+            case BIASED_INT8 -> (valueRow.get(c) & 0xff) - 128; // exact: the graph's Cast, then Sub 128
             case FLOAT16 -> Half.toFloat(valueRow.getShort(2 * c));
             case FLOAT32 -> valueRow.getFloat(4 * c);
         };
