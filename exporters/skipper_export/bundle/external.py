@@ -30,13 +30,19 @@ def externalize(model: onnx.ModelProto, location: str, min_bytes: int = MIN_BYTE
         data += b"\0" * ((-len(data)) % align)
         offset = len(data)
         data += raw
-        t.ClearField("raw_data")
-        t.data_location = TensorProto.EXTERNAL
-        del t.external_data[:]
-        for key, value in (("location", location), ("offset", str(offset)), ("length", str(len(raw)))):
-            entry = t.external_data.add()
-            entry.key, entry.value = key, value
+        _point_at(t, location, offset)
     return bytes(data)
+
+
+def _point_at(t: TensorProto, location: str, offset: int) -> None:
+    """Makes ``t`` an external initializer: its raw bytes at ``offset`` of ``location``."""
+    length = len(t.raw_data)
+    t.ClearField("raw_data")
+    t.data_location = TensorProto.EXTERNAL
+    del t.external_data[:]
+    for key, value in (("location", location), ("offset", str(offset)), ("length", str(length))):
+        entry = t.external_data.add()
+        entry.key, entry.value = key, value
 
 
 def share(model: onnx.ModelProto, data: bytes, location: str, min_bytes: int = MIN_BYTES) -> list[str]:
@@ -57,12 +63,7 @@ def share(model: onnx.ModelProto, data: bytes, location: str, min_bytes: int = M
                     if data[o:o + 64] == head and view[o:o + len(raw)] == raw), None)
         if hit is None:
             continue
-        t.ClearField("raw_data")
-        t.data_location = TensorProto.EXTERNAL
-        del t.external_data[:]
-        for key, value in (("location", location), ("offset", str(hit)), ("length", str(len(raw)))):
-            entry = t.external_data.add()
-            entry.key, entry.value = key, value
+        _point_at(t, location, hit)
         shared.append(t.name)
     return shared
 
