@@ -209,6 +209,7 @@ final class SpeculativeDecoder implements DecodeStrategy {
                         continue; // no prompt-lookup match: try the next drafter
                     }
                     draftNanos += t1 - t0;
+                    layerRuns += drafts.layerRuns(); // layers it ran before finding nothing worth a draft
                     if (drafter.limitsItself()) {
                         controller.observeEmpty(d, t1 - t0); // no draft worth verifying
                     }
