@@ -63,6 +63,32 @@ def test_training_lowers_the_loss_and_is_deterministic(harvested) -> None:
     assert any(not np.array_equal(a.params[k], c.params[k]) for k in a.params)
 
 
+def test_fused_features_train_deterministically_and_have_no_graph_yet(harvested) -> None:
+    """EAGLE-3-style fused input (more hidden states of the target added to the first step through a
+    projection that starts at zero): training is deterministic, the projection learns (moves off
+    zero), the other weights follow another path than the plain drafter's, and exporting such a
+    drafter is refused (its graph does not take the extra states yet)."""
+    bundle, m, sess, feats, head = harvested
+    rng = np.random.default_rng(4)
+    extra = (rng.standard_normal(feats.feature.shape).astype(np.float32),)
+    cfg = config_from_manifest(m)
+
+    def fused(seed: int = 0):
+        return train(feats, cfg, head, np.arange(head.shape[1]), seed=seed, minutes=5, max_updates=20, batch=4,
+                     length=32, lr=3e-3, eval_every=1000, fused=extra)
+
+    a, b = fused(), fused()
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k], err_msg=k)
+    assert a.params["fuse_w"].shape == (2 * cfg.hidden_size, cfg.hidden_size)
+    assert np.abs(a.params["fuse_w"]).max() > 0
+    plain = _train(feats, m, head, updates=20)
+    assert set(plain.params) == set(a.params) - {"fuse_w"}
+    assert not np.array_equal(plain.params["wq"], a.params["wq"])
+    with pytest.raises(ValueError, match="fused features"):
+        feature_drafter_graph(a, cfg, head, "fp32", m["flavour"], "float32", 0)
+
+
 def test_exported_graph_matches_the_numpy_forward_and_rolls_back(harvested) -> None:
     _, m, sess, feats, head = harvested
     d = _train(feats, m, head, updates=10)
@@ -202,3 +228,26 @@ def test_the_drafter_cache_is_reused_keyed_and_never_trusted_blindly(tmp_path: P
     calibrate(bundle, drafter=budget, **kw)
     assert calls == [1]
     assert feature_cache.load(entries[0], int(m["model"]["hidden_size"])) is not None
+
+
+def test_fusion_study_recovers_the_tokens_and_trains_both(harvested) -> None:
+    """The study finds each harvested row's token from its embedding, reruns the model for the extra
+    hidden states (the last layer must come out as cached), and trains a plain and a fused drafter
+    for the same updates; a harvest from another model is refused."""
+    from skipper_export.calibrate.fusion_study import extra_states, study, tokens_of
+
+    _, m, sess, feats, head = harvested
+    cfg = config_from_manifest(m)
+    tokens = tokens_of(sess, feats.embedded, cfg.vocab_size)
+    emb = sess.embed.run(None, {"input_ids": tokens[None]})[0][0]
+    np.testing.assert_array_equal(emb, feats.embedded)
+    low, = extra_states(sess, feats, tokens, [1])
+    first = slice(int(feats.starts[0]), int(feats.starts[1]))
+    sess.truncate(0)
+    _, hs = sess.forward([int(t) for t in tokens[first]], hidden_states=True)
+    np.testing.assert_array_equal(low[first], hs[1])
+    r = study(sess, cfg, feats, head, np.arange(head.shape[1]), [1, 2], updates=4, eval_every=2, batch=4,
+              length=32)
+    assert [e["step"] for e in r["plain"]["history"]] == [1, 2, 4] == [e["step"] for e in r["fused"]["history"]]
+    with pytest.raises(ValueError, match="not this bundle's rows"):
+        tokens_of(sess, feats.embedded + 1.0, cfg.vocab_size)

@@ -197,9 +197,16 @@ def _batch(feats: Features, win: np.ndarray, length: int, mu, sigma, mu_e, sigma
 def train(feats: Features, config, reduced: np.ndarray, vocab_ids: np.ndarray, *, steps: int = 3,
           seed: int = 0, minutes: float = 15.0, max_updates: int = 100_000, batch: int = 8, length: int = 128,
           lr: float = 1e-3, cls_weight: float = 0.1, reg_weight: float = 1.0, eval_every: int = 50,
+          fused: tuple[np.ndarray, ...] = (),
           progress: Callable[[dict[str, float]], None] | None = None) -> TrainedDrafter:
     """Train until ``minutes`` or ``max_updates`` run out. ``reduced`` [H, N]: the draft head
-    (norm gain folded in), ``vocab_ids`` [N]: its token ids."""
+    (norm gain folded in), ``vocab_ids`` [N]: its token ids.
+
+    ``fused``: more of the target's hidden states per row ([n][H] each, e.g. after a low and a middle
+    layer: EAGLE-3's fused features), added to the first step's input as ``f + [x..., f] W_fuse``
+    with ``W_fuse`` starting at zero (so training starts where the plain drafter does); later steps
+    read the drafter's own predictions as before. For measuring what fusion buys
+    (docs/benchmarks.md); the exported graph does not take them yet (``feature_graph`` refuses)."""
     import optax
 
     shape = shape_of(config)
@@ -217,12 +224,28 @@ def train(feats: Features, config, reduced: np.ndarray, vocab_ids: np.ndarray, *
         raise ValueError("no training windows (passages too short)")
     r = jnp.asarray(reduced, jnp.float32)
     mu_j, sigma_j = jnp.asarray(mu), jnp.asarray(sigma)
+    extra_stats = [(x[fit_rows].mean(0), np.maximum(x[fit_rows].std(0), 1e-3).astype(np.float32)) for x in fused]
 
     def logits_of(n):  # normalised feature -> draft-vocabulary logits
         return rms(n * sigma_j + mu_j) @ r
 
-    def loss_fn(p, f_n, e_n, tgt, mask):
-        outs = unroll(p, f_n, e_n, steps)
+    def batch_of(win):
+        f_n, e_n, tgt, rows = _batch(feats, win, length, mu, sigma, mu_e, sigma_e)
+        extra = []
+        for x, (mu_x, sigma_x) in zip(fused, extra_stats):
+            x_n = np.zeros_like(f_n)
+            for j, (s0, n) in enumerate(win):
+                x_n[j, :n - 1] = (x[s0:s0 + n - 1] - mu_x) / sigma_x  # row of f_{p-1}, as f_n
+            extra.append(x_n)
+        return f_n, e_n, tgt, rows, tuple(extra)
+
+    def first_input(p, f_n, extra):
+        if not extra:
+            return f_n
+        return f_n + jnp.concatenate(list(extra) + [f_n], -1) @ p["fuse_w"]
+
+    def loss_fn(p, f_n, e_n, tgt, mask, extra):
+        outs = unroll(p, first_input(p, f_n, extra), e_n, steps)
         target = jax.nn.softmax(logits_of(tgt), -1)
         total = 0.0
         for s, out in enumerate(outs, start=1):
@@ -237,17 +260,19 @@ def train(feats: Features, config, reduced: np.ndarray, vocab_ids: np.ndarray, *
     # of updates the budget allows, known only once a few updates are timed (see the loop).
     opt = optax.chain(optax.clip_by_global_norm(1.0), optax.scale_by_adam())
     params = {k: jnp.asarray(v) for k, v in init_params(shape, seed).items()}
+    if fused:
+        params["fuse_w"] = jnp.zeros(((len(fused) + 1) * shape.hidden, shape.hidden), jnp.float32)
     state = opt.init(params)
 
     @jax.jit
-    def update(p, st, f_n, e_n, tgt, mask, rate):
-        loss, grads = jax.value_and_grad(loss_fn)(p, f_n, e_n, tgt, mask)
+    def update(p, st, f_n, e_n, tgt, mask, extra, rate):
+        loss, grads = jax.value_and_grad(loss_fn)(p, f_n, e_n, tgt, mask, extra)
         upd, st = opt.update(grads, st, p)
         return jax.tree_util.tree_map(lambda w, u: w - rate * u, p, upd), st, loss
 
     @jax.jit
-    def predict(p, f_n, e_n):
-        return [jnp.argmax(logits_of(o), -1) for o in unroll(p, f_n, e_n, steps)]
+    def predict(p, f_n, e_n, extra):
+        return [jnp.argmax(logits_of(o), -1) for o in unroll(p, first_input(p, f_n, extra), e_n, steps)]
 
     vocab_np = np.asarray(vocab_ids, np.int64)
 
@@ -255,8 +280,8 @@ def train(feats: Features, config, reduced: np.ndarray, vocab_ids: np.ndarray, *
         """Chained teacher-forced acceptance a_1..a_steps on the test windows' model-own rows."""
         if len(win_test) == 0:
             return [float("nan")] * steps
-        f_n, e_n, _, rows = _batch(feats, win_test, length, mu, sigma, mu_e, sigma_e)
-        preds = [vocab_np[np.asarray(x)] for x in predict(p, f_n, e_n)]
+        f_n, e_n, _, rows, extra = batch_of(win_test)
+        preds = [vocab_np[np.asarray(x)] for x in predict(p, f_n, e_n, extra)]
         return chain_acceptance(preds, rows, feats, steps)
 
     rng = np.random.default_rng(seed)
@@ -273,9 +298,9 @@ def train(feats: Features, config, reduced: np.ndarray, vocab_ids: np.ndarray, *
             order, cursor = rng.permutation(len(win_fit)), 0
         pick = win_fit[order[cursor:cursor + batch]] if len(order) >= batch else win_fit[order]
         cursor += batch
-        f_n, e_n, tgt, rows = _batch(feats, pick, length, mu, sigma, mu_e, sigma_e)
+        f_n, e_n, tgt, rows, extra = batch_of(pick)
         rate = np.float32(learning_rate(report.steps, horizon, lr))
-        params, state, loss = update(params, state, f_n, e_n, tgt, (rows >= 0).astype(np.float32), rate)
+        params, state, loss = update(params, state, f_n, e_n, tgt, (rows >= 0).astype(np.float32), extra, rate)
         loss = float(loss)
         report.steps += 1
         report.tokens_seen += int((rows >= 0).sum())

@@ -68,6 +68,8 @@ def feature_drafter_graph(d: TrainedDrafter, config, reduced: np.ndarray, mode: 
     type (the drafter's own cache and the shared rotary tables have it)."""
     if act != "float32":
         raise ValueError("the feature drafter needs float32 activations")
+    if "fuse_w" in d.params:
+        raise ValueError("a drafter trained on fused features has no graph yet (feature_drafter.train, fused)")
     h = config.hidden_size
     n = reduced.shape[1]
     g = GraphBuilder("feature_drafter", act, kv)
