@@ -53,16 +53,22 @@ def extra_states(sess: Any, feats: Features, tokens: np.ndarray, layers: list[in
 
 
 def study(sess: Any, config: Any, feats: Features, reduced: np.ndarray, vocab_ids: np.ndarray, layers: list[int],
-          updates: int, seed: int = 0, eval_every: int = 100, **train_args: Any) -> dict[str, Any]:
-    """Plain and fused training on the same harvest; each entry's ``history`` has the acceptance."""
+          updates: int, seed: int = 0, eval_every: int = 100, say: Any = lambda line: None,
+          **train_args: Any) -> dict[str, Any]:
+    """Plain and fused training on the same harvest; each entry's ``history`` has the acceptance.
+    ``say(line)`` gets a line per stage and evaluation (progress)."""
     from .feature_drafter import train
 
     tokens = tokens_of(sess, feats.embedded, config.vocab_size)
+    say(f"tokens recovered: {len(tokens)} rows; running the model for hidden states {layers}")
     extra = tuple(extra_states(sess, feats, tokens, layers))
     out: dict[str, Any] = {"layers": layers, "updates": updates, "seed": seed, "rows": len(feats.final)}
     for name, fused in (("plain", ()), ("fused", extra)):
         d = train(feats, config, reduced, vocab_ids, seed=seed, minutes=1e9, max_updates=updates,
-                  eval_every=eval_every, fused=fused, **train_args)
+                  eval_every=eval_every, fused=fused,
+                  progress=lambda e, n=name: say(f"{n}: update {e['step']}/{updates} loss {e['loss']} "
+                                                 f"acceptance {e['acceptance']} ({e['seconds']} s)"),
+                  **train_args)
         out[name] = {"history": d.report.history, "seconds": d.report.seconds}
     return out
 
@@ -96,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     vocab_ids = np.fromfile(vocab_file, dtype="<i4").astype(np.int64)
     reduced = np.ascontiguousarray(probe_head(sess, config.hidden_size)[:, vocab_ids])
-    result = study(sess, config, loaded[0], reduced, vocab_ids, [a.low, a.mid], a.updates, a.seed)
+    result = study(sess, config, loaded[0], reduced, vocab_ids, [a.low, a.mid], a.updates, a.seed,
+                   say=lambda line: print(line, file=sys.stderr, flush=True))
     for name in ("plain", "fused"):
         last = result[name]["history"][-1]
         print(f"{name}: update {last['step']} acceptance {last['acceptance']}")
