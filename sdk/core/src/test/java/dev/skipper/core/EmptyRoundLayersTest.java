@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SpeculationMode;
 import dev.skipper.api.SpeculationStats;
 import dev.skipper.core.config.SpeculationConfig;
@@ -64,17 +63,12 @@ class EmptyRoundLayersTest {
             EmptyModelDrafter drafter = new EmptyModelDrafter();
             SpeculationPolicy.Drafters set = new SpeculationPolicy.Drafters(List.of(drafter),
                     new DraftController.Prior[] {new DraftController.Prior(0.9, true)}, null, null, null);
-            int[] step = new int[8];
             SpeculationStats stats;
             long[] now = {0};
             try (SpeculativeDecoder spec = new SpeculativeDecoder(seq, sampler, config, false, set,
                     () -> now[0] += 1_000_000)) {
                 spec.begin();
-                while (n < newTokens) {
-                    int k = spec.step(SamplingOptions.GREEDY, newTokens - n, step);
-                    System.arraycopy(step, 0, got, n, k);
-                    n += k;
-                }
+                n = EngineTestData.decodeGreedy(spec, got, n, newTokens);
                 stats = spec.speculationStats(n);
             }
             assertArrayEquals(want, java.util.Arrays.copyOf(got, newTokens), stats.toString());

@@ -115,4 +115,21 @@ final class EngineTestData {
         seq.append(token);
         return token;
     }
+
+    /**
+     * Runs greedy steps of {@code strategy} until {@code until} tokens are in {@code got}.
+     *
+     * @param got tokens so far (room for a step's worth past {@code until})
+     * @param n how many {@code got} holds
+     * @return how many it holds now (at least {@code until})
+     */
+    static int decodeGreedy(DecodeStrategy strategy, int[] got, int n, int until) throws SkipperException {
+        int[] step = new int[strategy.maxTokensPerStep()];
+        while (n < until) {
+            int k = strategy.step(dev.skipper.api.SamplingOptions.GREEDY, until - n, step);
+            System.arraycopy(step, 0, got, n, k);
+            n += k;
+        }
+        return n;
+    }
 }

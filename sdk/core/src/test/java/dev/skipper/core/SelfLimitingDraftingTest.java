@@ -1,6 +1,5 @@
 package dev.skipper.core;
 
-import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SpeculationMode;
 import dev.skipper.api.SpeculationStats;
 import dev.skipper.core.config.SpeculationConfig;
@@ -78,16 +77,11 @@ class SelfLimitingDraftingTest {
                 int[] got = new int[NEW_TOKENS + 8];
                 int n = 0;
                 got[n++] = EngineTestData.prefillGreedy(seq, sampler, PROMPT);
-                int[] step = new int[8];
                 SpeculationStats stats;
                 try (SpeculativeDecoder spec = new SpeculativeDecoder(seq, sampler, config, false,
                         featureOnly(seq, rating(a), 4))) {
                     spec.begin();
-                    while (n < NEW_TOKENS) {
-                        int k = spec.step(SamplingOptions.GREEDY, NEW_TOKENS - n, step);
-                        System.arraycopy(step, 0, got, n, k);
-                        n += k;
-                    }
+                    n = EngineTestData.decodeGreedy(spec, got, n, NEW_TOKENS);
                     stats = spec.speculationStats(n);
                 }
                 assertArrayEquals(want, Arrays.copyOf(got, NEW_TOKENS), name + " rated " + a + ": " + stats);
