@@ -135,7 +135,7 @@ def _write(ckpt: Checkpoint, mode: str, act: str, kv: str, opts: ExportOptions, 
         embed_data = externalize(embed, EMBED_DATA_FILE, always=EMBED_TENSORS)
         w.write(EMBED_DATA_FILE, embed_data)  # mapped, not copied
         w.write("embed.onnx", embed.SerializeToString())
-        table = embed_table(embed, EMBED_DATA_FILE, c.vocab_size, c.hidden_size, BLOCK, bias)
+        table = embed_table(embed, EMBED_DATA_FILE, c.vocab_size, c.hidden_size, BLOCK)
         graphs["embed"] = graph_entry("embed.onnx", *embed_io(c.hidden_size, act), **({"table": table} if table else {}))
         bar.update()
         layers = []

@@ -10,7 +10,7 @@ ONNX Runtime prepacks (MatMulNBits) gain nothing: it copies them into its own la
 from __future__ import annotations
 
 import onnx
-from onnx import TensorProto
+from onnx import TensorProto, numpy_helper
 
 # 64 KiB: the mapping granularity of every page size in use (4 KiB x86, 16/64 KiB ARM kernels).
 ALIGN = 1 << 16
@@ -77,16 +77,15 @@ _VALUE_TYPES = {TensorProto.INT8: "int8", TensorProto.UINT8: "uint8", TensorProt
                 TensorProto.FLOAT16: "float16"}
 
 
-def embed_table(model: onnx.ModelProto, location: str, rows: int, columns: int, block: int,
-                bias: int = 0) -> dict | None:
+def embed_table(model: onnx.ModelProto, location: str, rows: int, columns: int, block: int) -> dict | None:
     """The manifest's ``graphs.embed.table``: where an externalized embedding graph's rows lie in its
     data file, so a runtime can read a token's row itself (positional reads: no mapped pages count
     as its resident memory) instead of running the graph. Row r, column c is
     ``float(values[r, c]) * scales[r, c // block] + offsets[r, c // block]`` (scales and offsets
     when present, float32), exactly what the graph computes with float32 activations; None when the
     graph's activations are not float32, a tensor stayed inline or its shape is not ``rows`` x
-    ``columns`` (blocks of ``block``). ``bias`` is the one the graph was built with: uint8 values
-    then stand for ``b - 128`` (``values: biased_int8``; only 128 is described)."""
+    ``columns`` (blocks of ``block``). A graph that subtracts ``embed_tokens.bias`` from its uint8
+    values (graphs/embed.py) is described as ``values: biased_int8`` when that bias is 128."""
     if model.graph.output[0].type.tensor_type.elem_type != TensorProto.FLOAT:
         return None
     found: dict[str, tuple[int, int]] = {}  # name -> (data type, offset)
@@ -114,8 +113,9 @@ def embed_table(model: onnx.ModelProto, location: str, rows: int, columns: int, 
     stype, soff = found["embed_tokens.scales"]
     if qtype not in (TensorProto.INT8, TensorProto.UINT8) or stype != TensorProto.FLOAT:
         return None
-    biased = any(t.name == "embed_tokens.bias" for t in model.graph.initializer)
-    if biased and (bias != 128 or qtype != TensorProto.UINT8 or "embed_tokens.offsets" in found):
+    bias = [numpy_helper.to_array(t) for t in model.graph.initializer if t.name == "embed_tokens.bias"]
+    biased = bool(bias)
+    if biased and (bias[0].size != 1 or float(bias[0].reshape(-1)[0]) != 128 or qtype != TensorProto.UINT8 or "embed_tokens.offsets" in found):
         return None
     table = {"file": location, "rows": rows, "columns": columns,
              "values": BIASED_INT8 if biased else _VALUE_TYPES[qtype],

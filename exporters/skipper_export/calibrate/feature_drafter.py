@@ -178,20 +178,22 @@ def _windows(feats: Features, ids: list[int], length: int) -> np.ndarray:
     return np.asarray(out, np.int64).reshape(-1, 2)
 
 
+def _windowed(x: np.ndarray, win: np.ndarray, length: int, mu, sigma, shift: int = 0) -> np.ndarray:
+    """[B, T', H]: standardised rows ``s + shift .. s + shift + n - 2`` of x for each window (s, n),
+    zeros where padded (drafter position i of a window reads row s + i, or s + i + 1 with shift 1)."""
+    out = np.zeros((len(win), length, x.shape[1]), np.float32)
+    for j, (s, n) in enumerate(win):
+        out[j, :n - 1] = (x[s + shift:s + shift + n - 1] - mu) / sigma
+    return out
+
+
 def _batch(feats: Features, win: np.ndarray, length: int, mu, sigma, mu_e, sigma_e):
     """Arrays for windows win: f_n, e_n [B, T', H], target rows [B, T'] (-1 where padded)."""
-    b, h = len(win), feats.feature.shape[1]
-    f = np.zeros((b, length, h), np.float32)
-    e = np.zeros((b, length, h), np.float32)
-    tgt_f = np.zeros((b, length, h), np.float32)
-    rows = np.full((b, length), -1, np.int64)
+    rows = np.full((len(win), length), -1, np.int64)
     for j, (s, n) in enumerate(win):
-        m = n - 1  # drafter positions in this window
-        f[j, :m] = (feats.feature[s:s + m] - mu) / sigma
-        e[j, :m] = (feats.embedded[s + 1:s + 1 + m] - mu_e) / sigma_e
-        tgt_f[j, :m] = (feats.feature[s + 1:s + 1 + m] - mu) / sigma
-        rows[j, :m] = np.arange(s + 1, s + 1 + m)
-    return f, e, tgt_f, rows
+        rows[j, :n - 1] = np.arange(s + 1, s + n)  # n - 1 drafter positions in this window
+    return (_windowed(feats.feature, win, length, mu, sigma), _windowed(feats.embedded, win, length, mu_e, sigma_e, 1),
+            _windowed(feats.feature, win, length, mu, sigma, 1), rows)
 
 
 def train(feats: Features, config, reduced: np.ndarray, vocab_ids: np.ndarray, *, steps: int = 3,
@@ -231,13 +233,9 @@ def train(feats: Features, config, reduced: np.ndarray, vocab_ids: np.ndarray, *
 
     def batch_of(win):
         f_n, e_n, tgt, rows = _batch(feats, win, length, mu, sigma, mu_e, sigma_e)
-        extra = []
-        for x, (mu_x, sigma_x) in zip(fused, extra_stats):
-            x_n = np.zeros_like(f_n)
-            for j, (s0, n) in enumerate(win):
-                x_n[j, :n - 1] = (x[s0:s0 + n - 1] - mu_x) / sigma_x  # row of f_{p-1}, as f_n
-            extra.append(x_n)
-        return f_n, e_n, tgt, rows, tuple(extra)
+        # the rows f_n reads (position p-1's), each standardised on its own statistics
+        extra = tuple(_windowed(x, win, length, mu_x, sigma_x) for x, (mu_x, sigma_x) in zip(fused, extra_stats))
+        return f_n, e_n, tgt, rows, extra
 
     def first_input(p, f_n, extra):
         if not extra:
