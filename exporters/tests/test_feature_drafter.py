@@ -251,3 +251,28 @@ def test_fusion_study_recovers_the_tokens_and_trains_both(harvested) -> None:
     assert [e["step"] for e in r["plain"]["history"]] == [1, 2, 4] == [e["step"] for e in r["fused"]["history"]]
     with pytest.raises(ValueError, match="not this bundle's rows"):
         tokens_of(sess, feats.embedded + 1.0, cfg.vocab_size)
+
+
+def test_kangaroo_study_feeds_the_shallow_state_at_the_tokens_own_position(harvested, monkeypatch) -> None:
+    """``--current E``: each training reads the hidden state after the first E layers at the row's own
+    position where the plain drafter reads the embedding; everything else is the cached harvest."""
+    from skipper_export.calibrate import feature_drafter
+    from skipper_export.calibrate.fusion_study import current_study, tokens_of
+
+    _, m, sess, feats, head = harvested
+    cfg = config_from_manifest(m)
+    seen = []
+    real_train = feature_drafter.train
+    monkeypatch.setattr(feature_drafter, "train", lambda f, *a, **k: seen.append(f) or real_train(f, *a, **k))
+    r = current_study(sess, cfg, feats, head, np.arange(head.shape[1]), [1], updates=2, eval_every=2, batch=4,
+                      length=32)
+    assert [e["step"] for e in r["exit1"]["history"]] == [1, 2] and r["depths"] == [1]
+    tokens = tokens_of(sess, feats.embedded, cfg.vocab_size)
+    first = slice(int(feats.starts[0]), int(feats.starts[1]))
+    sess.truncate(0)
+    _, hs = sess.forward([int(t) for t in tokens[first]], hidden_states=True)
+    (f,) = seen
+    np.testing.assert_array_equal(f.embedded[first], hs[1])
+    assert not np.array_equal(f.embedded[first], feats.embedded[first])
+    np.testing.assert_array_equal(f.feature, feats.feature)
+    np.testing.assert_array_equal(f.final, feats.final)

@@ -9,6 +9,13 @@ acceptance of both (docs/benchmarks.md has the SmolLM2 figures).
 It reads the newest harvest in the ``--drafter-cache`` folder (``./skipper calibrate`` writes it),
 recovers the tokens from the cached embeddings (each row is one token's, exactly) and runs the
 bundle over them again to record the two extra hidden states (a few minutes on 2 cores).
+
+``--current E[,E...]`` measures a Kangaroo-style drafter instead (arXiv 2404.18911): the first E
+layers of the target run on every drafted token (their K/V is exact and verification reuses it),
+and the drafter reads their output at the token's own position where the plain drafter reads the
+token's embedding. Training unrolls exactly what a round sees (the shallow state of a drafted token is
+exact at every step), so one training per E gives the acceptance such a drafter would have; its
+cost per draft is E/L of a step on top of the drafter's (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -73,6 +80,32 @@ def study(sess: Any, config: Any, feats: Features, reduced: np.ndarray, vocab_id
     return out
 
 
+def current_study(sess: Any, config: Any, feats: Features, reduced: np.ndarray, vocab_ids: np.ndarray,
+                  depths: list[int], updates: int, seed: int = 0, eval_every: int = 100,
+                  say: Any = lambda line: None, **train_args: Any) -> dict[str, Any]:
+    """One training per depth E in ``depths`` with the drafter's token input replaced by the hidden
+    state after the target's first E layers at the same position (Kangaroo-style: exact at runtime,
+    since those layers run on the drafted token); same harvest, seed and updates as :func:`study`."""
+    from dataclasses import replace
+
+    from .feature_drafter import train
+
+    tokens = tokens_of(sess, feats.embedded, config.vocab_size)
+    say(f"tokens recovered: {len(tokens)} rows; running the model for hidden states {depths}")
+    states = extra_states(sess, feats, tokens, depths)
+    out: dict[str, Any] = {"depths": depths, "layers": config.num_layers, "updates": updates, "seed": seed,
+                           "rows": len(feats.final)}
+    for depth, state in zip(depths, states):
+        name = f"exit{depth}"
+        d = train(replace(feats, embedded=state), config, reduced, vocab_ids, seed=seed, minutes=1e9,
+                  max_updates=updates, eval_every=eval_every,
+                  progress=lambda e, n=name: say(f"{n}: update {e['step']}/{updates} loss {e['loss']} "
+                                                 f"acceptance {e['acceptance']} ({e['seconds']} s)"),
+                  **train_args)
+        out[name] = {"history": d.report.history, "seconds": d.report.seconds}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from ..bundle.manifest import config_from_manifest
     from ..verify.bundle_session import BundleSession
@@ -85,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--drafter-cache", type=Path, required=True, help="the folder ./skipper calibrate cached into")
     p.add_argument("--low", type=int, default=3, help="hidden state index of the low layer (default 3)")
     p.add_argument("--mid", type=int, default=15, help="hidden state index of the middle layer (default 15)")
+    p.add_argument("--current", type=lambda v: [int(x) for x in v.split(",")], default=None, metavar="E[,E...]",
+                   help="instead: Kangaroo-style drafters reading the state after the first E layers at the "
+                        "drafted token's own position, one training per E")
     p.add_argument("--updates", type=int, default=400, help="updates of each training (default 400)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="write the result here")
@@ -102,9 +138,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     vocab_ids = np.fromfile(vocab_file, dtype="<i4").astype(np.int64)
     reduced = np.ascontiguousarray(probe_head(sess, config.hidden_size)[:, vocab_ids])
-    result = study(sess, config, loaded[0], reduced, vocab_ids, [a.low, a.mid], a.updates, a.seed,
-                   say=lambda line: print(line, file=sys.stderr, flush=True))
-    for name in ("plain", "fused"):
+    say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    if a.current:
+        if not all(1 <= e < config.num_layers for e in a.current):
+            print(f"error: --current: depths must be in 1..{config.num_layers - 1}, got {a.current}", file=sys.stderr)
+            return 2
+        result = current_study(sess, config, loaded[0], reduced, vocab_ids, a.current, a.updates, a.seed, say=say)
+        names = [f"exit{e}" for e in a.current]
+    else:
+        result = study(sess, config, loaded[0], reduced, vocab_ids, [a.low, a.mid], a.updates, a.seed, say=say)
+        names = ["plain", "fused"]
+    for name in names:
         last = result[name]["history"][-1]
         print(f"{name}: update {last['step']} acceptance {last['acceptance']}")
     if a.json:
