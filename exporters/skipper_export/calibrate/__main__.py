@@ -59,6 +59,8 @@ class DrafterBudget:
 MAX_TOKENS = 1 << 22          # teacher-forced tokens of one calibration (--tokens, --exit-tokens)
 MAX_PASSAGES = 100_000        # --own-passages, --first-passages
 MAX_PASSAGE_TOKENS = 8192     # --own-tokens, --first-tokens: at most a context
+EXIT_UPDATES = 300            # --exit-updates: backprop updates per exit adapter (~0.1 s each on 2 cores)
+MAX_EXIT_UPDATES = 100_000
 
 
 def _cache_dir(text: str) -> Path:
@@ -80,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--own-tokens", type=int, default=128, help="tokens generated per chat prompt (default 128)")
     p.add_argument("--draft-vocab", type=int, default=8192,
                    help="draft vocabulary size (default 8192; more than the model's vocabulary means all of it)")
+    p.add_argument("--exit-updates", type=int, default=EXIT_UPDATES,
+                   help=f"backprop updates refining each exit adapter from its ridge fit to the final layer's "
+                        f"distribution (default {EXIT_UPDATES}; 0 keeps the ridge fits; needs jax)")
     p.add_argument("--exit-layers", default="auto",
                    help="comma-separated exit layers, or auto: every 2nd layer from a third of the depth")
     p.add_argument("--seed", type=int, default=0, help="router initialisation and batches (default 0)")
@@ -116,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                            exit_tokens=a.exit_tokens, own_passages=a.own_passages, own_tokens=a.own_tokens,
                            draft_vocab=a.draft_vocab, exit_layers=a.exit_layers, seed=a.seed,
                            skip_search=a.skip_search, first_passages=a.first_passages, first_tokens=a.first_tokens,
-                           drafter=budget if a.feature_drafter else None)
+                           drafter=budget if a.feature_drafter else None, exit_updates=a.exit_updates)
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -143,6 +148,11 @@ def summary(bundle: Path, result: dict) -> str:
             lines.append(f"  {e['layer']:5d}  {e['raw_agreement']:13.3f}  {e['agreement']:10.3f}  "
                          f"{own:>8}  {e['router']['auc']:10.3f}  {e['confidence']['auc']:14.3f}  "
                          f"{e['estimated_speedup']:12.2f}x{mark}")
+        refined = [e for e in d["exits"] if e.get("adapter", {}).get("updates")]
+        if refined:
+            lines.append("  adapters refined by backprop (validation agreement, ridge -> kept): " + ", ".join(
+                f"{e['layer']}: {e['adapter']['val_agreement_ridge']:.3f} -> {e['adapter']['val_agreement']:.3f}"
+                for e in refined))
     f = result.get("first_routers")
     if f:
         if f["agreement_first"] is not None:
@@ -177,7 +187,7 @@ def _chat(manifest: dict) -> Any:
 def calibrate(bundle: Path, budget: int, own: int, threads: int, progress: bool = True, *, exit_tokens: int = 16384,
               own_passages: int = 32, own_tokens: int = 128, draft_vocab: int = 8192, exit_layers: str = "auto",
               seed: int = 0, skip_search: bool = True, first_passages: int = 64, first_tokens: int = 64,
-              drafter: DrafterBudget | None = None) -> dict:
+              drafter: DrafterBudget | None = None, exit_updates: int = EXIT_UPDATES) -> dict:
     from ..verify.bundle_session import BundleSession, load_manifest
     from ..verify.tokenizer import BundleTokenizer
 
@@ -201,6 +211,15 @@ def calibrate(bundle: Path, budget: int, own: int, threads: int, progress: bool 
             raise ExportError(flag, f"at most {most}, got {value}")
     if seed < 0:
         raise ExportError("--seed", f"must be >= 0, got {seed}")
+    if not 0 <= exit_updates <= MAX_EXIT_UPDATES:
+        raise ExportError("--exit-updates", f"need 0 <= updates <= {MAX_EXIT_UPDATES}, got {exit_updates}")
+    if exit_updates:
+        try:
+            import jax  # noqa: F401
+            import optax  # noqa: F401
+        except ImportError:
+            raise ExportError("--exit-updates", "training the exit adapters needs jax and optax (./skipper setup "
+                              "installs them); --exit-updates 0 keeps the ridge fits") from None
     if drafter is not None:
         drafter.check()
     t0 = time.perf_counter()
@@ -226,7 +245,7 @@ def calibrate(bundle: Path, budget: int, own: int, threads: int, progress: bool 
         files: dict[str, bytes] = {}
         result: dict[str, Any] = {}
         draft = _draft_heads(sess, manifest, tok.encode, greedy, chat, exit_tokens, own_passages, own_tokens,
-                             draft_vocab, layers, seed, progress, files)
+                             draft_vocab, layers, seed, progress, files, exit_updates)
         result["draft_heads"] = draft["summary"]
         if skip_search:
             result["speculation"] = _skip_search(sess, tok.encode, greedy, chat, budget, own, progress, files)
@@ -271,13 +290,15 @@ def _exit_layers(spec: str, num_layers: int) -> list[int]:
 
 
 def _draft_heads(sess, manifest: dict, encode, greedy, chat, exit_tokens: int, own_passages: int, own_tokens: int,
-                 draft_vocab: int, layers: list[int], seed: int, progress: bool, files: dict[str, bytes]) -> dict:
+                 draft_vocab: int, layers: list[int], seed: int, progress: bool, files: dict[str, bytes],
+                 exit_updates: int = 0) -> dict:
     import numpy as np
     from tqdm import tqdm
 
     from .collect import TEST, collect, probe_head
     from .draft_graphs import draft_head_graph, exit_graph
     from .exit_heads import draft_vocabulary, early_exit_speedup, fit_adapter, layer_agreement, train_router
+    from .exit_training import refine
     from .skip_search import HEAD_SHARE, VERIFY_SLOPE
     from .text import exit_passages
     from ..graphs.contract import TensorSpec
@@ -296,9 +317,16 @@ def _draft_heads(sess, manifest: dict, encode, greedy, chat, exit_tokens: int, o
     test = c.rows(TEST)
     table_rows = test[:: max(1, len(test) // 2048)]
     raw = layer_agreement(c, head, eps, table_rows)
-    exits = []
+    exits, adapters = [], {}
     for layer in tqdm(layers, desc="exit heads", unit="layer", disable=not progress, leave=False):
         e = fit_adapter(c, layer, reduced, vocab_ids, head, eps)
+        # Ridge matches the final layer's state; backprop then matches its prediction (KL through the
+        # draft head), starting there: the router learns on the adapter that ships.
+        r = refine(c, e, reduced, vocab_ids, eps, seed, updates=exit_updates) if exit_updates else None
+        adapters[layer] = {"fit": "ridge+kl" if r and r.kept else "ridge", "updates": r.updates if r else 0,
+                           "kept_update": r.kept if r else 0,
+                           "val_agreement_ridge": round(r.val_before, 4) if r else None,
+                           "val_agreement": round(r.val_after, 4) if r else None}
         train_router(c, e, reduced, vocab_ids, eps, seed)
         exits.append(e)
     n_draft = len(vocab_ids)
@@ -315,10 +343,10 @@ def _draft_heads(sess, manifest: dict, encode, greedy, chat, exit_tokens: int, o
         router = {"auc": round(e.router_auc, 4), "thresholds": e.router_table}
         entries.append(graph_entry(rel, hspec, [TensorSpec("hidden_out", "float32", [1, "seq", hidden]),
                                                 TensorSpec("accept_prob", "float32", [1, "seq"])],
-                                   layer=e.layer, **figures, ridge=e.ridge, router=router,
+                                   layer=e.layer, **figures, ridge=e.ridge, adapter=adapters[e.layer], router=router,
                                    confidence={"auc": round(e.confidence_auc, 4),
                                                "thresholds": e.confidence_table}))
-        summaries.append({"layer": e.layer, **figures, "router": {"auc": router["auc"]},
+        summaries.append({"layer": e.layer, **figures, "adapter": adapters[e.layer], "router": {"auc": router["auc"]},
                           "confidence": {"auc": round(e.confidence_auc, 4)}})
     files[f"{DRAFT_DIR}/head.onnx"] = draft_head_graph(reduced, eps, flavour, accuracy).SerializeToString()
     files[f"{DRAFT_DIR}/vocab.i32"] = vocab_ids.astype("<i4").tobytes()
