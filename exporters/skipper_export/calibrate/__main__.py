@@ -59,7 +59,9 @@ class DrafterBudget:
 MAX_TOKENS = 1 << 22          # teacher-forced tokens of one calibration (--tokens, --exit-tokens)
 MAX_PASSAGES = 100_000        # --own-passages, --first-passages
 MAX_PASSAGE_TOKENS = 8192     # --own-tokens, --first-tokens: at most a context
-EXIT_UPDATES = 300            # --exit-updates: backprop updates per exit adapter (~0.1 s each on 2 cores)
+EXIT_UPDATES = 0              # --exit-updates: backprop updates per exit adapter (~0.1 s each on 2 cores);
+                              # off by default: refined adapters draft better but make the lossy
+                              # adaptive-depth mode exit more often and less faithfully (docs/benchmarks.md)
 MAX_EXIT_UPDATES = 100_000
 
 
@@ -83,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--draft-vocab", type=int, default=8192,
                    help="draft vocabulary size (default 8192; more than the model's vocabulary means all of it)")
     p.add_argument("--exit-updates", type=int, default=EXIT_UPDATES,
-                   help=f"backprop updates refining each exit adapter from its ridge fit to the final layer's "
-                        f"distribution (default {EXIT_UPDATES}; 0 keeps the ridge fits; needs jax)")
+                   help="backprop updates refining each exit adapter from its ridge fit to the final layer's "
+                        "distribution, e.g. 300 (default 0: the ridge fits; refined adapters draft better but the "
+                        "lossy adaptive-depth mode exits less faithfully with them; needs jax)")
     p.add_argument("--exit-layers", default="auto",
                    help="comma-separated exit layers, or auto: every 2nd layer from a third of the depth")
     p.add_argument("--seed", type=int, default=0, help="router initialisation and batches (default 0)")
