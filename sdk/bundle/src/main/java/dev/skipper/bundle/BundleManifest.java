@@ -774,14 +774,25 @@ public record BundleManifest(
      *     {@code logits [1, seq, vocabSize]} over the draft vocabulary
      * @param defaultExit the exit layer with the best estimated speed-up
      * @param exits one per exit layer, ascending by layer
+     * @param heldOutTokens held-out tokens the exits' threshold tables were measured on
+     *     ({@code calibration.test_tokens}), 0 when the bundle does not say
      */
     public record DraftHeadsSpec(String vocabFile, int vocabSize, GraphSpec head, int defaultExit,
-                                 List<ExitHeadSpec> exits) {
+                                 List<ExitHeadSpec> exits, int heldOutTokens) {
         // Checks non-null components and copies the list.
         public DraftHeadsSpec {
             Objects.requireNonNull(vocabFile, "vocabFile");
             Objects.requireNonNull(head, "head");
             exits = List.copyOf(exits);
+            if (heldOutTokens < 0) {
+                throw new IllegalArgumentException("heldOutTokens must be >= 0, got " + heldOutTokens);
+            }
+        }
+
+        /** Without a held-out token count (the threshold tables' precisions are taken as measured). */
+        public DraftHeadsSpec(String vocabFile, int vocabSize, GraphSpec head, int defaultExit,
+                              List<ExitHeadSpec> exits) {
+            this(vocabFile, vocabSize, head, defaultExit, exits, 0);
         }
 
         /**

@@ -502,7 +502,15 @@ public final class BundleManifestReader {
             if (!(def instanceof Integer d) || exits.stream().noneMatch(x -> x.layer() == d)) {
                 throw fail(defNode, s.child("default_exit"), "must be one of the exits' layers, got " + HardenedYaml.describe(defNode));
             }
-            return new DraftHeadsSpec(vocabFile, size, head, d, exits);
+            // How many held-out tokens the threshold tables count (optional: older bundles lack it).
+            int heldOut = 0;
+            Node calibNode = s.optional("calibration");
+            if (calibNode != null) {
+                Section calib = section(calibNode, s.child("calibration"));
+                Node testNode = calib.optional("test_tokens");
+                heldOut = testNode == null ? 0 : nonNegativeInt(testNode, calib.child("test_tokens"));
+            }
+            return new DraftHeadsSpec(vocabFile, size, head, d, exits, heldOut);
         }
 
         /**

@@ -221,6 +221,11 @@ class BundleManifestReaderTest {
         assertEquals(3, e.router().size());
         assertArrayEquals(new double[] {0.5, 0.8, 0.5}, e.router().get(1));
         assertEquals(0.8, e.routerAuc(), 1e-12);
+        assertEquals(0, d.heldOutTokens(), "no calibration record: unknown");
+        edit("  default_exit: 1\n", "  default_exit: 1\n  calibration: {tokens: 5550, test_tokens: 1106, seed: 0}\n");
+        assertEquals(1106, BundleManifestReader.read(bundle, false).draftHeads().heldOutTokens());
+        edit("test_tokens: 1106", "test_tokens: -3");
+        assertContains(fails().getMessage(), "draft_heads.calibration.test_tokens");
     }
 
     @Test

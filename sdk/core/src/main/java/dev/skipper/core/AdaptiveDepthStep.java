@@ -23,7 +23,9 @@ import java.util.List;
  * The gate of each exit is whichever calibrated signal lets more tokens exit at the configured
  * precision on held-out text: its TIDE router's probability, or the exit's own top-1 probability
  * over the draft vocabulary (CALM; costs the draft head). Thresholds are the lowest whose
- * held-out precision reached the configured one; exits where neither reaches it are not used.
+ * held-out precision reaches the configured one with 95 % confidence (the Wilson lower bound over
+ * the firings the calibration counted, {@link CalibrationPolicy#routerThreshold(BundleManifest.ExitHeadSpec,
+ * double, int)}); exits where neither reaches it are not used.
  * With FiRST routers in the bundle, a sequence also skips (for all its decode steps) the routed
  * layers whose predicted agreement when skipped reaches the same precision; their cache rows are
  * filled from their input like an exit's deeper layers. Not thread-safe: one per session.
@@ -70,9 +72,10 @@ final class AdaptiveDepthStep implements AutoCloseable {
         List<BundleManifest.ExitHeadSpec> usable = new ArrayList<>();
         List<Double> thresholds = new ArrayList<>();
         List<Boolean> confidence = new ArrayList<>();
+        int heldOut = manifest.draftHeads().heldOutTokens(); // thresholds reach P with 95 % confidence
         for (BundleManifest.ExitHeadSpec e : manifest.draftHeads().exits()) {
-            double r = CalibrationPolicy.routerThreshold(e, precision);
-            double c = CalibrationPolicy.confidenceThreshold(e, precision);
+            double r = CalibrationPolicy.routerThreshold(e, precision, heldOut);
+            double c = CalibrationPolicy.confidenceThreshold(e, precision, heldOut);
             double rc = Double.isNaN(r) ? -1 : CalibrationPolicy.coverage(e.router(), r);
             double cc = Double.isNaN(c) ? -1 : CalibrationPolicy.coverage(e.confidence(), c);
             if (rc < 0 && cc < 0) {

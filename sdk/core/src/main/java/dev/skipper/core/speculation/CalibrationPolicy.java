@@ -78,6 +78,56 @@ public final class CalibrationPolicy {
     }
 
     /**
+     * The lowest router threshold at which the wanted precision is reached with 95 % confidence:
+     * the one-sided Wilson lower bound of the held-out precision, over the {@code coverage x
+     * heldOut} firings the row counts, reaches {@code precision}. Why: the lowest threshold whose
+     * measured precision reaches it is picked among many rows measured on a few hundred firings,
+     * so it is the row whose estimate came out luckiest; the bound keeps a lossy mode's promise on
+     * other text. {@code heldOut} 0 (unknown) falls back to the measured precision.
+     *
+     * @param exit a calibrated exit head
+     * @param precision wanted fraction of router firings that agree with the full model
+     * @param heldOut held-out tokens the table was measured on, or 0
+     * @return the threshold, or {@code Double.NaN} when no threshold reaches it
+     */
+    public static double routerThreshold(ExitHeadSpec exit, double precision, int heldOut) {
+        return lowest(exit.router(), precision, heldOut);
+    }
+
+    /**
+     * {@link #confidenceThreshold(ExitHeadSpec, double)} with the precision's 95 % lower bound, as
+     * {@link #routerThreshold(ExitHeadSpec, double, int)}.
+     *
+     * @param exit a calibrated exit head
+     * @param precision wanted fraction of firings that agree with the full model
+     * @param heldOut held-out tokens the table was measured on, or 0
+     * @return the threshold, or {@code Double.NaN} when none reaches it
+     */
+    public static double confidenceThreshold(ExitHeadSpec exit, double precision, int heldOut) {
+        return lowest(exit.confidence(), precision, heldOut);
+    }
+
+    /** One-sided 95 % normal quantile. */
+    private static final double Z = 1.6448536269514722;
+
+    /**
+     * Wilson score lower bound of a proportion.
+     *
+     * @param measured the measured proportion, in [0, 1]
+     * @param trials how many trials it was measured on (may be fractional: coverage x tokens)
+     * @return the one-sided 95 % lower bound; 0 without trials
+     */
+    static double lowerBound(double measured, double trials) {
+        if (!(trials > 0)) {
+            return 0;
+        }
+        double z2 = Z * Z;
+        double centre = measured + z2 / (2 * trials);
+        double spread = Z * Math.sqrt(measured * (1 - measured) / trials + z2 / (4 * trials * trials));
+        return (centre - spread) / (1 + z2 / trials);
+    }
+
+    /**
      * Held-out share of tokens a table's threshold lets exit.
      *
      * @param table {@link ExitHeadSpec#router()} or {@link ExitHeadSpec#confidence()}
@@ -94,8 +144,13 @@ public final class CalibrationPolicy {
     }
 
     private static double lowest(List<double[]> table, double precision) {
+        return lowest(table, precision, 0);
+    }
+
+    private static double lowest(List<double[]> table, double precision, int heldOut) {
         for (double[] row : table) {
-            if (row[1] >= precision && row[2] > 0) {
+            double p = heldOut > 0 ? lowerBound(row[1], row[2] * heldOut) : row[1];
+            if (p >= precision && row[2] > 0) {
                 return row[0];
             }
         }

@@ -34,6 +34,23 @@ class CalibrationPolicyTest {
     }
 
     @Test
+    void withAHeldOutCountThePrecisionMustHoldWith95PercentConfidence() {
+        List<double[]> table = List.of(new double[] {0.5, 0.98, 0.2}, new double[] {0.9, 1.0, 0.1});
+        ExitHeadSpec e = new ExitHeadSpec(1, new GraphSpec("draft/exit_1.onnx", List.of(), List.of()), 0.5, 0.25, 0.9,
+                table, table, 0.7, 0.7);
+        // 200 firings at 98 %: the bound is 0.956, below 0.97; 100 firings at 100 %: 0.9737.
+        assertEquals(0.9562, CalibrationPolicy.lowerBound(0.98, 200), 1e-4);
+        assertEquals(1 / (1 + 1.6448536269514722 * 1.6448536269514722 / 100), CalibrationPolicy.lowerBound(1.0, 100),
+                1e-12);
+        assertEquals(0.5, CalibrationPolicy.routerThreshold(e, 0.97), 1e-12, "the measured precision alone");
+        assertEquals(0.9, CalibrationPolicy.routerThreshold(e, 0.97, 1000), 1e-12);
+        assertEquals(0.9, CalibrationPolicy.confidenceThreshold(e, 0.97, 1000), 1e-12);
+        assertEquals(0.5, CalibrationPolicy.routerThreshold(e, 0.97, 0), 1e-12, "0: the count is unknown");
+        assertTrue(Double.isNaN(CalibrationPolicy.routerThreshold(e, 0.97, 300)), "30 firings at 100 % are too few");
+        assertEquals(0, CalibrationPolicy.lowerBound(1.0, 0));
+    }
+
+    @Test
     void theBetterRankingSignalAndWhetherSkippingPays() {
         assertFalse(CalibrationPolicy.confidenceRanksBetter(exit(0.8, 0.7)));
         assertTrue(CalibrationPolicy.confidenceRanksBetter(exit(0.7, 0.8)));
