@@ -301,7 +301,7 @@ def _draft_heads(sess, manifest: dict, encode, greedy, chat, exit_tokens: int, o
     from .collect import TEST, collect, probe_head
     from .draft_graphs import draft_head_graph, exit_graph
     from .exit_heads import draft_vocabulary, early_exit_speedup, fit_adapter, layer_agreement, train_router
-    from .exit_training import refine
+    from .exit_training import RIDGE_ONLY, refine
     from .skip_search import HEAD_SHARE, VERIFY_SLOPE
     from .text import exit_passages
     from ..graphs.contract import TensorSpec
@@ -325,11 +325,8 @@ def _draft_heads(sess, manifest: dict, encode, greedy, chat, exit_tokens: int, o
         e = fit_adapter(c, layer, reduced, vocab_ids, head, eps)
         # Ridge matches the final layer's state; backprop then matches its prediction (KL through the
         # draft head), starting there: the router learns on the adapter that ships.
-        r = refine(c, e, reduced, vocab_ids, eps, seed, updates=exit_updates) if exit_updates else None
-        adapters[layer] = {"fit": "ridge+kl" if r and r.kept else "ridge", "updates": r.updates if r else 0,
-                           "kept_update": r.kept if r else 0,
-                           "val_agreement_ridge": round(r.val_before, 4) if r else None,
-                           "val_agreement": round(r.val_after, 4) if r else None}
+        adapters[layer] = (refine(c, e, reduced, vocab_ids, eps, seed, updates=exit_updates).record()
+                           if exit_updates else RIDGE_ONLY)
         train_router(c, e, reduced, vocab_ids, eps, seed)
         exits.append(e)
     n_draft = len(vocab_ids)

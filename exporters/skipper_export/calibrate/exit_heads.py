@@ -63,13 +63,29 @@ def layer_agreement(c: Collected, head: np.ndarray, eps: float, rows: np.ndarray
     return out
 
 
-def fit_adapter(c: Collected, layer: int, reduced: np.ndarray, vocab_ids: np.ndarray, head: np.ndarray,
-                eps: float) -> ExitHead:
+def adapter_rows(c: Collected) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fit, validation and test rows of an adapter (tiny calibrations: validation falls back to
+    the fit rows and test to validation)."""
     fit, val, test = c.rows(FIT), c.rows(VAL), c.rows(TEST)
-    if not len(val):  # tiny calibrations: choose the ridge strength on the fit rows
+    if not len(val):
         val = fit
     if not len(test):
         test = val
+    return fit, val, test
+
+
+def score_on_test(c: Collected, e: ExitHead, test: np.ndarray, reduced: np.ndarray, vocab_ids: np.ndarray,
+                  eps: float) -> None:
+    """Sets ``e.agreement`` and ``e.agreement_own`` from its adapter on the ``test`` rows."""
+    draft = draft_top1(c.hidden[e.layer, test], e.weight, e.bias, reduced, vocab_ids, eps)
+    truth, own = c.final[test], c.own[test]
+    e.agreement = float((draft == truth).mean())
+    e.agreement_own = float((draft[own] == truth[own]).mean()) if own.any() else float("nan")
+
+
+def fit_adapter(c: Collected, layer: int, reduced: np.ndarray, vocab_ids: np.ndarray, head: np.ndarray,
+                eps: float) -> ExitHead:
+    fit, val, test = adapter_rows(c)
     x = c.hidden[layer].astype(np.float64)
     y = c.hidden[-1].astype(np.float64)
     xa = np.concatenate([x, np.ones((len(x), 1))], 1)  # bias column
@@ -86,15 +102,11 @@ def fit_adapter(c: Collected, layer: int, reduced: np.ndarray, vocab_ids: np.nda
         if best is None or agree > best[0]:
             best = (agree, lam, a)
     _, lam, a = best
-    weight, bias = a[:-1].astype(np.float32), a[-1].astype(np.float32)
-    draft = draft_top1(c.hidden[layer, test], weight, bias, reduced, vocab_ids, eps)
-    truth = c.final[test]
-    own = c.own[test]
     raw = argmax_rows(rms(c.hidden[layer, test], eps), head)
-    return ExitHead(layer=layer, weight=weight, bias=bias, ridge=lam,
-                    raw_agreement=float((raw == truth).mean()),
-                    agreement=float((draft == truth).mean()),
-                    agreement_own=float((draft[own] == truth[own]).mean()) if own.any() else float("nan"))
+    e = ExitHead(layer=layer, weight=a[:-1].astype(np.float32), bias=a[-1].astype(np.float32), ridge=lam,
+                 raw_agreement=float((raw == c.final[test]).mean()), agreement=0.0, agreement_own=0.0)
+    score_on_test(c, e, test, reduced, vocab_ids, eps)
+    return e
 
 
 def draft_top1(h: np.ndarray, weight: np.ndarray, bias: np.ndarray, reduced: np.ndarray, vocab_ids: np.ndarray,

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .collect import FIT, TEST, VAL, Collected
-from .exit_heads import ExitHead, draft_top1
+from .collect import Collected
+from .exit_heads import ExitHead, adapter_rows, draft_top1, score_on_test
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,15 @@ class Refinement:
     loss_first: float         # KL of the first batch
     loss_last: float          # KL of the last batch
 
+    def record(self) -> dict:
+        """The manifest's ``adapter`` map of a refined exit (docs/bundle-format.md)."""
+        return {"fit": "ridge+kl" if self.kept else "ridge", "updates": self.updates, "kept_update": self.kept,
+                "val_agreement_ridge": round(self.val_before, 4), "val_agreement": round(self.val_after, 4)}
+
+
+# The manifest's ``adapter`` map of an exit that was not refined.
+RIDGE_ONLY = {"fit": "ridge", "updates": 0, "kept_update": 0, "val_agreement_ridge": None, "val_agreement": None}
+
 
 def refine(c: Collected, e: ExitHead, reduced: np.ndarray, vocab_ids: np.ndarray, eps: float, seed: int,
            updates: int = 300, batch: int = 256, lr: float = 1e-4, eval_every: int = 50) -> Refinement:
@@ -43,11 +52,7 @@ def refine(c: Collected, e: ExitHead, reduced: np.ndarray, vocab_ids: np.ndarray
     import jax.numpy as jnp
     import optax
 
-    fit, val, test = c.rows(FIT), c.rows(VAL), c.rows(TEST)
-    if not len(val):  # tiny calibrations: as fit_adapter does
-        val = fit
-    if not len(test):
-        test = val
+    fit, val, test = adapter_rows(c)
     x = c.hidden[e.layer]   # [n, H]
     y = c.hidden[-1]        # [n, H]
     r = jnp.asarray(reduced, jnp.float32)
@@ -78,7 +83,7 @@ def refine(c: Collected, e: ExitHead, reduced: np.ndarray, vocab_ids: np.ndarray
     rng = np.random.default_rng(seed + 7919 * e.layer)
     first = last = float("nan")
     done = 0
-    for done in range(1, updates + 1) if len(fit) else ():
+    for done in range(1, updates + 1):
         rows = np.sort(fit[rng.integers(0, len(fit), batch)])
         params, state, loss = step(params, state, jnp.asarray(x[rows]), jnp.asarray(y[rows]))
         last = float(loss)
@@ -92,9 +97,6 @@ def refine(c: Collected, e: ExitHead, reduced: np.ndarray, vocab_ids: np.ndarray
     _, kept, w, b = best
     if kept:
         e.weight, e.bias = w, b
-        draft = draft_top1(x[test], w, b, reduced, vocab_ids, eps)
-        truth, own = c.final[test], c.own[test]
-        e.agreement = float((draft == truth).mean())
-        e.agreement_own = float((draft[own] == truth[own]).mean()) if own.any() else float("nan")
+        score_on_test(c, e, test, reduced, vocab_ids, eps)
     return Refinement(updates=done, kept=kept, val_before=before, val_after=best[0], loss_first=first,
                       loss_last=last)

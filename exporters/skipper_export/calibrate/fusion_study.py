@@ -59,24 +59,35 @@ def extra_states(sess: Any, feats: Features, tokens: np.ndarray, layers: list[in
     return out
 
 
+def _states(sess: Any, config: Any, feats: Features, layers: list[int], say: Any) -> list[np.ndarray]:
+    """The hidden states ``layers`` of every harvested row (the tokens recovered, the model rerun)."""
+    tokens = tokens_of(sess, feats.embedded, config.vocab_size)
+    say(f"tokens recovered: {len(tokens)} rows; running the model for hidden states {layers}")
+    return extra_states(sess, feats, tokens, layers)
+
+
+def _trained(name: str, feats: Features, config: Any, reduced: np.ndarray, vocab_ids: np.ndarray, updates: int,
+             seed: int, eval_every: int, say: Any, **train_args: Any) -> dict[str, Any]:
+    """One training of the study (``say`` gets each evaluation): its acceptance history and time."""
+    from .feature_drafter import train
+
+    d = train(feats, config, reduced, vocab_ids, seed=seed, minutes=1e9, max_updates=updates, eval_every=eval_every,
+              progress=lambda e: say(f"{name}: update {e['step']}/{updates} loss {e['loss']} "
+                                     f"acceptance {e['acceptance']} ({e['seconds']} s)"),
+              **train_args)
+    return {"history": d.report.history, "seconds": d.report.seconds}
+
+
 def study(sess: Any, config: Any, feats: Features, reduced: np.ndarray, vocab_ids: np.ndarray, layers: list[int],
           updates: int, seed: int = 0, eval_every: int = 100, say: Any = lambda line: None,
           **train_args: Any) -> dict[str, Any]:
     """Plain and fused training on the same harvest; each entry's ``history`` has the acceptance.
     ``say(line)`` gets a line per stage and evaluation (progress)."""
-    from .feature_drafter import train
-
-    tokens = tokens_of(sess, feats.embedded, config.vocab_size)
-    say(f"tokens recovered: {len(tokens)} rows; running the model for hidden states {layers}")
-    extra = tuple(extra_states(sess, feats, tokens, layers))
+    extra = tuple(_states(sess, config, feats, layers, say))
     out: dict[str, Any] = {"layers": layers, "updates": updates, "seed": seed, "rows": len(feats.final)}
     for name, fused in (("plain", ()), ("fused", extra)):
-        d = train(feats, config, reduced, vocab_ids, seed=seed, minutes=1e9, max_updates=updates,
-                  eval_every=eval_every, fused=fused,
-                  progress=lambda e, n=name: say(f"{n}: update {e['step']}/{updates} loss {e['loss']} "
-                                                 f"acceptance {e['acceptance']} ({e['seconds']} s)"),
-                  **train_args)
-        out[name] = {"history": d.report.history, "seconds": d.report.seconds}
+        out[name] = _trained(name, feats, config, reduced, vocab_ids, updates, seed, eval_every, say, fused=fused,
+                             **train_args)
     return out
 
 
@@ -88,21 +99,12 @@ def current_study(sess: Any, config: Any, feats: Features, reduced: np.ndarray, 
     since those layers run on the drafted token); same harvest, seed and updates as :func:`study`."""
     from dataclasses import replace
 
-    from .feature_drafter import train
-
-    tokens = tokens_of(sess, feats.embedded, config.vocab_size)
-    say(f"tokens recovered: {len(tokens)} rows; running the model for hidden states {depths}")
-    states = extra_states(sess, feats, tokens, depths)
+    states = _states(sess, config, feats, depths, say)
     out: dict[str, Any] = {"depths": depths, "layers": config.num_layers, "updates": updates, "seed": seed,
                            "rows": len(feats.final)}
     for depth, state in zip(depths, states):
-        name = f"exit{depth}"
-        d = train(replace(feats, embedded=state), config, reduced, vocab_ids, seed=seed, minutes=1e9,
-                  max_updates=updates, eval_every=eval_every,
-                  progress=lambda e, n=name: say(f"{n}: update {e['step']}/{updates} loss {e['loss']} "
-                                                 f"acceptance {e['acceptance']} ({e['seconds']} s)"),
-                  **train_args)
-        out[name] = {"history": d.report.history, "seconds": d.report.seconds}
+        out[f"exit{depth}"] = _trained(f"exit{depth}", replace(feats, embedded=state), config, reduced, vocab_ids,
+                                       updates, seed, eval_every, say, **train_args)
     return out
 
 

@@ -62,7 +62,7 @@ public final class CalibrationPolicy {
      * @return the threshold, or {@code Double.NaN} when no threshold reaches it
      */
     public static double routerThreshold(ExitHeadSpec exit, double precision) {
-        return lowest(exit.router(), precision);
+        return lowest(exit.router(), precision, 0);
     }
 
     /**
@@ -74,7 +74,7 @@ public final class CalibrationPolicy {
      * @return the threshold, or {@code Double.NaN} when none reaches it
      */
     public static double confidenceThreshold(ExitHeadSpec exit, double precision) {
-        return lowest(exit.confidence(), precision);
+        return lowest(exit.confidence(), precision, 0);
     }
 
     /**
@@ -141,10 +141,6 @@ public final class CalibrationPolicy {
             }
         }
         return 0;
-    }
-
-    private static double lowest(List<double[]> table, double precision) {
-        return lowest(table, precision, 0);
     }
 
     private static double lowest(List<double[]> table, double precision, int heldOut) {
