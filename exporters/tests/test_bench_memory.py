@@ -26,7 +26,9 @@ def test_stages_add_up_to_the_peak_and_the_ratio_is_against_llama_cpp() -> None:
     text = table(rs, 2048)
     assert "| skipper ar | 450 | 50 | 330 | 50 | 20 | 2.00x |" in text
     assert "| llama.cpp | 225 | 12 | 188 | 0 | 25 | 1.00x |" in text
-    assert "KV cache 90 MB" in text
+    assert "KV cache 90 MB at the full context," in text
+    grown = rows({"ar": {**JAVA, "kv_cache_allocation": "grow"}}, None)
+    assert "KV cache 90 MB at the full context (grown with the sequence" in table(grown, 2048)
 
 
 def test_a_java_json_without_memory_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

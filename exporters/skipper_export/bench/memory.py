@@ -80,7 +80,8 @@ def rows(java: dict[str, dict[str, Any]], llama: dict[str, Any] | None) -> list[
         out.append({"run": f"skipper {mode}", "peak_rss_bytes": mem["peak_rss_bytes"], "process": st["start"],
                     "engine_open": st["engine_open"] - st["start"], "session": st["session"] - st["engine_open"],
                     "generation": mem["peak_rss_bytes"] - st["session"],
-                    "kv_cache_bytes": mem.get("kv_cache_bytes"), "weights_file_bytes": mem.get("weights_file_bytes"),
+                    "kv_cache_bytes": mem.get("kv_cache_bytes"), "kv_cache_allocation": mem.get("kv_cache_allocation"),
+                    "weights_file_bytes": mem.get("weights_file_bytes"),
                     "java_heap_committed_bytes": mem.get("java_heap_committed_bytes"),
                     "java_non_heap_committed_bytes": mem.get("java_non_heap_committed_bytes"),
                     "java_direct_bytes": mem.get("java_direct_bytes")})
@@ -104,7 +105,9 @@ def table(rs: list[dict[str, Any]], context: int) -> str:
     skipper = next((r for r in rs if r["run"].startswith("skipper")), None)
     if skipper and skipper.get("weights_file_bytes", -1) and skipper["weights_file_bytes"] > 0:
         lines += ["", f"Skipper's parts: weights on disk {skipper['weights_file_bytes'] / MB:.0f} MB, KV cache "
-                      f"{skipper['kv_cache_bytes'] / MB:.0f} MB, Java heap committed "
+                      f"{skipper['kv_cache_bytes'] / MB:.0f} MB at the full context"
+                      f"{' (grown with the sequence: held as far as it reached)' if skipper.get('kv_cache_allocation') == 'grow' else ''}"
+                      f", Java heap committed "
                       f"{skipper['java_heap_committed_bytes'] / MB:.0f} MB, non-heap (classes, JIT code) "
                       f"{skipper['java_non_heap_committed_bytes'] / MB:.0f} MB, direct buffers (KV + activations) "
                       f"{skipper['java_direct_bytes'] / MB:.0f} MB."]

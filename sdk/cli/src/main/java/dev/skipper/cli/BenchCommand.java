@@ -230,7 +230,8 @@ final class BenchCommand implements Callable<Integer> {
     /**
      * The {@code memory} section: resident set at each stage (process start, after the engine
      * opened, after the session's KV cache was allocated, at the end), the end snapshot, and what
-     * the bundle says the weights and the KV cache take ({@code docs/benchmarks.md#memory}).
+     * the bundle says the weights and the KV cache at the full context take, and how the cache was
+     * allocated ({@code docs/benchmarks.md#memory}).
      */
     private static Map<String, Object> memory(DeploymentConfig config, long start, long open, long session,
                                               Map<String, Object> end) {
@@ -265,6 +266,8 @@ final class BenchCommand implements Callable<Integer> {
             m.put("weights_file_bytes", weights);
             m.put("kv_cache_bytes", 2L * md.numLayers() * md.numKvHeads() * md.headDim() * bytes
                     * (context + man.kvCache().scratchRows()));
+            // grow: the cache holds what the sequence reached, up to kv_cache_bytes (memory.kv_cache)
+            m.put("kv_cache_allocation", config.memory().kvCache().yamlName());
         } catch (java.io.IOException | SkipperException | RuntimeException ex) {
             m.put("context_length", config.contextLength());
             m.put("weights_file_bytes", -1L); // a test double's bundle, or a bundle that changed under the run

@@ -45,10 +45,11 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
     private final LongBuffer inputIds;   // [maxTokens] embed input
     private final LongBuffer positionIds; // [maxTokens] layer input: P .. P+count-1
     private final IntBuffer lengths;     // [2] head_major_shared layer inputs: {seqlens_k = P+count-1, total = P+count}
-    private FloatBuffer logits;          // [maxTokens][vocab] head output (float32 in every bundle); allocated on
-                                         // first use: a feature store of [context] rows never runs the head
-    private FloatBuffer draftLogits;     // [maxTokens][draftVocab] draft head / feature drafter output, likewise
-                                         // (also the draft head's [maxTokens][draftVocab] output)
+    private final FloatRows logits;      // [rows <= maxTokens][vocab] head output (float32 in every bundle), grown to
+                                         // the most rows one run has written: decoding one token at a time holds
+                                         // one row, not a prefill chunk's (12.6 MB for SmolLM2 at 64 rows); a
+                                         // feature store of [context] rows never runs the head and holds none
+    private final FloatRows draftLogits; // [rows <= maxTokens][draftVocab] draft head / feature drafter output, likewise
     private final FloatBuffer accept;    // [maxTokens] exit routers' accept_prob output
     private final int draftVocab;        // draft head logits width, 0 without draft heads
     private int current;                 // index into hidden[] of the buffer holding the latest rows
@@ -56,8 +57,6 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
     private final OnnxTensor[][] hiddenTensors; // [2][maxTokens+1] [1, count, hidden] over rows [0, count) of hidden[i]
     private final OnnxTensor[] idsTensors;      // [maxTokens+1] [1, count] over inputIds[0, count)
     private final OnnxTensor[] positionTensors; // [maxTokens+1] [1, count] over positionIds[0, count)
-    private final OnnxTensor[] logitsTensors;   // [maxTokens+1] [1, count, vocab] over logits[0, count*vocab)
-    private final OnnxTensor[] draftLogitsTensors; // [maxTokens+1] [1, count, draftVocab] over logits[0, count*draftVocab)
     private final OnnxTensor[] acceptTensors;   // [maxTokens+1] [1, count] over accept[0, count)
     private OnnxTensor seqlensTensor;            // int32 [1] over lengths[0], created on first use
     private OnnxTensor totalTensor;              // int32 scalar over lengths[1], created on first use
@@ -110,9 +109,9 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
         this.hiddenTensors = new OnnxTensor[2][maxTokens + 1];
         this.idsTensors = new OnnxTensor[maxTokens + 1];
         this.positionTensors = new OnnxTensor[maxTokens + 1];
-        this.logitsTensors = new OnnxTensor[maxTokens + 1];
+        this.logits = new FloatRows(vocab, "logits");
         this.accept = DirectBuffers.allocate((long) maxTokens * Float.BYTES, what).asFloatBuffer();
-        this.draftLogitsTensors = new OnnxTensor[maxTokens + 1];
+        this.draftLogits = new FloatRows(Math.max(1, draftVocab), "draft logits");
         this.acceptTensors = new OnnxTensor[maxTokens + 1];
     }
 
@@ -132,8 +131,8 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
         }
         closeAll(idsTensors);
         closeAll(positionTensors);
-        closeAll(logitsTensors);
-        closeAll(draftLogitsTensors);
+        logits.release();
+        draftLogits.release();
         closeAll(acceptTensors);
         Tensors.closeQuietly(seqlensTensor);
         Tensors.closeQuietly(totalTensor);
@@ -273,16 +272,7 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
      * @throws SkipperException if the buffer cannot be allocated (first use)
      */
     OnnxTensor logits(int count) throws OrtException, SkipperException {
-        OnnxTensor t = logitsTensors[count];
-        if (t == null) {
-            if (logits == null) {
-                logits = DirectBuffers.allocate((long) maxTokens * vocab * Float.BYTES, "logits of " + maxTokens
-                        + " rows").asFloatBuffer();
-            }
-            t = Tensors.floats(env, logits, 0, count * vocab, 1, count, vocab);
-            logitsTensors[count] = t;
-        }
-        return t;
+        return logits.tensor(count);
     }
 
     /**
@@ -294,16 +284,7 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
      * @throws SkipperException if the buffer cannot be allocated (first use)
      */
     OnnxTensor draftLogits(int count) throws OrtException, SkipperException {
-        OnnxTensor t = draftLogitsTensors[count];
-        if (t == null) {
-            if (draftLogits == null) {
-                draftLogits = DirectBuffers.allocate((long) maxTokens * draftVocab * Float.BYTES, "draft logits of "
-                        + maxTokens + " rows").asFloatBuffer();
-            }
-            t = Tensors.floats(env, draftLogits, 0, count * draftVocab, 1, count, draftVocab);
-            draftLogitsTensors[count] = t;
-        }
-        return t;
+        return draftLogits.tensor(count);
     }
 
     /**
@@ -313,7 +294,7 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
      * @param count rows
      */
     void copyDraftLogits(float[] dst, int count) {
-        BufferCopy.get(draftLogits, 0, dst, 0, count * draftVocab);
+        BufferCopy.get(draftLogits.floats, 0, dst, 0, count * draftVocab);
     }
 
     /**
@@ -349,7 +330,7 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
      * @param count rows
      */
     void copyLogits(float[] dst, int count) {
-        BufferCopy.get(logits, 0, dst, 0, count * vocab);
+        BufferCopy.get(logits.floats, 0, dst, 0, count * vocab);
     }
 
     /**
@@ -378,6 +359,52 @@ public final class OrtHiddenStates extends AbstractHiddenStates {
             hiddenTensors[which][count] = t;
         }
         return t;
+    }
+
+    /**
+     * A float32 output buffer of {@code [rows][width]} that grows (doubling, at most {@link #maxTokens}
+     * rows) when a run needs more rows than it holds, with its tensors over rows {@code [0, count)}
+     * cached per count. Growing closes those tensors and frees the old memory at once.
+     */
+    private final class FloatRows {
+        private final int width;
+        private final String what;
+        private final OnnxTensor[] tensors = new OnnxTensor[maxTokens + 1]; // [count] [1, count, width] over [0, count*width)
+        private ByteBuffer bytes; // [rows][width] float32, null until the first run
+        private FloatBuffer floats; // a float view of bytes
+        private int rows;
+
+        FloatRows(int width, String what) {
+            this.width = width;
+            this.what = what;
+        }
+
+        OnnxTensor tensor(int count) throws OrtException, SkipperException {
+            if (count > rows) {
+                int grown = (int) Math.min(maxTokens, Math.max(count, 2L * rows));
+                ByteBuffer fresh = DirectBuffers.allocate((long) grown * width * Float.BYTES, what + " of " + grown
+                        + " rows");
+                release();
+                bytes = fresh;
+                floats = fresh.asFloatBuffer();
+                rows = grown;
+            }
+            OnnxTensor t = tensors[count];
+            if (t == null) {
+                t = Tensors.floats(env, floats, 0, count * width, 1, count, width);
+                tensors[count] = t;
+            }
+            return t;
+        }
+
+        /** Closes the tensors, then frees the memory they were over. */
+        void release() {
+            closeAll(tensors);
+            DirectBuffers.free(bytes);
+            bytes = null;
+            floats = null;
+            rows = 0;
+        }
     }
 
     private static void closeAll(OnnxTensor[] tensors) {

@@ -84,6 +84,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
     // feature_out, logits [1, S, N] + the layer's cache outputs
     private volatile OrtSession featureDrafter;
     private final boolean hasFeatureGraph;
+    private final boolean growKvCache; // KV caches start small and grow with their sequence (BackendOptions)
     private final int hiddenSize;
     private final boolean fp16;
     private final boolean headMajor; // kv_cache.layout head_major_shared
@@ -101,8 +102,9 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
 
     private OrtModelRunner(BundleManifest manifest, OrtEnvironment env, OrtSession embed, EmbeddingTable table,
                            OrtSession[] layers, OrtSession head, OptionalGraphs optional, int[] draftVocab,
-                           RopeTables rope) {
+                           RopeTables rope, boolean growKvCache) {
         super(manifest, OrtHiddenStates.class, OrtKvCache.class, draftVocab, !manifest.graphs().kvFill().isEmpty());
+        this.growKvCache = growKvCache;
         this.optional = optional;
         this.hasFeatureGraph = manifest.draftHeads() != null && manifest.featureDrafter() != null;
         this.env = env;
@@ -178,7 +180,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             int[] draftVocab = manifest.draftHeads() == null ? null : BundleTables.draftVocabulary(manifest);
             OptionalGraphs optional = new OptionalGraphs(shared, manifest, setup, contract);
             OrtModelRunner runner = new OrtModelRunner(manifest, shared.env(), embed, table, layers, head, optional,
-                    draftVocab, rope);
+                    draftVocab, rope, shared.growKvCache());
             opened.clear();
             rope = null;
             table = null;
@@ -426,7 +428,7 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             kvOnly.check(geometry.maxSeq(), available, manifest.model().maxPosition(),
                     "this machine (" + HostMemory.limitName() + ") for the KV cache");
         }
-        return new OrtKvCache(env, this, geometry);
+        return new OrtKvCache(env, this, geometry, growKvCache ? OrtKvCache.INITIAL_ROWS : geometry.maxSeq());
     }
 
     @Override

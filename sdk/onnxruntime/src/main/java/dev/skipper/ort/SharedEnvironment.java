@@ -82,9 +82,10 @@ final class SharedEnvironment {
                     new Object[] {firstOptions.intraOpThreads(), firstOptions.allowSpinning(),
                     options.intraOpThreads(), options.allowSpinning()});
         }
-        // The pool's settings are the first caller's; the per-session ones (arena) are this caller's.
+        // The pool's settings are the first caller's; the per-session ones (arena, KV growth) are this caller's.
         return new SharedEnvironment(environment, globalPool, globalPool ? new BackendOptions(
-                firstOptions.intraOpThreads(), firstOptions.allowSpinning(), options.device(), options.cpuArena())
+                firstOptions.intraOpThreads(), firstOptions.allowSpinning(), options.device(), options.cpuArena(),
+                options.growKvCache())
                 : options);
     }
 
@@ -169,6 +170,11 @@ final class SharedEnvironment {
                     "the ONNX Runtime environment already existed without a global thread pool; "
                             + "each session gets its own pool (slower with one session per layer)");
         }
+    }
+
+    /** @return whether host KV caches grow with their sequence (this caller's {@link BackendOptions}) */
+    boolean growKvCache() {
+        return options.growKvCache();
     }
 
     /** @return the environment, for sessions and tensors */

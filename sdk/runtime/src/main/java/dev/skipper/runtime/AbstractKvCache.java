@@ -76,7 +76,32 @@ public abstract class AbstractKvCache extends OwnedBuffers implements KvCache {
             throw new SkipperException("layer " + layer + ": " + past + " cached + " + count
                     + " new tokens exceed the KV cache of " + geometry.maxSeq());
         }
+        reserve(layer, past + count);
         return past;
+    }
+
+    /**
+     * Makes a layer's buffers hold at least {@code rows} valid rows (plus the scratch rows) before a
+     * run writes them; rows {@code [0, length(layer))} keep their values. A backend whose buffers
+     * cover the whole capacity from the start (the default) does nothing; one that grows them with
+     * the sequence reallocates here.
+     *
+     * @param layer layer index
+     * @param rows rows needed, at most {@link #maxSeq()}
+     * @throws SkipperException when the memory cannot be allocated (the cache is unchanged)
+     */
+    protected void reserve(int layer, int rows) throws SkipperException {
+    }
+
+    /**
+     * Rows a layer's buffers hold now, scratch rows included: the layout's row stride for
+     * head-major buffers.
+     *
+     * @param layer layer index
+     * @return {@link KvGeometry#bufferRows()} unless the backend grows its buffers
+     */
+    protected int bufferRows(int layer) {
+        return geometry.bufferRows();
     }
 
     /**
@@ -106,11 +131,13 @@ public abstract class AbstractKvCache extends OwnedBuffers implements KvCache {
         }
         int kvHeads = geometry.kvHeads();
         int headDim = geometry.headDim();
+        int rows = bufferRows(layer);
         float[] out = new float[count * geometry.rowElements()];
         for (int t = 0; t < count; t++) {
             for (int h = 0; h < kvHeads; h++) {
                 for (int d = 0; d < headDim; d++) {
-                    out[(t * kvHeads + h) * headDim + d] = element(layer, value, geometry.elementIndex(row + t, h, d));
+                    out[(t * kvHeads + h) * headDim + d] = element(layer, value,
+                            geometry.elementIndex(row + t, h, d, rows));
                 }
             }
         }

@@ -98,7 +98,21 @@ public record KvGeometry(int numLayers, int maxSeq, int scratchRows, int kvHeads
      * @return the element index (multiply by {@link #elementBytes()} for a byte offset)
      */
     public long elementIndex(int row, int head, int d) {
-        return headMajor() ? ((long) head * bufferRows() + row) * headDim + d
+        return elementIndex(row, head, d, bufferRows());
+    }
+
+    /**
+     * The element index of (row, head, d) in a buffer that holds {@code rows} rows now (a cache that
+     * grows with its sequence holds fewer than {@link #bufferRows()} until it is full).
+     *
+     * @param row token row, 0 .. rows-1
+     * @param head key/value head
+     * @param d index within the head
+     * @param rows rows the buffer holds, scratch rows included
+     * @return the element index
+     */
+    public long elementIndex(int row, int head, int d, int rows) {
+        return headMajor() ? ((long) head * rows + row) * headDim + d
                 : ((long) row * kvHeads + head) * headDim + d;
     }
 

@@ -143,10 +143,11 @@ public record DeploymentConfig(Path bundle, List<BackendChoice> backends, int th
     /**
      * The backend settings of this deployment.
      *
-     * @return threads, spinning, the GPU settings and the CPU arena choice from here
+     * @return threads, spinning, the GPU settings, the CPU arena and KV cache choices from here
      */
     public BackendOptions backendOptions() {
-        return new BackendOptions(threads, allowSpinning, gpu, memory.cpuArena());
+        return new BackendOptions(threads, allowSpinning, gpu, memory.cpuArena(),
+                memory.kvCache() == KvAllocation.GROW);
     }
 
     /** Why a backend list is invalid, or null; shared with the loader so both say the same. */

@@ -55,7 +55,7 @@ public final class DeploymentConfigLoader {
             "max_draft_tokens", "confidence_threshold", "ngram_size", "adaptive");
     private static final List<String> ADAPTIVE_DEPTH_KEYS = List.of("enabled", "precision");
     private static final List<String> GPU_KEYS = List.of("device", "precision", "engine_cache");
-    private static final List<String> MEMORY_KEYS = List.of("cpu_arena");
+    private static final List<String> MEMORY_KEYS = List.of("cpu_arena", "kv_cache");
     private static final List<String> SERVER_KEYS = List.of("host", "port", "sessions", "queue", "max_body_bytes",
             "request_timeout_s", "shutdown_grace_s", "api_key_file");
 
@@ -162,8 +162,11 @@ public final class DeploymentConfigLoader {
             MemorySettings memory = MemorySettings.DEFAULTS;
             if (memorySection != null) {
                 Node arena = memorySection.optional("cpu_arena");
+                Node kv = memorySection.optional("kv_cache");
                 memory = new MemorySettings(arena == null ? MemorySettings.DEFAULTS.cpuArena()
-                        : r.bool(arena, memorySection.child("cpu_arena")));
+                        : r.bool(arena, memorySection.child("cpu_arena")),
+                        kv == null ? MemorySettings.DEFAULTS.kvCache()
+                        : r.choice(kv, memorySection.child("kv_cache"), KvAllocation.values(), KvAllocation::yamlName));
             }
             try {
                 return new DeploymentConfig(bundle, backends, threads, allowSpinning, context, generation,

@@ -114,6 +114,24 @@ class DeploymentConfigLoaderTest {
         org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("arena"), e.getMessage());
     }
 
+    @Test
+    void theKvCacheGrowsUnlessTheDeploymentAsksForItWhole(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path yaml = dir.resolve("d.yaml");
+        java.nio.file.Files.writeString(yaml, "bundle: b\n");
+        org.junit.jupiter.api.Assertions.assertTrue(DeploymentConfigLoader.load(yaml).backendOptions().growKvCache());
+        java.nio.file.Files.writeString(yaml, "bundle: b\nmemory:\n  kv_cache: preallocate\n");
+        DeploymentConfig c = DeploymentConfigLoader.load(yaml);
+        assertEquals(KvAllocation.PREALLOCATE, c.memory().kvCache());
+        org.junit.jupiter.api.Assertions.assertFalse(c.backendOptions().growKvCache());
+        org.junit.jupiter.api.Assertions.assertFalse(c.withOverrides(Overrides.builder().threads(1).build())
+                .backendOptions().growKvCache(), "overrides keep the memory section");
+        java.nio.file.Files.writeString(yaml, "bundle: b\nmemory:\n  kv_cache: lazy\n");
+        ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class,
+                () -> DeploymentConfigLoader.load(yaml));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("memory.kv_cache")
+                && e.getMessage().contains("grow"), e.getMessage());
+    }
+
     // ---- values ------------------------------------------------------------------------------------
 
     @Test

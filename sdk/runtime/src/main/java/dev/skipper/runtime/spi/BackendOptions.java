@@ -14,14 +14,31 @@ import java.util.Objects;
  * @param cpuArena give each session its own CPU arena (ONNX Runtime's default): keeps the largest
  *     activations of every graph resident for reuse; off (the deployment default), buffers go back to
  *     the system after each run
+ * @param growKvCache host KV caches start small and grow with their sequence (the default): resident
+ *     memory follows the conversation, not the configured context; false allocates the whole context
+ *     when a session opens, so decoding never allocates. Backends whose cache lives in device memory
+ *     allocate it whole either way
  */
-public record BackendOptions(int intraOpThreads, boolean allowSpinning, DeviceOptions device, boolean cpuArena) {
+public record BackendOptions(int intraOpThreads, boolean allowSpinning, DeviceOptions device, boolean cpuArena,
+        boolean growKvCache) {
     /** Validates. */
     public BackendOptions {
         if (intraOpThreads < 0) {
             throw new IllegalArgumentException("threads must be >= 0 (0 = default), got " + intraOpThreads);
         }
         Objects.requireNonNull(device, "device");
+    }
+
+    /**
+     * Settings whose host KV caches grow with their sequence.
+     *
+     * @param intraOpThreads threads per operator (0 = backend default)
+     * @param allowSpinning let idle worker threads spin
+     * @param device GPU settings
+     * @param cpuArena per-session CPU arenas
+     */
+    public BackendOptions(int intraOpThreads, boolean allowSpinning, DeviceOptions device, boolean cpuArena) {
+        this(intraOpThreads, allowSpinning, device, cpuArena, true);
     }
 
     /**
@@ -71,6 +88,6 @@ public record BackendOptions(int intraOpThreads, boolean allowSpinning, DeviceOp
         if (max < 1) {
             throw new IllegalArgumentException("thread cap must be >= 1, got " + max);
         }
-        return intraOpThreads <= max ? this : new BackendOptions(max, allowSpinning, device, cpuArena);
+        return intraOpThreads <= max ? this : new BackendOptions(max, allowSpinning, device, cpuArena, growKvCache);
     }
 }
