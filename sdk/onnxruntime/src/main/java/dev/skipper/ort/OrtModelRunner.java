@@ -170,13 +170,16 @@ public final class OrtModelRunner extends AbstractModelRunner<OrtHiddenStates, O
             table = EmbeddingTable.open(manifest);
             OrtSession embed = table != null ? null : load(shared.env(), manifest, graphs.embed().file(),
                     options.of(GraphKind.EMBED), opened, contract.embed());
+            // The head first: ONNX Runtime holds its source weights (the vocabulary table, 28 MB for
+            // SmolLM2) next to their prepacked copy while it loads, and that transient sets the
+            // process's peak when the 30 layers are already resident.
+            OrtSession head = load(shared.env(), manifest, graphs.head().file(), options.of(GraphKind.HIDDEN_ONLY),
+                    opened, contract.head());
             OrtSession[] layers = new OrtSession[graphs.layers().size()];
             for (int l = 0; l < layers.length; l++) {
                 layers[l] = load(shared.env(), manifest, graphs.layers().get(l).file(), options.of(GraphKind.LAYER),
                         opened, contract.layer());
             }
-            OrtSession head = load(shared.env(), manifest, graphs.head().file(), options.of(GraphKind.HIDDEN_ONLY),
-                    opened, contract.head());
             int[] draftVocab = manifest.draftHeads() == null ? null : BundleTables.draftVocabulary(manifest);
             OptionalGraphs optional = new OptionalGraphs(shared, manifest, setup, contract);
             OrtModelRunner runner = new OrtModelRunner(manifest, shared.env(), embed, table, layers, head, optional,
