@@ -132,7 +132,8 @@ def plot(rs: list[dict[str, Any]], context: int, out: Path) -> None:
         ax.text(i, bottoms[i] + 5, f"{r['peak_rss_bytes'] / MB:.0f} MB", ha="center", fontsize=8)
     ax.set_ylabel("peak resident memory (MB)")
     ax.set_title(f"Peak RSS by stage, {context}-token context")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.set_ylim(0, max(bottoms, default=1.0) * 1.45)  # room for the legend above the tallest bar and its label
+    ax.legend(fontsize=7, loc="upper right", ncol=2)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
