@@ -22,12 +22,7 @@ class ManifestFuzzTest {
     private static final Path BUNDLE = fixture();
 
     private static Path fixture() {
-        try {
-            Path dir = Files.createTempDirectory("skipper-manifest-fuzz");
-            return FixtureBundle.copyTo(dir.resolve("bundle"));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return FixtureBundle.copyTo(dev.skipper.testing.TempDirs.forThisJvm("skipper-manifest-fuzz").resolve("bundle"));
     }
 
     @FuzzTest(maxDuration = "30s")

@@ -62,6 +62,7 @@ public abstract class AbstractModelRunner<H extends AbstractHiddenStates, K exte
         } else {
             exitLayers = null;
         }
+        OpenRunners.add(this); // closed at JVM shutdown if the application has not closed it
     }
 
     // ---- hooks: arguments are checked, the read lock is held, the runner is open -------------------
@@ -441,14 +442,45 @@ public abstract class AbstractModelRunner<H extends AbstractHiddenStates, K exte
     public final void close() {
         lock.writeLock().lock();
         try {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            closeNative();
+            closeLocked();
         } finally {
             lock.writeLock().unlock();
         }
+    }
+
+    /**
+     * {@link #close()} at JVM shutdown: waits at most {@code millis} for the call in progress, and
+     * leaves the runner open (so nothing is freed under that call) if it does not end in time.
+     *
+     * @param millis the most to wait
+     * @return whether the runner is closed
+     */
+    final boolean closeWithin(long millis) {
+        boolean locked;
+        try {
+            locked = lock.writeLock().tryLock(millis, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+        if (!locked) {
+            return false;
+        }
+        try {
+            closeLocked();
+            return true;
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    private void closeLocked() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        OpenRunners.remove(this);
+        closeNative();
     }
 
     /** @throws IllegalStateException after close */

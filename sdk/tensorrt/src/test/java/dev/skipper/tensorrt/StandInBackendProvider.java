@@ -3,9 +3,6 @@ package dev.skipper.tensorrt;
 import dev.skipper.api.SkipperException;
 import dev.skipper.bundle.BundleManifest;
 import dev.skipper.runtime.spi.BackendOptions;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -53,13 +50,7 @@ public class StandInBackendProvider extends TrtBackendProvider {
         if (options.device().engineCache() != null) {
             return options.device().engineCache();
         }
-        try {
-            Path dir = Files.createTempDirectory("skipper-standin-engines");
-            dir.toFile().deleteOnExit();
-            return dir;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create a temp engine cache", e);
-        }
+        return dev.skipper.testing.TempDirs.forThisJvm("skipper-standin-engines");
     }
 
     /** {@value #FAULTY}: the stand-in with wrong logits, so that tests can see gpu-check fail. */

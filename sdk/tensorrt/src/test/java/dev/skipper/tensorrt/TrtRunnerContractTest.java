@@ -45,7 +45,7 @@ class TrtRunnerContractTest extends ModelRunnerContract {
     @Override
     protected ModelRunner open(String name) throws Exception {
         if (cache == null) {
-            cache = Files.createTempDirectory("skipper-trt-contract");
+            cache = dev.skipper.testing.TempDirs.forThisJvm("skipper-trt-contract");
         }
         BundleManifest m = BundleManifestReader.read(TestData.bundle(name), true);
         CpuStandInNative nat = new CpuStandInNative(1L << 30);

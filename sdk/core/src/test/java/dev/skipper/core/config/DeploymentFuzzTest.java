@@ -2,7 +2,6 @@ package dev.skipper.core.config;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -18,11 +17,7 @@ class DeploymentFuzzTest {
     private static final Path FILE = file();
 
     private static Path file() {
-        try {
-            return Files.createTempDirectory("skipper-deployment-fuzz").resolve("deploy.yaml");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return dev.skipper.testing.TempDirs.forThisJvm("skipper-deployment-fuzz").resolve("deploy.yaml");
     }
 
     @FuzzTest(maxDuration = "30s")
