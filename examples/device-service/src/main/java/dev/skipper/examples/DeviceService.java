@@ -13,6 +13,7 @@ import dev.skipper.api.SkipperException;
 import dev.skipper.core.Skipper;
 import dev.skipper.core.config.DeploymentConfig;
 import dev.skipper.core.config.DeploymentConfigLoader;
+import dev.skipper.runtime.StopSignals;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -41,7 +42,7 @@ import java.util.concurrent.TimeUnit;
  * request, the service opens a new engine from the file and only then closes the old one; a file
  * with an error is reported in one line and the service keeps serving with the last good
  * configuration. An error in the file at start is fatal (exit 2). End of input drains the queue and
- * exits 0; SIGTERM cancels the running request and closes the engine.
+ * exits 0; SIGTERM cancels the running request, closes the engine and exits 143.
  */
 public final class DeviceService {
     static final int QUEUE_CAPACITY = 16;
@@ -90,7 +91,11 @@ public final class DeviceService {
             System.exit(2);
         }
         Thread worker = Thread.currentThread();
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        // SIGTERM (systemd's stop), SIGHUP, Ctrl-C: cancel the running request and let the worker
+        // close the engine, then exit (143, 129, 130). Not a shutdown hook: ONNX Runtime's Java
+        // binding frees its native environment in a hook of its own, concurrently with every other
+        // hook, under a generation still running (docs/integrations.md, "Stopping a service").
+        StopSignals.install(() -> {
             service.stopping = true;
             service.cancelRunning();
             worker.interrupt();
@@ -99,7 +104,7 @@ public final class DeviceService {
             } catch (InterruptedException ignored) {
                 Thread.currentThread().interrupt();
             }
-        }, "device-service-shutdown"));
+        });
         Thread reader = new Thread(() -> service.readRequests(
                 new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))), "device-service-stdin");
         reader.setDaemon(true);

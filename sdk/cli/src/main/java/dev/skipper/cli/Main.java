@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
 import java.util.concurrent.Callable;
+import dev.skipper.runtime.StopSignals;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IVersionProvider;
@@ -51,29 +52,18 @@ public final class Main {
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         int status;
         // SIGTERM (a service manager's stop), SIGHUP and Ctrl-C end the process without a JVM crash:
-        // close every model runner first (it waits for the native call in progress), then exit
-        // with the shell's status for the signal. chat and serve install their own INT/TERM
-        // handlers (cancel a reply, graceful stop) while they run, and restore these after.
-        try (Interrupts term = stopOn("TERM", 143, out, err);
-             Interrupts hup = stopOn("HUP", 129, out, err);
-             Interrupts intr = stopOn("INT", 130, out, err)) {
+        // what was printed is flushed, every model runner closed (waiting for the native call in
+        // progress), then the process halts with 143, 129 or 130. chat and serve install their own
+        // INT/TERM handlers (cancel a reply, graceful stop) while they run, and restore these after.
+        try (StopSignals stop = StopSignals.install(() -> {
+            out.flush();
+            err.flush();
+        })) {
             status = execute(args, new CliContext(out, err, in, EngineOpener.SKIPPER, true));
         }
         out.flush();
         err.flush();
         System.exit(status);
-    }
-
-    /** A handler that closes the model runners, flushes what was printed and halts with {@code status}. */
-    private static Interrupts stopOn(String signal, int status, PrintWriter out, PrintWriter err) {
-        return Interrupts.install(true, signal, () -> {
-            dev.skipper.runtime.OpenRunners.closeAll();
-            out.flush();
-            err.flush();
-            // halt, not exit: the decoding thread may be failing on the closed runner right now, and
-            // its error message or exit status must not replace the signal's.
-            Runtime.getRuntime().halt(status);
-        });
     }
 
     /**
