@@ -1,23 +1,19 @@
 package dev.skipper.cli;
 
-import java.lang.reflect.InvocationHandler;
-import java.lang.reflect.Method;
-import java.lang.reflect.Proxy;
+import dev.skipper.runtime.SignalHandler;
 
 /**
  * Ctrl-C (SIGINT) handling for the chat REPL: while a reply is being generated, Ctrl-C runs the
  * armed action (cancelling the generation); otherwise it runs the idle action (leaving the REPL).
  *
- * <p>Uses {@code sun.misc.Signal} (module {@code jdk.unsupported}) through reflection, so the CLI
- * compiles without internal-API warnings and still runs where the class is missing: then nothing is
- * installed and Ctrl-C ends the process as usual.
+ * <p>Where the JVM has no {@code sun.misc.Signal} ({@link SignalHandler}), nothing is installed and
+ * Ctrl-C ends the process as usual.
  */
 final class Interrupts implements AutoCloseable {
     private final Runnable whenIdle;
     private final String signalName;
     private volatile Runnable armed;
-    private Object signal;
-    private Object previousHandler;
+    private SignalHandler signal; // null when nothing is installed
 
     private Interrupts(String signalName, Runnable whenIdle) {
         this.signalName = signalName;
@@ -78,48 +74,13 @@ final class Interrupts implements AutoCloseable {
     }
 
     private void tryInstall() {
-        try {
-            Class<?> signalClass = Class.forName("sun.misc.Signal");
-            Class<?> handlerClass = Class.forName("sun.misc.SignalHandler");
-            Object sig = signalClass.getConstructor(String.class).newInstance(signalName);
-            InvocationHandler ih = (Object proxy, Method m, Object[] args) -> {
-                switch (m.getName()) {
-                    case "handle" -> {
-                        fire();
-                        return null;
-                    }
-                    case "hashCode" -> {
-                        return System.identityHashCode(proxy);
-                    }
-                    case "equals" -> {
-                        return proxy == args[0];
-                    }
-                    case "toString" -> {
-                        return "skipper SIG" + signalName + " handler";
-                    }
-                    default -> throw new UnsupportedOperationException(m.getName());
-                }
-            };
-            Object handler = Proxy.newProxyInstance(Interrupts.class.getClassLoader(), new Class<?>[] {handlerClass}, ih);
-            previousHandler = signalClass.getMethod("handle", signalClass, handlerClass).invoke(null, sig, handler);
-            signal = sig;
-        } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
-            signal = null; // no handler: Ctrl-C ends the process
-        }
+        signal = SignalHandler.install(signalName, this::fire); // null: the signal keeps the JVM's handling
     }
 
     @Override
     public void close() {
-        if (signal == null) {
-            return;
-        }
-        try {
-            Class<?> signalClass = signal.getClass();
-            Class<?> handlerClass = Class.forName("sun.misc.SignalHandler");
-            signalClass.getMethod("handle", signalClass, handlerClass).invoke(null, signal, previousHandler);
-        } catch (ReflectiveOperationException | RuntimeException e) {
-            // best effort: the process is about to leave the REPL anyway
-        } finally {
+        if (signal != null) {
+            signal.close();
             signal = null;
         }
     }

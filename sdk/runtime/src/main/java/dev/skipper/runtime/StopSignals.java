@@ -1,8 +1,5 @@
 package dev.skipper.runtime;
 
-import java.lang.reflect.InvocationHandler;
-import java.lang.reflect.Method;
-import java.lang.reflect.Proxy;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -18,14 +15,14 @@ import java.util.List;
  * itself runs before any hook. Halting, not exiting, keeps a failure of the interrupted thread
  * (its runner is closed under it) from replacing the signal's status or printing an error.
  *
- * <p>Uses {@code sun.misc.Signal} (module {@code jdk.unsupported}) through reflection: where it is
- * missing, {@link #install} installs nothing and the JVM's default handling stays.
+ * <p>Where the JVM has no {@code sun.misc.Signal} ({@link SignalHandler}), {@link #install}
+ * installs nothing and the JVM's default handling stays.
  */
 public final class StopSignals implements AutoCloseable {
     private static final String[] SIGNALS = {"TERM", "HUP", "INT"};
     private static final int[] STATUS = {143, 129, 130};
 
-    private final List<Object[]> installed = new ArrayList<>(); // {signal, previous handler}
+    private final List<SignalHandler> installed = new ArrayList<>();
 
     private StopSignals() {
     }
@@ -60,44 +57,17 @@ public final class StopSignals implements AutoCloseable {
     }
 
     private void tryInstall(String name, Runnable action) {
-        try {
-            Class<?> signalClass = Class.forName("sun.misc.Signal");
-            Class<?> handlerClass = Class.forName("sun.misc.SignalHandler");
-            Object sig = signalClass.getConstructor(String.class).newInstance(name);
-            InvocationHandler ih = (Object proxy, Method m, Object[] args) -> {
-                switch (m.getName()) {
-                    case "handle":
-                        action.run();
-                        return null;
-                    case "hashCode":
-                        return System.identityHashCode(proxy);
-                    case "equals":
-                        return proxy == args[0];
-                    case "toString":
-                        return "skipper SIG" + name + " stop handler";
-                    default:
-                        throw new UnsupportedOperationException(m.getName());
-                }
-            };
-            Object handler = Proxy.newProxyInstance(StopSignals.class.getClassLoader(), new Class<?>[] {handlerClass}, ih);
-            Object previous = signalClass.getMethod("handle", signalClass, handlerClass).invoke(null, sig, handler);
-            installed.add(new Object[] {sig, previous});
-        } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
-            // this signal keeps the JVM's handling (a JVM without sun.misc.Signal, or a reserved signal)
+        SignalHandler h = SignalHandler.install(name, action);
+        if (h != null) {
+            installed.add(h);
         }
     }
 
     /** Restores the handlers that were there before {@link #install}. */
     @Override
     public void close() {
-        for (Object[] entry : installed) {
-            try {
-                Class<?> signalClass = entry[0].getClass();
-                Class<?> handlerClass = Class.forName("sun.misc.SignalHandler");
-                signalClass.getMethod("handle", signalClass, handlerClass).invoke(null, entry[0], entry[1]);
-            } catch (ReflectiveOperationException | RuntimeException e) {
-                // best effort: the process is ending
-            }
+        for (SignalHandler h : installed) {
+            h.close();
         }
         installed.clear();
     }
