@@ -27,11 +27,10 @@ class KvCacheGrowthTest {
     @MethodSource("cases")
     void aGrowingCacheGivesThePreallocatedOnesLogitsAndRows(String name) throws Exception {
         OrtModelRunner r = TestCases.runner(name);
-        int vocab = r.manifest().model().vocabSize();
         int layers = r.manifest().model().numLayers();
         int maxSeq = 300;
         KvGeometry g = KvGeometry.of(r.manifest(), maxSeq);
-        int[] ids = new Random(7).ints(maxSeq, 0, vocab).toArray();
+        int[] ids = randomIds(r, maxSeq, 7);
         // Chunks that cross the growths 4 -> 8 -> 16 -> ... -> 300 at odd offsets, single tokens
         // across a boundary, and one chunk larger than the rows held.
         int[] chunks = {3, 1, 1, 2, 9, 1, 1, 1, 30, 64, 1, 1, 60, 64, 64};
@@ -72,10 +71,9 @@ class KvCacheGrowthTest {
     @MethodSource("cases")
     void aLayerGrowsByItsOwnLengthAndKeepsOnlyItsValidRows(String name) throws Exception {
         OrtModelRunner r = TestCases.runner(name);
-        int vocab = r.manifest().model().vocabSize();
         int layers = r.manifest().model().numLayers();
         KvGeometry g = KvGeometry.of(r.manifest(), 64);
-        int[] ids = new Random(11).ints(64, 0, vocab).toArray();
+        int[] ids = randomIds(r, 64, 11);
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtKvCache whole = new OrtKvCache(env, r, g, 64);
              OrtKvCache grown = new OrtKvCache(env, r, g, 8);
@@ -107,5 +105,10 @@ class KvCacheGrowthTest {
             }
             assertTrue(grown.heldBytes() < whole.heldBytes(), "32 of 64 tokens held");
         }
+    }
+
+    /** {@code n} token ids drawn uniformly from the vocabulary, reproducibly. */
+    private static int[] randomIds(OrtModelRunner r, int n, long seed) {
+        return new Random(seed).ints(n, 0, r.manifest().model().vocabSize()).toArray();
     }
 }

@@ -49,11 +49,6 @@ public final class OpenRunners {
         OPEN.remove(runner);
     }
 
-    /** @return how many runners are open (tests) */
-    static synchronized int count() {
-        return OPEN.size();
-    }
-
     /**
      * Closes every open runner, each waiting at most {@link #WAIT_MILLIS} for its native call in
      * progress (a runner whose call does not end in time stays open). Safe from any thread; later

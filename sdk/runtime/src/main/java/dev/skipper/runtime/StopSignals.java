@@ -51,11 +51,6 @@ public final class StopSignals implements AutoCloseable {
         return s;
     }
 
-    /** @return whether at least one handler is installed (false where {@code sun.misc.Signal} is missing) */
-    public boolean installed() {
-        return !installed.isEmpty();
-    }
-
     private void tryInstall(String name, Runnable action) {
         SignalHandler h = SignalHandler.install(name, action);
         if (h != null) {
