@@ -154,11 +154,20 @@ def test_calibrate_stores_a_measured_feature_drafter(tmp_path: Path) -> None:
     assert record["acceptance_per_position"] == meas["acceptance"]
     assert record["mean_accepted_per_round"] == meas["mean_accepted"] and record["draft_cost"] == meas["draft_cost"]
     with_drafter = _png_width(bundle / "calibration/agreement.png")
+    # The draft corpus: the model's own answers to the drafter's 4 prompts, each ended by -1.
+    dc = m["draft_corpus"]
+    assert dc["file"] == "draft/corpus.i32" and dc["file"] in m["files"] and dc["sequences"] == 4
+    ids = np.frombuffer((bundle / dc["file"]).read_bytes(), "<i4")
+    assert len(ids) == dc["tokens"] == result["draft_corpus"]["tokens"]
+    assert (ids == -1).sum() == 4 and ids[-1] == -1 and ids.max() < int(m["model"]["vocab_size"])
+    answers = np.split(ids, np.flatnonzero(ids == -1) + 1)[:4]
+    assert all(2 <= len(a) <= 25 and (a[:-1] >= 0).all() for a in answers)  # up to 24 tokens, then -1
     # Recalibrating without it removes the section and the file together.
     calibrate(bundle, budget=96, own=24, threads=1, progress=False, exit_tokens=600, own_passages=2,
               skip_search=False, draft_vocab=128)
     m = load_manifest(bundle)
     assert "feature_drafter" not in m and "draft/feature_drafter.onnx" not in m["files"]
+    assert "draft_corpus" not in m and not (bundle / "draft/corpus.i32").exists()
     assert not (bundle / "draft/feature_drafter.onnx").exists()
     assert "feature_drafter" not in json.loads((bundle / "calibration/agreement.json").read_text())
     assert _png_width(bundle / "calibration/agreement.png") < with_drafter
@@ -228,6 +237,17 @@ def test_the_drafter_cache_is_reused_keyed_and_never_trusted_blindly(tmp_path: P
     calibrate(bundle, drafter=budget, **kw)
     assert calls == [1]
     assert feature_cache.load(entries[0], int(m["model"]["hidden_size"])) is not None
+    # The standalone corpus command rebuilds calibration's corpus from the cached harvest, byte for byte.
+    from skipper_export.calibrate import corpus
+
+    written = (bundle / "draft/corpus.i32").read_bytes()
+    (bundle / "draft/corpus.i32").write_bytes(b"damaged")
+    assert corpus.main([str(bundle), "--drafter-cache", str(cache), "--threads", "1"]) == 0
+    assert (bundle / "draft/corpus.i32").read_bytes() == written
+    assert load_manifest(bundle)["draft_corpus"]["source"] == "harvest"  # hashes verified on load
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert corpus.main([str(bundle), "--drafter-cache", str(empty)]) == 2
 
 
 def test_fusion_study_recovers_the_tokens_and_trains_both(harvested) -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..bundle.writer import BundleUpdate
+from . import corpus
 from ..errors import ExportError, OneLineArgumentParser
 from ..machine import thread_count
 
@@ -257,12 +258,20 @@ def calibrate(bundle: Path, budget: int, own: int, threads: int, progress: bool 
                                first_passages, first_tokens)
         result["first_routers"] = {k: v for k, v in first.items() if k not in ("file", "dtype", "shape")}
         feature = None
+        answers: list[list[int]] = []  # the drafter's held-out-clean answers (not the exit passages' seeds)
         if drafter is not None:
-            feature = _feature_drafter(sess, manifest, tok.encode, greedy, chat, draft, drafter, seed, progress, files)
+            feature = _feature_drafter(sess, manifest, tok.encode, greedy, chat, draft, drafter, seed, progress, files,
+                                       answers)
             result["feature_drafter"] = {k: v for k, v in feature.items() if k not in ("file", "inputs", "outputs")}
             _agreement_files(files, draft["record"], draft["plot"], feature)
+        draft_corpus = None
+        if answers:
+            files[corpus.CORPUS_FILE] = corpus.corpus_bytes(answers, int(manifest["model"]["vocab_size"]))
+            draft_corpus = corpus.section(answers, "calibration")
+            result["draft_corpus"] = {k: draft_corpus[k] for k in ("tokens", "sequences")}
         result["seconds"] = round(time.perf_counter() - t0, 1)
-        _commit(bundle, manifest, staging, files, draft["section"], result.get("speculation"), first, feature)
+        _commit(bundle, manifest, staging, files, draft["section"], result.get("speculation"), first, feature,
+                draft_corpus)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
@@ -395,8 +404,9 @@ def _agreement_files(files: dict[str, bytes], record: dict, plot: dict, feature:
 
 
 def _feature_drafter(sess, manifest: dict, encode, greedy, chat, draft: dict, budget: DrafterBudget, seed: int,
-                     progress: bool, files: dict[str, bytes]) -> dict:
-    """Harvest, train, export and measure the feature drafter; its manifest section."""
+                     progress: bool, files: dict[str, bytes], answers: list[list[int]]) -> dict:
+    """Harvest, train, export and measure the feature drafter; its manifest section. The harvest's
+    own answers are appended to ``answers`` (the draft corpus)."""
     from tqdm import tqdm
 
     from ..bundle.manifest import config_from_manifest, graph_entry
@@ -446,6 +456,7 @@ def _feature_drafter(sess, manifest: dict, encode, greedy, chat, draft: dict, bu
             except OSError as e:
                 raise ExportError(f"--drafter-cache {budget.cache}", f"cannot write the harvest: "
                                   f"{e.strerror or e}") from None
+    answers += corpus.answers_of_harvest(feats.final, feats.starts, feats.own_from)
     reduced, vocab_ids = draft["reduced"], draft["vocab_ids"]
     with tqdm(total=budget.max_updates, desc="drafter: training", unit="update", disable=not progress,
               leave=False) as bar:
@@ -552,7 +563,8 @@ def _skip_search(sess, encode, greedy, chat, budget: int, own: int, progress: bo
 
 
 def _commit(bundle: Path, manifest: dict, staging: Path, files: dict[str, bytes], draft: dict | None,
-            speculation: dict | None, first: dict | None = None, feature: dict | None = None) -> None:
+            speculation: dict | None, first: dict | None = None, feature: dict | None = None,
+            draft_corpus: dict | None = None) -> None:
     """Stage every new file and update the manifest's sections; ``BundleUpdate`` moves the draft
     folder and calibration files in and replaces the manifest last."""
     update = BundleUpdate(bundle, staging)
@@ -569,6 +581,10 @@ def _commit(bundle: Path, manifest: dict, staging: Path, files: dict[str, bytes]
         manifest["feature_drafter"] = feature
     elif draft is not None:
         manifest.pop("feature_drafter", None)  # its file left with the old draft folder
+    if draft_corpus is not None:
+        manifest["draft_corpus"] = draft_corpus
+    elif draft is not None:
+        manifest.pop("draft_corpus", None)
     if speculation is not None:
         manifest["speculation"] = {
             "skip_layers": speculation["skip_layers"],

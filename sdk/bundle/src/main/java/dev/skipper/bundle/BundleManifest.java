@@ -40,6 +40,8 @@ import java.util.stream.Stream;
  *     calibrate}), or {@code null}
  * @param firstRouters the calibrated per-sequence layer routers ({@code skipper calibrate}), or
  *     {@code null}
+ * @param draftCorpus the model's own calibration answers for corpus lookup drafting ({@code skipper
+ *     calibrate}), or {@code null}
  * @param tokenizer the tokenizer file and its special token ids
  * @param chatTemplate the Jinja chat template, or {@code null} when the model has none
  * @param graphs the ONNX graphs: embedding, one per decoder layer, head
@@ -63,6 +65,7 @@ public record BundleManifest(
         DraftHeadsSpec draftHeads,
         FirstRoutersSpec firstRouters,
         FeatureDrafterSpec featureDrafter,
+        DraftCorpusSpec draftCorpus,
         TokenizerSpec tokenizer,
         String chatTemplate,
         GraphsSpec graphs,
@@ -838,6 +841,27 @@ public record BundleManifest(
         @Override
         public double[] acceptance() {
             return acceptance.clone();
+        }
+    }
+
+    /**
+     * The draft corpus (bundle-format.md, {@code draft_corpus}): the model's own greedy answers from
+     * calibration, which the runtime drafts from by looking up the text so far (like prompt lookup).
+     *
+     * @param file int32 little-endian token ids, each answer followed by -1
+     * @param tokens entries in the file (separators included), 1 .. {@link #MAX_TOKENS}
+     * @param sequences answers (= separators), 1 .. tokens
+     */
+    public record DraftCorpusSpec(String file, int tokens, int sequences) {
+        /** Most entries a corpus may have (64 MiB). */
+        public static final int MAX_TOKENS = 1 << 24;
+
+        // Checks the file and the sizes.
+        public DraftCorpusSpec {
+            Objects.requireNonNull(file, "file");
+            if (tokens < 1 || tokens > MAX_TOKENS || sequences < 1 || sequences > tokens) {
+                throw new IllegalArgumentException("draft corpus of " + tokens + " tokens, " + sequences + " sequences");
+            }
         }
     }
 

@@ -9,6 +9,7 @@ import dev.skipper.bundle.BundleManifest.EmbedTableSpec;
 import dev.skipper.bundle.BundleManifest.DraftHeadsSpec;
 import dev.skipper.bundle.BundleManifest.ExitHeadSpec;
 import dev.skipper.bundle.BundleManifest.FeatureDrafterSpec;
+import dev.skipper.bundle.BundleManifest.DraftCorpusSpec;
 import dev.skipper.bundle.BundleManifest.FirstRoutersSpec;
 import dev.skipper.bundle.BundleManifest.Flavour;
 import dev.skipper.bundle.BundleManifest.GraphSpec;
@@ -190,6 +191,9 @@ public final class BundleManifestReader {
             FeatureDrafterSpec featureDrafter = featureNode == null || HardenedYaml.isNull(featureNode) ? null
                     : featureDrafter(section(featureNode, "feature_drafter"), model, weights, kvCache, listed,
                             draftHeads);
+            Node corpusNode = top.optional("draft_corpus");
+            DraftCorpusSpec draftCorpus = corpusNode == null || HardenedYaml.isNull(corpusNode) ? null
+                    : draftCorpus(section(corpusNode, "draft_corpus"), listed);
             TokenizerSpec tokenizer = tokenizer(section(top.required("tokenizer"), "tokenizer"), model, listed);
             Node templateNode = top.required("chat_template");
             String chatTemplate = HardenedYaml.isNull(templateNode) ? null : string(templateNode, "chat_template");
@@ -203,8 +207,8 @@ public final class BundleManifestReader {
                 verify(filesSection, files, listed);
             }
             return new BundleManifest(root, format, v, producer, source, model, weights, flavour, opsets,
-                    ort, kvCache, ropeCache, speculation, draftHeads, firstRouters, featureDrafter, tokenizer, chatTemplate,
-                    graphs, files);
+                    ort, kvCache, ropeCache, speculation, draftHeads, firstRouters, featureDrafter, draftCorpus, tokenizer,
+                    chatTemplate, graphs, files);
         }
 
         // ---- sections -----------------------------------------------------------------------
@@ -579,6 +583,32 @@ public final class BundleManifestReader {
             double speedup = fraction(estList.getValue().get(draftLen - 1), estKey, 1000);
             return new FeatureDrafterSpec(graph, size, thresholdTable(s, "confidence"), acceptance, draftLen, cost,
                     speedup);
+        }
+
+        /** {@code draft_corpus}: an int32 file of exactly {@code tokens} entries, {@code sequences} answers. */
+        private DraftCorpusSpec draftCorpus(Section s, Map<String, Path> listed) throws BundleFormatException, IOException {
+            Node fileNode = s.required("file");
+            String file = listedFile(fileNode, s.child("file"), listed);
+            Node dtypeNode = s.required("dtype");
+            if (!"int32".equals(scalar(dtypeNode, s.child("dtype"), "int32"))) {
+                throw fail(dtypeNode, s.child("dtype"), "must be int32, got " + HardenedYaml.describe(dtypeNode));
+            }
+            Node tokensNode = s.required("tokens");
+            int tokens = positiveInt(tokensNode, s.child("tokens"));
+            if (tokens > DraftCorpusSpec.MAX_TOKENS) {
+                throw fail(tokensNode, s.child("tokens"), "must be at most " + DraftCorpusSpec.MAX_TOKENS + ", got " + tokens);
+            }
+            Node sequencesNode = s.required("sequences");
+            int sequences = positiveInt(sequencesNode, s.child("sequences"));
+            if (sequences > tokens) {
+                throw fail(sequencesNode, s.child("sequences"), "must be at most tokens (" + tokens + "), got " + sequences);
+            }
+            long bytes = Files.size(listed.get(file));
+            if (bytes != 4L * tokens) {
+                throw fail(fileNode, s.child("file"), "'" + HardenedYaml.clip(file) + "' has " + bytes + " bytes, expected "
+                        + 4L * tokens + " (tokens x 4)");
+            }
+            return new DraftCorpusSpec(file, tokens, sequences);
         }
 
         /** {@code first_routers}: float32 weights file of exactly [num_layers][hidden+1], a skip count, the pooling. */

@@ -336,6 +336,30 @@ class BundleManifestReaderTest {
     }
 
     @Test
+    void readsAndChecksTheDraftCorpus() throws Exception {
+        Files.createDirectories(bundle.resolve("draft"));
+        Files.write(bundle.resolve("draft/corpus.i32"), new byte[4 * 10]);
+        edit("files: {", "files: {draft/corpus.i32: " + "c".repeat(64) + ", ");
+        edit("tokenizer:\n", "draft_corpus: {file: draft/corpus.i32, dtype: int32, tokens: 10, sequences: 2, "
+                + "source: calibration}\ntokenizer:\n");
+        BundleManifest.DraftCorpusSpec c = BundleManifestReader.read(bundle, false).draftCorpus();
+        assertEquals(new BundleManifest.DraftCorpusSpec("draft/corpus.i32", 10, 2), c);
+        edit("sequences: 2", "sequences: 11");
+        assertContains(fails().getMessage(), "draft_corpus.sequences must be at most tokens (10), got 11");
+        edit("sequences: 11", "sequences: 2");
+        edit("dtype: int32, tokens", "dtype: int64, tokens");
+        assertContains(fails().getMessage(), "draft_corpus.dtype must be int32");
+        edit("dtype: int64, tokens", "dtype: int32, tokens");
+        edit("tokens: 10,", "tokens: 16777217,");
+        assertContains(fails().getMessage(), "draft_corpus.tokens must be at most 16777216, got 16777217");
+        edit("tokens: 16777217,", "tokens: 10,");
+        Files.write(bundle.resolve("draft/corpus.i32"), new byte[6]);
+        assertContains(fails().getMessage(), "has 6 bytes, expected 40 (tokens x 4)");
+        edit("draft_corpus: {file: draft/corpus.i32, dtype: int32, tokens: 10, sequences: 2, source: calibration}\n", "");
+        assertNull(BundleManifestReader.read(bundle, false).draftCorpus(), "a bundle without a corpus still reads");
+    }
+
+    @Test
     void acceptsNullChatTemplateAndNoSourceHash() throws Exception {
         String text = Files.readString(manifest());
         int start = text.indexOf("chat_template: '");

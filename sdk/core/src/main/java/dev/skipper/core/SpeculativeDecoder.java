@@ -199,8 +199,10 @@ final class SpeculativeDecoder implements DecodeStrategy {
                 drafter.propose(context, k, drafts);
                 long t1 = clock.getAsLong();
                 if (!drafter.runsModel() && drafts.count() > 0 && !controller.freeDraftsPay(d)) {
-                    passedOver = d; // worth less than the trained drafter's rounds: let it draft
-                    passedK = k;
+                    if (passedOver < 0) { // the first such match: lookups are ordered by preference
+                        passedOver = d; // worth less than the trained drafter's rounds: let it draft
+                        passedK = k;
+                    }
                     continue;
                 }
                 if (drafts.count() == 0) {

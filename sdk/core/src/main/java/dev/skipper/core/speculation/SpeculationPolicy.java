@@ -22,7 +22,7 @@ public final class SpeculationPolicy {
      * The drafters of one mode, in the order a round tries them, with what the round needs to run
      * them.
      *
-     * @param drafters the drafters: model-free ones (prompt lookup) first
+     * @param drafters the drafters: model-free ones (prompt lookup, then corpus lookup) first
      * @param priors {@code [drafters]} what the adaptive controller knows of each before it runs
      * @param layerDrafter the layer drafter among them, or null
      * @param router FiRST routers that choose the layer drafter's skip set per sequence, or null
@@ -88,6 +88,11 @@ public final class SpeculationPolicy {
             if (mode == SpeculationMode.NGRAM || mode == SpeculationMode.AUTO) {
                 drafters.add(new PromptLookupDrafter(config.ngramSize(), Math.min(2, config.ngramSize())));
                 priors.add(new DraftController.Prior(0.6, false));
+            }
+            if (mode == SpeculationMode.AUTO && manifest.draftCorpus() != null) {
+                // After prompt lookup: a match in this conversation beats one in the model's past answers.
+                drafters.add(CorpusLookupDrafter.load(manifest));
+                priors.add(new DraftController.Prior(0.5, false));
             }
             // auto takes it only where the backend runs it; mode feature insists.
             if (usesFeatureDrafter(config, manifest) && (runner.hasFeatureDrafter() || mode == SpeculationMode.FEATURE)) {

@@ -181,7 +181,8 @@ class TokenizersTest {
 
     private static BundleManifest withTokenizer(BundleManifest m, TokenizerSpec t) {
         return new BundleManifest(m.directory(), m.format(), m.formatVersion(), m.producer(), m.source(), m.model(),
-                m.weights(), m.flavour(), m.opsets(), m.onnxruntime(), m.kvCache(), m.ropeCache(), m.speculation(), m.draftHeads(), m.firstRouters(), m.featureDrafter(), t, m.chatTemplate(), m.graphs(),
+                m.weights(), m.flavour(), m.opsets(), m.onnxruntime(), m.kvCache(), m.ropeCache(), m.speculation(), m.draftHeads(), m.firstRouters(), m.featureDrafter(),
+                m.draftCorpus(), t, m.chatTemplate(), m.graphs(),
                 m.files());
     }
 }
