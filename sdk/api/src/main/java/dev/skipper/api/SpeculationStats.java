@@ -14,12 +14,27 @@ package dev.skipper.api;
  * @param verifyMillis wall time spent verifying (batched forward passes and acceptance)
  * @param switchedOff whether the session turned speculation off because it measured it slower
  *     than plain decoding
+ * @param byDrafter the rounds, drafts and accepted drafts of each drafter, in the order a round tries
+ *     them (empty when speculation is off)
  */
 public record SpeculationStats(long rounds, long drafted, long accepted, long plainSteps, double layersPerToken,
-                               double draftMillis, double verifyMillis, boolean switchedOff) {
+                               double draftMillis, double verifyMillis, boolean switchedOff,
+                               java.util.List<DrafterStats> byDrafter) {
 
     /** No speculation happened. */
     public static final SpeculationStats NONE = new SpeculationStats(0, 0, 0, 0, 0, 0, 0, false);
+
+    // Copies the list.
+    public SpeculationStats {
+        byDrafter = java.util.List.copyOf(byDrafter);
+    }
+
+    /** Without a per-drafter breakdown. */
+    public SpeculationStats(long rounds, long drafted, long accepted, long plainSteps, double layersPerToken,
+                            double draftMillis, double verifyMillis, boolean switchedOff) {
+        this(rounds, drafted, accepted, plainSteps, layersPerToken, draftMillis, verifyMillis, switchedOff,
+                java.util.List.of());
+    }
 
     /** @return accepted / drafted, or 0 when nothing was drafted */
     public double acceptanceRate() {

@@ -2,6 +2,7 @@ package dev.skipper.cli;
 
 import dev.skipper.api.AdaptiveDepth;
 import dev.skipper.api.ChatMessage;
+import dev.skipper.api.DrafterStats;
 import dev.skipper.api.Engine;
 import dev.skipper.api.GenerationOptions;
 import dev.skipper.api.GenerationResult;
@@ -366,7 +367,14 @@ final class BenchCommand implements Callable<Integer> {
         long rounds = 0;
         long steps = 0;
         long exits = 0;
+        Map<String, long[]> byDrafter = new LinkedHashMap<>(); // name -> {rounds, drafted, accepted}
         for (GenerationStats st : all) {
+            for (DrafterStats d : st.speculation().byDrafter()) {
+                long[] sum = byDrafter.computeIfAbsent(d.name(), k -> new long[3]);
+                sum[0] += d.rounds();
+                sum[1] += d.drafted();
+                sum[2] += d.accepted();
+            }
             drafted += st.speculation().drafted();
             accepted += st.speculation().accepted();
             rounds += st.speculation().rounds();
@@ -375,6 +383,22 @@ final class BenchCommand implements Callable<Integer> {
         }
         mean.put("acceptance_rate", drafted == 0 ? null : (double) accepted / drafted);
         mean.put("mean_accepted_per_round", rounds == 0 ? null : (double) accepted / rounds);
+        Map<String, Object> drafterTotals = new LinkedHashMap<>();
+        StringBuilder drafterLine = new StringBuilder();
+        for (Map.Entry<String, long[]> e : byDrafter.entrySet()) {
+            long[] v = e.getValue();
+            Map<String, Object> one = new LinkedHashMap<>();
+            one.put("rounds", v[0]);
+            one.put("drafted", v[1]);
+            one.put("accepted", v[2]);
+            drafterTotals.put(e.getKey(), one);
+            drafterLine.append(drafterLine.length() == 0 ? " [" : ", ").append(String.format(Locale.ROOT,
+                    "%s %d rounds %d/%d", e.getKey(), v[0], v[2], v[1]));
+        }
+        if (!drafterTotals.isEmpty()) {
+            mean.put("by_drafter", drafterTotals);
+            drafterLine.append(']');
+        }
         mean.put("layers_per_token", mean(all, st -> st.speculation().layersPerToken()));
         mean.put("runtime_share", runs.runtimeShares.isEmpty() ? null
                 : runs.runtimeShares.stream().mapToDouble(Double::doubleValue).average().orElse(0));
@@ -406,6 +430,7 @@ final class BenchCommand implements Callable<Integer> {
                 mean.containsKey("speedup_vs_ar") ? String.format(Locale.ROOT, " (%.2fx ar)", speedup) : "",
                 drafted == 0 ? "" : String.format(Locale.ROOT, ", acceptance %.2f, %.2f accepted/round",
                         (double) accepted / drafted, rounds == 0 ? 0.0 : (double) accepted / rounds))
+                + drafterLine
                 + (steps == 0 ? "" : String.format(Locale.ROOT, ", LOSSY: %.2f of steps exited early",
                         (double) exits / steps))
                 + (differing == 0 ? "" : String.format(Locale.ROOT, ", DIFFERS from %s on %d/%d prompts (%.2f of "

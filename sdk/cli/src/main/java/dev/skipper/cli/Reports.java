@@ -1,6 +1,7 @@
 package dev.skipper.cli;
 
 import dev.skipper.api.AdaptiveDepthStats;
+import dev.skipper.api.DrafterStats;
 import dev.skipper.api.FinishReason;
 import dev.skipper.api.GenerationResult;
 import dev.skipper.api.GenerationStats;
@@ -64,6 +65,15 @@ final class Reports {
         spec.put("draft_ms", sp.draftMillis());
         spec.put("verify_ms", sp.verifyMillis());
         spec.put("switched_off", sp.switchedOff());
+        Map<String, Object> by = new LinkedHashMap<>();
+        for (DrafterStats d : sp.byDrafter()) {
+            Map<String, Object> one = new LinkedHashMap<>();
+            one.put("rounds", d.rounds());
+            one.put("drafted", d.drafted());
+            one.put("accepted", d.accepted());
+            by.put(d.name(), one);
+        }
+        spec.put("by_drafter", by);
         m.put("speculation", spec);
         AdaptiveDepthStats d = s.adaptiveDepth();
         if (d.tokens() > 0) { // only when the lossy mode ran

@@ -1,5 +1,6 @@
 package dev.skipper.core;
 
+import dev.skipper.api.DrafterStats;
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SkipperException;
 import dev.skipper.api.SpeculationMode;
@@ -14,6 +15,7 @@ import dev.skipper.core.speculation.FirstRouter;
 import dev.skipper.core.speculation.LayerPlan;
 import dev.skipper.core.speculation.SpeculationPolicy;
 import dev.skipper.core.speculation.Verifier;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.LongSupplier;
 
@@ -53,6 +55,9 @@ final class SpeculativeDecoder implements DecodeStrategy {
     private long layerRuns;
     private long draftNanos;
     private long verifyNanos;
+    private final long[] roundsBy;   // [drafters] rounds each drafter drafted
+    private final long[] draftedBy;  // [drafters]
+    private final long[] acceptedBy; // [drafters]
 
     /**
      * @param seq the session's sequence
@@ -92,6 +97,9 @@ final class SpeculativeDecoder implements DecodeStrategy {
         this.mode = config.mode();
         this.set = set;
         this.drafters = set.drafters();
+        this.roundsBy = new long[drafters.size()];
+        this.draftedBy = new long[drafters.size()];
+        this.acceptedBy = new long[drafters.size()];
         int maxDraft = Math.max(1, Math.min(config.maxDraftTokens(), seq.chunk() - 1));
         Drafts d = null;
         try {
@@ -148,6 +156,9 @@ final class SpeculativeDecoder implements DecodeStrategy {
         rounds = 0;
         drafted = 0;
         accepted = 0;
+        java.util.Arrays.fill(roundsBy, 0);
+        java.util.Arrays.fill(draftedBy, 0);
+        java.util.Arrays.fill(acceptedBy, 0);
         plainSteps = 0;
         layerRuns = 0;
         draftNanos = 0;
@@ -260,6 +271,9 @@ final class SpeculativeDecoder implements DecodeStrategy {
         rounds++;
         drafted += drafts.count();
         accepted += a;
+        roundsBy[d]++;
+        draftedBy[d] += drafts.count();
+        acceptedBy[d] += a;
         layerRuns += drafts.layerRuns() + verifier.layerRuns();
         draftNanos += draftTime;
         verifyNanos += t2 - t1;
@@ -268,9 +282,13 @@ final class SpeculativeDecoder implements DecodeStrategy {
 
     @Override
     public SpeculationStats speculationStats(int generated) {
+        List<DrafterStats> by = new ArrayList<>(drafters.size());
+        for (int d = 0; d < drafters.size(); d++) {
+            by.add(new DrafterStats(drafters.get(d).name(), roundsBy[d], draftedBy[d], acceptedBy[d]));
+        }
         return new SpeculationStats(rounds, drafted, accepted, plainSteps,
                 generated == 0 ? 0 : (double) layerRuns / Math.max(1, generated - 1), draftNanos / 1e6,
-                verifyNanos / 1e6, controller.isOff());
+                verifyNanos / 1e6, controller.isOff(), by);
     }
 
     @Override

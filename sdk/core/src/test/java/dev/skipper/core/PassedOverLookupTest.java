@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.skipper.api.DrafterStats;
 import dev.skipper.api.SamplingOptions;
 import dev.skipper.api.SpeculationMode;
 import dev.skipper.api.SpeculationStats;
@@ -132,6 +133,12 @@ class PassedOverLookupTest {
             assertArrayEquals(Arrays.copyOf(want, NEW_TOKENS), Arrays.copyOf(got, NEW_TOKENS), stats.toString());
             assertTrue(checked > 0, "no round passed over a lookup match and then drafted nothing: the test "
                     + "checked nothing " + stats);
+            // The per-drafter breakdown names both drafters, each drafted, and sums to the totals.
+            assertEquals(List.of("ngram", "oracle"), stats.byDrafter().stream().map(DrafterStats::name).toList());
+            assertTrue(stats.byDrafter().stream().allMatch(d -> d.rounds() > 0 && d.accepted() <= d.drafted()), stats.toString());
+            assertEquals(stats.rounds(), stats.byDrafter().stream().mapToLong(DrafterStats::rounds).sum());
+            assertEquals(stats.drafted(), stats.byDrafter().stream().mapToLong(DrafterStats::drafted).sum());
+            assertEquals(stats.accepted(), stats.byDrafter().stream().mapToLong(DrafterStats::accepted).sum());
             System.out.printf("passed-over matches verified: %d; %s%n", checked, stats);
         }
     }
