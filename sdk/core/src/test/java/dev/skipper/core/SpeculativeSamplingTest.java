@@ -26,7 +26,13 @@ class SpeculativeSamplingTest {
     @ParameterizedTest
     @EnumSource(value = SpeculationMode.class, names = {"LAYER_SKIP", "NGRAM", "EXIT_HEAD", "FEATURE"})
     void theTokensOfARoundFollowTheModelsDistribution(SpeculationMode mode) throws Exception {
-        roundsFollowTheModelsDistribution(mode, null);
+        roundsFollowTheModelsDistribution(mode, null, false);
+    }
+
+    /** Corpus lookup (a fixed draft from the bundle's corpus, q one-hot): the same test. */
+    @org.junit.jupiter.api.Test
+    void corpusLookupDraftsKeepTheModelsDistribution() throws Exception {
+        roundsFollowTheModelsDistribution(SpeculationMode.AUTO, null, true);
     }
 
     /**
@@ -38,11 +44,12 @@ class SpeculativeSamplingTest {
      */
     @org.junit.jupiter.api.Test
     void selfLimitingFeatureDraftsKeepTheModelsDistribution() throws Exception {
-        roundsFollowTheModelsDistribution(SpeculationMode.FEATURE, SelfLimitingDraftingTest.ratingFrom(0.15));
+        roundsFollowTheModelsDistribution(SpeculationMode.FEATURE, SelfLimitingDraftingTest.ratingFrom(0.15), false);
     }
 
     private static void roundsFollowTheModelsDistribution(SpeculationMode mode,
-                                                          dev.skipper.core.speculation.AcceptanceByConfidence rating)
+                                                          dev.skipper.core.speculation.AcceptanceByConfidence rating,
+                                                          boolean corpus)
             throws Exception {
         DefaultEngine engine = EngineTestData.engine("tiny-bpe-fp32");
         var runner = engine.runner();
@@ -93,7 +100,15 @@ class SpeculativeSamplingTest {
             long rounds = 0;
             long accepted = 0;
             java.util.BitSet lengths = new java.util.BitSet(); // drafts per first round seen
-            try (SpeculativeDecoder spec = rating == null ? new SpeculativeDecoder(seq, sampler, config, true)
+            // The corpus's answers continue "8 9" (the round's last two tokens) with the prompt's c, 6, 7, 8.
+            int c = prompt[6];
+            int[] answers = {7, 8, 9, c, 6, 7, 8, -1, 2, 8, 9, c, 6, 7, 8, -1};
+            try (SpeculativeDecoder spec = corpus ? new SpeculativeDecoder(seq, sampler, config, true,
+                    new dev.skipper.core.speculation.SpeculationPolicy.Drafters(
+                            List.of(new dev.skipper.core.speculation.CorpusLookupDrafter(answers, vocab)),
+                            new dev.skipper.core.speculation.DraftController.Prior[] {
+                                new dev.skipper.core.speculation.DraftController.Prior(0.5, false)}, null, null, null))
+                    : rating == null ? new SpeculativeDecoder(seq, sampler, config, true)
                     : new SpeculativeDecoder(seq, sampler, config, true,
                             SelfLimitingDraftingTest.featureOnly(seq, rating, 4))) {
                 for (int t = 0; t < TRIALS; t++) {
