@@ -19,8 +19,9 @@ import java.util.Arrays;
  * {@value #MIN_COUNT} times gets its majority continuation: token by token, the most frequent next
  * token among the occurrences still following, kept while at least {@value #MIN_COUNT} of them and
  * half of them agree (up to {@value #MAX_CONTINUATION} tokens). A lookup tries the longest suffix
- * of the text first. The table is built once; {@link #propose} allocates nothing. Drafts are fixed
- * choices ({@link Drafts#proposeFixed()}).
+ * of the text first. The table is built once; {@link #propose} allocates nothing and changes
+ * nothing, so one instance serves every session of an engine (thread-safe after construction).
+ * Drafts are fixed choices ({@link Drafts#proposeFixed()}).
  */
 public final class CorpusLookupDrafter implements Drafter {
     /** Shortest suffix looked up. */

@@ -7,6 +7,8 @@ import dev.skipper.core.config.SpeculationConfig;
 import dev.skipper.runtime.spi.ModelRunner;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.WeakHashMap;
 
 /**
  * Which drafters a speculation mode gets on a bundle: the configuration's choices first, else the
@@ -16,6 +18,22 @@ import java.util.List;
  */
 public final class SpeculationPolicy {
     private SpeculationPolicy() {
+    }
+
+    // One corpus index per engine (its runner), shared by its sessions: it is read-only after the
+    // build (~50 ms and ~1 MB for SmolLM2's 38,400-token corpus), so per session would only repeat it.
+    private static final Map<ModelRunner, CorpusLookupDrafter> CORPORA = new WeakHashMap<>();
+
+    /** The engine's corpus lookup drafter, built on first use. */
+    static CorpusLookupDrafter corpus(ModelRunner runner) throws SkipperException {
+        synchronized (CORPORA) {
+            CorpusLookupDrafter d = CORPORA.get(runner);
+            if (d == null) {
+                d = CorpusLookupDrafter.load(runner.manifest());
+                CORPORA.put(runner, d);
+            }
+            return d;
+        }
     }
 
     /**
@@ -91,7 +109,7 @@ public final class SpeculationPolicy {
             }
             if (mode == SpeculationMode.AUTO && manifest.draftCorpus() != null) {
                 // After prompt lookup: a match in this conversation beats one in the model's past answers.
-                drafters.add(CorpusLookupDrafter.load(manifest));
+                drafters.add(corpus(runner));
                 priors.add(new DraftController.Prior(0.5, false));
             }
             // auto takes it only where the backend runs it; mode feature insists.
