@@ -296,3 +296,45 @@ def test_kangaroo_study_feeds_the_shallow_state_at_the_tokens_own_position(harve
     assert not np.array_equal(f.embedded[first], feats.embedded[first])
     np.testing.assert_array_equal(f.feature, feats.feature)
     np.testing.assert_array_equal(f.final, feats.final)
+
+
+def test_retrain_adds_answers_from_a_bench_run_to_the_drafter_and_the_corpus(tmp_path: Path) -> None:
+    """calibrate.retrain: a bench --json run's answers are harvested, appended to the cached harvest,
+    the drafter retrained on both and the corpus rebuilt from every answer; a run made with another
+    tokenization is refused before anything is written."""
+    from skipper_export.calibrate import retrain
+    from skipper_export.calibrate.__main__ import _chat
+    from skipper_export.verify.tokenizer import BundleTokenizer
+
+    src = make_tiny(tmp_path / "m", "hf", "bpe", layers=2)
+    bundle = export_bundle(src, tmp_path / "b", weights="fp32")
+    cache = tmp_path / "cache"
+    budget = DrafterBudget(minutes=1, max_updates=4, prompts=2, answer_tokens=16, text_tokens=256, measure_rounds=8,
+                           cache=cache)
+    calibrate(bundle, budget=96, own=24, threads=1, progress=False, exit_tokens=600, own_passages=2, skip_search=False,
+              draft_vocab=128, drafter=budget)
+    before = load_manifest(bundle)
+    m = before
+    encode, chat = BundleTokenizer(bundle, m).encode, _chat(m)
+    sess = BundleSession(bundle, max_seq=256, threads=1, verify=False)
+    rows = []
+    for i, text in enumerate(["What is a list?", "Explain loops briefly."]):
+        ids = encode(chat(text) if chat else text)
+        rows.append({"index": i, "prompt": text, "prompt_tokens": len(ids), "tokens": sess.greedy(ids, 12)})
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({"sets": {"more": {"spec": {"prompts": rows}}}}))
+    args = [str(bundle), "--answers", str(answers), "--drafter-cache", str(cache), "--train-minutes", "1",
+            "--max-updates", "3", "--measure-rounds", "8", "--threads", "1", "--no-progress"]
+    assert retrain.main(args) == 0
+    after = load_manifest(bundle)  # hashes verified
+    old_t, new_t = before["feature_drafter"]["training"], after["feature_drafter"]["training"]
+    assert new_t["tokens"] == old_t["tokens"] + sum(r["prompt_tokens"] + 12 for r in rows)
+    assert new_t["own_tokens"] == old_t["own_tokens"] + 24 and new_t["updates"] == 3
+    assert after["draft_corpus"]["sequences"] == before["draft_corpus"]["sequences"] + 2
+    ids = np.frombuffer((bundle / "draft/corpus.i32").read_bytes(), "<i4")
+    assert list(ids[-13:]) == rows[1]["tokens"] + [-1]
+    rows[0]["prompt_tokens"] += 1
+    answers.write_text(json.dumps({"sets": {"more": {"spec": {"prompts": rows}}}}))
+    manifest_bytes = (bundle / "manifest.yaml").read_bytes()
+    assert retrain.main(args) == 2
+    assert (bundle / "manifest.yaml").read_bytes() == manifest_bytes

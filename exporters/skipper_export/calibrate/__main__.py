@@ -409,11 +409,7 @@ def _feature_drafter(sess, manifest: dict, encode, greedy, chat, draft: dict, bu
     own answers are appended to ``answers`` (the draft corpus)."""
     from tqdm import tqdm
 
-    from ..bundle.manifest import config_from_manifest, graph_entry
-    from ..graphs.contract import TensorSpec, kv_layout, layer_io
-    from .feature_drafter import train
-    from .feature_eval import DrafterSession, measure
-    from .feature_graph import feature_drafter_graph
+    from ..bundle.manifest import config_from_manifest
     from .features import harvest
     from .text import drafter_passages
 
@@ -457,7 +453,23 @@ def _feature_drafter(sess, manifest: dict, encode, greedy, chat, draft: dict, bu
                 raise ExportError(f"--drafter-cache {budget.cache}", f"cannot write the harvest: "
                                   f"{e.strerror or e}") from None
     answers += corpus.answers_of_harvest(feats.final, feats.starts, feats.own_from)
-    reduced, vocab_ids = draft["reduced"], draft["vocab_ids"]
+    return trained_drafter(sess, manifest, feats, draft["reduced"], draft["vocab_ids"], budget, seed, progress, files,
+                           {"text_seconds": round(t_text, 1), "harvest_seconds": round(t_harvest, 1)})
+
+
+def trained_drafter(sess, manifest: dict, feats, reduced, vocab_ids, budget: DrafterBudget, seed: int, progress: bool,
+                    files: dict[str, bytes], timings: dict) -> dict:
+    """Train, export and measure the feature drafter on a harvest; its graph goes into ``files``,
+    its manifest section is returned."""
+    from tqdm import tqdm
+
+    from ..bundle.manifest import config_from_manifest, graph_entry
+    from ..graphs.contract import TensorSpec, kv_layout, layer_io
+    from .feature_drafter import train
+    from .feature_eval import DrafterSession, measure
+    from .feature_graph import feature_drafter_graph
+
+    config = config_from_manifest(manifest)
     with tqdm(total=budget.max_updates, desc="drafter: training", unit="update", disable=not progress,
               leave=False) as bar:
         last = [0]
@@ -493,8 +505,7 @@ def _feature_drafter(sess, manifest: dict, encode, greedy, chat, draft: dict, bu
         training={"tokens": int(len(feats.final)), "own_tokens": int(sum(int(feats.starts[i + 1] - feats.starts[i]
                                                                               - feats.own_from[i])
                                                                           for i in range(feats.passages))),
-                  "passages": feats.passages, "updates": r.steps, "seconds": r.seconds,
-                  "text_seconds": round(t_text, 1), "harvest_seconds": round(t_harvest, 1),
+                  "passages": feats.passages, "updates": r.steps, "seconds": r.seconds, **timings,
                   "loss_first": round(r.loss_first, 4), "loss_last": round(r.loss_last, 4), "seed": seed,
                   "unrolled_steps": budget.steps,
                   "history": r.history[-20:]})

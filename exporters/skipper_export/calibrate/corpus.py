@@ -79,32 +79,35 @@ def add_to_bundle(bundle: Path, answers: Sequence[Sequence[int]], source: str) -
     return manifest["draft_corpus"]
 
 
-def _harvest_answers(bundle: Path, cache: Path, threads: int) -> list[list[int]]:
-    """The own answers of the newest harvest in ``cache``, checked to be this bundle's (its
-    embedding rows must be the bundle's, byte for byte)."""
+def _newest_harvest(bundle: Path, cache: Path, threads: int, sess: Any = None) -> tuple[Any, Path]:
+    """The newest harvest in ``cache`` (a ``features.Features``) and its path, checked to be this
+    bundle's: its embedding rows must be the bundle's, byte for byte, and each own answer the
+    harvest's greedy continuation."""
     from ..verify.bundle_session import BundleSession, load_manifest
+    from .feature_cache import load
     from .fusion_study import tokens_of
 
     harvests = sorted(cache.glob("features-*.npz"), key=lambda p: p.stat().st_mtime)
     if not harvests:
         raise ExportError(f"--drafter-cache {cache}", "holds no harvest (./skipper calibrate --drafter-cache writes one)")
-    with np.load(harvests[-1]) as z:
-        final, starts, own_from = z["final"], z["starts"], z["own_from"]
-        embedded = z["embedded"]
     manifest = load_manifest(bundle, verify=False)
-    sess = BundleSession(bundle, max_seq=64, threads=threads, verify=False)
+    loaded = load(harvests[-1], int(manifest["model"]["hidden_size"]))
+    if loaded is None:
+        raise ExportError(f"--drafter-cache {harvests[-1]}", "is not a readable harvest")
+    feats = loaded[0]
+    if sess is None:
+        sess = BundleSession(bundle, max_seq=64, threads=threads, verify=False)
     try:
-        tokens = tokens_of(sess, embedded, int(manifest["model"]["vocab_size"]))
+        tokens = tokens_of(sess, feats.embedded, int(manifest["model"]["vocab_size"]))
     except ValueError as e:
         raise ExportError(f"--drafter-cache {harvests[-1]}", str(e)) from None
-    answers = answers_of_harvest(final, starts, own_from)
-    # The harvest's rows are its tokens: an own part must be the model's greedy continuation.
+    starts, own_from, final = feats.starts, feats.own_from, feats.final
     for i in range(len(starts) - 1):
         a, b, o = int(starts[i]), int(starts[i + 1]), int(own_from[i])
         if 0 < o < b - a and not np.array_equal(tokens[a + o:b], final[a + o - 1:b - 1]):
             raise ExportError(f"--drafter-cache {harvests[-1]}", f"passage {i}: the own answer is not the harvest's "
                               "greedy continuation")
-    return answers
+    return feats, harvests[-1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
     try:
-        answers = _harvest_answers(a.bundle, a.drafter_cache, a.threads)
+        feats, _ = _newest_harvest(a.bundle, a.drafter_cache, a.threads)
+        answers = answers_of_harvest(feats.final, feats.starts, feats.own_from)
         s = add_to_bundle(a.bundle, answers, "harvest")
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)

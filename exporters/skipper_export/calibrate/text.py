@@ -112,6 +112,27 @@ _CODE_FORMS = (
 )
 
 
+# Beyond the first prompts above (364 with Python 3.11), drafter_prompts goes on with more of the
+# standard library: questions about modules, their docstrings as passages, and their functions. They
+# come after the first ones, so a smaller count gives the same prompts as before (cached harvests hold).
+_MORE_MODULES = ("calendar", "argparse", "logging", "random", "typing", "zipfile", "inspect", "dis", "ast",
+                 "tokenize", "copy", "functools", "uuid", "hmac", "secrets", "selectors", "smtplib", "ftplib",
+                 "http.client", "http.cookies", "http.server", "email.message", "xml.etree.ElementTree",
+                 "subprocess", "tempfile", "threading", "trace", "pdb", "codeop", "compileall", "filecmp",
+                 "fileinput", "getopt", "getpass", "gzip", "bz2", "lzma", "locale", "pickletools", "platform",
+                 "pydoc", "ssl", "sysconfig", "timeit", "types", "webbrowser", "urllib.parse", "urllib.request",
+                 "json", "_pydecimal", "copyreg", "doctest", "pickle", "pstats", "pty", "socket", "tracemalloc",
+                 "unittest.case", "unittest.mock", "wsgiref.util", "xml.sax.saxutils", "asyncio.tasks",
+                 "http.cookiejar", "concurrent.futures._base", "imaplib", "tty", "codecs", "collections", "abc",
+                 "numbers", "sched", "cmd", "os", "stat", "token", "weakref", "graphlib", "keyword", "shelve")
+_MODULE_FORMS = (
+    "What is Python's {m} module for? Give one short example.",
+    "Summarise in a few bullet points what the {m} module offers.",
+    "When would a programmer reach for the {m} module? Answer briefly.",
+    "Show a small program that uses Python's {m} module and explain it.",
+)
+
+
 def benchmark_topics() -> frozenset[str]:
     """pydoc topics the shipped benchmark prompts use (benchmarks/prompts/make_prompts.py picks
     them by these rules): the drafter never trains on them, so the bench measures held-out text."""
@@ -121,12 +142,12 @@ def benchmark_topics() -> frozenset[str]:
     return frozenset(chat) | frozenset(grounded)
 
 
-def _code_prompts() -> list[str]:
+def _code_prompts(modules: tuple[str, ...] = _CODE_MODULES) -> list[str]:
     import importlib
     import inspect
 
     out = []
-    for name in _CODE_MODULES:
+    for name in modules:
         if name in _HELD_OUT_MODULES:
             continue
         try:
@@ -161,7 +182,13 @@ def drafter_prompts(count: int) -> list[str]:
         start = (i * 37) % max(1, len(words) - 150)
         grounded.append(_GROUNDED_FORMS[i % len(_GROUNDED_FORMS)].format(p=" ".join(words[start:start + 150]).strip()))
     code = [_CODE_FORMS[i % len(_CODE_FORMS)].format(c=c) for i, c in enumerate(_code_prompts())]
-    kinds = [chat, grounded, code]
+    out = _interleave([chat, grounded, code], count)
+    if len(out) < count:
+        out += _interleave(list(_more_kinds()), count - len(out))
+    return out
+
+
+def _interleave(kinds: list[list[str]], count: int) -> list[str]:
     out: list[str] = []
     i = 0
     while len(out) < count and any(i < len(k) for k in kinds):
@@ -170,6 +197,28 @@ def drafter_prompts(count: int) -> list[str]:
                 out.append(k[i])
         i += 1
     return out
+
+
+def _more_kinds() -> tuple[list[str], list[str], list[str]]:
+    """Questions about _MORE_MODULES, their docstrings as passages, and their functions (never the
+    benchmark's held-out modules)."""
+    import importlib
+    import re
+
+    modules = [m for m in _MORE_MODULES if m.split(".")[0] not in _HELD_OUT_MODULES]
+    chat = [_MODULE_FORMS[i % len(_MODULE_FORMS)].format(m=m) for i, m in enumerate(modules)]
+    chat += [_MODULE_FORMS[(i + 1) % len(_MODULE_FORMS)].format(m=m) for i, m in enumerate(modules)]
+    grounded = []
+    for i, name in enumerate(modules):
+        try:
+            doc = importlib.import_module(name).__doc__ or ""
+        except ImportError:
+            continue
+        words = re.sub(r"\s+", " ", doc).strip().split(" ")
+        if len(words) >= 40:
+            grounded.append(_GROUNDED_FORMS[i % len(_GROUNDED_FORMS)].format(p=" ".join(words[:150])))
+    code = [_CODE_FORMS[i % len(_CODE_FORMS)].format(c=c) for i, c in enumerate(_code_prompts(tuple(modules)))]
+    return chat, grounded, code
 
 
 def drafter_passages(encode: Callable[[str], list[int]], greedy: Callable[[list[int], int], list[int]],
@@ -197,3 +246,31 @@ def drafter_passages(encode: Callable[[str], list[int]], greedy: Callable[[list[
             out.append((piece, len(piece)))
             total += len(piece)
     return out
+
+
+def bench_line(prompt: str) -> str:
+    """One prompt in the bench's prompt-file format (benchmarks/prompts/make_prompts.py)."""
+    return prompt.replace("\\", "\\\\").replace("\r", "").replace("\n", "\\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Writes drafter_prompts past the first --skip as a bench prompt file (for calibrate.retrain)."""
+    import argparse
+    from pathlib import Path
+
+    p = argparse.ArgumentParser(prog="python -m skipper_export.calibrate.text",
+                                description="Write the feature drafter's training prompts as a bench prompt file.")
+    p.add_argument("out", type=Path)
+    p.add_argument("--skip", type=int, default=320, help="leave out the first N (calibration's; default 320)")
+    p.add_argument("--count", type=int, default=100_000, help="at most this many (default: all)")
+    a = p.parse_args(argv)
+    prompts = drafter_prompts(a.skip + a.count)[a.skip:]
+    a.out.write_text("".join(bench_line(x) + "\n" for x in prompts), encoding="utf-8")
+    print(f"{a.out}: {len(prompts)} prompts")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
