@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ExportError, OneLineArgumentParser
 
 SEPARATOR = -1            # ends every answer in the file
-MAX_CORPUS_TOKENS = 1 << 24  # what the Java reader accepts (64 MiB of int32)
+MAX_CORPUS_TOKENS = 1 << 20  # what the Java reader accepts (4 MiB of int32)
 CORPUS_FILE = "draft/corpus.i32"
 
 

@@ -853,8 +853,8 @@ public record BundleManifest(
      * @param sequences answers (= separators), 1 .. tokens
      */
     public record DraftCorpusSpec(String file, int tokens, int sequences) {
-        /** Most entries a corpus may have (64 MiB). */
-        public static final int MAX_TOKENS = 1 << 24;
+        /** Most entries a corpus may have (4 MiB; its index at load takes ~60 bytes per entry for a while). */
+        public static final int MAX_TOKENS = 1 << 20;
 
         // Checks the file and the sizes.
         public DraftCorpusSpec {

@@ -350,9 +350,9 @@ class BundleManifestReaderTest {
         edit("dtype: int32, tokens", "dtype: int64, tokens");
         assertContains(fails().getMessage(), "draft_corpus.dtype must be int32");
         edit("dtype: int64, tokens", "dtype: int32, tokens");
-        edit("tokens: 10,", "tokens: 16777217,");
-        assertContains(fails().getMessage(), "draft_corpus.tokens must be at most 16777216, got 16777217");
-        edit("tokens: 16777217,", "tokens: 10,");
+        edit("tokens: 10,", "tokens: 1048577,");
+        assertContains(fails().getMessage(), "draft_corpus.tokens must be at most 1048576, got 1048577");
+        edit("tokens: 1048577,", "tokens: 10,");
         Files.write(bundle.resolve("draft/corpus.i32"), new byte[6]);
         assertContains(fails().getMessage(), "has 6 bytes, expected 40 (tokens x 4)");
         edit("draft_corpus: {file: draft/corpus.i32, dtype: int32, tokens: 10, sequences: 2, source: calibration}\n", "");
