@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn
+from typing import Callable, NoReturn
 
 
 class ExportError(Exception):
@@ -33,3 +33,15 @@ class OneLineArgumentParser(argparse.ArgumentParser):
             line = line[:297] + "..."
         print(f"error: {self.prog}: {line} (see --help)", file=sys.stderr)
         sys.exit(2)
+
+
+def reported(body: Callable[[], int], where: object) -> int:
+    """Runs a command's body: an ExportError, or a file system refusal the checks did not foresee
+    (named by its file, else ``where``), becomes one ``error:`` line on stderr and exit code 2."""
+    try:
+        return body()
+    except ExportError as e:
+        print(f"error: {e}", file=sys.stderr)
+    except OSError as e:
+        print(f"error: {ExportError(str(e.filename or where), str(e.strerror or e))}", file=sys.stderr)
+    return 2

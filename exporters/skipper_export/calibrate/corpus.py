@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import ExportError, OneLineArgumentParser
+from ..errors import ExportError, OneLineArgumentParser, reported
 
 SEPARATOR = -1            # ends every answer in the file
 MAX_CORPUS_TOKENS = 1 << 20  # what the Java reader accepts (4 MiB of int32)
@@ -119,18 +119,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder of ./skipper calibrate --drafter-cache: its newest harvest is read")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
-    try:
+
+    def body() -> int:
         feats, _ = _newest_harvest(a.bundle, a.drafter_cache, a.threads)
-        answers = answers_of_harvest(feats.final, feats.starts, feats.own_from)
-        s = add_to_bundle(a.bundle, answers, "harvest")
-    except ExportError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"error: {ExportError(str(e.filename or a.bundle), str(e.strerror or e))}", file=sys.stderr)
-        return 2
-    print(f"{a.bundle}: draft corpus of {s['sequences']} answers, {s['tokens']} tokens ({CORPUS_FILE})")
-    return 0
+        s = add_to_bundle(a.bundle, answers_of_harvest(feats.final, feats.starts, feats.own_from), "harvest")
+        print(f"{a.bundle}: draft corpus of {s['sequences']} answers, {s['tokens']} tokens ({CORPUS_FILE})")
+        return 0
+
+    return reported(body, a.bundle)
 
 
 if __name__ == "__main__":

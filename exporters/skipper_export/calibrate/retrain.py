@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ExportError, OneLineArgumentParser
+from ..errors import ExportError, OneLineArgumentParser, reported
 from .features import Features
 
 
@@ -56,10 +56,6 @@ def merged(a: Features, b: Features) -> Features:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .__main__ import DrafterBudget, _chat, trained_drafter
-    from . import corpus
-    from .corpus import _newest_harvest
-
     p = OneLineArgumentParser(prog="python -m skipper_export.calibrate.retrain",
                               description="Retrain a calibrated bundle's feature drafter on more of the model's own "
                                           "answers (a bench --json run) and rebuild its draft corpus.")
@@ -74,51 +70,51 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
+    return reported(lambda: _retrain(a), a.bundle)
+
+
+def _retrain(a: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..bundle.writer import BundleUpdate
+    from ..verify.bundle_session import BundleSession, load_manifest
+    from ..verify.tokenizer import BundleTokenizer
+    from . import corpus
+    from .__main__ import DrafterBudget, _chat, trained_drafter
+    from .collect import probe_head
+    from .corpus import _newest_harvest
+    from .features import harvest
+
+    budget = DrafterBudget(minutes=a.train_minutes, max_updates=a.max_updates, measure_rounds=a.measure_rounds)
+    budget.check()  # before minutes of harvesting
+    manifest = load_manifest(a.bundle, verify=False)
+    if "feature_drafter" not in manifest:
+        raise ExportError(str(a.bundle), "has no feature drafter (./skipper calibrate trains one first)")
+    sess = BundleSession(a.bundle, max_seq=int(manifest["model"]["max_position"]), threads=a.threads,
+                         verify=False)
+    old, path = _newest_harvest(a.bundle, a.drafter_cache, a.threads, sess)
+    passages = answer_passages(a.answers, BundleTokenizer(a.bundle, manifest).encode, _chat(manifest))
+    with tqdm(total=sum(len(t) for t, _ in passages), desc="answers: features", unit="tok",
+              disable=a.no_progress, leave=False) as bar:
+        new = harvest(sess, passages, progress=bar.update)
+    feats = merged(old, new)
+    vocab_ids = np.frombuffer((a.bundle / "draft/vocab.i32").read_bytes(), "<i4").astype(np.int64)
+    reduced = np.ascontiguousarray(probe_head(sess, int(manifest["model"]["hidden_size"]))[:, vocab_ids])
+    files: dict[str, bytes] = {}
+    entry = trained_drafter(sess, manifest, feats, reduced, vocab_ids, budget, a.seed, not a.no_progress, files,
+                            {"answers_file": a.answers.name, "harvest": path.name})
+    answers = corpus.answers_of_harvest(feats.final, feats.starts, feats.own_from)
+    files[corpus.CORPUS_FILE] = corpus.corpus_bytes(answers, int(manifest["model"]["vocab_size"]))
+    staging = Path(tempfile.mkdtemp(dir=a.bundle, prefix=".retrain-"))
     try:
-        from tqdm import tqdm
-
-        from ..bundle.writer import BundleUpdate
-        from ..verify.bundle_session import BundleSession, load_manifest
-        from ..verify.tokenizer import BundleTokenizer
-        from .collect import probe_head
-        from .features import harvest
-
-        manifest = load_manifest(a.bundle, verify=False)
-        if "feature_drafter" not in manifest:
-            raise ExportError(str(a.bundle), "has no feature drafter (./skipper calibrate trains one first)")
-        sess = BundleSession(a.bundle, max_seq=int(manifest["model"]["max_position"]), threads=a.threads,
-                             verify=False)
-        old, path = _newest_harvest(a.bundle, a.drafter_cache, a.threads, sess)
-        passages = answer_passages(a.answers, BundleTokenizer(a.bundle, manifest).encode, _chat(manifest))
-        with tqdm(total=sum(len(t) for t, _ in passages), desc="answers: features", unit="tok",
-                  disable=a.no_progress, leave=False) as bar:
-            new = harvest(sess, passages, progress=bar.update)
-        feats = merged(old, new)
-        vocab_ids = np.frombuffer((a.bundle / "draft/vocab.i32").read_bytes(), "<i4").astype(np.int64)
-        reduced = np.ascontiguousarray(probe_head(sess, int(manifest["model"]["hidden_size"]))[:, vocab_ids])
-        budget = DrafterBudget(minutes=a.train_minutes, max_updates=a.max_updates, measure_rounds=a.measure_rounds)
-        budget.check()
-        files: dict[str, bytes] = {}
-        entry = trained_drafter(sess, manifest, feats, reduced, vocab_ids, budget, a.seed, not a.no_progress, files,
-                                {"answers_file": a.answers.name, "harvest": path.name})
-        answers = corpus.answers_of_harvest(feats.final, feats.starts, feats.own_from)
-        files[corpus.CORPUS_FILE] = corpus.corpus_bytes(answers, int(manifest["model"]["vocab_size"]))
-        staging = Path(tempfile.mkdtemp(dir=a.bundle, prefix=".retrain-"))
-        try:
-            update = BundleUpdate(a.bundle, staging)
-            for rel, data in files.items():
-                update.stage(rel, data)
-            manifest["feature_drafter"] = entry
-            manifest["draft_corpus"] = corpus.section(answers, "calibration")
-            update.commit(manifest)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    except ExportError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"error: {ExportError(str(e.filename or a.bundle), str(e.strerror or e))}", file=sys.stderr)
-        return 2
+        update = BundleUpdate(a.bundle, staging)
+        for rel, data in files.items():
+            update.stage(rel, data)
+        manifest["feature_drafter"] = entry
+        manifest["draft_corpus"] = corpus.section(answers, "calibration")
+        update.commit(manifest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     m, t = entry["measured"], entry["training"]
     print(f"{a.bundle}: feature drafter retrained on {t['tokens']} tokens ({t['own_tokens']} the model's own), "
           f"{t['updates']} updates; held-out acceptance {m['acceptance'][:3]}; corpus {len(answers)} answers")

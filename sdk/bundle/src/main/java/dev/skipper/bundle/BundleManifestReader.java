@@ -452,11 +452,7 @@ public final class BundleManifestReader {
             }
             Section vocab = section(s.required("vocab"), s.child("vocab"));
             Node fileNode = vocab.required("file");
-            String vocabFile = listedFile(fileNode, vocab.child("file"), listed);
-            Node dtypeNode = vocab.required("dtype");
-            if (!"int32".equals(scalar(dtypeNode, vocab.child("dtype"), "int32"))) {
-                throw fail(dtypeNode, vocab.child("dtype"), "must be int32, got " + HardenedYaml.describe(dtypeNode));
-            }
+            String vocabFile = int32File(vocab, listed);
             Node sizeNode = vocab.required("size");
             int size = positiveInt(sizeNode, vocab.child("size"));
             if (size > model.vocabSize()) {
@@ -585,14 +581,20 @@ public final class BundleManifestReader {
                     speedup);
         }
 
-        /** {@code draft_corpus}: an int32 file of exactly {@code tokens} entries, {@code sequences} answers. */
-        private DraftCorpusSpec draftCorpus(Section s, Map<String, Path> listed) throws BundleFormatException, IOException {
-            Node fileNode = s.required("file");
-            String file = listedFile(fileNode, s.child("file"), listed);
+        /** A section's listed {@code file} whose {@code dtype} must be int32. */
+        private String int32File(Section s, Map<String, Path> listed) throws BundleFormatException {
+            String file = listedFile(s.required("file"), s.child("file"), listed);
             Node dtypeNode = s.required("dtype");
             if (!"int32".equals(scalar(dtypeNode, s.child("dtype"), "int32"))) {
                 throw fail(dtypeNode, s.child("dtype"), "must be int32, got " + HardenedYaml.describe(dtypeNode));
             }
+            return file;
+        }
+
+        /** {@code draft_corpus}: an int32 file of exactly {@code tokens} entries, {@code sequences} answers. */
+        private DraftCorpusSpec draftCorpus(Section s, Map<String, Path> listed) throws BundleFormatException, IOException {
+            Node fileNode = s.required("file");
+            String file = int32File(s, listed);
             Node tokensNode = s.required("tokens");
             int tokens = positiveInt(tokensNode, s.child("tokens"));
             if (tokens > DraftCorpusSpec.MAX_TOKENS) {
