@@ -387,11 +387,7 @@ final class BenchCommand implements Callable<Integer> {
         StringBuilder drafterLine = new StringBuilder();
         for (Map.Entry<String, long[]> e : byDrafter.entrySet()) {
             long[] v = e.getValue();
-            Map<String, Object> one = new LinkedHashMap<>();
-            one.put("rounds", v[0]);
-            one.put("drafted", v[1]);
-            one.put("accepted", v[2]);
-            drafterTotals.put(e.getKey(), one);
+            drafterTotals.put(e.getKey(), Reports.drafterCounts(v[0], v[1], v[2]));
             drafterLine.append(drafterLine.length() == 0 ? " [" : ", ").append(String.format(Locale.ROOT,
                     "%s %d rounds %d/%d", e.getKey(), v[0], v[2], v[1]));
         }

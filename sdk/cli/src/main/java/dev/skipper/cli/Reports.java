@@ -41,6 +41,19 @@ final class Reports {
     }
 
     /**
+     * One drafter's counts as a JSON object (per request, or summed over a bench set).
+     *
+     * @return keys rounds, drafted, accepted
+     */
+    static Map<String, Object> drafterCounts(long rounds, long drafted, long accepted) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("rounds", rounds);
+        m.put("drafted", drafted);
+        m.put("accepted", accepted);
+        return m;
+    }
+
+    /**
      * The stats as a JSON object.
      *
      * @param s the stats
@@ -67,11 +80,7 @@ final class Reports {
         spec.put("switched_off", sp.switchedOff());
         Map<String, Object> by = new LinkedHashMap<>();
         for (DrafterStats d : sp.byDrafter()) {
-            Map<String, Object> one = new LinkedHashMap<>();
-            one.put("rounds", d.rounds());
-            one.put("drafted", d.drafted());
-            one.put("accepted", d.accepted());
-            by.put(d.name(), one);
+            by.put(d.name(), drafterCounts(d.rounds(), d.drafted(), d.accepted()));
         }
         spec.put("by_drafter", by);
         m.put("speculation", spec);

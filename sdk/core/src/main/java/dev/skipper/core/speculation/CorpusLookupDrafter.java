@@ -177,16 +177,11 @@ public final class CorpusLookupDrafter implements Drafter {
     @Override
     public void propose(DraftContext context, int max, Drafts out) {
         out.proposeFixed();
-        int[] tokens = context.tokens();
-        int len = context.length();
-        for (int n = Math.min(MAX_NGRAM, len); n >= MIN_NGRAM; n--) {
-            int slot = find(tokens, len - n, n);
-            if (slot >= 0) {
-                int m = Math.min(max, length[slot]);
-                for (int i = 0; i < m; i++) {
-                    out.add(conts[from[slot] + i]);
-                }
-                return;
+        int slot = lookup(context.tokens(), context.length());
+        if (slot >= 0) {
+            int m = Math.min(max, length[slot]);
+            for (int i = 0; i < m; i++) {
+                out.add(conts[from[slot] + i]);
             }
         }
     }
@@ -198,18 +193,24 @@ public final class CorpusLookupDrafter implements Drafter {
      * @return the draft a lookup gives (up to {@value #MAX_CONTINUATION} tokens), empty without one
      */
     int[] continuationOf(int[] tokens) {
-        for (int n = Math.min(MAX_NGRAM, tokens.length); n >= MIN_NGRAM; n--) {
-            int slot = find(tokens, tokens.length - n, n);
-            if (slot >= 0) {
-                return Arrays.copyOfRange(conts, from[slot], from[slot] + length[slot]);
-            }
-        }
-        return new int[0];
+        int slot = lookup(tokens, tokens.length);
+        return slot < 0 ? new int[0] : Arrays.copyOfRange(conts, from[slot], from[slot] + length[slot]);
     }
 
     /** @return n-grams with a stored continuation */
     public int entries() {
         return entries;
+    }
+
+    /** The slot of the longest suffix of tokens[0 .. len) with a stored continuation, or -1. */
+    private int lookup(int[] tokens, int len) {
+        for (int n = Math.min(MAX_NGRAM, len); n >= MIN_NGRAM; n--) {
+            int slot = find(tokens, len - n, n);
+            if (slot >= 0) {
+                return slot;
+            }
+        }
+        return -1;
     }
 
     private int find(int[] tokens, int start, int n) {
